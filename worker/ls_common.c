@@ -1,0 +1,150 @@
+/* ls_common.c - errors, exit codes and allocation for the worker. */
+#include "ls_common.h"
+
+#include "azt.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local char last_error[1024];
+
+int ls_error(int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *ls_error_last(void)
+{
+    return last_error;
+}
+
+int ls_exit_code(int err)
+{
+    switch (err) {
+    case LS_OK:
+        return LS_EXIT_OK;
+    case LS_EUSAGE:
+        return LS_EXIT_USAGE;
+    case LS_ECONFIG:
+        return LS_EXIT_CONFIG;
+    case LS_EUNAVAIL:
+    case LS_ELOCKED:
+        return LS_EXIT_TEMPFAIL;
+    case LS_EAUTH:
+        return LS_EXIT_NOPERM;
+    case LS_ESINK:
+        return LS_EXIT_UNAVAILABLE;
+    case LS_EPARSE:
+        return LS_EXIT_DATAERR;
+    case LS_EIO:
+    case LS_EDB:
+        return LS_EXIT_IOERR;
+    default:
+        return LS_EXIT_SOFTWARE;
+    }
+}
+
+int ls_from_azt(int azt_code)
+{
+    int code;
+
+    switch (azt_code) {
+    case AZT_OK:
+        return LS_OK;
+    case AZT_ECONFIG:
+        code = LS_ECONFIG;
+        break;
+    case AZT_ENET:
+    case AZT_ETHROTTLED:
+        code = LS_EUNAVAIL;
+        break;
+    case AZT_EAUTH:
+        code = LS_EAUTH;
+        break;
+    case AZT_EPARSE:
+        code = LS_EPARSE;
+        break;
+    case AZT_ECANCELED:
+        code = LS_ECANCELED;
+        break;
+    case AZT_ENOMEM:
+        code = LS_ENOMEM;
+        break;
+    default:
+        code = LS_ERROR;
+        break;
+    }
+    return ls_error(code, "%s", azt_error_last());
+}
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "leadsync: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *ls_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+
+    if (!p)
+        oom(n);
+    return p;
+}
+
+void *ls_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+
+    if (!p)
+        oom(n * size);
+    return p;
+}
+
+void *ls_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+
+    if (!q)
+        oom(n);
+    return q;
+}
+
+char *ls_xstrdup(const char *s)
+{
+    return ls_xstrndup(s, strlen(s));
+}
+
+char *ls_xstrndup(const char *s, size_t n)
+{
+    char *p = ls_xmalloc(n + 1);
+
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *ls_xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    char *p;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        abort();
+    p = ls_xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}

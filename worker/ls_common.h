@@ -1,0 +1,65 @@
+/*
+ * ls_common.h - what every file of the worker uses: error codes with a
+ * thread-local last-error message, allocation that aborts on OOM, exit codes.
+ *
+ * Functions return 0 or a negative enum ls_err and set the message with
+ * ls_error(); callers propagate the code unchanged and add context only at
+ * the top (main) where the message is printed.
+ */
+#ifndef LS_COMMON_H
+#define LS_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LS_NODISCARD __attribute__((warn_unused_result))
+#define LS_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define LS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+enum ls_err {
+    LS_OK = 0,
+    LS_ERROR = -1,     /* generic */
+    LS_ENOMEM = -2,
+    LS_EINVAL = -3,    /* bad argument or bad data */
+    LS_ECONFIG = -4,   /* configuration error (exit 78) */
+    LS_EUNAVAIL = -5,  /* service unreachable / temporary (exit 75) */
+    LS_EAUTH = -6,     /* credentials refused (exit 77) */
+    LS_EDB = -7,       /* ledger error */
+    LS_ELOCKED = -8,   /* ledger held by another worker */
+    LS_EIO = -9,       /* file I/O */
+    LS_EPARSE = -10,   /* malformed input */
+    LS_ECANCELED = -11,
+    LS_ESINK = -12,    /* a sink stayed unavailable (exit 69 or 75) */
+    LS_EUSAGE = -13,   /* command-line usage (exit 64) */
+};
+
+/* sysexits(3) values used by the contract (design.md section 5). */
+enum ls_exit {
+    LS_EXIT_OK = 0,
+    LS_EXIT_USAGE = 64,
+    LS_EXIT_DATAERR = 65,
+    LS_EXIT_UNAVAILABLE = 69,
+    LS_EXIT_SOFTWARE = 70,
+    LS_EXIT_IOERR = 74,
+    LS_EXIT_TEMPFAIL = 75,
+    LS_EXIT_NOPERM = 77,
+    LS_EXIT_CONFIG = 78,
+};
+
+/* Sets the last error message and returns code. */
+int ls_error(int code, const char *fmt, ...) LS_PRINTF(2, 3);
+const char *ls_error_last(void);
+/* Maps an ls_err to the contract's exit code. */
+int ls_exit_code(int err);
+/* Maps an azt_err (azure/) to an ls_err, copying its message. */
+int ls_from_azt(int azt_code);
+
+void *ls_xmalloc(size_t n);
+void *ls_xcalloc(size_t n, size_t size);
+void *ls_xrealloc(void *p, size_t n);
+char *ls_xstrdup(const char *s);
+char *ls_xstrndup(const char *s, size_t n);
+/* malloc'd printf */
+char *ls_xasprintf(const char *fmt, ...) LS_PRINTF(1, 2);
+
+#endif /* LS_COMMON_H */

@@ -1,0 +1,151 @@
+/*
+ * ls_ledger.h - the SQLite ledger: the one place leadsync remembers anything.
+ *
+ * Why: nothing may be lost or duplicated across crashes, so every fact lives
+ * in one SQLite file and changes in transactions:
+ *   meta      key/value: the sync cursor, the table it belongs to, last run
+ *   rows      (PartitionKey, RowKey) -> content hash, last Timestamp, lead_id
+ *   leads     lead_id -> highest stage reached, do-not-contact flag
+ *   outbox    one delivery per (sink, row version): pending, delivered,
+ *             dead (dead letter) or superseded (coalesced into a newer one)
+ *   sink_leads (sink, lead_id) -> delivered before? (lead.created vs updated)
+ *   runs      one line per run, for status
+ * The schema is in schema/sqlite/NNN_*.sql, applied in order by
+ * ls_ledger_open() (PRAGMA user_version = highest applied).
+ *
+ * One writer: ls_ledger_open() takes an exclusive lock on "<path>.lock"
+ * (flock); a second worker gets LS_ELOCKED with a message naming the path.
+ * Read-only commands (status) open with readonly=1 and take no lock.
+ * The file is created with mode 0600 (it holds personal data).
+ *
+ * Times are unix seconds (int64). Functions return 0 or a negative ls_err.
+ * Statements are prepared once at open.
+ */
+#ifndef LS_LEDGER_H
+#define LS_LEDGER_H
+
+#include "ls_common.h"
+
+#include <stdint.h>
+
+struct ls_ledger;
+
+struct ls_ledger_opts {
+    const char *path;
+    int wal;      /* 1: journal_mode=WAL (default), 0: DELETE */
+    int readonly; /* 1: no lock, no writes, no migrations (fails if the file is missing) */
+};
+
+LS_NODISCARD int ls_ledger_open(const struct ls_ledger_opts *opts, struct ls_ledger **out);
+void ls_ledger_close(struct ls_ledger *l);
+
+/* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK). */
+LS_NODISCARD int ls_ledger_begin(struct ls_ledger *l);
+LS_NODISCARD int ls_ledger_commit(struct ls_ledger *l);
+void ls_ledger_rollback(struct ls_ledger *l);
+
+/* meta: *value malloc'd, NULL when absent. */
+LS_NODISCARD int ls_ledger_meta_get(struct ls_ledger *l, const char *key, char **value);
+LS_NODISCARD int ls_ledger_meta_set(struct ls_ledger *l, const char *key, const char *value);
+
+/* rows: found=0 when unknown; hash is 64 hex chars + NUL. */
+LS_NODISCARD int ls_ledger_row_get(struct ls_ledger *l, const char *pk, const char *rk,
+                                   char hash[65], int *found);
+LS_NODISCARD int ls_ledger_row_put(struct ls_ledger *l, const char *pk, const char *rk,
+                                   const char *hash, const char *timestamp, const char *lead_id,
+                                   int64_t now);
+
+/* leads: stage is an int rank chosen by the lead model; found=0 when unknown. */
+LS_NODISCARD int ls_ledger_lead_get(struct ls_ledger *l, const char *lead_id, int *max_stage,
+                                    int *dnc, int *found);
+LS_NODISCARD int ls_ledger_lead_put(struct ls_ledger *l, const char *lead_id, int max_stage,
+                                    int dnc, int64_t now);
+
+/*
+ * Enqueues one delivery. delivery_id is stable per row version; enqueueing
+ * the same (sink, delivery_id) twice is a no-op. With coalesce=1, pending
+ * deliveries of the same (sink, lead_id) become 'superseded'.
+ */
+LS_NODISCARD int ls_ledger_enqueue(struct ls_ledger *l, const char *sink, const char *lead_id,
+                                   const char *delivery_id, const char *payload, int coalesce,
+                                   int64_t now);
+
+struct ls_delivery {
+    int64_t id;
+    char *sink;
+    char *lead_id;
+    char *delivery_id;
+    char *payload; /* JSON text as enqueued */
+    int attempts;
+    int64_t created_at;
+    int64_t next_attempt_at;
+};
+
+/*
+ * Up to `limit` pending deliveries of `sink` due at `now` (next_attempt_at <=
+ * now), oldest first, at most one per lead_id (the oldest pending of each
+ * lead, so a lead's states go out in order). *out is an array of *n entries;
+ * free with ls_deliveries_free.
+ */
+LS_NODISCARD int ls_ledger_pending(struct ls_ledger *l, const char *sink, int64_t now,
+                                   size_t limit, struct ls_delivery **out, size_t *n);
+void ls_deliveries_free(struct ls_delivery *d, size_t n);
+
+/* Outcomes. mark_delivered also records (sink, lead_id) as delivered and sets
+ * *first (when not NULL) to 1 if it had never been delivered to that sink. */
+LS_NODISCARD int ls_ledger_mark_delivered(struct ls_ledger *l, int64_t id, int status,
+                                          int64_t now);
+LS_NODISCARD int ls_ledger_mark_retry(struct ls_ledger *l, int64_t id, int64_t next_attempt_at,
+                                      int status, const char *error, int64_t now);
+LS_NODISCARD int ls_ledger_mark_dead(struct ls_ledger *l, int64_t id, int status,
+                                     const char *error, int64_t now);
+/* Has this lead ever been delivered to this sink? (lead.created vs lead.updated) */
+LS_NODISCARD int ls_ledger_sink_lead_delivered(struct ls_ledger *l, const char *sink,
+                                               const char *lead_id, int *delivered);
+
+/* Dead letters back to pending (sink NULL = all sinks); *n = how many. */
+LS_NODISCARD int ls_ledger_retry_dead(struct ls_ledger *l, const char *sink, int64_t now,
+                                      size_t *n);
+
+struct ls_sink_stats {
+    char sink[256];
+    int64_t pending;
+    int64_t delivered;
+    int64_t dead;
+    int64_t superseded;
+    int64_t oldest_pending_at; /* created_at of the oldest pending, 0 if none */
+};
+/* One entry per sink that has any delivery; *out malloc'd. */
+LS_NODISCARD int ls_ledger_sink_stats(struct ls_ledger *l, struct ls_sink_stats **out, size_t *n);
+
+struct ls_dead_letter {
+    int64_t id;
+    char *sink;
+    char *lead_id;
+    char *delivery_id;
+    int attempts;
+    int last_status;
+    char *last_error;
+    int64_t updated_at;
+};
+LS_NODISCARD int ls_ledger_dead_letters(struct ls_ledger *l, const char *sink, size_t limit,
+                                        struct ls_dead_letter **out, size_t *n);
+void ls_dead_letters_free(struct ls_dead_letter *d, size_t n);
+
+/* Drops payloads (personal data) of delivered and superseded deliveries last
+ * updated before `before`; *n = how many. */
+LS_NODISCARD int ls_ledger_purge(struct ls_ledger *l, int64_t before, size_t *n);
+
+/* Counts for status. */
+LS_NODISCARD int ls_ledger_row_count(struct ls_ledger *l, int64_t *rows, int64_t *leads);
+
+/* Runs: start returns an id; finish stores counters as a JSON summary. */
+LS_NODISCARD int ls_ledger_run_start(struct ls_ledger *l, const char *mode, int64_t now,
+                                     int64_t *run_id);
+LS_NODISCARD int ls_ledger_run_finish(struct ls_ledger *l, int64_t run_id, int exit_code,
+                                      const char *summary_json, int64_t now);
+/* The last finished run: *summary_json malloc'd or NULL. */
+LS_NODISCARD int ls_ledger_last_run(struct ls_ledger *l, int64_t *started_at, int64_t *finished_at,
+                                    int *exit_code, char **summary_json);
+
+#endif /* LS_LEDGER_H */
