@@ -18,7 +18,8 @@
  * Read-only commands (status) open with readonly=1 and take no lock.
  * The file is created with mode 0600 (it holds personal data).
  *
- * Times are unix seconds (int64). Functions return 0 or a negative ls_err.
+ * Times are unix MILLISECONDS (int64), always passed in by the caller (the
+ * ledger never reads a clock). Functions return 0 or a negative ls_err.
  * Statements are prepared once at open.
  */
 #ifndef LS_LEDGER_H
@@ -102,6 +103,10 @@ LS_NODISCARD int ls_ledger_mark_dead(struct ls_ledger *l, int64_t id, int status
 /* Has this lead ever been delivered to this sink? (lead.created vs lead.updated) */
 LS_NODISCARD int ls_ledger_sink_lead_delivered(struct ls_ledger *l, const char *sink,
                                                const char *lead_id, int *delivered);
+
+/* The earliest next_attempt_at among the pending deliveries of `sink`;
+ * *found = 0 when none is pending. */
+LS_NODISCARD int ls_ledger_next_due(struct ls_ledger *l, const char *sink, int64_t *at, int *found);
 
 /* Dead letters back to pending (sink NULL = all sinks); *n = how many. */
 LS_NODISCARD int ls_ledger_retry_dead(struct ls_ledger *l, const char *sink, int64_t now,
