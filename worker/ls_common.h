@@ -12,25 +12,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LS_NODISCARD __attribute__((warn_unused_result))
+#define LS_NODISCARD    __attribute__((warn_unused_result))
 #define LS_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define LS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 enum ls_err {
     LS_OK = 0,
-    LS_ERROR = -1,     /* generic */
+    LS_ERROR = -1, /* generic */
     LS_ENOMEM = -2,
-    LS_EINVAL = -3,    /* bad argument or bad data */
-    LS_ECONFIG = -4,   /* configuration error (exit 78) */
-    LS_EUNAVAIL = -5,  /* service unreachable / temporary (exit 75) */
-    LS_EAUTH = -6,     /* credentials refused (exit 77) */
-    LS_EDB = -7,       /* ledger error */
-    LS_ELOCKED = -8,   /* ledger held by another worker */
-    LS_EIO = -9,       /* file I/O */
-    LS_EPARSE = -10,   /* malformed input */
+    LS_EINVAL = -3,   /* bad argument or bad data */
+    LS_ECONFIG = -4,  /* configuration error (exit 78) */
+    LS_EUNAVAIL = -5, /* service unreachable / temporary (exit 75) */
+    LS_EAUTH = -6,    /* credentials refused (exit 77) */
+    LS_EDB = -7,      /* ledger error */
+    LS_ELOCKED = -8,  /* ledger held by another worker */
+    LS_EIO = -9,      /* file I/O */
+    LS_EPARSE = -10,  /* malformed input */
     LS_ECANCELED = -11,
-    LS_ESINK = -12,    /* a sink stayed unavailable (exit 69 or 75) */
-    LS_EUSAGE = -13,   /* command-line usage (exit 64) */
+    LS_ESINK = -12,  /* a sink stayed unavailable (exit 69 or 75) */
+    LS_EUSAGE = -13, /* command-line usage (exit 64) */
 };
 
 /* sysexits(3) values used by the contract (design.md section 5). */

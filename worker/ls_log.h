@@ -2,7 +2,8 @@
  * ls_log.h - one event per line on stderr, text or JSON lines.
  *
  * Text:  2026-11-24T02:03:04Z info  sync: window done rows=120 new=3
- * JSON:  {"ts":"2026-11-24T02:03:04Z","level":"info","component":"sync","msg":"window done rows=120 new=3"}
+ * JSON:  {"ts":"2026-11-24T02:03:04Z","level":"info","component":"sync","msg":"window done rows=120
+ * new=3"}
  *
  * Never log personal data (names, emails, phones, descriptions) or secrets:
  * rows are named by their PartitionKey/RowKey only.
@@ -28,9 +29,9 @@ void ls_log_azt(void *ctx, int level, const char *msg);
         if (ls_log_enabled(level))                                                                 \
             ls_log_write(level, comp, __VA_ARGS__);                                                \
     } while (0)
-#define LS_ERR(comp, ...) LS_LOG(LS_LOG_ERROR, comp, __VA_ARGS__)
-#define LS_WARN(comp, ...) LS_LOG(LS_LOG_WARN, comp, __VA_ARGS__)
-#define LS_INFO(comp, ...) LS_LOG(LS_LOG_INFO, comp, __VA_ARGS__)
+#define LS_ERR(comp, ...)   LS_LOG(LS_LOG_ERROR, comp, __VA_ARGS__)
+#define LS_WARN(comp, ...)  LS_LOG(LS_LOG_WARN, comp, __VA_ARGS__)
+#define LS_INFO(comp, ...)  LS_LOG(LS_LOG_INFO, comp, __VA_ARGS__)
 #define LS_DEBUG(comp, ...) LS_LOG(LS_LOG_DEBUG, comp, __VA_ARGS__)
 
 #endif /* LS_LOG_H */

@@ -1,0 +1,413 @@
+/*
+ * ls_cmds.c - the short commands: check, status, retry, purge and
+ * send-test-lead.
+ */
+#include "ls_cmd.h"
+
+#include "ls_lead.h"
+#include "ls_ledger.h"
+#include "ls_log.h"
+#include "ls_sink.h"
+
+#include "azt.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void fmt_time_ms(int64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+
+    if (ms <= 0) {
+        snprintf(out, 32, "-");
+        return;
+    }
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ------------------------------------------------------------------------ */
+/* check                                                                     */
+
+int ls_cmd_check(const struct ls_config *cfg, int *exit_code)
+{
+    struct azt_client *client = NULL;
+    struct azt_iter *it = NULL;
+    struct azt_page *page = NULL;
+    struct azt_query q = {0};
+    struct ls_sink *sinks = NULL;
+    size_t nsinks = 0, i;
+    int64_t t0;
+    int rc, worst = LS_OK;
+
+    *exit_code = LS_EXIT_OK;
+    rc = ls_open_table_client(cfg, &client);
+    if (rc) {
+        printf("config: FAILED: %s\n", ls_error_last());
+        *exit_code = ls_exit_code(rc);
+        rc = LS_OK; /* already reported */
+        goto done;
+    }
+    printf("config: ok (table %s, ledger %s, sinks %s)\n", cfg->table, cfg->state, cfg->sinks);
+
+    q.top = 1;
+    t0 = mono_ms();
+    rc = azt_query_open(client, cfg->table, &q, &it);
+    if (rc == AZT_OK)
+        rc = azt_iter_next(it, &page);
+    if (rc < 0) {
+        int lrc = ls_from_azt(rc);
+
+        if (rc == AZT_ENOTFOUND)
+            lrc = ls_error(LS_EUNAVAIL, "table %s not found (check LEADSYNC_TABLE): %s", cfg->table,
+                           azt_error_last());
+        printf("table: FAILED: %s\n", ls_error_last());
+        worst = lrc;
+    } else {
+        char server[32];
+
+        fmt_time_ms((int64_t)azt_client_server_time(client) * 1000, server);
+        printf("table: ok (%s answered in %lld ms, server time %s)\n", cfg->table,
+               (long long)(mono_ms() - t0), server);
+    }
+    rc = LS_OK;
+
+    {
+        struct stat sb;
+
+        if (stat(cfg->state, &sb) == 0)
+            printf("ledger: ok (%s, mode %03o)\n", cfg->state, (unsigned)(sb.st_mode & 0777));
+        else
+            printf("ledger: ok (%s will be created on the first run)\n", cfg->state);
+    }
+
+    if (ls_sinks_create(cfg, &sinks, &nsinks) != LS_OK) {
+        printf("sinks: FAILED: %s\n", ls_error_last());
+        if (!worst)
+            worst = LS_ECONFIG;
+    } else {
+        for (i = 0; i < nsinks; i++) {
+            char msg[512] = "";
+            int src =
+                sinks[i].ops->check ? sinks[i].ops->check(sinks[i].ctx, msg, sizeof(msg)) : LS_OK;
+
+            if (src)
+                printf("sink %s: FAILED: %s\n", sinks[i].id, msg);
+            else
+                printf("sink %s: ok (%s)\n", sinks[i].id, msg);
+            if (src && !worst)
+                worst = src;
+        }
+    }
+    if (worst)
+        *exit_code = ls_exit_code(worst);
+done:
+    ls_sinks_destroy(sinks, nsinks);
+    azt_page_free(page);
+    azt_iter_free(it);
+    azt_client_destroy(client);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* status                                                                    */
+
+static int open_readonly(const struct ls_config *cfg, struct ls_ledger **out, int *missing)
+{
+    struct ls_ledger_opts lo = {0};
+    struct stat sb;
+
+    *missing = 0;
+    *out = NULL;
+    if (stat(cfg->state, &sb) != 0) {
+        *missing = 1;
+        return LS_OK;
+    }
+    lo.path = cfg->state;
+    lo.readonly = 1;
+    return ls_ledger_open(&lo, out);
+}
+
+int ls_cmd_status(const struct ls_config *cfg, int json, int *exit_code)
+{
+    struct ls_ledger *l = NULL;
+    struct ls_sink_stats *ss = NULL;
+    struct ls_dead_letter *dl = NULL;
+    size_t nss = 0, ndl = 0, i;
+    char *cursor = NULL, *cursor_table = NULL, *summary = NULL;
+    int64_t rows = 0, leads = 0, started = 0, finished = 0;
+    int last_exit = 0, missing = 0;
+    json_t *o = NULL;
+    int rc;
+
+    *exit_code = LS_EXIT_OK;
+    rc = open_readonly(cfg, &l, &missing);
+    if (rc)
+        goto done;
+    if (missing) {
+        if (json)
+            printf("{\"ledger\":\"%s\",\"exists\":false}\n", cfg->state);
+        else
+            printf("no ledger at %s yet: nothing has run\n", cfg->state);
+        goto done;
+    }
+    if ((rc = ls_ledger_meta_get(l, "cursor", &cursor)) ||
+        (rc = ls_ledger_meta_get(l, "cursor_table", &cursor_table)) ||
+        (rc = ls_ledger_row_count(l, &rows, &leads)) || (rc = ls_ledger_sink_stats(l, &ss, &nss)) ||
+        (rc = ls_ledger_last_run(l, &started, &finished, &last_exit, &summary)) ||
+        (rc = ls_ledger_dead_letters(l, NULL, 20, &dl, &ndl)))
+        goto done;
+
+    if (json) {
+        json_t *sinks = json_array();
+        json_t *dead = json_array();
+        json_t *last = NULL;
+        char *txt;
+
+        for (i = 0; i < nss; i++)
+            json_array_append_new(
+                sinks,
+                json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "sink", ss[i].sink, "pending",
+                          (json_int_t)ss[i].pending, "delivered", (json_int_t)ss[i].delivered,
+                          "dead", (json_int_t)ss[i].dead, "superseded",
+                          (json_int_t)ss[i].superseded, "oldestPendingAgeSeconds",
+                          (json_int_t)(ss[i].oldest_pending_at
+                                           ? (now_ms() - ss[i].oldest_pending_at) / 1000
+                                           : 0)));
+        for (i = 0; i < ndl; i++)
+            json_array_append_new(
+                dead, json_pack("{s:I,s:s,s:s,s:s,s:i,s:i,s:s?}", "id", (json_int_t)dl[i].id,
+                                "sink", dl[i].sink, "leadId", dl[i].lead_id, "deliveryId",
+                                dl[i].delivery_id, "attempts", dl[i].attempts, "lastStatus",
+                                dl[i].last_status, "lastError", dl[i].last_error));
+        if (started) {
+            json_error_t jerr;
+            json_t *sum = summary ? json_loads(summary, 0, &jerr) : NULL;
+
+            last = json_pack("{s:I,s:I,s:i,s:o}", "startedAt", (json_int_t)(started / 1000),
+                             "finishedAt", (json_int_t)(finished / 1000), "exitCode", last_exit,
+                             "summary", sum ? sum : json_null());
+        }
+        o = json_pack("{s:s,s:b,s:s?,s:s?,s:I,s:I,s:o,s:o,s:o}", "ledger", cfg->state, "exists", 1,
+                      "cursor", cursor, "table", cursor_table, "rows", (json_int_t)rows, "leads",
+                      (json_int_t)leads, "sinks", sinks, "lastRun", last ? last : json_null(),
+                      "deadLetters", dead);
+        txt = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+        if (txt)
+            printf("%s\n", txt);
+        free(txt);
+        goto done;
+    }
+
+    printf("ledger:   %s\n", cfg->state);
+    printf("cursor:   %s%s%s%s\n", cursor ? cursor : "(none: the next run reads from the start)",
+           cursor_table ? " (table " : "", cursor_table ? cursor_table : "",
+           cursor_table ? ")" : "");
+    printf("rows:     %lld seen, %lld distinct leads\n", (long long)rows, (long long)leads);
+    if (started) {
+        char ts[32];
+
+        fmt_time_ms(started, ts);
+        printf("last run: %s, %.1fs, exit %d %s\n", ts, (double)(finished - started) / 1000.0,
+               last_exit, summary ? summary : "");
+    } else {
+        printf("last run: none\n");
+    }
+    if (nss == 0)
+        printf("sinks:    nothing delivered yet\n");
+    for (i = 0; i < nss; i++) {
+        char age[32] = "-";
+
+        if (ss[i].oldest_pending_at)
+            snprintf(age, sizeof(age), "%llds",
+                     (long long)((now_ms() - ss[i].oldest_pending_at) / 1000));
+        printf("sink %s: pending %lld, delivered %lld, dead %lld, superseded %lld, oldest "
+               "pending %s\n",
+               ss[i].sink, (long long)ss[i].pending, (long long)ss[i].delivered,
+               (long long)ss[i].dead, (long long)ss[i].superseded, age);
+    }
+    if (ndl) {
+        printf("dead letters (newest %zu; 'leadsync retry' re-queues them):\n", ndl);
+        for (i = 0; i < ndl; i++)
+            printf("  #%lld %s lead %s %s: %d attempts, status %d: %s\n", (long long)dl[i].id,
+                   dl[i].sink, dl[i].lead_id, dl[i].delivery_id, dl[i].attempts, dl[i].last_status,
+                   dl[i].last_error ? dl[i].last_error : "");
+    }
+done:
+    json_decref(o);
+    free(cursor);
+    free(cursor_table);
+    free(summary);
+    free(ss);
+    ls_dead_letters_free(dl, ndl);
+    ls_ledger_close(l);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* retry and purge                                                           */
+
+static int open_writer(const struct ls_config *cfg, struct ls_ledger **out)
+{
+    struct ls_ledger_opts lo = {0};
+
+    lo.path = cfg->state;
+    lo.wal = strcmp(cfg->journal_mode, "wal") == 0;
+    return ls_ledger_open(&lo, out);
+}
+
+int ls_cmd_retry(const struct ls_config *cfg, const char *sink, int *exit_code)
+{
+    struct ls_ledger *l = NULL;
+    size_t n = 0;
+    int rc;
+
+    *exit_code = LS_EXIT_OK;
+    rc = open_writer(cfg, &l);
+    if (rc)
+        goto done;
+    rc = ls_ledger_begin(l);
+    if (rc)
+        goto done;
+    rc = ls_ledger_retry_dead(l, sink, now_ms(), &n);
+    if (rc) {
+        ls_ledger_rollback(l);
+        goto done;
+    }
+    rc = ls_ledger_commit(l);
+    if (rc)
+        goto done;
+    printf("re-queued %zu dead letter%s%s%s; the next run delivers them\n", n, n == 1 ? "" : "s",
+           sink ? " of sink " : "", sink ? sink : "");
+done:
+    ls_ledger_close(l);
+    return rc;
+}
+
+int ls_cmd_purge(const struct ls_config *cfg, long days, int *exit_code)
+{
+    struct ls_ledger *l = NULL;
+    size_t n = 0;
+    int rc;
+
+    *exit_code = LS_EXIT_OK;
+    rc = open_writer(cfg, &l);
+    if (rc)
+        goto done;
+    rc = ls_ledger_begin(l);
+    if (rc)
+        goto done;
+    rc = ls_ledger_purge(l, now_ms() - (int64_t)days * 86400000, &n);
+    if (rc) {
+        ls_ledger_rollback(l);
+        goto done;
+    }
+    rc = ls_ledger_commit(l);
+    if (rc)
+        goto done;
+    printf("purged the payloads of %zu delivered lead%s older than %ld day%s\n", n,
+           n == 1 ? "" : "s", days, days == 1 ? "" : "s");
+done:
+    ls_ledger_close(l);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* send-test-lead                                                            */
+
+static json_t *test_lead(void)
+{
+    char ts[64], id[40], when[32];
+    struct timespec now;
+    struct tm tm;
+    time_t t;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    t = now.tv_sec;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts, sizeof(ts), "%s.%07ldZ", when, now.tv_nsec / 100);
+    snprintf(id, sizeof(id), "test%012llx",
+             (unsigned long long)(now.tv_sec * 1000 + now.tv_nsec / 1000000));
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,"
+                     "s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:{s:s}}",
+                     "leadId", id, "partitionKey", "leadsync-test", "rowKey", id, "timestamp", ts,
+                     "source", "leadsync", "action", "PLT", "offerId", "leadsync.test-lead",
+                     "offerTitle", "leadsync test lead", "stage", "initial-interest",
+                     "doNotContact", 0, "isTest", 1, "customer", "firstName", "Test", "lastName",
+                     "Lead (leadsync)", "email", "test-lead@example.com", "phone", "", "country",
+                     "US", "company", "leadsync test", "title", "", "description",
+                     "A test lead sent by 'leadsync send-test-lead'. Safe to delete.",
+                     "createdTime", ts, "extra", "sentBy", "leadsync send-test-lead");
+}
+
+int ls_cmd_send_test_lead(const struct ls_config *cfg, const char *sink_name, int *exit_code)
+{
+    struct ls_sink *sinks = NULL;
+    size_t nsinks = 0, i, sent = 0;
+    json_t *lead = NULL;
+    int rc;
+
+    *exit_code = LS_EXIT_OK;
+    rc = ls_sinks_create(cfg, &sinks, &nsinks);
+    if (rc)
+        goto done;
+    lead = test_lead();
+    for (i = 0; i < nsinks; i++) {
+        struct ls_sink_item item = {0};
+        struct ls_sink_result res;
+        char did[64];
+
+        if (sink_name && strcmp(sink_name, sinks[i].id) != 0 &&
+            strcmp(sink_name, sinks[i].ops->name) != 0)
+            continue;
+        snprintf(did, sizeof(did), "msg_%s", json_string_value(json_object_get(lead, "leadId")));
+        item.delivery_id = did;
+        item.lead_id = json_string_value(json_object_get(lead, "leadId"));
+        item.lead = lead;
+        item.created = 1;
+        item.attempt = 1;
+        memset(&res, 0, sizeof(res));
+        rc = sinks[i].ops->deliver(sinks[i].ctx, &item, 1, &res);
+        sent++;
+        if (rc || res.outcome != LS_SINK_OK) {
+            printf("sink %s: FAILED (status %d): %s\n", sinks[i].id, res.status,
+                   rc ? ls_error_last() : res.error);
+            if (!*exit_code)
+                *exit_code =
+                    res.outcome == LS_SINK_FATAL
+                        ? (res.auth ? LS_EXIT_NOPERM : LS_EXIT_CONFIG)
+                        : (res.outcome == LS_SINK_REJECT ? LS_EXIT_DATAERR : LS_EXIT_UNAVAILABLE);
+            rc = LS_OK;
+        } else {
+            printf("sink %s: test lead %s delivered\n", sinks[i].id, item.lead_id);
+        }
+    }
+    if (!sent)
+        rc = ls_error(LS_EUSAGE, "no configured sink is named '%s'", sink_name);
+done:
+    json_decref(lead);
+    ls_sinks_destroy(sinks, nsinks);
+    return rc;
+}

@@ -1,0 +1,357 @@
+/* ls_config.c - the configuration table and its loader. */
+#include "ls_config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S(field) offsetof(struct ls_config, field)
+
+/* clang-format off */
+const struct ls_conf_entry ls_conf_entries[] = {
+    {"LEADSYNC_CONNECTION_STRING", LS_CONF_STRING, NULL, S(connection_string), LS_CONF_SECRET | LS_CONF_REQUIRED, 0, 0, NULL,
+     "Azure Storage connection string (AccountKey=, SharedAccessSignature= or UseDevelopmentStorage=true)",
+     "AZURE_STORAGE_CONNECTION_STRING"},
+    {"LEADSYNC_TABLE", LS_CONF_STRING, "MarketplaceLeads", S(table), 0, 0, 0, NULL,
+     "table the marketplace writes leads to", NULL},
+    {"LEADSYNC_STATE", LS_CONF_STRING, "./leadsync.db", S(state), 0, 0, 0, NULL,
+     "SQLite ledger path (created 0600)", NULL},
+    {"LEADSYNC_SINKS", LS_CONF_STRING, "jsonl:./leads.jsonl", S(sinks), 0, 0, 0, NULL,
+     "comma-separated sinks: jsonl:PATH, webhook:URL, salesforce, dynamics, marketo, hubspot", NULL},
+    {"LEADSYNC_WEBHOOK_SECRET", LS_CONF_STRING, NULL, S(webhook_secret), LS_CONF_SECRET, 0, 0, NULL,
+     "Standard Webhooks secret (whsec_ + base64); unsigned deliveries when unset", NULL},
+    {"LEADSYNC_OVERLAP_SECONDS", LS_CONF_INT, "300", S(overlap_seconds), 0, 0, 86400 * 30, NULL,
+     "how far each window reaches back before the cursor", NULL},
+    {"LEADSYNC_SETTLE_SECONDS", LS_CONF_INT, "15", S(settle_seconds), 0, 0, 86400, NULL,
+     "how far behind the server's clock each window stops", NULL},
+    {"LEADSYNC_POLL_SECONDS", LS_CONF_INT, "60", S(poll_seconds), 0, 1, 86400, NULL,
+     "daemon poll interval", NULL},
+    {"LEADSYNC_IDENTITY", LS_CONF_ENUM, "customer-offer", S(identity), 0, 0, 0, "customer-offer|row",
+     "what a CRM record is keyed on", NULL},
+    {"LEADSYNC_TEST_LEADS", LS_CONF_ENUM, "skip", S(test_leads), 0, 0, 0, "skip|deliver",
+     "Microsoft MSFT_TEST_ validation leads: skip (log them) or deliver", NULL},
+    {"LEADSYNC_LOG_FORMAT", LS_CONF_ENUM, "text", S(log_format), 0, 0, 0, "text|json",
+     "log line format on stderr", NULL},
+    {"LEADSYNC_LOG_LEVEL", LS_CONF_ENUM, "info", S(log_level), 0, 0, 0, "error|warn|info|debug",
+     "log threshold", NULL},
+    {"LEADSYNC_JOURNAL_MODE", LS_CONF_ENUM, "wal", S(journal_mode), 0, 0, 0, "wal|delete",
+     "SQLite journal mode of the ledger (use delete on network filesystems)", NULL},
+    {"LEADSYNC_PAGE_SIZE", LS_CONF_INT, "1000", S(page_size), 0, 1, 1000, NULL,
+     "entities per table page ($top)", NULL},
+    {"LEADSYNC_HTTP_TIMEOUT_SECONDS", LS_CONF_INT, "30", S(http_timeout_seconds), 0, 1, 600, NULL,
+     "timeout of every HTTP request", NULL},
+    {"LEADSYNC_PROGRESS_SECONDS", LS_CONF_INT, "5", S(progress_seconds), 0, 1, 3600, NULL,
+     "interval of progress lines during a long catch-up", NULL},
+    {"LEADSYNC_DELIVERY_MAX_ATTEMPTS", LS_CONF_INT, "8", S(delivery_max_attempts), 0, 1, 1000, NULL,
+     "attempts before a delivery becomes a dead letter", NULL},
+    {"LEADSYNC_DELIVERY_BACKOFF_BASE_MS", LS_CONF_INT, "1000", S(delivery_backoff_base_ms), 0, 1, 3600000, NULL,
+     "first retry delay (doubles each attempt, with jitter)", NULL},
+    {"LEADSYNC_DELIVERY_BACKOFF_CAP_MS", LS_CONF_INT, "300000", S(delivery_backoff_cap_ms), 0, 1, 86400000, NULL,
+     "largest retry delay", NULL},
+    {"LEADSYNC_DELIVERY_BATCH", LS_CONF_INT, "200", S(delivery_batch), 0, 1, 10000, NULL,
+     "deliveries taken from the ledger per round", NULL},
+    {"LEADSYNC_MAX_IN_FLIGHT", LS_CONF_INT, "16", S(max_in_flight), 0, 1, 256, NULL,
+     "concurrent requests per HTTP sink", NULL},
+    {"LEADSYNC_RATE_LIMIT", LS_CONF_INT, "0", S(rate_limit), 0, 0, 1000000, NULL,
+     "deliveries per second per sink (0 = unlimited)", NULL},
+    {"LEADSYNC_ONCE_MAX_WAIT_SECONDS", LS_CONF_INT, "60", S(once_max_wait_seconds), 0, 0, 86400, NULL,
+     "run --once waits out a Retry-After up to this long, then exits 75 with work pending", NULL},
+    {"LEADSYNC_WEBHOOK_FORMAT", LS_CONF_ENUM, "json", S(webhook_format), 0, 0, 0, "json|marketplace",
+     "webhook body: leadsync JSON or the marketplace's own HTTPS-endpoint payload", NULL},
+    {"LEADSYNC_WEBHOOK_HEADERS", LS_CONF_STRING, NULL, S(webhook_headers), LS_CONF_SECRET, 0, 0, NULL,
+     "extra webhook headers, 'Name: value' separated by newlines or ';' (e.g. an API key)", NULL},
+    {"LEADSYNC_WEBHOOK_CA_FILE", LS_CONF_STRING, NULL, S(webhook_ca_file), 0, 0, 0, NULL,
+     "extra CA bundle (PEM) for webhook TLS", NULL},
+    {"LEADSYNC_METRICS_ADDR", LS_CONF_STRING, NULL, S(metrics_addr), 0, 0, 0, NULL,
+     "host:port for /healthz and /metrics in daemon mode", NULL},
+    {"LEADSYNC_PUSHGATEWAY_URL", LS_CONF_STRING, NULL, S(pushgateway_url), 0, 0, 0, NULL,
+     "Prometheus Pushgateway URL for one-shot runs", NULL},
+};
+/* clang-format on */
+const size_t ls_conf_nentries = LS_ARRAY_LEN(ls_conf_entries);
+
+static const struct ls_conf_entry *find_entry(const char *env, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < ls_conf_nentries; i++)
+        if (strlen(ls_conf_entries[i].env) == n && strncmp(ls_conf_entries[i].env, env, n) == 0)
+            return &ls_conf_entries[i];
+    return NULL;
+}
+
+static int choice_ok(const char *choices, const char *v)
+{
+    const char *p = choices;
+    size_t vl = strlen(v);
+
+    while (*p) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+
+        if (n == vl && strncmp(p, v, n) == 0)
+            return 1;
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+    return 0;
+}
+
+static int set_entry(struct ls_config *cfg, const struct ls_conf_entry *e, const char *value,
+                     const char *origin)
+{
+    char *base = (char *)cfg;
+
+    if (e->type == LS_CONF_INT) {
+        char *end = NULL;
+        long v;
+
+        errno = 0;
+        v = strtol(value, &end, 10);
+        if (errno || end == value || *end != '\0')
+            return ls_error(LS_ECONFIG, "%s (%s): '%s' is not an integer", e->env, origin,
+                            (e->flags & LS_CONF_SECRET) ? "***" : value);
+        if (v < e->min || v > e->max)
+            return ls_error(LS_ECONFIG, "%s (%s): %ld is outside %ld..%ld", e->env, origin, v,
+                            e->min, e->max);
+        *(long *)(base + e->offset) = v;
+        return LS_OK;
+    }
+    if (e->type == LS_CONF_ENUM && !choice_ok(e->choices, value))
+        return ls_error(LS_ECONFIG, "%s (%s): '%s' is not one of %s", e->env, origin, value,
+                        e->choices);
+    free(*(char **)(base + e->offset));
+    *(char **)(base + e->offset) = ls_xstrdup(value);
+    return LS_OK;
+}
+
+int ls_config_set(struct ls_config *cfg, const char *env, const char *value, const char *origin)
+{
+    const struct ls_conf_entry *e = find_entry(env, strlen(env));
+
+    if (!e)
+        return ls_error(LS_ECONFIG, "unknown configuration key %s (%s)", env, origin);
+    return set_entry(cfg, e, value, origin);
+}
+
+/* Reads a secret file: whole content, one trailing newline (or CRLF) stripped. */
+static int read_secret_file(const char *env, const char *path, char **out)
+{
+    FILE *f = NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    char chunk[4096];
+    int rc = LS_OK;
+
+    *out = NULL;
+    f = fopen(path, "rb");
+    if (!f) {
+        rc = ls_error(LS_ECONFIG, "%s_FILE: cannot read %s: %s", env, path, strerror(errno));
+        goto done;
+    }
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (len + n > 1024 * 1024) {
+            rc = ls_error(LS_ECONFIG, "%s_FILE: %s is larger than 1 MiB", env, path);
+            goto done;
+        }
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
+            buf = ls_xrealloc(buf, cap);
+        }
+        memcpy(buf + len, chunk, n);
+        len += n;
+    }
+    if (!buf)
+        buf = ls_xstrdup("");
+    buf[len] = '\0';
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        buf[--len] = '\0';
+    *out = buf;
+    buf = NULL;
+done:
+    free(buf);
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+static const char *real_getenv(void *ctx, const char *name)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+static int load_file(struct ls_config *cfg, const char *file)
+{
+    json_error_t jerr;
+    json_t *root = NULL;
+    const char *key;
+    json_t *val;
+    int rc = LS_OK;
+
+    root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        rc = ls_error(LS_ECONFIG, "config file %s: line %d: %s", file, jerr.line, jerr.text);
+        goto done;
+    }
+    if (!json_is_object(root)) {
+        rc = ls_error(LS_ECONFIG, "config file %s: the top level must be a JSON object", file);
+        goto done;
+    }
+    json_object_foreach(root, key, val)
+    {
+        const struct ls_conf_entry *e = find_entry(key, strlen(key));
+        char origin[512];
+        char num[32];
+        const char *text;
+
+        snprintf(origin, sizeof(origin), "config file %s", file);
+        if (!e) {
+            rc = ls_error(LS_ECONFIG, "config file %s: unknown key \"%s\"", file, key);
+            goto done;
+        }
+        if (json_is_string(val)) {
+            text = json_string_value(val);
+        } else if (json_is_integer(val)) {
+            snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(val));
+            text = num;
+        } else {
+            rc = ls_error(LS_ECONFIG, "config file %s: key \"%s\" must be a string or an integer",
+                          file, key);
+            goto done;
+        }
+        rc = set_entry(cfg, e, text, origin);
+        if (rc)
+            goto done;
+    }
+done:
+    json_decref(root);
+    return rc;
+}
+
+/* Checks the environment for LEADSYNC_* names that are not configuration. */
+static int check_unknown_env(char *const *envp)
+{
+    size_t i;
+
+    if (!envp)
+        return LS_OK;
+    for (i = 0; envp[i]; i++) {
+        const char *kv = envp[i];
+        const char *eq = strchr(kv, '=');
+        size_t n = eq ? (size_t)(eq - kv) : strlen(kv);
+
+        if (n < 9 || strncmp(kv, "LEADSYNC_", 9) != 0)
+            continue;
+        if (n >= 14 && strncmp(kv, "LEADSYNC_TEST_", 14) == 0 && !find_entry(kv, n))
+            continue; /* reserved for the test harness */
+        if (find_entry(kv, n))
+            continue;
+        if (n > 5 && strncmp(kv + n - 5, "_FILE", 5) == 0) {
+            const struct ls_conf_entry *e = find_entry(kv, n - 5);
+
+            if (e && (e->flags & LS_CONF_SECRET))
+                continue;
+        }
+        return ls_error(LS_ECONFIG, "unknown environment variable %.*s (see leadsync --help)",
+                        (int)n, kv);
+    }
+    return LS_OK;
+}
+
+int ls_config_load(struct ls_config *cfg, const char *file, char *const *envp,
+                   ls_getenv_fn getenv_fn, void *ctx)
+{
+    size_t i;
+    int rc;
+
+    memset(cfg, 0, sizeof(*cfg));
+    if (!getenv_fn)
+        getenv_fn = real_getenv;
+    for (i = 0; i < ls_conf_nentries; i++) {
+        const struct ls_conf_entry *e = &ls_conf_entries[i];
+
+        if (e->def && (rc = set_entry(cfg, e, e->def, "default")) != LS_OK)
+            return rc;
+    }
+    if (file && (rc = load_file(cfg, file)) != LS_OK)
+        return rc;
+    if ((rc = check_unknown_env(envp)) != LS_OK)
+        return rc;
+    for (i = 0; i < ls_conf_nentries; i++) {
+        const struct ls_conf_entry *e = &ls_conf_entries[i];
+        const char *v = getenv_fn(ctx, e->env);
+
+        if ((!v || !*v) && (e->flags & LS_CONF_SECRET)) {
+            char name[128];
+            const char *path;
+
+            snprintf(name, sizeof(name), "%s_FILE", e->env);
+            path = getenv_fn(ctx, name);
+            if (path && *path) {
+                char *secret = NULL;
+
+                if ((rc = read_secret_file(e->env, path, &secret)) != LS_OK)
+                    return rc;
+                rc = set_entry(cfg, e, secret, "file");
+                free(secret);
+                if (rc)
+                    return rc;
+                continue;
+            }
+        }
+        if ((!v || !*v) && e->alias)
+            v = getenv_fn(ctx, e->alias);
+        if (v && *v && (rc = set_entry(cfg, e, v, "environment")) != LS_OK)
+            return rc;
+    }
+    return LS_OK;
+}
+
+int ls_config_require_source(const struct ls_config *cfg)
+{
+    if (!cfg->connection_string || !*cfg->connection_string)
+        return ls_error(LS_ECONFIG, "LEADSYNC_CONNECTION_STRING is not set (nor "
+                                    "AZURE_STORAGE_CONNECTION_STRING); for a local Azurite use "
+                                    "UseDevelopmentStorage=true");
+    return LS_OK;
+}
+
+void ls_config_dispose(struct ls_config *cfg)
+{
+    size_t i;
+
+    for (i = 0; i < ls_conf_nentries; i++) {
+        const struct ls_conf_entry *e = &ls_conf_entries[i];
+
+        if (e->type != LS_CONF_INT) {
+            char **p = (char **)((char *)cfg + e->offset);
+
+            free(*p);
+            *p = NULL;
+        }
+    }
+}
+
+void ls_config_dump(const struct ls_config *cfg, FILE *out)
+{
+    size_t i;
+
+    for (i = 0; i < ls_conf_nentries; i++) {
+        const struct ls_conf_entry *e = &ls_conf_entries[i];
+        const char *base = (const char *)cfg;
+
+        if (e->type == LS_CONF_INT) {
+            fprintf(out, "%s=%ld\n", e->env, *(const long *)(base + e->offset));
+        } else {
+            const char *v = *(char *const *)(base + e->offset);
+
+            if (e->flags & LS_CONF_SECRET)
+                fprintf(out, "%s=%s\n", e->env, v ? "(set)" : "(unset)");
+            else
+                fprintf(out, "%s=%s\n", e->env, v ? v : "");
+        }
+    }
+}

@@ -1,0 +1,96 @@
+/*
+ * ls_config.h - configuration: one declarative table (ls_config.c) of every
+ * key, its environment variable, type, default and help.
+ *
+ * Sources, later ones winning: the defaults, a JSON file (--config FILE, keys
+ * are the environment variable names, e.g. {"LEADSYNC_TABLE": "Leads"}), the
+ * environment, then command-line flags. Unknown keys are errors naming the
+ * key: in the file, and LEADSYNC_* variables in the environment
+ * (LEADSYNC_TEST_* is reserved for the test harness and ignored). Secrets can
+ * come from files: KEY_FILE=/path reads the value from that file (trailing
+ * newline stripped). Secret values never appear in messages.
+ */
+#ifndef LS_CONFIG_H
+#define LS_CONFIG_H
+
+#include "ls_common.h"
+
+#include <stdio.h>
+
+enum ls_conf_type { LS_CONF_STRING = 0, LS_CONF_INT, LS_CONF_ENUM };
+
+enum {
+    LS_CONF_SECRET = 1 << 0,   /* never printed; *_FILE accepted */
+    LS_CONF_REQUIRED = 1 << 1, /* checked by ls_config_require() */
+};
+
+struct ls_conf_entry {
+    const char *env; /* LEADSYNC_TABLE */
+    enum ls_conf_type type;
+    const char *def; /* default as text, NULL for none */
+    size_t offset;   /* into struct ls_config: char * for STRING/ENUM, long for INT */
+    unsigned flags;
+    long min, max;       /* INT bounds */
+    const char *choices; /* ENUM: "a|b|c" */
+    const char *help;
+    const char *alias; /* a second variable read when env is unset, or NULL */
+};
+
+struct ls_config {
+    char *connection_string;
+    char *table;
+    char *state;
+    char *sinks;
+    char *webhook_secret;
+    long overlap_seconds;
+    long settle_seconds;
+    long poll_seconds;
+    char *identity;     /* customer-offer | row */
+    char *test_leads;   /* skip | deliver */
+    char *log_format;   /* text | json */
+    char *log_level;    /* error | warn | info | debug */
+    char *journal_mode; /* wal | delete */
+    long page_size;
+    long http_timeout_seconds;
+    long progress_seconds;
+    /* delivery */
+    long delivery_max_attempts;
+    long delivery_backoff_base_ms;
+    long delivery_backoff_cap_ms;
+    long delivery_batch;
+    long max_in_flight;
+    long rate_limit; /* deliveries per second per sink, 0 = unlimited */
+    long once_max_wait_seconds;
+    char *webhook_format;  /* json | marketplace */
+    char *webhook_headers; /* "Name: value\nName2: value2" or ";"-separated */
+    char *webhook_ca_file;
+    /* operations */
+    char *metrics_addr;
+    char *pushgateway_url;
+};
+
+/* The table, for --help, docs and tests. */
+extern const struct ls_conf_entry ls_conf_entries[];
+extern const size_t ls_conf_nentries;
+
+/* Source of environment values (tests inject their own). */
+typedef const char *(*ls_getenv_fn)(void *ctx, const char *name);
+
+/*
+ * Loads the configuration into *cfg (zeroed first). file may be NULL. envp is
+ * the environment as "NAME=value" strings (NULL-terminated), used to find
+ * unknown LEADSYNC_* names; getenv_fn reads values (NULL: getenv). Returns 0
+ * or LS_ECONFIG with a message naming the key and the problem.
+ */
+LS_NODISCARD int ls_config_load(struct ls_config *cfg, const char *file, char *const *envp,
+                                ls_getenv_fn getenv_fn, void *ctx);
+/* Sets one key by environment name from text (flags use this). */
+LS_NODISCARD int ls_config_set(struct ls_config *cfg, const char *env, const char *value,
+                               const char *origin);
+/* Checks that the connection string is present. */
+LS_NODISCARD int ls_config_require_source(const struct ls_config *cfg);
+void ls_config_dispose(struct ls_config *cfg);
+/* Prints every key with its value (secrets as "(set)"/"(unset)"). */
+void ls_config_dump(const struct ls_config *cfg, FILE *out);
+
+#endif /* LS_CONFIG_H */

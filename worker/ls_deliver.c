@@ -1,0 +1,342 @@
+/* ls_deliver.c - the delivery engine (see ls_deliver.h). */
+#include "ls_deliver.h"
+
+#include "ls_lead.h"
+#include "ls_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct sink_state {
+    struct ls_sink *sink;
+    int64_t paused_until; /* ms; 0 when not paused */
+    int fatal;
+    char comp[96]; /* log component "sink:<id>" */
+};
+
+struct ls_deliverer {
+    struct ls_ledger *ledger;
+    struct sink_state *states;
+    size_t n;
+    struct ls_deliver_opts o;
+};
+
+static int64_t real_now_ms(void *ctx)
+{
+    struct timespec ts;
+
+    (void)ctx;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void real_sleep_ms(void *ctx, long ms)
+{
+    struct timespec ts;
+
+    (void)ctx;
+    if (ms <= 0)
+        return;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    nanosleep(&ts, NULL); /* a signal cuts it short; callers re-check */
+}
+
+static uint32_t real_random(void *ctx)
+{
+    static unsigned seed;
+
+    (void)ctx;
+    if (!seed)
+        seed = (unsigned)time(NULL) ^ (unsigned)clock();
+    return (uint32_t)rand_r(&seed);
+}
+
+long ls_backoff_ms(int attempt, long base_ms, long cap_ms, long retry_after_ms, uint32_t rnd)
+{
+    long d = base_ms > 0 ? base_ms : 1;
+    long half;
+    int i;
+
+    for (i = 1; i < attempt && d < cap_ms; i++)
+        d = d > cap_ms / 2 ? cap_ms : d * 2;
+    if (d > cap_ms)
+        d = cap_ms;
+    half = d / 2;
+    d = half + (long)(rnd % (uint32_t)(d - half + 1));
+    if (retry_after_ms > d)
+        d = retry_after_ms;
+    return d;
+}
+
+int ls_deliverer_create(struct ls_ledger *l, struct ls_sink *sinks, size_t nsinks,
+                        const struct ls_deliver_opts *opts, struct ls_deliverer **out)
+{
+    struct ls_deliverer *d = ls_xcalloc(1, sizeof(*d));
+    size_t i;
+
+    d->ledger = l;
+    d->o = *opts;
+    if (!d->o.now_ms)
+        d->o.now_ms = real_now_ms;
+    if (!d->o.sleep_ms)
+        d->o.sleep_ms = real_sleep_ms;
+    if (!d->o.random)
+        d->o.random = real_random;
+    if (d->o.batch == 0)
+        d->o.batch = 200;
+    if (d->o.max_attempts <= 0)
+        d->o.max_attempts = 8;
+    d->states = ls_xcalloc(nsinks ? nsinks : 1, sizeof(*d->states));
+    d->n = nsinks;
+    for (i = 0; i < nsinks; i++) {
+        d->states[i].sink = &sinks[i];
+        snprintf(d->states[i].comp, sizeof(d->states[i].comp), "sink:%s", sinks[i].ops->name);
+    }
+    *out = d;
+    return LS_OK;
+}
+
+void ls_deliverer_destroy(struct ls_deliverer *d)
+{
+    if (!d)
+        return;
+    free(d->states);
+    free(d);
+}
+
+static int stopping(const struct ls_deliverer *d)
+{
+    return d->o.stop && *d->o.stop;
+}
+
+/* One round for one sink: take due items, deliver, record. *progress = items handled. */
+static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
+                      struct ls_deliver_stats *st, size_t *progress)
+{
+    struct ls_delivery *ds = NULL;
+    struct ls_sink_item *items = NULL;
+    struct ls_sink_result *res = NULL;
+    size_t n = 0, i;
+    int rc;
+    int in_txn = 0;
+    long pause_ms = -1;
+
+    *progress = 0;
+    rc = ls_ledger_pending(d->ledger, s->sink->id, now, d->o.batch, &ds, &n);
+    if (rc || n == 0)
+        goto done;
+    items = ls_xcalloc(n, sizeof(*items));
+    res = ls_xcalloc(n, sizeof(*res));
+    for (i = 0; i < n; i++) {
+        json_error_t jerr;
+        int delivered = 0;
+
+        items[i].id = ds[i].id;
+        items[i].delivery_id = ds[i].delivery_id;
+        items[i].lead_id = ds[i].lead_id;
+        items[i].attempt = ds[i].attempts + 1;
+        items[i].lead = ds[i].payload ? json_loads(ds[i].payload, 0, &jerr) : NULL;
+        rc = ls_ledger_sink_lead_delivered(d->ledger, s->sink->id, ds[i].lead_id, &delivered);
+        if (rc)
+            goto done;
+        items[i].created = !delivered;
+    }
+    /* Items whose payload is gone (purged) or unreadable cannot be sent. */
+    for (i = 0; i < n; i++) {
+        res[i].retry_after_ms = -1;
+        if (!items[i].lead) {
+            res[i].outcome = LS_SINK_REJECT;
+            snprintf(res[i].error, sizeof(res[i].error), "payload missing or unreadable");
+        }
+    }
+    {
+        /* Hand the sink only the sendable items, in order. */
+        struct ls_sink_item *send = ls_xcalloc(n, sizeof(*send));
+        struct ls_sink_result *sres = ls_xcalloc(n, sizeof(*sres));
+        size_t *map = ls_xcalloc(n, sizeof(*map));
+        size_t k = 0;
+
+        for (i = 0; i < n; i++) {
+            if (items[i].lead) {
+                send[k] = items[i];
+                map[k++] = i;
+            }
+        }
+        if (k) {
+            int src = s->sink->ops->deliver(s->sink->ctx, send, k, sres);
+
+            for (i = 0; i < k; i++) {
+                if (src) {
+                    sres[i].outcome = LS_SINK_RETRY;
+                    sres[i].retry_after_ms = -1;
+                    snprintf(sres[i].error, sizeof(sres[i].error), "%s", ls_error_last());
+                }
+                res[map[i]] = sres[i];
+            }
+        }
+        free(send);
+        free(sres);
+        free(map);
+    }
+
+    rc = ls_ledger_begin(d->ledger);
+    if (rc)
+        goto done;
+    in_txn = 1;
+    for (i = 0; i < n; i++) {
+        struct ls_sink_result *r = &res[i];
+        int attempts = ds[i].attempts + 1;
+
+        switch (r->outcome) {
+        case LS_SINK_OK:
+            rc = ls_ledger_mark_delivered(d->ledger, ds[i].id, r->status, now);
+            st->delivered++;
+            break;
+        case LS_SINK_REJECT:
+            LS_WARN(s->comp, "dead letter: lead %s delivery %s rejected (status %d): %s",
+                    ds[i].lead_id, ds[i].delivery_id, r->status, r->error);
+            rc = ls_ledger_mark_dead(d->ledger, ds[i].id, r->status, r->error, now);
+            st->dead++;
+            break;
+        case LS_SINK_FATAL:
+            /* Not this lead's fault: leave it pending, stop the sink. */
+            if (!s->fatal) {
+                LS_ERR(s->comp, "stopped: %s", r->error);
+                ls_error(r->auth ? LS_EAUTH : LS_ECONFIG, "sink %s: %s", s->sink->id, r->error);
+            }
+            s->fatal = 1;
+            st->fatal = 1;
+            st->fatal_code = r->auth ? LS_EAUTH : LS_ECONFIG;
+            break;
+        case LS_SINK_RETRY:
+        default:
+            if (attempts >= d->o.max_attempts) {
+                LS_WARN(s->comp, "dead letter after %d attempts: lead %s (status %d): %s", attempts,
+                        ds[i].lead_id, r->status, r->error);
+                rc = ls_ledger_mark_dead(d->ledger, ds[i].id, r->status, r->error, now);
+                st->dead++;
+            } else {
+                long wait = ls_backoff_ms(attempts, d->o.backoff_base_ms, d->o.backoff_cap_ms,
+                                          r->retry_after_ms, d->o.random(d->o.seam_ctx));
+
+                LS_DEBUG(s->comp, "retry in %ld ms: lead %s attempt %d (status %d): %s", wait,
+                         ds[i].lead_id, attempts, r->status, r->error);
+                rc =
+                    ls_ledger_mark_retry(d->ledger, ds[i].id, now + wait, r->status, r->error, now);
+                st->retried++;
+                if (r->throttled && r->retry_after_ms > pause_ms)
+                    pause_ms = r->retry_after_ms > 0 ? r->retry_after_ms : wait;
+            }
+            break;
+        }
+        if (rc)
+            goto done;
+    }
+    rc = ls_ledger_commit(d->ledger);
+    in_txn = 0;
+    if (rc)
+        goto done;
+    if (pause_ms >= 0) {
+        s->paused_until = now + pause_ms;
+        LS_WARN(s->comp, "throttled: pausing for %ld ms", pause_ms);
+    }
+    *progress = n;
+done:
+    if (in_txn)
+        ls_ledger_rollback(d->ledger);
+    for (i = 0; items && i < n; i++)
+        json_decref(items[i].lead);
+    free(items);
+    free(res);
+    ls_deliveries_free(ds, n);
+    return rc;
+}
+
+int ls_deliver_run(struct ls_deliverer *d, int wait, struct ls_deliver_stats *st)
+{
+    int64_t deadline = 0;
+    size_t i;
+    int rc = LS_OK;
+
+    memset(st, 0, sizeof(*st));
+    for (;;) {
+        int64_t now = d->o.now_ms(d->o.seam_ctx);
+        int64_t next = INT64_MAX;
+        size_t progress = 0;
+        int any_pending = 0;
+
+        if (!deadline)
+            deadline = now + d->o.max_wait_ms;
+        for (i = 0; i < d->n && !stopping(d); i++) {
+            struct sink_state *s = &d->states[i];
+            size_t p = 0;
+
+            if (s->fatal)
+                continue;
+            if (s->paused_until > now) {
+                if (s->paused_until < next)
+                    next = s->paused_until;
+                any_pending = 1;
+                continue;
+            }
+            rc = sink_round(d, s, now, st, &p);
+            if (rc)
+                return rc;
+            progress += p;
+        }
+        if (stopping(d))
+            break;
+        if (progress)
+            continue;
+        /* Nothing was due: when is the next delivery due? */
+        for (i = 0; i < d->n; i++) {
+            struct sink_state *s = &d->states[i];
+            int64_t at = 0;
+            int found = 0;
+
+            if (s->fatal)
+                continue;
+            rc = ls_ledger_next_due(d->ledger, s->sink->id, &at, &found);
+            if (rc)
+                return rc;
+            if (!found)
+                continue;
+            any_pending = 1;
+            if (s->paused_until > at)
+                at = s->paused_until;
+            if (at < next)
+                next = at;
+        }
+        if (!any_pending || !wait)
+            break;
+        now = d->o.now_ms(d->o.seam_ctx);
+        if (next > deadline) {
+            LS_WARN("deliver", "a sink is still unavailable; leaving the rest pending for the "
+                               "next run");
+            break;
+        }
+        if (next > now)
+            d->o.sleep_ms(d->o.seam_ctx, (long)(next - now));
+    }
+    /* What is left */
+    {
+        struct ls_sink_stats *ss = NULL;
+        size_t nss = 0;
+
+        rc = ls_ledger_sink_stats(d->ledger, &ss, &nss);
+        if (rc)
+            return rc;
+        for (i = 0; i < nss; i++) {
+            size_t k;
+
+            for (k = 0; k < d->n; k++)
+                if (strcmp(ss[i].sink, d->states[k].sink->id) == 0)
+                    st->pending += ss[i].pending;
+        }
+        free(ss);
+    }
+    return LS_OK;
+}

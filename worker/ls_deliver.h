@@ -1,0 +1,67 @@
+/*
+ * ls_deliver.h - the delivery engine, one for every sink: takes due
+ * deliveries from the ledger's outbox, hands them to the sink, and records
+ * each outcome (design.md section 4):
+ *   OK      delivered; (sink, lead_id) remembered for lead.created/updated
+ *   RETRY   backoff base*2^(n-1) with jitter, never sooner than Retry-After;
+ *           a throttled answer pauses the whole sink; after max attempts the
+ *           delivery becomes a dead letter
+ *   REJECT  dead letter with the receiver's status and body excerpt
+ *   FATAL   the sink stops; the run exits 77 (auth) or 78 (config)
+ * Per lead, states go out in order: the ledger hands out only the oldest
+ * pending delivery of each lead. One sink down never holds up another.
+ */
+#ifndef LS_DELIVER_H
+#define LS_DELIVER_H
+
+#include "ls_common.h"
+#include "ls_ledger.h"
+#include "ls_sink.h"
+
+#include <signal.h>
+#include <stdint.h>
+
+struct ls_deliver_opts {
+    int max_attempts;
+    long backoff_base_ms;
+    long backoff_cap_ms;
+    size_t batch;
+    long max_wait_ms; /* drain(): wait this long at most for a sink to come back */
+    /* Seams; NULL = real clock, sleep, random. */
+    int64_t (*now_ms)(void *ctx);
+    void (*sleep_ms)(void *ctx, long ms);
+    uint32_t (*random)(void *ctx);
+    void *seam_ctx;
+    volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT: finish the batch, return */
+};
+
+struct ls_deliver_stats {
+    int64_t delivered;
+    int64_t retried;
+    int64_t dead;
+    int64_t pending; /* left pending when drain returned */
+    int fatal;       /* a sink failed fatally */
+    int fatal_code;  /* LS_EAUTH or LS_ECONFIG */
+};
+
+struct ls_deliverer;
+
+LS_NODISCARD int ls_deliverer_create(struct ls_ledger *l, struct ls_sink *sinks, size_t nsinks,
+                                     const struct ls_deliver_opts *opts, struct ls_deliverer **out);
+void ls_deliverer_destroy(struct ls_deliverer *d);
+
+/*
+ * Delivers everything due. With wait=1 (run --once) it sleeps through
+ * retry delays and sink pauses while the next due time is within
+ * max_wait_ms, and returns when nothing is pending or the wait would be
+ * longer: stats->pending > 0 then means "rerun later". With wait=0 (daemon)
+ * it returns as soon as nothing is due now. Returns 0, or a negative ls_err
+ * for ledger failures (sink failures are in stats).
+ */
+LS_NODISCARD int ls_deliver_run(struct ls_deliverer *d, int wait, struct ls_deliver_stats *stats);
+
+/* Backoff for the n-th failed attempt (1-based): min(cap, base*2^(n-1)),
+ * jittered uniformly into [d/2, d], and never below retry_after_ms. Pure. */
+long ls_backoff_ms(int attempt, long base_ms, long cap_ms, long retry_after_ms, uint32_t rnd);
+
+#endif /* LS_DELIVER_H */

@@ -1,0 +1,340 @@
+/*
+ * ls_run.c - `leadsync run`: one window then delivery (--once), or the same
+ * on a schedule until SIGTERM/SIGINT (daemon). Every run ends with a
+ * one-line summary and is recorded in the ledger for `status`.
+ */
+#include "ls_cmd.h"
+
+#include "ls_deliver.h"
+#include "ls_lead.h"
+#include "ls_ledger.h"
+#include "ls_log.h"
+#include "ls_sink.h"
+#include "ls_sync.h"
+
+#include "azt.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+volatile sig_atomic_t ls_stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    ls_stop_requested = 1;
+}
+
+void ls_install_signal_handlers(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: sleeps end early */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int cancel_cb(void *ctx)
+{
+    (void)ctx;
+    return ls_stop_requested != 0;
+}
+
+int ls_open_table_client(const struct ls_config *cfg, struct azt_client **out)
+{
+    struct azt_conn *conn = NULL;
+    struct azt_client_opts o;
+    int rc;
+
+    *out = NULL;
+    rc = ls_config_require_source(cfg);
+    if (rc)
+        return rc;
+    rc = azt_conn_parse(cfg->connection_string, strlen(cfg->connection_string), &conn);
+    if (rc)
+        return ls_error(LS_ECONFIG, "LEADSYNC_CONNECTION_STRING: %s", azt_error_last());
+    memset(&o, 0, sizeof(o));
+    o.auth = conn->sas ? AZT_AUTH_SAS : AZT_AUTH_SHAREDKEY;
+    o.request_timeout_ms = cfg->http_timeout_seconds * 1000;
+    o.connect_timeout_ms = o.request_timeout_ms < 10000 ? o.request_timeout_ms : 10000;
+    o.log = ls_log_azt;
+    o.log_ctx = (void *)"azure";
+    o.cancel = cancel_cb;
+    rc = azt_client_create(conn, &o, out);
+    azt_conn_free(conn);
+    if (rc)
+        return ls_error(LS_ECONFIG, "table client: %s", azt_error_last());
+    return LS_OK;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct run_ctx {
+    struct ls_deliverer *deliverer;
+    struct ls_deliver_stats total;
+    int fatal;
+    int fatal_code;
+};
+
+static void add_stats(struct run_ctx *r, const struct ls_deliver_stats *d)
+{
+    r->total.delivered += d->delivered;
+    r->total.retried += d->retried;
+    r->total.dead += d->dead;
+    r->total.pending = d->pending;
+    if (d->fatal) {
+        r->fatal = 1;
+        r->fatal_code = d->fatal_code;
+    }
+}
+
+/* Between pages of a long window: deliver what is due, without waiting. */
+static int deliver_between_pages(void *ctx)
+{
+    struct run_ctx *r = ctx;
+    struct ls_deliver_stats d;
+    int rc;
+
+    if (!r->deliverer || r->fatal)
+        return LS_OK;
+    rc = ls_deliver_run(r->deliverer, 0, &d);
+    if (rc)
+        return rc;
+    add_stats(r, &d);
+    return LS_OK;
+}
+
+static char *summary_json(const struct ls_sync_stats *s, const struct run_ctx *r, int64_t ms)
+{
+    json_t *o =
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s}", "rows",
+                  (json_int_t)s->rows, "new", (json_int_t)s->fresh, "updated",
+                  (json_int_t)s->updated, "unchanged", (json_int_t)s->unchanged, "testLeads",
+                  (json_int_t)s->test_leads, "malformed", (json_int_t)s->malformed, "delivered",
+                  (json_int_t)r->total.delivered, "retried", (json_int_t)r->total.retried, "dead",
+                  (json_int_t)r->total.dead, "pending", (json_int_t)r->total.pending, "ms",
+                  (json_int_t)ms, "windowFrom", s->lower, "windowTo", s->upper);
+    char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+    json_decref(o);
+    return txt;
+}
+
+static void print_summary(const char *what, const struct ls_sync_stats *s, const struct run_ctx *r,
+                          int64_t ms)
+{
+    LS_INFO("run",
+            "%s: rows=%lld new=%lld updated=%lld unchanged=%lld test=%lld malformed=%lld "
+            "delivered=%lld retried=%lld dead=%lld pending=%lld in %lld.%03llds",
+            what, (long long)s->rows, (long long)s->fresh, (long long)s->updated,
+            (long long)s->unchanged, (long long)s->test_leads, (long long)s->malformed,
+            (long long)r->total.delivered, (long long)r->total.retried, (long long)r->total.dead,
+            (long long)r->total.pending, (long long)(ms / 1000), (long long)(ms % 1000));
+    if (r->total.dead > 0)
+        LS_WARN("run",
+                "%lld deliveries parked as dead letters: see 'leadsync status', then "
+                "'leadsync retry'",
+                (long long)r->total.dead);
+}
+
+static int dry_run(const struct ls_config *cfg, struct azt_client *client,
+                   const struct ls_sync_opts *so)
+{
+    struct ls_ledger *ledger = NULL;
+    struct ls_ledger_opts lo = {0};
+    struct ls_sync_stats st;
+    struct stat sb;
+    int rc;
+
+    if (stat(cfg->state, &sb) == 0) {
+        lo.path = cfg->state;
+        lo.readonly = 1;
+        rc = ls_ledger_open(&lo, &ledger);
+        if (rc)
+            return rc;
+    }
+    rc = ls_sync_window(client, ledger, NULL, 0, so, &st);
+    if (rc == LS_OK)
+        LS_INFO("run",
+                "dry run: rows=%lld would deliver new=%lld updated=%lld; unchanged=%lld "
+                "test=%lld malformed=%lld; nothing was changed",
+                (long long)st.rows, (long long)st.fresh, (long long)st.updated,
+                (long long)st.unchanged, (long long)st.test_leads, (long long)st.malformed);
+    ls_ledger_close(ledger);
+    return rc;
+}
+
+int ls_cmd_run(const struct ls_config *cfg, const struct ls_run_args *a, int *exit_code)
+{
+    struct azt_client *client = NULL;
+    struct ls_ledger *ledger = NULL;
+    struct ls_sink *sinks = NULL;
+    size_t nsinks = 0;
+    struct ls_ledger_opts lo = {0};
+    struct ls_deliver_opts dopt = {0};
+    struct ls_sync_opts so = {0};
+    struct run_ctx r;
+    struct ls_sync_stats st;
+    int64_t run_id = 0, started;
+    char *sum = NULL;
+    int rc;
+    int first_window_done = 0;
+
+    memset(&r, 0, sizeof(r));
+    memset(&st, 0, sizeof(st));
+    *exit_code = LS_EXIT_OK;
+    ls_install_signal_handlers();
+    rc = ls_open_table_client(cfg, &client);
+    if (rc)
+        goto done;
+
+    so.table = cfg->table;
+    so.overlap_seconds = cfg->overlap_seconds;
+    so.settle_seconds = cfg->settle_seconds;
+    so.page_size = (int)cfg->page_size;
+    so.identity = strcmp(cfg->identity, "row") == 0 ? LS_IDENTITY_ROW : LS_IDENTITY_CUSTOMER_OFFER;
+    so.deliver_test_leads = strcmp(cfg->test_leads, "deliver") == 0;
+    so.since = a->since;
+    so.dry_run = a->dry_run;
+    so.progress_seconds = cfg->progress_seconds;
+    so.stop = &ls_stop_requested;
+    if (a->dry_run) {
+        rc = dry_run(cfg, client, &so);
+        goto done;
+    }
+
+    lo.path = cfg->state;
+    lo.wal = strcmp(cfg->journal_mode, "wal") == 0;
+    rc = ls_ledger_open(&lo, &ledger);
+    if (rc)
+        goto done;
+    rc = ls_sinks_create(cfg, &sinks, &nsinks);
+    if (rc)
+        goto done;
+    dopt.max_attempts = (int)cfg->delivery_max_attempts;
+    dopt.backoff_base_ms = cfg->delivery_backoff_base_ms;
+    dopt.backoff_cap_ms = cfg->delivery_backoff_cap_ms;
+    dopt.batch = (size_t)cfg->delivery_batch;
+    dopt.max_wait_ms = a->once ? cfg->once_max_wait_seconds * 1000 : 0;
+    dopt.stop = &ls_stop_requested;
+    rc = ls_deliverer_create(ledger, sinks, nsinks, &dopt, &r.deliverer);
+    if (rc)
+        goto done;
+    so.after_page = deliver_between_pages;
+    so.after_page_ctx = &r;
+
+    for (;;) {
+        struct ls_deliver_stats d;
+        int64_t t0 = mono_ms();
+        int window_rc;
+
+        started = now_ms();
+        rc = ls_ledger_run_start(ledger, a->once ? "once" : "daemon", started, &run_id);
+        if (rc)
+            goto done;
+        memset(&r.total, 0, sizeof(r.total));
+        window_rc = ls_sync_window(client, ledger, sinks, nsinks, &so, &st);
+        if (window_rc && window_rc != LS_ECANCELED) {
+            if (a->once || window_rc == LS_ECONFIG || window_rc == LS_EDB ||
+                window_rc == LS_ELOCKED) {
+                rc = window_rc;
+                /* Still deliver what is pending from earlier runs? No: exit with the cause. */
+                goto record;
+            }
+            LS_ERR("run", "poll failed, retrying in %lds: %s", cfg->poll_seconds, ls_error_last());
+        }
+        if (!window_rc)
+            first_window_done = 1;
+        so.since = NULL; /* a backfill is one window */
+        rc = ls_deliver_run(r.deliverer, a->once, &d);
+        if (rc)
+            goto record;
+        add_stats(&r, &d);
+    record:
+        free(sum);
+        sum = summary_json(&st, &r, mono_ms() - t0);
+        {
+            int code = rc ? ls_exit_code(rc)
+                          : (r.fatal ? ls_exit_code(r.fatal_code)
+                                     : (r.total.pending > 0 && a->once ? LS_EXIT_TEMPFAIL : 0));
+            int frc;
+            char msg[1024];
+
+            snprintf(msg, sizeof(msg), "%s", ls_error_last());
+            frc = ls_ledger_run_finish(ledger, run_id, code, sum, now_ms());
+            ls_error(LS_ERROR, "%s", msg); /* keep the run's own message */
+            if (frc && !rc)
+                rc = frc;
+            *exit_code = code;
+        }
+        if (rc)
+            goto done;
+        print_summary(a->once ? "run done" : "poll done", &st, &r, mono_ms() - t0);
+        if (r.fatal) {
+            rc = r.fatal_code;
+            ls_error(rc, "a sink failed: %s", ls_error_last());
+            goto done;
+        }
+        if (a->once || ls_stop_requested)
+            break;
+        /* Daemon: sleep until the next poll, delivering due retries meanwhile. */
+        {
+            int64_t until = mono_ms() + cfg->poll_seconds * 1000;
+
+            while (!ls_stop_requested && mono_ms() < until) {
+                struct timespec ts = {1, 0};
+                int64_t left = until - mono_ms();
+
+                if (left < 1000) {
+                    ts.tv_sec = 0;
+                    ts.tv_nsec = (long)left * 1000000L;
+                }
+                nanosleep(&ts, NULL);
+                if (ls_deliver_run(r.deliverer, 0, &d) == LS_OK)
+                    add_stats(&r, &d);
+            }
+        }
+        if (ls_stop_requested)
+            break;
+    }
+    if (ls_stop_requested)
+        LS_INFO("run", "stopped by signal after committing the current batch");
+    if (a->once && r.total.pending > 0) {
+        rc = ls_error(LS_EUNAVAIL,
+                      "%lld deliveries are still pending (a sink is unavailable); rerun later",
+                      (long long)r.total.pending);
+        *exit_code = LS_EXIT_TEMPFAIL;
+    }
+    (void)first_window_done;
+done:
+    if (rc && *exit_code == LS_EXIT_OK)
+        *exit_code = ls_exit_code(rc);
+    free(sum);
+    ls_deliverer_destroy(r.deliverer);
+    ls_sinks_destroy(sinks, nsinks);
+    ls_ledger_close(ledger);
+    azt_client_destroy(client);
+    return rc;
+}

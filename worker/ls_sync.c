@@ -1,0 +1,425 @@
+/* ls_sync.c - the sync engine (see ls_sync.h). */
+#include "ls_sync.h"
+
+#include "ls_lead.h"
+#include "ls_log.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CURSOR_KEY       "cursor"
+#define CURSOR_TABLE_KEY "cursor_table"
+
+/* ------------------------------------------------------------------------ */
+/* ISO 8601 helpers (pure)                                                   */
+
+/* Parses "YYYY-MM-DDThh:mm:ss[.f{1,7}]Z": seconds and the 7-digit fraction. */
+static int iso_parse(const char *s, int64_t *secs, char frac[8])
+{
+    struct tm tm;
+    int y, mo, d, h, mi, se, n = 0;
+    const char *p;
+    size_t i = 0;
+
+    memset(&tm, 0, sizeof(tm));
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 || n != 19)
+        return -1;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+        return -1;
+    p = s + 19;
+    memcpy(frac, "0000000", 8);
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9') {
+            if (i >= 7)
+                return -1;
+            frac[i++] = *p++;
+        }
+        if (i == 0)
+            return -1;
+    }
+    if (p[0] != 'Z' || p[1] != '\0')
+        return -1;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = se;
+    *secs = (int64_t)timegm(&tm);
+    return 0;
+}
+
+void ls_iso_format(int64_t t, char out[40])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    gmtime_r(&tt, &tm);
+    strftime(out, 40, "%Y-%m-%dT%H:%M:%S.0000000Z", &tm);
+}
+
+int ls_iso_add_seconds(const char *iso, long seconds, char out[40])
+{
+    int64_t secs;
+    char frac[8];
+    time_t tt;
+    struct tm tm;
+    char base[20];
+
+    if (iso_parse(iso, &secs, frac) != 0)
+        return ls_error(LS_EINVAL, "'%s' is not an ISO 8601 UTC time (YYYY-MM-DDThh:mm:ssZ)", iso);
+    tt = (time_t)(secs + seconds);
+    gmtime_r(&tt, &tm);
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 40, "%s.%sZ", base, frac);
+    return LS_OK;
+}
+
+int ls_iso_compare(const char *a, const char *b)
+{
+    int64_t sa = 0, sb = 0;
+    char fa[8], fb[8];
+
+    if (iso_parse(a, &sa, fa) != 0 || iso_parse(b, &sb, fb) != 0)
+        return strcmp(a, b);
+    if (sa != sb)
+        return sa < sb ? -1 : 1;
+    return strcmp(fa, fb);
+}
+
+void ls_delivery_id(const char *pk, const char *rk, const char *content_hash, char out[40])
+{
+    size_t lp = strlen(pk), lr = strlen(rk), lh = strlen(content_hash);
+    char *buf = ls_xmalloc(lp + lr + lh + 2);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    static const char hex[] = "0123456789abcdef";
+    int i;
+
+    /* pk NUL rk NUL hash: unambiguous however the keys look */
+    memcpy(buf, pk, lp + 1);
+    memcpy(buf + lp + 1, rk, lr + 1);
+    memcpy(buf + lp + lr + 2, content_hash, lh);
+    EVP_Digest(buf, lp + lr + lh + 2, md, &mdlen, EVP_sha256(), NULL);
+    free(buf);
+    memcpy(out, "msg_", 4);
+    for (i = 0; i < 16; i++) {
+        out[4 + 2 * i] = hex[md[i] >> 4];
+        out[5 + 2 * i] = hex[md[i] & 15];
+    }
+    out[36] = '\0';
+}
+
+/* ------------------------------------------------------------------------ */
+/* The window                                                                */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void log_problems(const struct ls_lead *lead)
+{
+    char what[256] = "";
+    size_t off = 0;
+    static const struct {
+        unsigned bit;
+        const char *text;
+    } names[] = {
+        {LS_LEAD_CUSTOMERINFO_MISSING, "CustomerInfo missing"},
+        {LS_LEAD_CUSTOMERINFO_MALFORMED, "CustomerInfo malformed"},
+        {LS_LEAD_LEADSOURCE_MALFORMED, "LeadSource malformed"},
+        {LS_LEAD_ACTION_UNKNOWN, "unknown action"},
+        {LS_LEAD_KEYS_MISSING, "PartitionKey or RowKey missing"},
+    };
+    size_t i;
+
+    for (i = 0; i < LS_ARRAY_LEN(names); i++) {
+        if (lead->problems & names[i].bit) {
+            int n =
+                snprintf(what + off, sizeof(what) - off, "%s%s", off ? ", " : "", names[i].text);
+
+            if (n > 0 && (size_t)n < sizeof(what) - off)
+                off += (size_t)n;
+        }
+    }
+    LS_WARN("sync", "row pk=%s rk=%s: %s; going on with what parsed", lead->partition_key,
+            lead->row_key, what);
+}
+
+/* Handles one row inside the page's transaction. */
+static int process_row(struct ls_ledger *ledger, const struct ls_sink *sinks, size_t nsinks,
+                       const struct ls_sync_opts *o, const struct azt_entity *e, int64_t now,
+                       struct ls_sync_stats *st)
+{
+    struct ls_lead *lead = NULL;
+    json_t *obj = NULL;
+    char *payload = NULL;
+    char old_hash[65] = "";
+    char delivery_id[40];
+    int found = 0, lead_found = 0, max_stage = 0, dnc = 0;
+    int stage, new_dnc;
+    size_t i;
+    int rc;
+
+    st->rows++;
+    rc = ls_lead_from_entity(e, (enum ls_identity)o->identity, &lead);
+    if (rc) {
+        rc = ls_error(LS_ENOMEM, "lead model failed on row pk=%s rk=%s",
+                      e->partition_key ? e->partition_key : "", e->row_key ? e->row_key : "");
+        goto done;
+    }
+    if (lead->problems) {
+        st->malformed++;
+        log_problems(lead);
+    }
+    if (ledger) {
+        rc = ls_ledger_row_get(ledger, lead->partition_key, lead->row_key, old_hash, &found);
+        if (rc)
+            goto done;
+    }
+    if (found && strcmp(old_hash, lead->content_hash) == 0) {
+        st->unchanged++;
+        goto done;
+    }
+    if (lead->is_test && !o->deliver_test_leads) {
+        LS_INFO("sync",
+                "validation lead received pk=%s rk=%s: skipped (LEADSYNC_TEST_LEADS=deliver "
+                "delivers them)",
+                lead->partition_key, lead->row_key);
+        st->test_leads++;
+        if (ledger && !o->dry_run)
+            rc = ls_ledger_row_put(ledger, lead->partition_key, lead->row_key, lead->content_hash,
+                                   lead->timestamp, lead->lead_id, now);
+        goto done;
+    }
+    if (ledger) {
+        rc = ls_ledger_lead_get(ledger, lead->lead_id, &max_stage, &dnc, &lead_found);
+        if (rc)
+            goto done;
+    }
+    stage = (int)lead->stage > max_stage ? (int)lead->stage : max_stage;
+    new_dnc = dnc || lead->stage == LS_STAGE_DO_NOT_CONTACT;
+    ls_delivery_id(lead->partition_key, lead->row_key, lead->content_hash, delivery_id);
+    if (found)
+        st->updated++;
+    else
+        st->fresh++;
+    if (o->dry_run) {
+        printf("%s lead=%s pk=%s rk=%s stage=%s%s\n", found ? "update" : "new", lead->lead_id,
+               lead->partition_key, lead->row_key, ls_stage_name((enum ls_stage)stage),
+               new_dnc ? " do-not-contact" : "");
+        st->enqueued += (int64_t)nsinks;
+        goto done;
+    }
+    rc = ls_ledger_lead_put(ledger, lead->lead_id, stage, new_dnc, now);
+    if (rc)
+        goto done;
+    obj = ls_lead_json(lead, (enum ls_stage)stage, new_dnc);
+    payload = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    if (!payload) {
+        rc = ls_error(LS_ENOMEM, "cannot serialize row pk=%s rk=%s", lead->partition_key,
+                      lead->row_key);
+        goto done;
+    }
+    for (i = 0; i < nsinks; i++) {
+        rc = ls_ledger_enqueue(ledger, sinks[i].id, lead->lead_id, delivery_id, payload,
+                               sinks[i].ops->coalesce, now);
+        if (rc)
+            goto done;
+        st->enqueued++;
+    }
+    rc = ls_ledger_row_put(ledger, lead->partition_key, lead->row_key, lead->content_hash,
+                           lead->timestamp, lead->lead_id, now);
+done:
+    free(payload);
+    json_decref(obj);
+    ls_lead_free(lead);
+    return rc;
+}
+
+/* The server's clock: one tiny request whose answer carries a Date header. */
+static int server_now(struct azt_client *client, const char *table, int64_t *now)
+{
+    struct azt_query q = {0};
+    struct azt_iter *it = NULL;
+    struct azt_page *page = NULL;
+    int rc;
+
+    q.filter = "PartitionKey eq '' and RowKey eq ''";
+    q.select = "PartitionKey";
+    q.top = 1;
+    rc = azt_query_open(client, table, &q, &it);
+    if (rc == AZT_OK)
+        rc = azt_iter_next(it, &page);
+    azt_page_free(page);
+    azt_iter_free(it);
+    if (rc < 0) {
+        if (rc == AZT_ENOTFOUND)
+            return ls_error(LS_EUNAVAIL,
+                            "table %s not found (the marketplace creates it with the first lead; "
+                            "check LEADSYNC_TABLE): %s",
+                            table, azt_error_last());
+        return ls_from_azt(rc);
+    }
+    *now = (int64_t)azt_client_server_time(client);
+    if (*now <= 0)
+        return ls_error(LS_EUNAVAIL, "the table service sent no Date header");
+    return LS_OK;
+}
+
+int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const struct ls_sink *sinks,
+                   size_t nsinks, const struct ls_sync_opts *o, struct ls_sync_stats *st)
+{
+    struct azt_iter *it = NULL;
+    struct azt_page *page = NULL;
+    struct azt_query q = {0};
+    char *cursor = NULL;
+    char *cursor_table = NULL;
+    char *filter = NULL;
+    int64_t now_s = 0, last_progress, started;
+    int in_txn = 0;
+    int rc;
+    size_t i;
+
+    memset(st, 0, sizeof(*st));
+    rc = server_now(client, o->table, &now_s);
+    if (rc)
+        goto done;
+    ls_iso_format(now_s - o->settle_seconds, st->upper);
+    if (ledger) {
+        rc = ls_ledger_meta_get(ledger, CURSOR_KEY, &cursor);
+        if (rc)
+            goto done;
+        rc = ls_ledger_meta_get(ledger, CURSOR_TABLE_KEY, &cursor_table);
+        if (rc)
+            goto done;
+        if (cursor && cursor_table && strcmp(cursor_table, o->table) != 0) {
+            LS_WARN("sync",
+                    "the ledger's cursor belongs to table %s, not %s: reading %s from "
+                    "the beginning",
+                    cursor_table, o->table, o->table);
+            free(cursor);
+            cursor = NULL;
+        }
+    }
+    if (o->since) {
+        rc = ls_iso_add_seconds(o->since, 0, st->lower);
+        if (rc) {
+            rc = ls_error(LS_EUSAGE, "--since: %s", ls_error_last());
+            goto done;
+        }
+    } else if (cursor) {
+        rc = ls_iso_add_seconds(cursor, -o->overlap_seconds, st->lower);
+        if (rc) {
+            rc = ls_error(LS_EDB, "the ledger's cursor is damaged: %s", ls_error_last());
+            goto done;
+        }
+    }
+    if (st->lower[0] && ls_iso_compare(st->lower, st->upper) >= 0) {
+        LS_DEBUG("sync", "window [%s, %s) is empty", st->lower, st->upper);
+        goto done;
+    }
+    if (st->lower[0])
+        filter = ls_xasprintf("Timestamp ge datetime'%s' and Timestamp lt datetime'%s'", st->lower,
+                              st->upper);
+    else
+        filter = ls_xasprintf("Timestamp lt datetime'%s'", st->upper);
+    LS_DEBUG("sync", "window %s", filter);
+    q.filter = filter;
+    q.top = o->page_size;
+    q.metadata = AZT_META_MINIMAL;
+    rc = azt_query_open(client, o->table, &q, &it);
+    if (rc) {
+        rc = ls_from_azt(rc);
+        goto done;
+    }
+    started = last_progress = mono_ms();
+    for (;;) {
+        int64_t now_ms;
+
+        if (o->stop && *o->stop) {
+            rc = ls_error(LS_ECANCELED, "stopped between pages; the window is re-read next time");
+            goto done;
+        }
+        rc = azt_iter_next(it, &page);
+        if (rc < 0) {
+            rc = ls_from_azt(rc);
+            goto done;
+        }
+        if (rc == 0)
+            break;
+        st->pages++;
+        now_ms = wall_ms();
+        if (ledger && !o->dry_run) {
+            rc = ls_ledger_begin(ledger);
+            if (rc)
+                goto done;
+            in_txn = 1;
+        }
+        for (i = 0; i < page->count; i++) {
+            rc = process_row(o->dry_run ? (ledger ? ledger : NULL) : ledger, sinks, nsinks, o,
+                             &page->entities[i], now_ms, st);
+            if (rc)
+                goto done;
+        }
+        if (in_txn) {
+            rc = ls_ledger_commit(ledger);
+            in_txn = 0;
+            if (rc)
+                goto done;
+        }
+        azt_page_free(page);
+        page = NULL;
+        if (mono_ms() - last_progress >= o->progress_seconds * 1000) {
+            int64_t el = mono_ms() - started;
+
+            last_progress = mono_ms();
+            LS_INFO("sync",
+                    "progress: rows=%lld new=%lld updated=%lld unchanged=%lld rate=%lld rows/s",
+                    (long long)st->rows, (long long)st->fresh, (long long)st->updated,
+                    (long long)st->unchanged, (long long)(el > 0 ? st->rows * 1000 / el : 0));
+        }
+        if (o->after_page && (rc = o->after_page(o->after_page_ctx)) != LS_OK)
+            goto done;
+    }
+    if (ledger && !o->dry_run) {
+        /* The whole window is committed: move the cursor (never backwards). */
+        rc = ls_ledger_begin(ledger);
+        if (rc)
+            goto done;
+        in_txn = 1;
+        if (!cursor || ls_iso_compare(st->upper, cursor) > 0)
+            rc = ls_ledger_meta_set(ledger, CURSOR_KEY, st->upper);
+        if (!rc)
+            rc = ls_ledger_meta_set(ledger, CURSOR_TABLE_KEY, o->table);
+        if (rc)
+            goto done;
+        rc = ls_ledger_commit(ledger);
+        in_txn = 0;
+    }
+done:
+    if (in_txn)
+        ls_ledger_rollback(ledger);
+    azt_page_free(page);
+    azt_iter_free(it);
+    free(filter);
+    free(cursor);
+    free(cursor_table);
+    return rc;
+}

@@ -1,0 +1,75 @@
+/*
+ * ls_sync.h - the sync engine (design.md section 4): reads one window of the
+ * table, page by page, and records every new or changed row in the ledger,
+ * enqueueing one delivery per sink, in the same transaction as the page.
+ *
+ * Window: Timestamp ge (cursor - overlap) and Timestamp lt (server now -
+ * settle), where "server now" is the Date header of the service's last
+ * response, never the local clock. Rows are deduplicated by content hash, so
+ * the overlap re-reads rows harmlessly. The cursor moves to the window's
+ * upper bound only once every page of the window is committed; a crash
+ * anywhere re-reads the window and skips what was committed.
+ */
+#ifndef LS_SYNC_H
+#define LS_SYNC_H
+
+#include "ls_common.h"
+#include "ls_config.h"
+#include "ls_ledger.h"
+#include "ls_sink.h"
+
+#include "azt.h"
+
+#include <signal.h>
+#include <stdint.h>
+
+struct ls_sync_stats {
+    int64_t pages;
+    int64_t rows;       /* rows read */
+    int64_t fresh;      /* new rows enqueued */
+    int64_t updated;    /* changed rows enqueued */
+    int64_t unchanged;  /* skipped by content hash */
+    int64_t test_leads; /* validation leads skipped */
+    int64_t malformed;  /* rows with a problem (still processed) */
+    int64_t enqueued;   /* deliveries enqueued (rows x sinks) */
+    char lower[40];     /* the window read, "" for the beginning of time */
+    char upper[40];
+};
+
+struct ls_sync_opts {
+    const char *table;
+    long overlap_seconds;
+    long settle_seconds;
+    int page_size;
+    int identity; /* enum ls_identity */
+    int deliver_test_leads;
+    const char *since; /* run --since: lower bound override (ISO 8601), or NULL */
+    int dry_run;       /* read and report, change nothing (ledger may be NULL) */
+    long progress_seconds;
+    volatile sig_atomic_t *stop;
+    /* Called after each committed page (the daemon delivers between pages on a long catch-up). */
+    int (*after_page)(void *ctx);
+    void *after_page_ctx;
+};
+
+/*
+ * Reads one window. sinks/nsinks name the outbox queues. With dry_run, the
+ * ledger may be NULL or read-only, nothing is written, and one line per
+ * would-be delivery is printed to stdout (keys and stage, no personal data).
+ */
+LS_NODISCARD int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger,
+                                const struct ls_sink *sinks, size_t nsinks,
+                                const struct ls_sync_opts *opts, struct ls_sync_stats *stats);
+
+/* Pure helpers, exposed for tests. */
+/* ISO 8601 UTC "YYYY-MM-DDThh:mm:ss[.fffffff]Z" minus `seconds`, keeping the
+ * fraction; output always has 7 fractional digits. */
+LS_NODISCARD int ls_iso_add_seconds(const char *iso, long seconds, char out[40]);
+/* time_t to "YYYY-MM-DDThh:mm:ss.0000000Z". */
+void ls_iso_format(int64_t t, char out[40]);
+/* Compares two ISO strings as instants (normalizing fraction length). */
+int ls_iso_compare(const char *a, const char *b);
+/* The webhook-id for a row version: "msg_" + 32 hex of SHA-256(pk, rk, hash). */
+void ls_delivery_id(const char *pk, const char *rk, const char *content_hash, char out[40]);
+
+#endif /* LS_SYNC_H */

@@ -1,0 +1,76 @@
+/*
+ * ls_sink.h - the sink contract: every destination (JSONL file, webhook,
+ * CRMs) is a const struct ls_sink_ops listed in the one registry in
+ * ls_sink.c. The delivery engine (ls_deliver.c) owns retries, backoff,
+ * ordering and dead letters; a sink only turns items into requests and
+ * classifies each item's outcome.
+ */
+#ifndef LS_SINK_H
+#define LS_SINK_H
+
+#include "ls_common.h"
+#include "ls_config.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+#define LS_SINK_ABI 1
+
+/* What one attempt at one item came to (design.md section 4). */
+enum ls_outcome {
+    LS_SINK_OK = 0,
+    LS_SINK_RETRY,  /* transport error, 408, 429, 5xx, vendor throttle: try again later */
+    LS_SINK_REJECT, /* the receiver refused this item (validation): dead letter, go on */
+    LS_SINK_FATAL,  /* auth or configuration: stop the sink and the run */
+};
+
+struct ls_sink_result {
+    enum ls_outcome outcome;
+    int status;          /* HTTP status, 0 when none */
+    long retry_after_ms; /* from Retry-After and the like; -1 when none */
+    int throttled;       /* 1: pause the whole sink (429, vendor throttle), not just this item */
+    int auth;            /* with FATAL: credentials refused (exit 77) rather than config (78) */
+    char error[320];     /* short reason / receiver body excerpt; no secrets */
+};
+
+struct ls_sink_item {
+    int64_t id;              /* outbox id */
+    const char *delivery_id; /* stable per row version (webhook-id, Idempotency-Key, deliveryId) */
+    const char *lead_id;
+    json_t *lead; /* the contract's lead object (borrowed) */
+    int created;  /* 1: first delivery of lead_id to this sink (lead.created) */
+    int attempt;  /* 1-based attempt number */
+};
+
+struct ls_sink_ops {
+    int abi_version;
+    const char *name; /* "jsonl", "webhook", ... as written in LEADSYNC_SINKS before ':' */
+    int coalesce;     /* pending states of one lead may be coalesced into the newest */
+    /* arg: the text after "name:" (may be ""). *ctx owned by the sink. */
+    int (*create)(const char *arg, const struct ls_config *cfg, void **ctx);
+    /* Attempts n items (distinct lead_ids); fills results[i] for each. Returns 0,
+     * or a negative ls_err when the sink itself failed (all items retried). */
+    int (*deliver)(void *ctx, const struct ls_sink_item *items, size_t n,
+                   struct ls_sink_result *results);
+    /* One line for `check`: 0 when the sink answers. */
+    int (*check)(void *ctx, char *msg, size_t msglen);
+    void (*destroy)(void *ctx);
+};
+
+/* A configured sink instance. */
+struct ls_sink {
+    const struct ls_sink_ops *ops;
+    void *ctx;
+    char *id; /* ledger name: the LEADSYNC_SINKS entry without any query string */
+};
+
+/* Looks an ops table up by name; NULL when unknown. */
+const struct ls_sink_ops *ls_sink_lookup(const char *name);
+/* Parses LEADSYNC_SINKS and creates every sink; rejects unknown and duplicate
+ * entries with LS_ECONFIG naming them. *out array of *n, free with ls_sinks_destroy. */
+LS_NODISCARD int ls_sinks_create(const struct ls_config *cfg, struct ls_sink **out, size_t *n);
+void ls_sinks_destroy(struct ls_sink *sinks, size_t n);
+/* The registered sink names, comma-separated, for messages. */
+const char *ls_sink_names(void);
+
+#endif /* LS_SINK_H */

@@ -1,0 +1,207 @@
+/*
+ * sink_jsonl.c - the JSONL file sink (design.md section 5, contract): one
+ * JSON object per line, the webhook body plus "deliveryId", appended and
+ * fsynced once per delivered batch. The file is created 0600 (personal data).
+ *
+ * Crash safety: a crash can leave a half-written last line. On open, an
+ * incomplete tail (bytes after the last '\n') is cut off; the deliveries it
+ * held are still pending in the ledger and are written again whole, with the
+ * same deliveryId.
+ */
+#include "ls_lead.h"
+#include "ls_log.h"
+#include "ls_sink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct jsonl {
+    char *path;
+    int fd;
+};
+
+/* Cuts the file back to just after its last newline. */
+static int cut_partial_tail(int fd, const char *path)
+{
+    struct stat st;
+    off_t end, pos;
+    char buf[4096];
+
+    if (fstat(fd, &st) != 0)
+        return ls_error(LS_EIO, "jsonl %s: fstat: %s", path, strerror(errno));
+    end = st.st_size;
+    pos = end;
+    while (pos > 0) {
+        size_t chunk = pos > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)pos;
+        ssize_t got = pread(fd, buf, chunk, pos - (off_t)chunk);
+        ssize_t i;
+
+        if (got != (ssize_t)chunk)
+            return ls_error(LS_EIO, "jsonl %s: read: %s", path, strerror(errno));
+        for (i = got - 1; i >= 0; i--) {
+            if (buf[i] == '\n') {
+                off_t keep = pos - (off_t)chunk + i + 1;
+
+                if (keep == end)
+                    return LS_OK;
+                LS_WARN("sink:jsonl", "cut an incomplete last line (%lld bytes) from %s",
+                        (long long)(end - keep), path);
+                if (ftruncate(fd, keep) != 0 || fsync(fd) != 0)
+                    return ls_error(LS_EIO, "jsonl %s: truncate: %s", path, strerror(errno));
+                return LS_OK;
+            }
+        }
+        pos -= (off_t)chunk;
+    }
+    if (end > 0) {
+        LS_WARN("sink:jsonl", "cut an incomplete only line (%lld bytes) from %s", (long long)end,
+                path);
+        if (ftruncate(fd, 0) != 0 || fsync(fd) != 0)
+            return ls_error(LS_EIO, "jsonl %s: truncate: %s", path, strerror(errno));
+    }
+    return LS_OK;
+}
+
+static int jsonl_create(const char *arg, const struct ls_config *cfg, void **ctx)
+{
+    struct jsonl *j = NULL;
+    int rc = LS_OK;
+
+    (void)cfg;
+    if (!arg || !*arg)
+        return ls_error(LS_ECONFIG, "LEADSYNC_SINKS: jsonl needs a path (jsonl:PATH)");
+    j = ls_xcalloc(1, sizeof(*j));
+    j->path = ls_xstrdup(arg);
+    j->fd = open(j->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (j->fd < 0) {
+        rc = ls_error(errno == EACCES || errno == ENOENT || errno == EISDIR ? LS_ECONFIG : LS_EIO,
+                      "jsonl sink: cannot open %s: %s", j->path, strerror(errno));
+        goto done;
+    }
+    /* O_APPEND fds can still be read with pread only if opened for reading. */
+    close(j->fd);
+    j->fd = open(j->path, O_RDWR | O_APPEND | O_CLOEXEC);
+    if (j->fd < 0) {
+        rc = ls_error(LS_EIO, "jsonl sink: cannot open %s: %s", j->path, strerror(errno));
+        goto done;
+    }
+    rc = cut_partial_tail(j->fd, j->path);
+    if (rc)
+        goto done;
+    *ctx = j;
+    j = NULL;
+done:
+    if (j) {
+        if (j->fd >= 0)
+            close(j->fd);
+        free(j->path);
+        free(j);
+    }
+    return rc;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int jsonl_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
+                         struct ls_sink_result *results)
+{
+    struct jsonl *j = ctx;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, i;
+    int err = 0;
+
+    for (i = 0; i < n; i++) {
+        json_t *body = ls_lead_envelope(items[i].lead, items[i].created);
+        char *line;
+        size_t ll;
+
+        memset(&results[i], 0, sizeof(results[i]));
+        results[i].retry_after_ms = -1;
+        json_object_set_new(body, "deliveryId", json_string(items[i].delivery_id));
+        line = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        if (!line) {
+            results[i].outcome = LS_SINK_REJECT;
+            snprintf(results[i].error, sizeof(results[i].error), "lead is not serializable");
+            continue;
+        }
+        ll = strlen(line);
+        if (len + ll + 1 > cap) {
+            cap = (len + ll + 1) * 2;
+            buf = ls_xrealloc(buf, cap);
+        }
+        memcpy(buf + len, line, ll);
+        buf[len + ll] = '\n';
+        len += ll + 1;
+        free(line);
+        results[i].outcome = LS_SINK_OK;
+    }
+    if (len && (write_all(j->fd, buf, len) != 0 || fsync(j->fd) != 0))
+        err = errno;
+    free(buf);
+    if (err) {
+        for (i = 0; i < n; i++) {
+            if (results[i].outcome != LS_SINK_OK)
+                continue;
+            results[i].outcome = LS_SINK_RETRY;
+            snprintf(results[i].error, sizeof(results[i].error), "write %s: %s", j->path,
+                     strerror(err));
+        }
+        /* Leave no half batch behind: the retried lines are written whole. */
+        (void)cut_partial_tail(j->fd, j->path);
+    }
+    return LS_OK;
+}
+
+static int jsonl_check(void *ctx, char *msg, size_t msglen)
+{
+    struct jsonl *j = ctx;
+
+    if (access(j->path, W_OK) != 0) {
+        snprintf(msg, msglen, "%s is not writable: %s", j->path, strerror(errno));
+        return LS_EIO;
+    }
+    snprintf(msg, msglen, "appending to %s", j->path);
+    return LS_OK;
+}
+
+static void jsonl_destroy(void *ctx)
+{
+    struct jsonl *j = ctx;
+
+    if (!j)
+        return;
+    if (j->fd >= 0)
+        close(j->fd);
+    free(j->path);
+    free(j);
+}
+
+const struct ls_sink_ops ls_sink_jsonl_ops = {
+    .abi_version = LS_SINK_ABI,
+    .name = "jsonl",
+    .coalesce = 0, /* an audit file: every row version is written */
+    .create = jsonl_create,
+    .deliver = jsonl_deliver,
+    .check = jsonl_check,
+    .destroy = jsonl_destroy,
+};
