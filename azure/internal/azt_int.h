@@ -36,4 +36,67 @@ void azt__buf_dispose(struct azt_buf *b);
 /* Hands ownership of the contents to the caller and resets b. */
 char *azt__buf_take(struct azt_buf *b);
 
+/* ---- HTTP requests (azt_client.c) ---- */
+
+/* What azt__request captured from the final response. */
+struct azt__response {
+    long status;          /* HTTP status, 0 when no response was received */
+    struct azt_buf body;  /* capped at the client's max_response_bytes */
+    char *date;           /* Date */
+    char *request_id;     /* x-ms-request-id */
+    char *error_code;     /* x-ms-error-code, else the body's code on errors */
+    char *next_pk;        /* x-ms-continuation-NextPartitionKey */
+    char *next_rk;        /* x-ms-continuation-NextRowKey */
+    char *etag;           /* ETag */
+    char *content_type;   /* Content-Type */
+    long retry_after_ms;  /* Retry-After / retry-after-ms / x-ms-retry-after-ms, -1 when absent */
+};
+void azt__response_dispose(struct azt__response *r);
+
+/* Request flags. */
+#define AZT__REQ_NONIDEMPOTENT 1u /* POST insert, $batch: retry only when surely not applied */
+
+/*
+ * Sends one logical request with retries. path_and_query is appended to the
+ * table endpoint (it starts with '/', is already encoded, and never holds the
+ * SAS). extra_headers is a NULL-terminated list of "Name: value" or NULL.
+ * Returns 0 on a 2xx final response; otherwise a mapped negative code with a
+ * message, and *resp still describes the last response (status, error_code)
+ * so callers can accept e.g. 409 TableAlreadyExists. resp is always
+ * initialised; the caller disposes it.
+ */
+int azt__request(struct azt_client *c, const char *verb, const char *path_and_query,
+                 const char *content_type, const char *body, size_t body_len,
+                 const char *const extra_headers[], unsigned flags, struct azt__response *resp);
+
+/* The table endpoint the client sends to (borrowed). */
+const char *azt__client_endpoint(const struct azt_client *c);
+
+/* The Accept header value for a metadata level (0 none, 1 minimal, 2 full). */
+const char *azt__accept_for(int metadata);
+
+/* ---- Retry policy (pure, azt_client.c) ---- */
+
+/*
+ * Delay before retry number `retry` (0 = first retry): d = min(cap, base*2^retry),
+ * jittered uniformly into [d/2, d] with rnd, then at least retry_after_ms
+ * (when >= 0, itself limited to AZT__RETRY_AFTER_MAX_MS).
+ */
+#define AZT__RETRY_AFTER_MAX_MS 300000L
+long azt__backoff_ms(int retry, long base_ms, long cap_ms, long retry_after_ms, uint32_t rnd);
+
+/* Parses a Retry-After value (delta-seconds or an HTTP date, relative to
+ * now) into milliseconds; -1 when malformed. Takes (ptr, len). */
+long azt__parse_retry_after(const char *s, size_t n, time_t now);
+
+/* 1 when the HTTP status is transient (408, 429, 500, 502, 503, 504). */
+int azt__status_retryable(long status);
+
+/* ---- Names and keys (azt_write.c) ---- */
+
+/* 0 when name is a valid table name (letter, then 2..62 letters or digits). */
+int azt__table_name_check(const char *name);
+/* "(PartitionKey='pk',RowKey='rk')" with quotes doubled and percent-encoded. */
+int azt__key_path(const char *pk, const char *rk, char **out);
+
 #endif /* AZT_INT_H */
