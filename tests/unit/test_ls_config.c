@@ -1,0 +1,239 @@
+/* test_ls_config.c - the configuration loader. */
+#include "ls_test.h"
+
+#include "ls_config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A fake environment: NULL-terminated "NAME=value" list. */
+struct fake_env {
+    char *const *vars;
+};
+
+static const char *fake_getenv(void *ctx, const char *name)
+{
+    const struct fake_env *e = ctx;
+    size_t n = strlen(name);
+    size_t i;
+
+    for (i = 0; e->vars[i]; i++)
+        if (strncmp(e->vars[i], name, n) == 0 && e->vars[i][n] == '=')
+            return e->vars[i] + n + 1;
+    return NULL;
+}
+
+static int load(struct ls_config *cfg, const char *file, char *const *vars)
+{
+    struct fake_env e = {vars};
+
+    return ls_config_load(cfg, file, vars, fake_getenv, &e);
+}
+
+static void test_ls_config__defaults(void **state)
+{
+    char *vars[] = {NULL};
+    struct ls_config cfg;
+
+    (void)state;
+    assert_int_equal(load(&cfg, NULL, vars), 0);
+    assert_string_equal(cfg.table, "MarketplaceLeads");
+    assert_string_equal(cfg.state, "./leadsync.db");
+    assert_string_equal(cfg.sinks, "jsonl:./leads.jsonl");
+    assert_int_equal(cfg.overlap_seconds, 300);
+    assert_int_equal(cfg.settle_seconds, 15);
+    assert_int_equal(cfg.poll_seconds, 60);
+    assert_string_equal(cfg.identity, "customer-offer");
+    assert_string_equal(cfg.test_leads, "skip");
+    assert_string_equal(cfg.log_format, "text");
+    assert_string_equal(cfg.log_level, "info");
+    assert_null(cfg.connection_string);
+    assert_int_equal(ls_config_require_source(&cfg), LS_ECONFIG);
+    assert_non_null(strstr(ls_error_last(), "LEADSYNC_CONNECTION_STRING"));
+    ls_config_dispose(&cfg);
+}
+
+static void test_ls_config__environment(void **state)
+{
+    char *vars[] = {"LEADSYNC_TABLE=Leads2", "LEADSYNC_OVERLAP_SECONDS=60",
+                    "AZURE_STORAGE_CONNECTION_STRING=UseDevelopmentStorage=true",
+                    "LEADSYNC_IDENTITY=row", "PATH=/bin", NULL};
+    struct ls_config cfg;
+
+    (void)state;
+    assert_int_equal(load(&cfg, NULL, vars), 0);
+    assert_string_equal(cfg.table, "Leads2");
+    assert_int_equal(cfg.overlap_seconds, 60);
+    assert_string_equal(cfg.identity, "row");
+    /* the alias is read when the main name is unset */
+    assert_string_equal(cfg.connection_string, "UseDevelopmentStorage=true");
+    assert_int_equal(ls_config_require_source(&cfg), 0);
+    ls_config_dispose(&cfg);
+}
+
+static void test_ls_config__main_name_wins_over_alias(void **state)
+{
+    char *vars[] = {"AZURE_STORAGE_CONNECTION_STRING=A=1", "LEADSYNC_CONNECTION_STRING=B=2", NULL};
+    struct ls_config cfg;
+
+    (void)state;
+    assert_int_equal(load(&cfg, NULL, vars), 0);
+    assert_string_equal(cfg.connection_string, "B=2");
+    ls_config_dispose(&cfg);
+}
+
+static void test_ls_config__unknown_env_rejected(void **state)
+{
+    char *vars[] = {"LEADSYNC_TABEL=x", NULL};
+    char *reserved[] = {"LEADSYNC_TEST_AZURITE=x", NULL};
+    struct ls_config cfg;
+
+    (void)state;
+    assert_int_equal(load(&cfg, NULL, vars), LS_ECONFIG);
+    assert_non_null(strstr(ls_error_last(), "LEADSYNC_TABEL"));
+    ls_config_dispose(&cfg);
+    assert_int_equal(load(&cfg, NULL, reserved), 0);
+    ls_config_dispose(&cfg);
+}
+
+static void test_ls_config__bad_values(void **state)
+{
+    char *notint[] = {"LEADSYNC_POLL_SECONDS=soon", NULL};
+    char *range[] = {"LEADSYNC_PAGE_SIZE=5000", NULL};
+    char *choice[] = {"LEADSYNC_TEST_LEADS=maybe", NULL};
+    struct ls_config cfg;
+
+    (void)state;
+    assert_int_equal(load(&cfg, NULL, notint), LS_ECONFIG);
+    assert_non_null(strstr(ls_error_last(), "LEADSYNC_POLL_SECONDS"));
+    ls_config_dispose(&cfg);
+    assert_int_equal(load(&cfg, NULL, range), LS_ECONFIG);
+    assert_non_null(strstr(ls_error_last(), "1..1000"));
+    ls_config_dispose(&cfg);
+    assert_int_equal(load(&cfg, NULL, choice), LS_ECONFIG);
+    assert_non_null(strstr(ls_error_last(), "skip|deliver"));
+    ls_config_dispose(&cfg);
+}
+
+static char *write_tmp(const char *dir, const char *name, const char *text)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *path = malloc(n);
+    FILE *f;
+
+    assert_non_null(path);
+    snprintf(path, n, "%s/%s", dir, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void test_ls_config__file_and_precedence(void **state)
+{
+    char *dir = lst_tmpdir();
+    char *file = write_tmp(dir, "c.json",
+                           "{\"LEADSYNC_TABLE\": \"FromFile\", \"LEADSYNC_POLL_SECONDS\": 5,"
+                           " \"LEADSYNC_STATE\": \"/x.db\"}");
+    char *vars[] = {"LEADSYNC_TABLE=FromEnv", NULL};
+    struct ls_config cfg;
+
+    (void)state;
+    assert_int_equal(load(&cfg, file, vars), 0);
+    assert_string_equal(cfg.table, "FromEnv"); /* environment beats the file */
+    assert_int_equal(cfg.poll_seconds, 5);
+    assert_string_equal(cfg.state, "/x.db");
+    assert_int_equal(ls_config_set(&cfg, "LEADSYNC_TABLE", "FromFlag", "flag"), 0);
+    assert_string_equal(cfg.table, "FromFlag");
+    ls_config_dispose(&cfg);
+    free(file);
+    lst_rmtree(dir);
+    free(dir);
+}
+
+static void test_ls_config__file_errors(void **state)
+{
+    char *dir = lst_tmpdir();
+    char *unknown = write_tmp(dir, "u.json", "{\"LEADSYNC_TABLE\": \"T\", \"table_name\": 1}");
+    char *broken = write_tmp(dir, "b.json", "{\"LEADSYNC_TABLE\": ");
+    char *arr = write_tmp(dir, "a.json", "[1,2]");
+    char *typed = write_tmp(dir, "t.json", "{\"LEADSYNC_TABLE\": [\"x\"]}");
+    char *vars[] = {NULL};
+    struct ls_config cfg;
+
+    (void)state;
+    assert_int_equal(load(&cfg, unknown, vars), LS_ECONFIG);
+    assert_non_null(strstr(ls_error_last(), "table_name"));
+    assert_non_null(strstr(ls_error_last(), unknown));
+    ls_config_dispose(&cfg);
+    assert_int_equal(load(&cfg, broken, vars), LS_ECONFIG);
+    assert_non_null(strstr(ls_error_last(), "line"));
+    ls_config_dispose(&cfg);
+    assert_int_equal(load(&cfg, arr, vars), LS_ECONFIG);
+    ls_config_dispose(&cfg);
+    assert_int_equal(load(&cfg, typed, vars), LS_ECONFIG);
+    assert_non_null(strstr(ls_error_last(), "LEADSYNC_TABLE"));
+    ls_config_dispose(&cfg);
+    assert_int_equal(load(&cfg, "/nonexistent/leadsync.json", vars), LS_ECONFIG);
+    ls_config_dispose(&cfg);
+    free(unknown);
+    free(broken);
+    free(arr);
+    free(typed);
+    lst_rmtree(dir);
+    free(dir);
+}
+
+static void test_ls_config__secret_from_file(void **state)
+{
+    char *dir = lst_tmpdir();
+    char *secret = write_tmp(dir, "s", "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=k==\n");
+    char var[4096];
+    char *vars[] = {var, NULL};
+    char *missing[] = {"LEADSYNC_CONNECTION_STRING_FILE=/nonexistent/secret", NULL};
+    struct ls_config cfg;
+    FILE *dump;
+    char out[8192] = "";
+    size_t n;
+
+    (void)state;
+    snprintf(var, sizeof(var), "LEADSYNC_CONNECTION_STRING_FILE=%s", secret);
+    assert_int_equal(load(&cfg, NULL, vars), 0);
+    /* trailing newline stripped */
+    assert_string_equal(cfg.connection_string,
+                        "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=k==");
+    /* the dump never shows a secret */
+    dump = tmpfile();
+    ls_config_dump(&cfg, dump);
+    rewind(dump);
+    n = fread(out, 1, sizeof(out) - 1, dump);
+    out[n] = '\0';
+    fclose(dump);
+    assert_null(strstr(out, "AccountKey"));
+    assert_non_null(strstr(out, "LEADSYNC_CONNECTION_STRING=(set)"));
+    ls_config_dispose(&cfg);
+    assert_int_equal(load(&cfg, NULL, missing), LS_ECONFIG);
+    assert_non_null(strstr(ls_error_last(), "LEADSYNC_CONNECTION_STRING_FILE"));
+    ls_config_dispose(&cfg);
+    free(secret);
+    lst_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ls_config__defaults),
+        cmocka_unit_test(test_ls_config__environment),
+        cmocka_unit_test(test_ls_config__main_name_wins_over_alias),
+        cmocka_unit_test(test_ls_config__unknown_env_rejected),
+        cmocka_unit_test(test_ls_config__bad_values),
+        cmocka_unit_test(test_ls_config__file_and_precedence),
+        cmocka_unit_test(test_ls_config__file_errors),
+        cmocka_unit_test(test_ls_config__secret_from_file),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,86 @@
+/* test_ls_sync.c - the sync engine's pure helpers: ISO times and delivery ids. */
+#include "ls_test.h"
+
+#include "ls_sync.h"
+
+#include <string.h>
+
+static void test_ls_sync__iso_add_keeps_seven_digits(void **state)
+{
+    char out[40];
+
+    (void)state;
+    assert_int_equal(ls_iso_add_seconds("2026-11-24T02:03:34.5663250Z", -300, out), 0);
+    assert_string_equal(out, "2026-11-24T01:58:34.5663250Z");
+    assert_int_equal(ls_iso_add_seconds("2026-01-01T00:00:10Z", -20, out), 0);
+    assert_string_equal(out, "2025-12-31T23:59:50.0000000Z");
+    assert_int_equal(ls_iso_add_seconds("2026-02-28T23:59:59.1Z", 1, out), 0);
+    assert_string_equal(out, "2026-03-01T00:00:00.1000000Z");
+    assert_int_equal(ls_iso_add_seconds("2024-02-28T23:59:59.1234567Z", 1, out), 0);
+    assert_string_equal(out, "2024-02-29T00:00:00.1234567Z");
+}
+
+static void test_ls_sync__iso_rejects_garbage(void **state)
+{
+    char out[40];
+
+    (void)state;
+    assert_int_not_equal(ls_iso_add_seconds("2026-11-24", 0, out), 0);
+    assert_int_not_equal(ls_iso_add_seconds("2026-11-24T02:03:34.12345678Z", 0, out), 0);
+    assert_int_not_equal(ls_iso_add_seconds("2026-11-24T02:03:34+01:00", 0, out), 0);
+    assert_int_not_equal(ls_iso_add_seconds("2026-13-24T02:03:34Z", 0, out), 0);
+    assert_int_not_equal(ls_iso_add_seconds("2026-11-24T02:03:34.Z", 0, out), 0);
+    assert_int_not_equal(ls_iso_add_seconds("", 0, out), 0);
+}
+
+static void test_ls_sync__iso_compare(void **state)
+{
+    (void)state;
+    assert_true(ls_iso_compare("2026-11-24T02:03:34.5Z", "2026-11-24T02:03:34.4999999Z") > 0);
+    assert_int_equal(ls_iso_compare("2026-11-24T02:03:34.5Z", "2026-11-24T02:03:34.5000000Z"), 0);
+    assert_true(ls_iso_compare("2026-11-24T02:03:34Z", "2026-11-24T02:03:35Z") < 0);
+    assert_true(ls_iso_compare("2025-12-31T23:59:59.9999999Z", "2026-01-01T00:00:00Z") < 0);
+}
+
+static void test_ls_sync__iso_format(void **state)
+{
+    char out[40];
+
+    (void)state;
+    ls_iso_format(0, out);
+    assert_string_equal(out, "1970-01-01T00:00:00.0000000Z");
+    ls_iso_format(1795485814, out);
+    assert_string_equal(out, "2026-11-24T02:03:34.0000000Z");
+}
+
+static void test_ls_sync__delivery_id_stable_and_distinct(void **state)
+{
+    char a[40], b[40], c[40], d[40], e[40];
+
+    (void)state;
+    ls_delivery_id("p", "r", "00ff", a);
+    ls_delivery_id("p", "r", "00ff", b);
+    ls_delivery_id("p", "r", "00fe", c);
+    /* the separator keeps ("pr", "") apart from ("p", "r") */
+    ls_delivery_id("pr", "", "00ff", d);
+    ls_delivery_id("p", "r0", "0ff", e);
+    assert_string_equal(a, b);
+    assert_int_equal(strlen(a), 36);
+    assert_memory_equal(a, "msg_", 4);
+    assert_string_not_equal(a, c);
+    assert_string_not_equal(a, d);
+    assert_string_not_equal(a, e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ls_sync__iso_add_keeps_seven_digits),
+        cmocka_unit_test(test_ls_sync__iso_rejects_garbage),
+        cmocka_unit_test(test_ls_sync__iso_compare),
+        cmocka_unit_test(test_ls_sync__iso_format),
+        cmocka_unit_test(test_ls_sync__delivery_id_stable_and_distinct),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
