@@ -92,8 +92,11 @@ LS_NODISCARD int ls_ledger_pending(struct ls_ledger *l, const char *sink, int64_
                                    size_t limit, struct ls_delivery **out, size_t *n);
 void ls_deliveries_free(struct ls_delivery *d, size_t n);
 
-/* Outcomes. mark_delivered also records (sink, lead_id) as delivered and sets
- * *first (when not NULL) to 1 if it had never been delivered to that sink. */
+/* Outcomes. mark_delivered also records (sink, lead_id) as delivered (ask
+ * ls_ledger_sink_lead_delivered() before sending to tell created from
+ * updated). mark_retry keeps the delivery pending until next_attempt_at;
+ * mark_dead parks a pending one as a dead letter. Errors are cut to ~300
+ * bytes. An unknown id is LS_EINVAL. */
 LS_NODISCARD int ls_ledger_mark_delivered(struct ls_ledger *l, int64_t id, int status,
                                           int64_t now);
 LS_NODISCARD int ls_ledger_mark_retry(struct ls_ledger *l, int64_t id, int64_t next_attempt_at,
@@ -104,7 +107,8 @@ LS_NODISCARD int ls_ledger_mark_dead(struct ls_ledger *l, int64_t id, int status
 LS_NODISCARD int ls_ledger_sink_lead_delivered(struct ls_ledger *l, const char *sink,
                                                const char *lead_id, int *delivered);
 
-/* The earliest next_attempt_at among the pending deliveries of `sink`;
+/* The earliest next_attempt_at among the pending deliveries of `sink` that
+ * ls_ledger_pending() can return (the oldest pending of each lead);
  * *found = 0 when none is pending. */
 LS_NODISCARD int ls_ledger_next_due(struct ls_ledger *l, const char *sink, int64_t *at, int *found);
 

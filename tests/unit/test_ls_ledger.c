@@ -1,0 +1,971 @@
+/* test_ls_ledger.c - the SQLite ledger: files, lock, schema, every operation. */
+#include "ls_test.h"
+
+#include "ls_embed.h"
+#include "ls_ledger.h"
+
+#include <sqlite3.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct fix {
+    char *dir;
+    char *path;
+    struct ls_ledger *l;
+};
+
+static int setup(void **state)
+{
+    struct fix *f = calloc(1, sizeof(*f));
+    struct ls_ledger_opts o = {0};
+
+    assert_non_null(f);
+    f->dir = lst_tmpdir();
+    f->path = ls_xasprintf("%s/ledger.db", f->dir);
+    o.path = f->path;
+    o.wal = 1;
+    assert_int_equal(ls_ledger_open(&o, &f->l), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fix *f = *state;
+
+    ls_ledger_close(f->l);
+    lst_rmtree(f->dir);
+    free(f->dir);
+    free(f->path);
+    free(f);
+    return 0;
+}
+
+/* Fresh directory without an open ledger. */
+static int setup_dir(void **state)
+{
+    struct fix *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    f->dir = lst_tmpdir();
+    f->path = ls_xasprintf("%s/ledger.db", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int open_path(const char *path, int readonly, struct ls_ledger **l)
+{
+    struct ls_ledger_opts o = {0};
+
+    o.path = path;
+    o.wal = 1;
+    o.readonly = readonly;
+    return ls_ledger_open(&o, l);
+}
+
+static int file_mode(const char *path)
+{
+    struct stat sb;
+
+    assert_int_equal(stat(path, &sb), 0);
+    return (int)(sb.st_mode & 0777);
+}
+
+static int known_version(void)
+{
+    int v = 0;
+
+    for (size_t i = 0; ls_migrations[i].name; i++)
+        v = (int)strtol(ls_migrations[i].name, NULL, 10); /* NNN_*.sql */
+    return v;
+}
+
+/* Runs one integer-returning query on a separate connection. */
+static int64_t query_int(const char *path, const char *q)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void exec_raw(const char *path, const char *q)
+{
+    sqlite3 *db = NULL;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, q, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void write_file(const char *path, const char *data, size_t n, int mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, n), (ssize_t)n);
+    close(fd);
+}
+
+static void test_file_modes(void **state)
+{
+    struct fix *f = *state;
+    char *lock = ls_xasprintf("%s.lock", f->path);
+    char *wal = ls_xasprintf("%s-wal", f->path);
+
+    assert_int_equal(file_mode(f->path), 0600);
+    assert_int_equal(file_mode(lock), 0600);
+    assert_int_equal(ls_ledger_meta_set(f->l, "k", "v"), 0);
+    if (access(wal, F_OK) == 0)
+        assert_int_equal(file_mode(wal), 0600);
+    ls_ledger_close(f->l);
+    f->l = NULL;
+
+    /* Wider permissions on existing files are narrowed at open. */
+    assert_int_equal(chmod(f->path, 0644), 0);
+    assert_int_equal(chmod(lock, 0666), 0);
+    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(file_mode(f->path), 0600);
+    assert_int_equal(file_mode(lock), 0600);
+    free(lock);
+    free(wal);
+}
+
+static void test_wal_files_narrowed(void **state)
+{
+    struct fix *f = *state;
+    char *wal = ls_xasprintf("%s-wal", f->path);
+    struct ls_ledger *l = NULL;
+
+    /* A stray -wal left with wide permissions (e.g. by another tool). */
+    ls_ledger_close(f->l);
+    f->l = NULL;
+    /* Non-empty: SQLite itself narrows only an empty one it opens. */
+    write_file(wal, "0123456789abcdef0123456789abcdef", 32, 0644);
+    assert_int_equal(chmod(wal, 0644), 0);
+    assert_int_equal(open_path(f->path, 0, &l), 0);
+    assert_int_equal(file_mode(wal), 0600);
+    ls_ledger_close(l);
+    free(wal);
+}
+
+static void test_lock(void **state)
+{
+    struct fix *f = *state;
+    struct ls_ledger *l2 = NULL;
+    char pid[64];
+
+    assert_int_equal(open_path(f->path, 0, &l2), LS_ELOCKED);
+    assert_null(l2);
+    assert_non_null(strstr(ls_error_last(), f->path));
+    assert_non_null(strstr(ls_error_last(), "in use by another leadsync process"));
+    snprintf(pid, sizeof(pid), "(pid %ld)", (long)getpid());
+    assert_non_null(strstr(ls_error_last(), pid));
+
+    /* Read-only opens take no lock. */
+    assert_int_equal(open_path(f->path, 1, &l2), 0);
+    ls_ledger_close(l2);
+    l2 = NULL;
+
+    ls_ledger_close(f->l);
+    f->l = NULL;
+    assert_int_equal(open_path(f->path, 0, &l2), 0);
+    assert_int_equal(open_path(f->path, 0, &f->l), LS_ELOCKED);
+    ls_ledger_close(l2);
+}
+
+static void test_migrations(void **state)
+{
+    struct fix *f = *state;
+    char *v = NULL;
+
+    assert_true(known_version() >= 1);
+    assert_int_equal(query_int(f->path, "PRAGMA user_version"), known_version());
+    assert_int_equal(ls_ledger_meta_set(f->l, "cursor", "2026-01-01T00:00:00Z"), 0);
+    ls_ledger_close(f->l);
+    f->l = NULL;
+
+    /* Reopening applies nothing twice and keeps the data. */
+    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(query_int(f->path, "PRAGMA user_version"), known_version());
+    assert_int_equal(ls_ledger_meta_get(f->l, "cursor", &v), 0);
+    assert_string_equal(v, "2026-01-01T00:00:00Z");
+    free(v);
+    assert_int_equal(
+        query_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'outbox_pending'"), 1);
+}
+
+static void test_journal_modes(void **state)
+{
+    struct fix *f = *state;
+    struct ls_ledger_opts o = {0};
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+
+    ls_ledger_close(f->l);
+    f->l = NULL;
+    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    o.path = f->path;
+    o.wal = 0;
+    assert_int_equal(ls_ledger_open(&o, &f->l), 0);
+    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "delete");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+    struct fix *f = *state;
+    char *q = NULL;
+    char want[128];
+
+    ls_ledger_close(f->l);
+    f->l = NULL;
+    q = ls_xasprintf("PRAGMA user_version = %d", known_version() + 5);
+    exec_raw(f->path, q);
+    free(q);
+    assert_int_equal(open_path(f->path, 0, &f->l), LS_EDB);
+    assert_null(f->l);
+    snprintf(want, sizeof(want), "ledger schema %d is newer than this leadsync (%d)",
+             known_version() + 5, known_version());
+    assert_non_null(strstr(ls_error_last(), want));
+    assert_int_equal(open_path(f->path, 1, &f->l), LS_EDB);
+    assert_non_null(strstr(ls_error_last(), "newer"));
+}
+
+static void test_garbage_file(void **state)
+{
+    struct fix *f = *state;
+    char junk[4096];
+
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (char)('a' + i % 26);
+    write_file(f->path, junk, sizeof(junk), 0600);
+    assert_int_equal(open_path(f->path, 0, &f->l), LS_EDB);
+    assert_null(f->l);
+    assert_non_null(strstr(ls_error_last(), f->path));
+    assert_non_null(strstr(ls_error_last(), "is not a valid leadsync ledger"));
+    assert_non_null(strstr(ls_error_last(), "not a database"));
+    assert_int_equal(open_path(f->path, 1, &f->l), LS_EDB);
+    assert_non_null(strstr(ls_error_last(), "is not a valid leadsync ledger"));
+
+    /* Short garbage, too. */
+    write_file(f->path, "hello", 5, 0600);
+    assert_int_equal(open_path(f->path, 0, &f->l), LS_EDB);
+    assert_non_null(strstr(ls_error_last(), "is not a valid leadsync ledger"));
+}
+
+static void test_foreign_sqlite_file(void **state)
+{
+    struct fix *f = *state;
+
+    exec_raw(f->path, "CREATE TABLE notes (x TEXT)");
+    assert_int_equal(open_path(f->path, 0, &f->l), LS_EDB);
+    assert_non_null(strstr(ls_error_last(), "is not a valid leadsync ledger"));
+    assert_int_equal(query_int(f->path, "PRAGMA user_version"), 0);
+}
+
+static void test_bad_paths(void **state)
+{
+    struct fix *f = *state;
+    char *p = ls_xasprintf("%s/missing/dir/ledger.db", f->dir);
+
+    assert_int_equal(open_path(p, 0, &f->l), LS_EIO);
+    assert_non_null(strstr(ls_error_last(), p));
+    assert_int_not_equal(open_path(p, 1, &f->l), 0);
+    assert_non_null(strstr(ls_error_last(), p));
+    /* Read-only never creates the file. */
+    assert_int_not_equal(open_path(f->path, 1, &f->l), 0);
+    assert_int_not_equal(access(f->path, F_OK), 0);
+    /* A directory is no ledger. */
+    assert_int_not_equal(open_path(f->dir, 0, &f->l), 0);
+    assert_null(f->l);
+    free(p);
+}
+
+static void test_readonly(void **state)
+{
+    struct fix *f = *state;
+    struct ls_ledger *ro = NULL;
+    char *v = NULL;
+    int64_t rows = 0, leads = 0;
+    struct ls_sink_stats *s = NULL;
+    size_t n = 0;
+
+    assert_int_equal(ls_ledger_meta_set(f->l, "cursor", "c1"), 0);
+    assert_int_equal(ls_ledger_row_put(f->l, "p", "r", "h", "t", "L1", 1), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "L1", "d1", "{}", 1, 1), 0);
+
+    /* While the writer is open. */
+    assert_int_equal(open_path(f->path, 1, &ro), 0);
+    assert_int_equal(ls_ledger_meta_get(ro, "cursor", &v), 0);
+    assert_string_equal(v, "c1");
+    free(v);
+    assert_int_equal(ls_ledger_row_count(ro, &rows, &leads), 0);
+    assert_int_equal(rows, 1);
+    assert_int_equal(ls_ledger_sink_stats(ro, &s, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(s[0].pending, 1);
+    free(s);
+
+    assert_int_equal(ls_ledger_meta_set(ro, "cursor", "c2"), LS_EDB);
+    assert_non_null(strstr(ls_error_last(), "read-only"));
+    assert_int_equal(ls_ledger_enqueue(ro, "hook", "L1", "d2", "{}", 1, 1), LS_EDB);
+    assert_non_null(strstr(ls_error_last(), "read-only"));
+    ls_ledger_close(ro);
+
+    assert_int_equal(ls_ledger_meta_get(f->l, "cursor", &v), 0);
+    assert_string_equal(v, "c1");
+    free(v);
+}
+
+static void test_readonly_empty_or_old(void **state)
+{
+    struct fix *f = *state;
+    struct ls_ledger *ro = NULL;
+
+    write_file(f->path, "", 0, 0600);
+    assert_int_equal(open_path(f->path, 1, &ro), LS_EDB);
+    assert_non_null(strstr(ls_error_last(), f->path));
+    assert_int_not_equal(access(f->path, F_OK), -1);
+}
+
+static void test_meta(void **state)
+{
+    struct fix *f = *state;
+    char *v = NULL;
+
+    assert_int_equal(ls_ledger_meta_get(f->l, "cursor", &v), 0);
+    assert_null(v);
+    assert_int_equal(ls_ledger_meta_set(f->l, "cursor", "a"), 0);
+    assert_int_equal(ls_ledger_meta_set(f->l, "cursor", "b"), 0);
+    assert_int_equal(ls_ledger_meta_set(f->l, "table", "MarketplaceLeads"), 0);
+    assert_int_equal(ls_ledger_meta_get(f->l, "cursor", &v), 0);
+    assert_string_equal(v, "b");
+    free(v);
+    assert_int_equal(ls_ledger_meta_get(f->l, "table", &v), 0);
+    assert_string_equal(v, "MarketplaceLeads");
+    free(v);
+    assert_int_equal(ls_ledger_meta_set(f->l, "cursor", NULL), 0);
+    assert_int_equal(ls_ledger_meta_get(f->l, "cursor", &v), 0);
+    assert_null(v);
+}
+
+static void test_rows(void **state)
+{
+    struct fix *f = *state;
+    char hash[65];
+    char h1[65], h2[65];
+    int found = -1;
+    int64_t rows = 0, leads = 0;
+
+    memset(h1, 'a', 64);
+    h1[64] = '\0';
+    memset(h2, 'b', 64);
+    h2[64] = '\0';
+    assert_int_equal(ls_ledger_row_get(f->l, "pk", "rk", hash, &found), 0);
+    assert_int_equal(found, 0);
+    assert_int_equal(ls_ledger_row_put(f->l, "pk", "rk", h1, "2026-01-01T00:00:00Z", "L1", 100), 0);
+    assert_int_equal(ls_ledger_row_get(f->l, "pk", "rk", hash, &found), 0);
+    assert_int_equal(found, 1);
+    assert_string_equal(hash, h1);
+    assert_int_equal(ls_ledger_row_put(f->l, "pk", "rk", h2, "2026-01-02T00:00:00Z", "L1", 200), 0);
+    assert_int_equal(ls_ledger_row_get(f->l, "pk", "rk", hash, &found), 0);
+    assert_string_equal(hash, h2);
+    /* Same partition key, other row key: a different row. */
+    assert_int_equal(ls_ledger_row_get(f->l, "pk", "rk2", hash, &found), 0);
+    assert_int_equal(found, 0);
+    assert_int_equal(ls_ledger_row_count(f->l, &rows, &leads), 0);
+    assert_int_equal(rows, 1);
+    assert_int_equal(leads, 0);
+    assert_int_equal(query_int(f->path, "SELECT first_seen FROM rows"), 100);
+    assert_int_equal(query_int(f->path, "SELECT last_seen FROM rows"), 200);
+}
+
+static void test_leads(void **state)
+{
+    struct fix *f = *state;
+    int stage = -1, dnc = -1, found = -1;
+    int64_t rows = 0, leads = 0;
+
+    assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, &found), 0);
+    assert_int_equal(found, 0);
+    assert_int_equal(ls_ledger_lead_put(f->l, "L1", 3, 0, 10), 0);
+    assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, &found), 0);
+    assert_int_equal(found, 1);
+    assert_int_equal(stage, 3);
+    assert_int_equal(dnc, 0);
+    /* The highest stage stays; dnc follows the latest state. */
+    assert_int_equal(ls_ledger_lead_put(f->l, "L1", 1, 1, 20), 0);
+    assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, &found), 0);
+    assert_int_equal(stage, 3);
+    assert_int_equal(dnc, 1);
+    assert_int_equal(ls_ledger_lead_put(f->l, "L1", 5, 0, 30), 0);
+    assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, &found), 0);
+    assert_int_equal(stage, 5);
+    assert_int_equal(dnc, 0);
+    assert_int_equal(ls_ledger_lead_put(f->l, "L2", 0, 0, 30), 0);
+    assert_int_equal(ls_ledger_row_count(f->l, &rows, &leads), 0);
+    assert_int_equal(leads, 2);
+}
+
+static void stats_for(struct ls_ledger *l, const char *sink, struct ls_sink_stats *out)
+{
+    struct ls_sink_stats *s = NULL;
+    size_t n = 0;
+
+    memset(out, 0, sizeof(*out));
+    assert_int_equal(ls_ledger_sink_stats(l, &s, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s[i].sink, sink) == 0)
+            *out = s[i];
+    free(s);
+}
+
+static void test_enqueue_duplicate(void **state)
+{
+    struct fix *f = *state;
+    struct ls_delivery *d = NULL;
+    struct ls_sink_stats st;
+    size_t n = 0;
+
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "L1", "d1", "{\"v\":1}", 1, 100), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "L1", "d1", "{\"v\":9}", 1, 200), 0);
+    stats_for(f->l, "hook", &st);
+    assert_int_equal(st.pending, 1);
+    assert_int_equal(st.superseded, 0);
+    assert_int_equal(st.oldest_pending_at, 100);
+
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 100, 10, &d, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(d[0].payload, "{\"v\":1}");
+    assert_string_equal(d[0].sink, "hook");
+    assert_string_equal(d[0].lead_id, "L1");
+    assert_string_equal(d[0].delivery_id, "d1");
+    assert_int_equal(d[0].attempts, 0);
+    assert_int_equal(d[0].created_at, 100);
+    assert_int_equal(d[0].next_attempt_at, 100);
+    assert_int_equal(ls_ledger_mark_delivered(f->l, d[0].id, 200, 300), 0);
+    ls_deliveries_free(d, n);
+
+    /* A replayed enqueue does not resurrect a delivered delivery. */
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "L1", "d1", "{\"v\":1}", 1, 400), 0);
+    stats_for(f->l, "hook", &st);
+    assert_int_equal(st.pending, 0);
+    assert_int_equal(st.delivered, 1);
+    assert_int_equal(st.oldest_pending_at, 0);
+
+    /* Same delivery id for another sink is a separate delivery. */
+    assert_int_equal(ls_ledger_enqueue(f->l, "sf", "L1", "d1", "{}", 1, 400), 0);
+    stats_for(f->l, "sf", &st);
+    assert_int_equal(st.pending, 1);
+
+    assert_int_equal(ls_ledger_enqueue(f->l, NULL, "L1", "d1", "{}", 1, 400), LS_EINVAL);
+}
+
+static void test_coalescing(void **state)
+{
+    struct fix *f = *state;
+    struct ls_delivery *d = NULL;
+    struct ls_sink_stats st;
+    size_t n = 0;
+
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a1", "1", 1, 10), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "B", "b1", "1", 1, 11), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a2", "2", 1, 12), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a3", "3", 1, 13), 0);
+    /* Other sinks' deliveries of the same lead are not touched. */
+    assert_int_equal(ls_ledger_enqueue(f->l, "sf", "A", "a1", "1", 1, 10), 0);
+    stats_for(f->l, "hook", &st);
+    assert_int_equal(st.pending, 2);
+    assert_int_equal(st.superseded, 2);
+    stats_for(f->l, "sf", &st);
+    assert_int_equal(st.pending, 1);
+
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 100, 0, &d, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(d[0].delivery_id, "b1");
+    assert_string_equal(d[1].delivery_id, "a3");
+    assert_string_equal(d[1].payload, "3");
+    ls_deliveries_free(d, n);
+
+    /* Re-enqueueing a superseded delivery stays a no-op. */
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a1", "1", 1, 20), 0);
+    stats_for(f->l, "hook", &st);
+    assert_int_equal(st.pending, 2);
+    assert_int_equal(st.superseded, 2);
+}
+
+static void test_pending_one_per_lead(void **state)
+{
+    struct fix *f = *state;
+    struct ls_delivery *d = NULL;
+    size_t n = 0;
+
+    /* Without coalescing, a lead's states go out one at a time in order. */
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a1", "1", 0, 10), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a2", "2", 0, 11), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "B", "b1", "1", 0, 12), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "C", "c1", "1", 0, 13), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a3", "3", 0, 14), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "other", "D", "d1", "1", 0, 9), 0);
+
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 100, 10, &d, &n), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(d[0].delivery_id, "a1");
+    assert_string_equal(d[1].delivery_id, "b1");
+    assert_string_equal(d[2].delivery_id, "c1");
+    ls_deliveries_free(d, n);
+
+    /* limit */
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 100, 2, &d, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(d[0].delivery_id, "a1");
+    assert_string_equal(d[1].delivery_id, "b1");
+    assert_int_equal(ls_ledger_mark_delivered(f->l, d[0].id, 200, 101), 0);
+    ls_deliveries_free(d, n);
+
+    /* Not yet due (created after now). */
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 12, 10, &d, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(d[0].delivery_id, "a2");
+    assert_string_equal(d[1].delivery_id, "b1");
+    ls_deliveries_free(d, n);
+
+    /* An unknown sink has nothing. */
+    assert_int_equal(ls_ledger_pending(f->l, "nope", 100, 10, &d, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(d);
+}
+
+static void test_mark_retry(void **state)
+{
+    struct fix *f = *state;
+    struct ls_delivery *d = NULL;
+    size_t n = 0;
+    int64_t id;
+    int64_t at = 0;
+    int found = -1;
+
+    assert_int_equal(ls_ledger_next_due(f->l, "hook", &at, &found), 0);
+    assert_int_equal(found, 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a1", "1", 0, 10), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a2", "2", 0, 11), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "B", "b1", "1", 0, 12), 0);
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 20, 10, &d, &n), 0);
+    assert_int_equal(n, 2);
+    id = d[0].id;
+    assert_string_equal(d[0].delivery_id, "a1");
+    ls_deliveries_free(d, n);
+
+    assert_int_equal(ls_ledger_mark_retry(f->l, id, 1000, 503, "service unavailable", 20), 0);
+    /* a1 waits until 1000 and holds back a2; b1 goes on. */
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 999, 10, &d, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(d[0].delivery_id, "b1");
+    ls_deliveries_free(d, n);
+    assert_int_equal(ls_ledger_next_due(f->l, "hook", &at, &found), 0);
+    assert_int_equal(found, 1);
+    assert_int_equal(at, 12);
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 1000, 10, &d, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(d[0].delivery_id, "b1");
+    assert_string_equal(d[1].delivery_id, "a1");
+    assert_int_equal(d[1].attempts, 1);
+    assert_int_equal(d[1].next_attempt_at, 1000);
+    assert_int_equal(ls_ledger_mark_delivered(f->l, d[0].id, 200, 1000), 0);
+    ls_deliveries_free(d, n);
+    /* Only a1 (due at 1000) can go next; a2 (due at 11) waits behind it. */
+    assert_int_equal(ls_ledger_next_due(f->l, "hook", &at, &found), 0);
+    assert_int_equal(found, 1);
+    assert_int_equal(at, 1000);
+
+    assert_int_equal(ls_ledger_mark_retry(f->l, 424242, 1, 500, "x", 1), LS_EINVAL);
+    assert_int_equal(ls_ledger_mark_delivered(f->l, 424242, 200, 1), LS_EINVAL);
+    assert_int_equal(ls_ledger_mark_dead(f->l, 424242, 400, "x", 1), LS_EINVAL);
+    assert_non_null(strstr(ls_error_last(), "424242"));
+}
+
+static void test_mark_delivered_sink_leads(void **state)
+{
+    struct fix *f = *state;
+    struct ls_delivery *d = NULL;
+    size_t n = 0;
+    int delivered = -1;
+
+    assert_int_equal(ls_ledger_sink_lead_delivered(f->l, "hook", "A", &delivered), 0);
+    assert_int_equal(delivered, 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a1", "1", 0, 10), 0);
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 10, 10, &d, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ls_ledger_mark_delivered(f->l, d[0].id, 201, 50), 0);
+    ls_deliveries_free(d, n);
+    assert_int_equal(ls_ledger_sink_lead_delivered(f->l, "hook", "A", &delivered), 0);
+    assert_int_equal(delivered, 1);
+    assert_int_equal(ls_ledger_sink_lead_delivered(f->l, "sf", "A", &delivered), 0);
+    assert_int_equal(delivered, 0);
+    assert_int_equal(query_int(f->path, "SELECT attempts FROM outbox WHERE delivery_id = 'a1'"), 1);
+    assert_int_equal(query_int(f->path, "SELECT last_status FROM outbox WHERE delivery_id = 'a1'"),
+                     201);
+
+    /* A second delivery keeps the first delivery time. */
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a2", "2", 0, 60), 0);
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 60, 10, &d, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ls_ledger_mark_delivered(f->l, d[0].id, 200, 70), 0);
+    ls_deliveries_free(d, n);
+    assert_int_equal(query_int(f->path, "SELECT first_delivered_at FROM sink_leads"), 50);
+}
+
+static void test_mark_dead_and_retry_dead(void **state)
+{
+    struct fix *f = *state;
+    struct ls_delivery *d = NULL;
+    struct ls_dead_letter *dl = NULL;
+    struct ls_sink_stats st;
+    char longerr[1000];
+    size_t n = 0;
+
+    /* 2-byte UTF-8 characters so that a naive cut would split one. */
+    for (size_t i = 0; i + 1 < sizeof(longerr); i += 2) {
+        longerr[i] = (char)0xc3;
+        longerr[i + 1] = (char)0xa9;
+    }
+    longerr[0] = 'x';
+    longerr[sizeof(longerr) - 1] = '\0';
+
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a1", "1", 0, 10), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a2", "2", 0, 11), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "sf", "B", "b1", "1", 0, 12), 0);
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 20, 10, &d, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ls_ledger_mark_dead(f->l, d[0].id, 400, longerr, 30), 0);
+    ls_deliveries_free(d, n);
+
+    /* A dead letter does not block the lead's newer state. */
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 30, 10, &d, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(d[0].delivery_id, "a2");
+    ls_deliveries_free(d, n);
+    assert_int_equal(ls_ledger_pending(f->l, "sf", 30, 10, &d, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ls_ledger_mark_dead(f->l, d[0].id, 422, "bad email", 31), 0);
+    ls_deliveries_free(d, n);
+
+    assert_int_equal(ls_ledger_dead_letters(f->l, NULL, 0, &dl, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(dl[0].delivery_id, "a1");
+    assert_string_equal(dl[0].sink, "hook");
+    assert_string_equal(dl[0].lead_id, "A");
+    assert_int_equal(dl[0].attempts, 1);
+    assert_int_equal(dl[0].last_status, 400);
+    assert_int_equal(dl[0].updated_at, 30);
+    assert_true(strlen(dl[0].last_error) <= 300);
+    assert_true(strlen(dl[0].last_error) >= 290);
+    assert_int_equal(strncmp(dl[0].last_error, longerr, strlen(dl[0].last_error)), 0);
+    /* ends on a whole character */
+    assert_int_equal((unsigned char)dl[0].last_error[strlen(dl[0].last_error) - 1], 0xa9);
+    assert_string_equal(dl[1].last_error, "bad email");
+    ls_dead_letters_free(dl, n);
+    assert_int_equal(ls_ledger_dead_letters(f->l, "sf", 10, &dl, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(dl[0].delivery_id, "b1");
+    ls_dead_letters_free(dl, n);
+
+    /* retry one sink */
+    assert_int_equal(ls_ledger_retry_dead(f->l, "sf", 100, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ls_ledger_pending(f->l, "sf", 99, 10, &d, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(ls_ledger_pending(f->l, "sf", 100, 10, &d, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(d[0].delivery_id, "b1");
+    assert_int_equal(d[0].attempts, 0);
+    ls_deliveries_free(d, n);
+
+    /* all sinks: a1 comes back ahead of a2, in order */
+    assert_int_equal(ls_ledger_retry_dead(f->l, NULL, 100, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 100, 10, &d, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(d[0].delivery_id, "a1");
+    ls_deliveries_free(d, n);
+    stats_for(f->l, "hook", &st);
+    assert_int_equal(st.dead, 0);
+    assert_int_equal(st.pending, 2);
+    assert_int_equal(ls_ledger_retry_dead(f->l, NULL, 100, &n), 0);
+    assert_int_equal(n, 0);
+}
+
+static void test_retry_dead_stale(void **state)
+{
+    struct fix *f = *state;
+    struct ls_delivery *d = NULL;
+    struct ls_sink_stats st;
+    size_t n = 0;
+
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a1", "1", 0, 10), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a2", "2", 0, 11), 0);
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 20, 10, &d, &n), 0);
+    assert_int_equal(ls_ledger_mark_dead(f->l, d[0].id, 400, "rejected", 20), 0);
+    ls_deliveries_free(d, n);
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 20, 10, &d, &n), 0);
+    assert_string_equal(d[0].delivery_id, "a2");
+    assert_int_equal(ls_ledger_mark_delivered(f->l, d[0].id, 200, 21), 0);
+    ls_deliveries_free(d, n);
+
+    /* a1 is older than the delivered a2: re-sending it would overwrite a2. */
+    assert_int_equal(ls_ledger_retry_dead(f->l, NULL, 30, &n), 0);
+    assert_int_equal(n, 0);
+    stats_for(f->l, "hook", &st);
+    assert_int_equal(st.dead, 0);
+    assert_int_equal(st.pending, 0);
+    assert_int_equal(st.superseded, 1);
+    assert_int_equal(st.delivered, 1);
+}
+
+static void test_sink_stats(void **state)
+{
+    struct fix *f = *state;
+    struct ls_sink_stats *s = NULL;
+    struct ls_delivery *d = NULL;
+    size_t n = 0;
+
+    assert_int_equal(ls_ledger_sink_stats(f->l, &s, &n), 0);
+    assert_int_equal(n, 0);
+    free(s);
+    assert_int_equal(ls_ledger_enqueue(f->l, "b", "A", "a1", "1", 0, 50), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "b", "B", "b1", "1", 0, 40), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "b", "B", "b2", "1", 1, 60), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "a", "A", "a1", "1", 0, 70), 0);
+    assert_int_equal(ls_ledger_pending(f->l, "a", 70, 10, &d, &n), 0);
+    assert_int_equal(ls_ledger_mark_delivered(f->l, d[0].id, 200, 80), 0);
+    ls_deliveries_free(d, n);
+
+    assert_int_equal(ls_ledger_sink_stats(f->l, &s, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(s[0].sink, "a");
+    assert_int_equal(s[0].pending, 0);
+    assert_int_equal(s[0].delivered, 1);
+    assert_int_equal(s[0].oldest_pending_at, 0);
+    assert_string_equal(s[1].sink, "b");
+    assert_int_equal(s[1].pending, 2);
+    assert_int_equal(s[1].superseded, 1);
+    assert_int_equal(s[1].dead, 0);
+    assert_int_equal(s[1].oldest_pending_at, 50);
+    free(s);
+}
+
+static void test_purge(void **state)
+{
+    struct fix *f = *state;
+    struct ls_delivery *d = NULL;
+    size_t n = 0;
+
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a1", "{\"email\":\"x\"}", 0, 10), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "B", "b1", "{}", 0, 10), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "B", "b2", "{}", 1, 10), 0); /* b1 sup. */
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "C", "c1", "{}", 0, 10), 0);
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 10, 10, &d, &n), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(d[0].delivery_id, "a1");
+    assert_int_equal(ls_ledger_mark_delivered(f->l, d[0].id, 200, 100), 0);
+    ls_deliveries_free(d, n);
+
+    /* updated at 100: not before 100 */
+    assert_int_equal(ls_ledger_purge(f->l, 100, &n), 0);
+    assert_int_equal(n, 1); /* b1, superseded at 10 */
+    assert_int_equal(ls_ledger_purge(f->l, 101, &n), 0);
+    assert_int_equal(n, 1); /* a1 */
+    assert_int_equal(ls_ledger_purge(f->l, 1000, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM outbox WHERE payload IS NULL"), 2);
+    assert_int_equal(query_int(f->path,
+                               "SELECT count(*) FROM outbox WHERE payload IS NULL AND state = "
+                               "'pending'"),
+                     0);
+}
+
+static void test_runs(void **state)
+{
+    struct fix *f = *state;
+    int64_t id1 = 0, id2 = 0, started = -1, finished = -1;
+    int code = -1;
+    char *summary = NULL;
+
+    assert_int_equal(ls_ledger_last_run(f->l, &started, &finished, &code, &summary), 0);
+    assert_int_equal(finished, 0);
+    assert_null(summary);
+    assert_int_equal(ls_ledger_run_start(f->l, "sync", 100, &id1), 0);
+    assert_true(id1 > 0);
+    assert_int_equal(ls_ledger_run_finish(f->l, id1, 0, "{\"rows\":3}", 150), 0);
+    assert_int_equal(ls_ledger_run_start(f->l, "sync", 200, &id2), 0);
+    assert_true(id2 > id1);
+    /* Not finished: the last finished run is still the first. */
+    assert_int_equal(ls_ledger_last_run(f->l, &started, &finished, &code, &summary), 0);
+    assert_int_equal(started, 100);
+    assert_int_equal(finished, 150);
+    assert_int_equal(code, 0);
+    assert_string_equal(summary, "{\"rows\":3}");
+    free(summary);
+    assert_int_equal(ls_ledger_run_finish(f->l, id2, 75, NULL, 260), 0);
+    assert_int_equal(ls_ledger_last_run(f->l, &started, &finished, &code, &summary), 0);
+    assert_int_equal(started, 200);
+    assert_int_equal(finished, 260);
+    assert_int_equal(code, 75);
+    assert_null(summary);
+    assert_int_equal(ls_ledger_run_finish(f->l, 9999, 0, NULL, 1), LS_EINVAL);
+}
+
+static void test_transactions(void **state)
+{
+    struct fix *f = *state;
+    char *v = NULL;
+    char hash[65];
+    int found = -1;
+    struct ls_sink_stats st;
+
+    assert_int_equal(ls_ledger_begin(f->l), 0);
+    assert_int_equal(ls_ledger_meta_set(f->l, "cursor", "x"), 0);
+    assert_int_equal(ls_ledger_row_put(f->l, "p", "r", "h", "t", "L", 1), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "L", "d1", "{}", 1, 1), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "L", "d2", "{}", 1, 1), 0);
+    ls_ledger_rollback(f->l);
+    assert_int_equal(ls_ledger_meta_get(f->l, "cursor", &v), 0);
+    assert_null(v);
+    assert_int_equal(ls_ledger_row_get(f->l, "p", "r", hash, &found), 0);
+    assert_int_equal(found, 0);
+    stats_for(f->l, "hook", &st);
+    assert_int_equal(st.pending + st.superseded, 0);
+    ls_ledger_rollback(f->l); /* harmless outside a transaction */
+
+    assert_int_equal(ls_ledger_begin(f->l), 0);
+    assert_int_equal(ls_ledger_meta_set(f->l, "cursor", "y"), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "L", "d1", "{}", 1, 1), 0);
+    assert_int_equal(ls_ledger_commit(f->l), 0);
+    ls_ledger_close(f->l);
+    f->l = NULL;
+    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(ls_ledger_meta_get(f->l, "cursor", &v), 0);
+    assert_string_equal(v, "y");
+    free(v);
+    stats_for(f->l, "hook", &st);
+    assert_int_equal(st.pending, 1);
+
+    /* Closing with an open transaction discards it. */
+    assert_int_equal(ls_ledger_begin(f->l), 0);
+    assert_int_equal(ls_ledger_meta_set(f->l, "cursor", "z"), 0);
+    ls_ledger_close(f->l);
+    f->l = NULL;
+    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(ls_ledger_meta_get(f->l, "cursor", &v), 0);
+    assert_string_equal(v, "y");
+    free(v);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Not a timed test: prints throughput only when LEADSYNC_LEDGER_BENCH is set. */
+static void test_throughput(void **state)
+{
+    struct fix *f = *state;
+    char pk[32], rk[32], lead[32], did[32], hash[65];
+    const char *payload = "{\"lead_id\":\"x\",\"email\":\"someone@example.com\",\"stage\":2}";
+    double t0;
+    int total = 20000;
+
+    if (!getenv("LEADSYNC_LEDGER_BENCH"))
+        skip();
+    memset(hash, 'f', 64);
+    hash[64] = '\0';
+    t0 = now_seconds();
+    for (int i = 0; i < total; i++) {
+        if (i % 1000 == 0)
+            assert_int_equal(ls_ledger_begin(f->l), 0);
+        snprintf(pk, sizeof(pk), "p%d", i % 97);
+        snprintf(rk, sizeof(rk), "r%d", i);
+        snprintf(lead, sizeof(lead), "L%d", i);
+        snprintf(did, sizeof(did), "D%d", i);
+        assert_int_equal(ls_ledger_row_put(f->l, pk, rk, hash, "2026-01-01T00:00:00Z", lead, i), 0);
+        assert_int_equal(ls_ledger_enqueue(f->l, "hook", lead, did, payload, 1, i), 0);
+        if (i % 1000 == 999)
+            assert_int_equal(ls_ledger_commit(f->l), 0);
+    }
+    print_message("ledger: %d row_put+enqueue in transactions of 1000: %.3f s\n", total,
+                  now_seconds() - t0);
+    {
+        struct ls_delivery *d = NULL;
+        size_t n = 0;
+
+        t0 = now_seconds();
+        for (int i = 0; i < 100; i++) {
+            assert_int_equal(ls_ledger_pending(f->l, "hook", total, 200, &d, &n), 0);
+            assert_int_equal(n, 200);
+            ls_deliveries_free(d, n);
+        }
+        print_message("ledger: 100 x pending(limit 200) over %d pending: %.3f s\n", total,
+                      now_seconds() - t0);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_files_narrowed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_modes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_file, setup_dir, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_sqlite_file, setup_dir, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_paths, setup_dir, teardown),
+        cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readonly_empty_or_old, setup_dir, teardown),
+        cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enqueue_duplicate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_coalescing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pending_one_per_lead, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mark_retry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mark_delivered_sink_leads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mark_dead_and_retry_dead, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_dead_stale, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sink_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_throughput, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
