@@ -334,6 +334,13 @@ static void test_readonly(void **state)
     assert_non_null(strstr(ls_error_last(), "read-only"));
     assert_int_equal(ls_ledger_enqueue(ro, "hook", "L1", "d2", "{}", 1, 1), LS_EDB);
     assert_non_null(strstr(ls_error_last(), "read-only"));
+    if (ls_ledger_begin(ro) == 0) {
+        assert_int_equal(ls_ledger_row_put(ro, "p", "r2", "h", "t", "L1", 1), LS_EDB);
+        assert_non_null(strstr(ls_error_last(), "read-only"));
+        ls_ledger_rollback(ro);
+    } else {
+        assert_non_null(strstr(ls_error_last(), "read-only"));
+    }
     ls_ledger_close(ro);
 
     assert_int_equal(ls_ledger_meta_get(f->l, "cursor", &v), 0);
@@ -606,6 +613,45 @@ static void test_mark_retry(void **state)
     assert_int_equal(ls_ledger_mark_delivered(f->l, 424242, 200, 1), LS_EINVAL);
     assert_int_equal(ls_ledger_mark_dead(f->l, 424242, 400, "x", 1), LS_EINVAL);
     assert_non_null(strstr(ls_error_last(), "424242"));
+}
+
+/* The engine holds a delivery while the sync coalesces it into a newer one. */
+static void test_superseded_in_flight(void **state)
+{
+    struct fix *f = *state;
+    struct ls_delivery *d = NULL;
+    struct ls_sink_stats st;
+    size_t n = 0;
+    int64_t a1, b1;
+    int delivered = 0;
+
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a1", "1", 1, 10), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "B", "b1", "1", 1, 10), 0);
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 10, 10, &d, &n), 0);
+    assert_int_equal(n, 2);
+    a1 = d[0].id;
+    b1 = d[1].id;
+    ls_deliveries_free(d, n);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a2", "2", 1, 11), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "B", "b2", "2", 1, 11), 0);
+
+    /* a1 did reach the CRM: it is recorded as delivered. */
+    assert_int_equal(ls_ledger_mark_delivered(f->l, a1, 200, 12), 0);
+    assert_int_equal(ls_ledger_sink_lead_delivered(f->l, "hook", "A", &delivered), 0);
+    assert_int_equal(delivered, 1);
+    /* b1 failed: it stays superseded, neither pending again nor dead. */
+    assert_int_equal(ls_ledger_mark_retry(f->l, b1, 500, 503, "busy", 12), 0);
+    assert_int_equal(ls_ledger_mark_dead(f->l, b1, 400, "bad", 13), 0);
+    stats_for(f->l, "hook", &st);
+    assert_int_equal(st.delivered, 1);
+    assert_int_equal(st.superseded, 1);
+    assert_int_equal(st.dead, 0);
+    assert_int_equal(st.pending, 2);
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 20, 10, &d, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(d[0].delivery_id, "a2");
+    assert_string_equal(d[1].delivery_id, "b2");
+    ls_deliveries_free(d, n);
 }
 
 static void test_mark_delivered_sink_leads(void **state)
@@ -958,6 +1004,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pending_one_per_lead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mark_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mark_delivered_sink_leads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_superseded_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mark_dead_and_retry_dead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_dead_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sink_stats, setup, teardown),
