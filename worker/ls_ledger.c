@@ -169,6 +169,10 @@ static int db_err(struct ls_ledger *l, int rc, const char *what)
     case SQLITE_READONLY:
         return ls_error(LS_EDB, "ledger is read-only: cannot %s (%s): %s", what, l->path, msg);
     case SQLITE_IOERR:
+        if (l->db &&
+            (sqlite3_system_errno(l->db) == ENOSPC || sqlite3_system_errno(l->db) == EDQUOT))
+            return ls_error(LS_EDB, "ledger disk full: %s (%s): %s", what, l->path,
+                            strerror(sqlite3_system_errno(l->db)));
         return ls_error(LS_EDB, "ledger I/O error: %s (%s): %s", what, l->path, msg);
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT:
@@ -618,10 +622,13 @@ int ls_ledger_commit(struct ls_ledger *l)
     return run(l, l->st[ST_COMMIT], "committing");
 }
 
+/* Leaves the last error message alone: callers roll back after an error. */
 void ls_ledger_rollback(struct ls_ledger *l)
 {
-    if (l && !sqlite3_get_autocommit(l->db))
-        (void)run(l, l->st[ST_ROLLBACK], "rolling back");
+    if (l && !sqlite3_get_autocommit(l->db)) {
+        sqlite3_step(l->st[ST_ROLLBACK]);
+        sqlite3_reset(l->st[ST_ROLLBACK]);
+    }
 }
 
 /* A savepoint makes a multi-statement operation atomic inside or outside a
@@ -631,11 +638,18 @@ static int op_begin(struct ls_ledger *l)
     return run(l, l->st[ST_SAVEPOINT], "starting a savepoint");
 }
 
+/* On error, undoes the operation without replacing the error message (after
+ * an I/O error or a full disk SQLite may already have rolled back the whole
+ * transaction, savepoint included). */
 static int op_end(struct ls_ledger *l, int err)
 {
     if (err) {
-        (void)run(l, l->st[ST_ROLLBACK_TO], "rolling back a savepoint");
-        (void)run(l, l->st[ST_RELEASE], "releasing a savepoint");
+        if (!sqlite3_get_autocommit(l->db)) {
+            sqlite3_step(l->st[ST_ROLLBACK_TO]);
+            sqlite3_reset(l->st[ST_ROLLBACK_TO]);
+            sqlite3_step(l->st[ST_RELEASE]);
+            sqlite3_reset(l->st[ST_RELEASE]);
+        }
         return err;
     }
     return run(l, l->st[ST_RELEASE], "releasing a savepoint");

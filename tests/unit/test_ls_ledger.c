@@ -7,10 +7,13 @@
 #include <sqlite3.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -931,6 +934,64 @@ static void test_transactions(void **state)
     free(v);
 }
 
+/* Writes that fail like a full disk (file size limit in a child process):
+ * a clear LS_EDB error, no crash, and what was committed survives. */
+static void test_write_failure(void **state)
+{
+    struct fix *f = *state;
+    char payload[8192];
+    char did[32];
+    char *v = NULL;
+    pid_t pid;
+    int status = 0;
+
+    assert_int_equal(ls_ledger_meta_set(f->l, "cursor", "kept"), 0);
+    ls_ledger_close(f->l);
+    f->l = NULL;
+    memset(payload, 'x', sizeof(payload) - 1);
+    payload[sizeof(payload) - 1] = '\0';
+
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {256 * 1024, 256 * 1024};
+        struct ls_ledger *l = NULL;
+        int err = 0;
+
+        signal(SIGXFSZ, SIG_IGN);
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0 || open_path(f->path, 0, &l) != 0)
+            _exit(2);
+        if (ls_ledger_begin(l) != 0)
+            _exit(3);
+        for (int i = 0; i < 1000 && !err; i++) {
+            snprintf(did, sizeof(did), "d%d", i);
+            err = ls_ledger_enqueue(l, "hook", did, did, payload, 0, i);
+        }
+        if (!err)
+            err = ls_ledger_commit(l);
+        ls_ledger_rollback(l);
+        ls_ledger_close(l);
+        if (err != LS_EDB)
+            _exit(4);
+        if (!strstr(ls_error_last(), "disk full") && !strstr(ls_error_last(), "I/O error")) {
+            fprintf(stderr, "unexpected error: %s\n", ls_error_last());
+            _exit(5);
+        }
+        if (!strstr(ls_error_last(), f->path))
+            _exit(6);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(ls_ledger_meta_get(f->l, "cursor", &v), 0);
+    assert_string_equal(v, "kept");
+    free(v);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM outbox"), 0);
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -1011,6 +1072,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_throughput, setup, teardown),
     };
 
