@@ -98,6 +98,7 @@ int azt_iter_next(struct azt_iter *it, struct azt_page **page)
     struct azt__response resp;
     struct azt_page *p = NULL;
     char accept[80];
+    char why[400];
     const char *headers[2];
     int rc;
 
@@ -125,7 +126,8 @@ int azt_iter_next(struct azt_iter *it, struct azt_page **page)
         goto done;
     rc = azt_page_parse(resp.body.ptr ? resp.body.ptr : "", resp.body.len, &p);
     if (rc != AZT_OK) {
-        rc = azt__error(rc, "query %s page: %s (request id %s)", it->table, azt_error_last(),
+        snprintf(why, sizeof(why), "%s", azt_error_last());
+        rc = azt__error(rc, "query %s page: %s (request id %s)", it->table, why,
                         resp.request_id ? resp.request_id : "none");
         goto done;
     }
