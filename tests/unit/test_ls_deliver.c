@@ -1,0 +1,414 @@
+/*
+ * test_ls_deliver.c - the delivery engine against a real ledger in a temp
+ * directory and a scripted in-memory sink, on a fake clock.
+ */
+#include "ls_test.h"
+
+#include "ls_deliver.h"
+#include "ls_ledger.h"
+#include "ls_sink.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* A scripted sink                                                           */
+
+#define MAX_CALLS 512
+
+struct fake_sink {
+    /* script: outcome for a lead id, or the default */
+    enum ls_outcome default_outcome;
+    const char *special_lead;
+    enum ls_outcome special_outcome;
+    long retry_after_ms;
+    int throttled;
+    int fail_first_n; /* RETRY for the first n attempts of every item, then default */
+    /* record */
+    int calls;
+    char lead[MAX_CALLS][32];
+    char delivery[MAX_CALLS][64];
+    int created[MAX_CALLS];
+    int64_t at[MAX_CALLS];
+};
+
+struct fake_clock {
+    int64_t now;
+    long slept[64];
+    int nsleeps;
+};
+
+static struct fake_clock *g_clock;
+
+static int fake_create(const char *arg, const struct ls_config *cfg, void **ctx)
+{
+    (void)arg;
+    (void)cfg;
+    (void)ctx;
+    return LS_OK;
+}
+
+static int fake_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
+                        struct ls_sink_result *results)
+{
+    struct fake_sink *f = ctx;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        struct ls_sink_result *r = &results[i];
+        enum ls_outcome o = f->default_outcome;
+
+        memset(r, 0, sizeof(*r));
+        r->retry_after_ms = -1;
+        if (f->calls < MAX_CALLS) {
+            snprintf(f->lead[f->calls], sizeof(f->lead[0]), "%s", items[i].lead_id);
+            snprintf(f->delivery[f->calls], sizeof(f->delivery[0]), "%s", items[i].delivery_id);
+            f->created[f->calls] = items[i].created;
+            f->at[f->calls] = g_clock->now;
+        }
+        f->calls++;
+        if (f->special_lead && strcmp(items[i].lead_id, f->special_lead) == 0)
+            o = f->special_outcome;
+        if (items[i].attempt <= f->fail_first_n)
+            o = LS_SINK_RETRY;
+        r->outcome = o;
+        if (o == LS_SINK_RETRY) {
+            r->status = 503;
+            r->retry_after_ms = f->retry_after_ms;
+            r->throttled = f->throttled;
+            snprintf(r->error, sizeof(r->error), "busy");
+        } else if (o == LS_SINK_REJECT) {
+            r->status = 400;
+            snprintf(r->error, sizeof(r->error), "invalid email");
+        } else if (o == LS_SINK_FATAL) {
+            r->status = 401;
+            r->auth = 1;
+            snprintf(r->error, sizeof(r->error), "token revoked");
+        } else {
+            r->status = 200;
+        }
+    }
+    return LS_OK;
+}
+
+static void fake_destroy(void *ctx)
+{
+    (void)ctx;
+}
+
+static const struct ls_sink_ops fake_ops = {
+    .abi_version = LS_SINK_ABI,
+    .name = "fake",
+    .coalesce = 0,
+    .create = fake_create,
+    .deliver = fake_deliver,
+    .check = NULL,
+    .destroy = fake_destroy,
+};
+
+static int64_t clock_now(void *ctx)
+{
+    return ((struct fake_clock *)ctx)->now;
+}
+
+static void clock_sleep(void *ctx, long ms)
+{
+    struct fake_clock *c = ctx;
+
+    if (c->nsleeps < 64)
+        c->slept[c->nsleeps++] = ms;
+    c->now += ms;
+}
+
+static uint32_t fixed_random(void *ctx)
+{
+    (void)ctx;
+    return 0x7fffffffu; /* deterministic jitter */
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fixture                                                                   */
+
+struct fx {
+    char *dir;
+    struct ls_ledger *ledger;
+    struct fake_clock clock;
+    struct fake_sink fs[2];
+    struct ls_sink sinks[2];
+    struct ls_deliver_opts opts;
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    struct ls_ledger_opts lo = {0};
+    char path[4096];
+
+    assert_non_null(f);
+    f->dir = lst_tmpdir();
+    snprintf(path, sizeof(path), "%s/ledger.db", f->dir);
+    lo.path = path;
+    lo.wal = 1;
+    assert_int_equal(ls_ledger_open(&lo, &f->ledger), 0);
+    f->clock.now = 1700000000000;
+    g_clock = &f->clock;
+    f->sinks[0].ops = &fake_ops;
+    f->sinks[0].ctx = &f->fs[0];
+    f->sinks[0].id = "fake:a";
+    f->sinks[1].ops = &fake_ops;
+    f->sinks[1].ctx = &f->fs[1];
+    f->sinks[1].id = "fake:b";
+    f->opts.max_attempts = 4;
+    f->opts.backoff_base_ms = 1000;
+    f->opts.backoff_cap_ms = 60000;
+    f->opts.batch = 50;
+    f->opts.max_wait_ms = 120000;
+    f->opts.now_ms = clock_now;
+    f->opts.sleep_ms = clock_sleep;
+    f->opts.random = fixed_random;
+    f->opts.seam_ctx = &f->clock;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+
+    ls_ledger_close(f->ledger);
+    lst_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static void enqueue(struct fx *f, const char *sink, const char *lead, const char *delivery)
+{
+    char payload[256];
+
+    snprintf(payload, sizeof(payload), "{\"leadId\":\"%s\",\"stage\":\"initial-interest\"}", lead);
+    assert_int_equal(ls_ledger_begin(f->ledger), 0);
+    assert_int_equal(ls_ledger_enqueue(f->ledger, sink, lead, delivery, payload, 0, f->clock.now),
+                     0);
+    assert_int_equal(ls_ledger_commit(f->ledger), 0);
+}
+
+static void run(struct fx *f, size_t nsinks, int wait, struct ls_deliver_stats *st)
+{
+    struct ls_deliverer *d = NULL;
+
+    assert_int_equal(ls_deliverer_create(f->ledger, f->sinks, nsinks, &f->opts, &d), 0);
+    assert_int_equal(ls_deliver_run(d, wait, st), 0);
+    ls_deliverer_destroy(d);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tests                                                                     */
+
+static void test_ls_deliver__backoff(void **state)
+{
+    (void)state;
+    /* attempt 1: base, jittered into [base/2, base] */
+    assert_int_equal(ls_backoff_ms(1, 1000, 60000, -1, 0), 500);
+    assert_int_equal(ls_backoff_ms(1, 1000, 60000, -1, 500), 1000);
+    /* doubling */
+    assert_int_equal(ls_backoff_ms(3, 1000, 60000, -1, 2000), 4000);
+    /* cap */
+    assert_int_equal(ls_backoff_ms(30, 1000, 60000, -1, 30000), 60000);
+    assert_true(ls_backoff_ms(30, 1000, 60000, -1, 7) >= 30000);
+    /* Retry-After wins when longer */
+    assert_int_equal(ls_backoff_ms(1, 1000, 60000, 7000, 0), 7000);
+    assert_int_equal(ls_backoff_ms(5, 1000, 60000, 10, 8000), 16000);
+}
+
+static void test_ls_deliver__all_ok_created_then_updated(void **state)
+{
+    struct fx *f = *state;
+    struct ls_deliver_stats st;
+    struct ls_sink_stats *ss = NULL;
+    size_t nss = 0;
+
+    enqueue(f, "fake:a", "lead1", "msg_1");
+    enqueue(f, "fake:a", "lead2", "msg_2");
+    enqueue(f, "fake:a", "lead1", "msg_3"); /* a later state of lead1 */
+    run(f, 1, 1, &st);
+    assert_int_equal(st.delivered, 3);
+    assert_int_equal(st.pending, 0);
+    assert_int_equal(f->fs[0].calls, 3);
+    /* lead1's first state goes first and is "created"; its second is "updated" */
+    assert_string_equal(f->fs[0].delivery[0], "msg_1");
+    assert_int_equal(f->fs[0].created[0], 1);
+    assert_string_equal(f->fs[0].delivery[2], "msg_3");
+    assert_int_equal(f->fs[0].created[2], 0);
+    assert_int_equal(ls_ledger_sink_stats(f->ledger, &ss, &nss), 0);
+    assert_int_equal(nss, 1);
+    assert_int_equal(ss[0].delivered, 3);
+    free(ss);
+}
+
+static void test_ls_deliver__throttle_waits_retry_after(void **state)
+{
+    struct fx *f = *state;
+    struct ls_deliver_stats st;
+    int i;
+    long total = 0;
+
+    f->fs[0].fail_first_n = 1;
+    f->fs[0].retry_after_ms = 5000;
+    f->fs[0].throttled = 1;
+    enqueue(f, "fake:a", "lead1", "msg_1");
+    enqueue(f, "fake:a", "lead2", "msg_2");
+    run(f, 1, 1, &st);
+    assert_int_equal(st.delivered, 2);
+    assert_int_equal(st.retried, 2);
+    assert_int_equal(f->fs[0].calls, 4);
+    /* the second attempts came no sooner than Retry-After */
+    assert_true(f->fs[0].at[2] - f->fs[0].at[0] >= 5000);
+    assert_true(f->fs[0].at[3] - f->fs[0].at[1] >= 5000);
+    for (i = 0; i < f->clock.nsleeps; i++)
+        total += f->clock.slept[i];
+    assert_true(total >= 5000);
+}
+
+static void test_ls_deliver__reject_is_dead_letter_others_go_on(void **state)
+{
+    struct fx *f = *state;
+    struct ls_deliver_stats st;
+    struct ls_dead_letter *dl = NULL;
+    size_t ndl = 0, n = 0;
+
+    f->fs[0].special_lead = "bad";
+    f->fs[0].special_outcome = LS_SINK_REJECT;
+    enqueue(f, "fake:a", "bad", "msg_bad");
+    enqueue(f, "fake:a", "good", "msg_good");
+    run(f, 1, 1, &st);
+    assert_int_equal(st.delivered, 1);
+    assert_int_equal(st.dead, 1);
+    assert_int_equal(ls_ledger_dead_letters(f->ledger, NULL, 10, &dl, &ndl), 0);
+    assert_int_equal(ndl, 1);
+    assert_string_equal(dl[0].lead_id, "bad");
+    assert_int_equal(dl[0].last_status, 400);
+    assert_non_null(strstr(dl[0].last_error, "invalid email"));
+    ls_dead_letters_free(dl, ndl);
+    /* retry re-queues it; once the receiver accepts, it is delivered */
+    assert_int_equal(ls_ledger_begin(f->ledger), 0);
+    assert_int_equal(ls_ledger_retry_dead(f->ledger, NULL, f->clock.now, &n), 0);
+    assert_int_equal(ls_ledger_commit(f->ledger), 0);
+    assert_int_equal(n, 1);
+    f->fs[0].special_lead = NULL;
+    run(f, 1, 1, &st);
+    assert_int_equal(st.delivered, 1);
+    assert_int_equal(st.dead, 0);
+}
+
+static void test_ls_deliver__bounded_attempts(void **state)
+{
+    struct fx *f = *state;
+    struct ls_deliver_stats st;
+
+    f->fs[0].default_outcome = LS_SINK_RETRY;
+    enqueue(f, "fake:a", "lead1", "msg_1");
+    run(f, 1, 1, &st);
+    assert_int_equal(f->fs[0].calls, 4); /* max_attempts */
+    assert_int_equal(st.dead, 1);
+    assert_int_equal(st.pending, 0);
+    /* backoff grew: 500.., 1000.., 2000.. between attempts (fixed jitter) */
+    assert_true(f->fs[0].at[2] - f->fs[0].at[1] > f->fs[0].at[1] - f->fs[0].at[0]);
+}
+
+static void test_ls_deliver__once_gives_up_waiting(void **state)
+{
+    struct fx *f = *state;
+    struct ls_deliver_stats st;
+
+    f->fs[0].default_outcome = LS_SINK_RETRY;
+    f->fs[0].retry_after_ms = 3600 * 1000; /* an hour */
+    f->fs[0].throttled = 1;
+    f->opts.max_wait_ms = 60000;
+    enqueue(f, "fake:a", "lead1", "msg_1");
+    run(f, 1, 1, &st);
+    assert_int_equal(f->fs[0].calls, 1);
+    assert_int_equal(st.pending, 1); /* left for the next run */
+    assert_int_equal(st.dead, 0);
+}
+
+static void test_ls_deliver__fatal_stops_sink_keeps_work(void **state)
+{
+    struct fx *f = *state;
+    struct ls_deliver_stats st;
+
+    f->fs[0].default_outcome = LS_SINK_FATAL;
+    enqueue(f, "fake:a", "lead1", "msg_1");
+    enqueue(f, "fake:a", "lead2", "msg_2");
+    run(f, 1, 1, &st);
+    assert_int_equal(st.fatal, 1);
+    assert_int_equal(st.fatal_code, LS_EAUTH);
+    assert_int_equal(st.delivered, 0);
+    assert_int_equal(st.pending, 2);
+}
+
+static void test_ls_deliver__one_sink_down_other_delivers(void **state)
+{
+    struct fx *f = *state;
+    struct ls_deliver_stats st;
+    int i;
+
+    f->fs[0].default_outcome = LS_SINK_RETRY;
+    f->fs[0].retry_after_ms = 3600 * 1000;
+    f->fs[0].throttled = 1;
+    f->opts.max_wait_ms = 1000;
+    for (i = 0; i < 20; i++) {
+        char lead[32], msg[32];
+
+        snprintf(lead, sizeof(lead), "lead%d", i);
+        snprintf(msg, sizeof(msg), "msg_%d", i);
+        enqueue(f, "fake:a", lead, msg);
+        enqueue(f, "fake:b", lead, msg);
+    }
+    run(f, 2, 1, &st);
+    assert_int_equal(f->fs[1].calls, 20);
+    assert_int_equal(st.delivered, 20);
+    assert_int_equal(st.pending, 20);
+    /* sink a came back: the next run finishes it */
+    f->fs[0].default_outcome = LS_SINK_OK;
+    f->clock.now += 3600 * 1000;
+    run(f, 2, 1, &st);
+    assert_int_equal(st.delivered, 20);
+    assert_int_equal(st.pending, 0);
+}
+
+static void test_ls_deliver__stop_flag(void **state)
+{
+    struct fx *f = *state;
+    struct ls_deliver_stats st;
+    volatile sig_atomic_t stop = 1;
+
+    enqueue(f, "fake:a", "lead1", "msg_1");
+    f->opts.stop = &stop;
+    run(f, 1, 1, &st);
+    assert_int_equal(f->fs[0].calls, 0);
+    assert_int_equal(st.pending, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ls_deliver__backoff),
+        cmocka_unit_test_setup_teardown(test_ls_deliver__all_ok_created_then_updated, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ls_deliver__throttle_waits_retry_after, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ls_deliver__reject_is_dead_letter_others_go_on, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ls_deliver__bounded_attempts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ls_deliver__once_gives_up_waiting, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ls_deliver__fatal_stops_sink_keeps_work, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ls_deliver__one_sink_down_other_delivers, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ls_deliver__stop_flag, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
