@@ -3,10 +3,12 @@
 
 #include "azt.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static _Thread_local char last_error[1024];
 
@@ -147,4 +149,41 @@ char *ls_xasprintf(const char *fmt, ...)
     vsnprintf(p, (size_t)n + 1, fmt, ap);
     va_end(ap);
     return p;
+}
+
+static struct {
+    int loaded;
+    char name[64];
+    long at;
+    long count;
+} crash;
+
+static void crash_load(void)
+{
+    const char *v;
+    const char *colon;
+
+    if (crash.loaded)
+        return;
+    crash.loaded = 1;
+    v = getenv("LEADSYNC_TEST_CRASH_AT");
+    if (!v || !(colon = strchr(v, ':')) || (size_t)(colon - v) >= sizeof(crash.name))
+        return;
+    memcpy(crash.name, v, (size_t)(colon - v));
+    crash.name[colon - v] = '\0';
+    crash.at = strtol(colon + 1, NULL, 10);
+}
+
+int ls_crashpoint_due(const char *name)
+{
+    crash_load();
+    if (!crash.name[0] || strcmp(crash.name, name) != 0)
+        return 0;
+    return ++crash.count >= crash.at;
+}
+
+void ls_crashpoint(const char *name)
+{
+    if (ls_crashpoint_due(name))
+        kill(getpid(), SIGKILL);
 }

@@ -62,4 +62,15 @@ char *ls_xstrndup(const char *s, size_t n);
 /* malloc'd printf */
 char *ls_xasprintf(const char *fmt, ...) LS_PRINTF(1, 2);
 
+/*
+ * Fault injection for the crash tests: when LEADSYNC_TEST_CRASH_AT is
+ * "NAME:N", the N-th call of ls_crashpoint("NAME") kills the process with
+ * SIGKILL, exactly as `kill -9` would. Without the variable it costs one
+ * branch. Points: page-committed, sink-written, sink-partial, delivered.
+ */
+void ls_crashpoint(const char *name);
+/* 1 when the partial-write crash point is armed and due (sinks call it
+ * between halves of a write). */
+int ls_crashpoint_due(const char *name);
+
 #endif /* LS_COMMON_H */

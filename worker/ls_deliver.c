@@ -239,6 +239,7 @@ static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
     in_txn = 0;
     if (rc)
         goto done;
+    ls_crashpoint("delivered");
     if (pause_ms >= 0) {
         s->paused_until = now + pause_ms;
         LS_WARN(s->comp, "throttled: pausing for %ld ms", pause_ms);

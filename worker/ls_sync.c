@@ -379,10 +379,12 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
                 goto done;
         }
         if (in_txn) {
+            ls_crashpoint("page-uncommitted");
             rc = ls_ledger_commit(ledger);
             in_txn = 0;
             if (rc)
                 goto done;
+            ls_crashpoint("page-committed");
         }
         azt_page_free(page);
         page = NULL;

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,8 +156,17 @@ static int jsonl_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
         free(line);
         results[i].outcome = LS_SINK_OK;
     }
+    if (len && ls_crashpoint_due("sink-partial")) {
+        /* the crash tests: die in the middle of a line */
+        (void)write_all(j->fd, buf, len / 2 + 1);
+        (void)fsync(j->fd);
+        ls_crashpoint("sink-partial-now");
+        kill(getpid(), SIGKILL);
+    }
     if (len && (write_all(j->fd, buf, len) != 0 || fsync(j->fd) != 0))
         err = errno;
+    else if (len)
+        ls_crashpoint("sink-written");
     free(buf);
     if (err) {
         for (i = 0; i < n; i++) {
