@@ -470,6 +470,81 @@ static void connection_refused(void **state)
     azt_client_destroy(c);
 }
 
+struct tokens {
+    int calls, forced;
+    int refresh_works;
+};
+
+static int get_token(void *ctx, int force_refresh, char **token, time_t *expires_at)
+{
+    struct tokens *t = ctx;
+
+    t->calls++;
+    t->forced += force_refresh != 0;
+    *token = strdup(force_refresh && t->refresh_works ? "fresh-token" : "stale-token");
+    *expires_at = 1700003600;
+    if (force_refresh && t->refresh_works)
+        t->refresh_works = 2; /* from now on the fresh one */
+    if (t->refresh_works == 2) {
+        free(*token);
+        *token = strdup("fresh-token");
+    }
+    return 0;
+}
+
+static struct azt_client *bearer_client(struct seams *s, struct tokens *t)
+{
+    char connstr[256];
+    struct azt_conn *conn = NULL;
+    struct azt_token_source src;
+    struct azt_client_opts opts;
+    struct azt_client *c = NULL;
+
+    snprintf(connstr, sizeof(connstr),
+             "TableEndpoint=http://127.0.0.1:%d/devstoreaccount1;AccountName=devstoreaccount1",
+             server_port);
+    if (azt_conn_parse(connstr, strlen(connstr), &conn) != AZT_OK)
+        fail_msg("azt_conn_parse: %s", azt_error_last());
+    src.get_token = get_token;
+    src.ctx = t;
+    memset(&opts, 0, sizeof(opts));
+    opts.auth = AZT_AUTH_BEARER;
+    opts.token_source = &src;
+    opts.max_attempts = 3;
+    opts.sleep_ms = record_sleep;
+    opts.seam_ctx = s;
+    if (azt_client_create(conn, &opts, &c) != AZT_OK)
+        fail_msg("azt_client_create: %s", azt_error_last());
+    azt_conn_free(conn);
+    return c;
+}
+
+static void bearer_refreshes_once_on_401(void **state)
+{
+    struct seams s = {0};
+    struct tokens t = {0, 0, 1};
+    struct azt_client *c = bearer_client(&s, &t);
+    struct drain d;
+
+    (void)state;
+    expect_complete(drain(c, "bearer1", 50, 0, &d), &d);
+    assert_each_once(&d);
+    assert_int_equal(t.forced, 1);
+    assert_int_equal(t.calls, 5); /* 4 pages + the forced refresh */
+    assert_int_equal(s.nsleeps, 0);
+    azt_client_destroy(c);
+
+    /* a refresh that does not help: EAUTH, and the token is never shown */
+    memset(&t, 0, sizeof(t));
+    c = bearer_client(&s, &t);
+    assert_int_equal(drain(c, "bearer2", 50, 0, &d), AZT_EAUTH);
+    assert_int_equal(t.forced, 1);
+    assert_non_null(strstr(d.error_msg, "401 InvalidAuthenticationInfo"));
+    assert_null(strstr(d.error_msg, "stale-token"));
+    assert_null(strstr(d.error_msg, "Bearer"));
+    azt_client_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +562,7 @@ int main(void)
         cmocka_unit_test(response_cap),
         cmocka_unit_test(cancel_between_attempts),
         cmocka_unit_test(connection_refused),
+        cmocka_unit_test(bearer_refreshes_once_on_401),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);

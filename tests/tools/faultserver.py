@@ -26,10 +26,11 @@ Scenarios (faults apply to the FIRST attempt of page 1 unless stated):
   loop      empty pages that always return the same continuation
   denied    403 AuthenticationFailed (XML body) on every request
   big       one page of all entities (for response size caps)
+  bearer    401 unless "Authorization: Bearer fresh-token" (instead of SharedKey)
 
 Checks on every request (a violation answers 400 with code FaultServerCheck):
 x-ms-date, x-ms-version and an Authorization "SharedKey <account>:" header
-are present; no Date header; Accept is JSON; $filter/$select/$top are
+(bearer excepted) are present; no Date header; Accept is JSON; $filter/$select/$top are
 identical on every page of a table; the continuation tokens are exactly
 ones handed out (they contain '+', '/' and '=' so bad encoding shows); an
 empty NextRowKey is never sent, and NextRowKey is absent when the previous
@@ -120,7 +121,12 @@ class Handler(BaseHTTPRequestHandler):
                 return self.check_fail("missing " + h)
         if self.headers.get("Date"):
             return self.check_fail("a Date header was sent")
-        if not (self.headers.get("Authorization") or "").startswith("SharedKey %s:" % m.group(1)):
+        auth = self.headers.get("Authorization") or ""
+        if scenario == "bearer":
+            if auth != "Bearer fresh-token":
+                return self.send_error_json(401, "InvalidAuthenticationInfo",
+                                            "Server failed to authenticate the request.")
+        elif not auth.startswith("SharedKey %s:" % m.group(1)):
             return self.check_fail("missing SharedKey authorization")
         if not (self.headers.get("Accept") or "").startswith("application/json"):
             return self.check_fail("Accept is not JSON")
