@@ -64,6 +64,7 @@ struct ls_config {
     char *webhook_format;  /* json | marketplace */
     char *webhook_headers; /* "Name: value\nName2: value2" or ";"-separated */
     char *webhook_ca_file;
+    long webhook_timeout_seconds;
     /* operations */
     char *metrics_addr;
     char *pushgateway_url;

@@ -6,10 +6,12 @@
 #include <string.h>
 
 extern const struct ls_sink_ops ls_sink_jsonl_ops;
+extern const struct ls_sink_ops ls_sink_webhook_ops;
 
 /* The one registry: a sink exists when it is listed here. */
 static const struct ls_sink_ops *const registry[] = {
     &ls_sink_jsonl_ops,
+    &ls_sink_webhook_ops,
 };
 
 const struct ls_sink_ops *ls_sink_lookup(const char *name)

@@ -1,0 +1,177 @@
+/* test_ls_webhook.c - the webhook sink's pure halves: Standard Webhooks
+ * signing (the specification's published vector), secrets, Retry-After and
+ * outcome classification. */
+#include "ls_test.h"
+
+#include "ls_webhook.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The Standard Webhooks test vector (standard-webhooks spec and the svix
+ * libraries' tests). */
+#define VEC_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define VEC_ID     "msg_p5jXN8AQM9LWM0D4loKWxJek"
+#define VEC_TS     1614265330
+#define VEC_BODY   "{\"test\": 2432232314}"
+#define VEC_SIG    "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+static void test_ls_webhook__sign_vector(void **state)
+{
+    unsigned char key[LS_WEBHOOK_KEY_MAX];
+    size_t keylen = 0;
+    char sig[LS_WEBHOOK_SIG_MAX];
+
+    (void)state;
+    assert_int_equal(ls_webhook_key_decode(VEC_SECRET, key, &keylen), 0);
+    assert_int_equal(keylen, 24);
+    assert_int_equal(ls_webhook_sign(key, keylen, VEC_ID, VEC_TS, VEC_BODY, strlen(VEC_BODY), sig),
+                     0);
+    assert_string_equal(sig, VEC_SIG);
+}
+
+static void test_ls_webhook__sign_changes_with_inputs(void **state)
+{
+    unsigned char key[LS_WEBHOOK_KEY_MAX];
+    size_t keylen = 0;
+    char sig[LS_WEBHOOK_SIG_MAX];
+
+    (void)state;
+    assert_int_equal(ls_webhook_key_decode(VEC_SECRET + 6, key, &keylen), 0); /* no prefix */
+    assert_int_equal(ls_webhook_sign(key, keylen, VEC_ID, VEC_TS, VEC_BODY, strlen(VEC_BODY), sig),
+                     0);
+    assert_string_equal(sig, VEC_SIG);
+    assert_int_equal(
+        ls_webhook_sign(key, keylen, VEC_ID, VEC_TS + 1, VEC_BODY, strlen(VEC_BODY), sig), 0);
+    assert_string_not_equal(sig, VEC_SIG);
+    assert_int_equal(
+        ls_webhook_sign(key, keylen, "msg_other", VEC_TS, VEC_BODY, strlen(VEC_BODY), sig), 0);
+    assert_string_not_equal(sig, VEC_SIG);
+    assert_int_equal(
+        ls_webhook_sign(key, keylen, VEC_ID, VEC_TS, VEC_BODY, strlen(VEC_BODY) - 1, sig), 0);
+    assert_string_not_equal(sig, VEC_SIG);
+    assert_int_equal(strncmp(sig, "v1,", 3), 0);
+    assert_int_equal(strlen(sig), 3 + 44);
+}
+
+static void test_ls_webhook__bad_secrets(void **state)
+{
+    static const char *const bad[] = {
+        "whsec_",                                 /* empty */
+        "whsec_c2hvcnQ=",                         /* 5 bytes: too short */
+        "whsec_not base64 at!",                   /* not base64 */
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS",  /* length not a multiple of 4 */
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLa=w", /* padding in the middle */
+    };
+    unsigned char key[LS_WEBHOOK_KEY_MAX];
+    size_t keylen, i;
+
+    (void)state;
+    for (i = 0; i < LS_ARRAY_LEN(bad); i++) {
+        assert_int_equal(ls_webhook_key_decode(bad[i], key, &keylen), LS_ECONFIG);
+        /* the message never quotes the secret */
+        assert_null(strstr(ls_error_last(), "MfKQ9r8"));
+        assert_null(strstr(ls_error_last(), "c2hvcnQ"));
+    }
+}
+
+static void test_ls_webhook__retry_after(void **state)
+{
+    /* 2026-11-24T02:03:30Z */
+    const int64_t now = 1795485810000LL;
+
+    (void)state;
+    assert_int_equal(ls_webhook_retry_after_ms("2", 1, now), 2000);
+    assert_int_equal(ls_webhook_retry_after_ms(" 0 ", 3, now), 0);
+    assert_int_equal(ls_webhook_retry_after_ms("120\r\n", 5, now), 120000);
+    assert_int_equal(ls_webhook_retry_after_ms("99999999999999", 14, now), 86400000L);
+    assert_int_equal(ls_webhook_retry_after_ms("Tue, 24 Nov 2026 02:03:35 GMT", 29, now), 5000);
+    assert_int_equal(ls_webhook_retry_after_ms(" Tue, 24 Nov 2026 02:03:35 GMT\r\n", 32, now),
+                     5000);
+    assert_int_equal(ls_webhook_retry_after_ms("Tue, 24 Nov 2026 02:03:00 GMT", 29, now), 0);
+    assert_int_equal(ls_webhook_retry_after_ms("Wed, 25 Nov 2026 02:04:00 GMT", 29, now),
+                     86400000L);
+    assert_int_equal(ls_webhook_retry_after_ms("", 0, now), -1);
+    assert_int_equal(ls_webhook_retry_after_ms("-1", 2, now), -1);
+    assert_int_equal(ls_webhook_retry_after_ms("1.5", 3, now), -1);
+    assert_int_equal(ls_webhook_retry_after_ms("Tue, 24 Xyz 2026 02:03:35 GMT", 29, now), -1);
+    assert_int_equal(ls_webhook_retry_after_ms("Tue, 24 Nov 2026 25:03:35 GMT", 29, now), -1);
+    assert_int_equal(ls_webhook_retry_after_ms("Tuesday, 24-Nov-26 02:03:35 GMT", 31, now), -1);
+    /* not NUL-terminated: only n bytes are read */
+    assert_int_equal(ls_webhook_retry_after_ms("37777", 2, now), 37000);
+}
+
+struct case_ {
+    int status;
+    long retry_after;
+    enum ls_outcome outcome;
+    int throttled;
+    int auth;
+};
+
+static void test_ls_webhook__classify(void **state)
+{
+    static const struct case_ cases[] = {
+        {200, -1, LS_SINK_OK, 0, 0},      {201, -1, LS_SINK_OK, 0, 0},
+        {204, -1, LS_SINK_OK, 0, 0},      {408, -1, LS_SINK_RETRY, 0, 0},
+        {409, -1, LS_SINK_RETRY, 0, 0},   {429, -1, LS_SINK_RETRY, 1, 0},
+        {429, 3000, LS_SINK_RETRY, 1, 0}, {500, -1, LS_SINK_RETRY, 0, 0},
+        {502, -1, LS_SINK_RETRY, 0, 0},   {503, -1, LS_SINK_RETRY, 0, 0},
+        {503, 2000, LS_SINK_RETRY, 1, 0}, {504, -1, LS_SINK_RETRY, 0, 0},
+        {401, -1, LS_SINK_FATAL, 0, 1},   {403, -1, LS_SINK_FATAL, 0, 1},
+        {410, -1, LS_SINK_FATAL, 0, 0},   {301, -1, LS_SINK_FATAL, 0, 0},
+        {307, -1, LS_SINK_FATAL, 0, 0},   {400, -1, LS_SINK_REJECT, 0, 0},
+        {404, -1, LS_SINK_REJECT, 0, 0},  {413, -1, LS_SINK_REJECT, 0, 0},
+        {422, -1, LS_SINK_REJECT, 0, 0},
+    };
+    struct ls_sink_result r;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < LS_ARRAY_LEN(cases); i++) {
+        ls_webhook_classify(cases[i].status, NULL, cases[i].retry_after, "{}", 2, &r);
+        assert_int_equal(r.status, cases[i].status);
+        assert_int_equal(r.outcome, cases[i].outcome);
+        assert_int_equal(r.throttled, cases[i].throttled);
+        assert_int_equal(r.auth, cases[i].auth);
+        if (cases[i].throttled)
+            assert_int_equal(r.retry_after_ms, cases[i].retry_after);
+    }
+    ls_webhook_classify(0, "Operation timed out", -1, NULL, 0, &r);
+    assert_int_equal(r.outcome, LS_SINK_RETRY);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.throttled, 0);
+    assert_non_null(strstr(r.error, "timed out"));
+}
+
+static void test_ls_webhook__reject_excerpt(void **state)
+{
+    char body[1000];
+    struct ls_sink_result r;
+    const char *colon;
+
+    (void)state;
+    memset(body, 'x', sizeof(body));
+    memcpy(body, "{\"error\":\"bad\nemail\"}", 21);
+    ls_webhook_classify(400, NULL, -1, body, sizeof(body), &r);
+    assert_int_equal(r.outcome, LS_SINK_REJECT);
+    assert_non_null(strstr(r.error, "HTTP 400"));
+    assert_non_null(strstr(r.error, "bad email")); /* control characters replaced */
+    assert_null(strchr(r.error, '\n'));
+    colon = strstr(r.error, ": ");
+    assert_non_null(colon);
+    assert_int_equal(strlen(colon + 2), LS_WEBHOOK_EXCERPT_MAX);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ls_webhook__sign_vector),
+        cmocka_unit_test(test_ls_webhook__sign_changes_with_inputs),
+        cmocka_unit_test(test_ls_webhook__bad_secrets),
+        cmocka_unit_test(test_ls_webhook__retry_after),
+        cmocka_unit_test(test_ls_webhook__classify),
+        cmocka_unit_test(test_ls_webhook__reject_excerpt),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,830 @@
+/*
+ * sink_webhook.c - the HTTPS webhook sink (design.md section 5, contract).
+ *
+ * LEADSYNC_SINKS=webhook:URL. Every delivery is a POST of the lead's JSON body
+ * (or, with LEADSYNC_WEBHOOK_FORMAT=marketplace, the marketplace's own
+ * HTTPS-endpoint payload) with:
+ *   Content-Type: application/json
+ *   webhook-id: <delivery id>         stable per row version, same on every retry
+ *   webhook-timestamp: <unix seconds> fresh per attempt
+ *   webhook-signature: v1,<base64>    Standard Webhooks, when a secret is set
+ *   Idempotency-Key: <delivery id>    equal to webhook-id
+ *   User-Agent: leadsync/<version>
+ *   extra headers from LEADSYNC_WEBHOOK_HEADERS (e.g. an API key; never logged)
+ *
+ * Transport: one curl multi handle per sink; a batch of up to
+ * LEADSYNC_DELIVERY_BATCH items (distinct leads, so order is safe) goes out
+ * with at most LEADSYNC_MAX_IN_FLIGHT requests at once over kept-alive
+ * connections, paced to LEADSYNC_RATE_LIMIT requests per second when set.
+ * TLS verification is always on; LEADSYNC_WEBHOOK_CA_FILE replaces the
+ * system CA bundle. Redirects are never followed. Plain http:// is accepted
+ * only for loopback hosts. Every request has a timeout
+ * (LEADSYNC_WEBHOOK_TIMEOUT_SECONDS).
+ *
+ * Outcomes: see ls_webhook.h. Once an answer says "throttled" (or a fatal
+ * one arrives), no further request of the batch is started; the items never
+ * sent come back as RETRY with status 0 and throttled=1, which the delivery
+ * engine reads as "not attempted" (no attempt counted).
+ *
+ * check: an OPTIONS request with the extra headers. Any HTTP answer proves
+ * the endpoint reachable (TLS included), except 401/403 (the API key is
+ * refused) and 410 (the endpoint is gone). Nothing is delivered.
+ */
+#include "ls_webhook.h"
+
+#include "ls_lead.h"
+#include "ls_log.h"
+#include "ls_sink.h"
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#ifndef LS_VERSION
+#define LS_VERSION "0"
+#endif
+
+#define COMP "sink:webhook"
+
+/* ------------------------------------------------------------------------ */
+/* pure helpers (ls_webhook.h)                                               */
+
+int ls_webhook_key_decode(const char *secret, unsigned char key[LS_WEBHOOK_KEY_MAX], size_t *keylen)
+{
+    unsigned char tmp[3 * 128 / 4 + 4];
+    size_t n, i, pad = 0;
+    int got;
+
+    *keylen = 0;
+    if (strncmp(secret, "whsec_", 6) == 0)
+        secret += 6;
+    n = strlen(secret);
+    if (n == 0 || n % 4 != 0 || n > 128)
+        return ls_error(LS_ECONFIG, "LEADSYNC_WEBHOOK_SECRET: expected whsec_ followed by the "
+                                    "base64 of 24 to 64 random bytes");
+    for (i = 0; i < n; i++) {
+        char c = secret[i];
+
+        if (c == '=' && i >= n - 2) {
+            pad++;
+            continue;
+        }
+        if (pad || !(isalnum((unsigned char)c) || c == '+' || c == '/'))
+            return ls_error(LS_ECONFIG, "LEADSYNC_WEBHOOK_SECRET: not valid base64 after whsec_");
+    }
+    got = EVP_DecodeBlock(tmp, (const unsigned char *)secret, (int)n);
+    if (got < 0 || (size_t)got < pad)
+        return ls_error(LS_ECONFIG, "LEADSYNC_WEBHOOK_SECRET: not valid base64 after whsec_");
+    got -= (int)pad;
+    if (got < 24 || got > LS_WEBHOOK_KEY_MAX) {
+        OPENSSL_cleanse(tmp, sizeof(tmp));
+        return ls_error(LS_ECONFIG,
+                        "LEADSYNC_WEBHOOK_SECRET: decodes to %d bytes; Standard Webhooks secrets "
+                        "are 24 to 64 bytes",
+                        got);
+    }
+    memcpy(key, tmp, (size_t)got);
+    *keylen = (size_t)got;
+    OPENSSL_cleanse(tmp, sizeof(tmp));
+    return LS_OK;
+}
+
+int ls_webhook_sign(const unsigned char *key, size_t keylen, const char *id, int64_t ts,
+                    const char *body, size_t len, char out[LS_WEBHOOK_SIG_MAX])
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    char prefix[256];
+    char *msg = NULL;
+    size_t pl;
+    int n, rc = LS_OK;
+
+    out[0] = '\0';
+    n = snprintf(prefix, sizeof(prefix), "%s.%lld.", id, (long long)ts);
+    if (n < 0 || (size_t)n >= sizeof(prefix))
+        return ls_error(LS_EINVAL, "webhook-id is too long to sign");
+    pl = (size_t)n;
+    msg = ls_xmalloc(pl + len + 1);
+    memcpy(msg, prefix, pl);
+    if (len)
+        memcpy(msg + pl, body, len);
+    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, pl + len, mac, &maclen) ||
+        maclen != 32) {
+        rc = ls_error(LS_ERROR, "HMAC-SHA256 failed");
+        goto done;
+    }
+    memcpy(out, "v1,", 3);
+    EVP_EncodeBlock((unsigned char *)out + 3, mac, (int)maclen); /* 44 chars + NUL */
+done:
+    free(msg);
+    return rc;
+}
+
+static int parse_uint(const char *p, size_t n, long max, long *out)
+{
+    long v = 0;
+    size_t i;
+
+    if (n == 0)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        if (v <= max)
+            v = v * 10 + (p[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+long ls_webhook_retry_after_ms(const char *p, size_t n, int64_t now_ms)
+{
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const long day_ms = 86400L * 1000;
+    struct tm tm;
+    long v, d, y, hh, mi, ss;
+    int mon = -1, i;
+    int64_t at;
+
+    while (n && (*p == ' ' || *p == '\t')) {
+        p++;
+        n--;
+    }
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r' || p[n - 1] == '\n'))
+        n--;
+    if (n == 0)
+        return -1;
+    if (parse_uint(p, n, 86400, &v) == 0)
+        return v >= 86400 ? day_ms : v * 1000;
+    /* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" (29 chars) */
+    if (n != 29 || p[3] != ',' || p[4] != ' ' || p[7] != ' ' || p[11] != ' ' || p[16] != ' ' ||
+        p[19] != ':' || p[22] != ':' || p[25] != ' ' || memcmp(p + 26, "GMT", 3) != 0)
+        return -1;
+    for (i = 0; i < 12; i++)
+        if (memcmp(p + 8, months[i], 3) == 0)
+            mon = i;
+    if (mon < 0 || parse_uint(p + 5, 2, 99, &d) || parse_uint(p + 12, 4, 9999, &y) ||
+        parse_uint(p + 17, 2, 99, &hh) || parse_uint(p + 20, 2, 99, &mi) ||
+        parse_uint(p + 23, 2, 99, &ss) || d < 1 || d > 31 || hh > 23 || mi > 59 || ss > 60 ||
+        y < 1970)
+        return -1;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = (int)(y - 1900);
+    tm.tm_mon = mon;
+    tm.tm_mday = (int)d;
+    tm.tm_hour = (int)hh;
+    tm.tm_min = (int)mi;
+    tm.tm_sec = (int)ss;
+    at = (int64_t)timegm(&tm) * 1000;
+    if (at <= now_ms)
+        return 0;
+    return at - now_ms >= day_ms ? day_ms : (long)(at - now_ms);
+}
+
+static void excerpt(char *dst, size_t cap, const char *body, size_t len)
+{
+    size_t i, n = len > LS_WEBHOOK_EXCERPT_MAX ? LS_WEBHOOK_EXCERPT_MAX : len;
+
+    if (n >= cap)
+        n = cap - 1;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)body[i];
+
+        dst[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+    }
+    dst[n] = '\0';
+}
+
+void ls_webhook_classify(int status, const char *transport, long retry_after_ms, const char *body,
+                         size_t len, struct ls_sink_result *r)
+{
+    char ex[LS_WEBHOOK_EXCERPT_MAX + 1];
+
+    memset(r, 0, sizeof(*r));
+    r->status = status;
+    r->retry_after_ms = -1;
+    excerpt(ex, sizeof(ex), body ? body : "", body ? len : 0);
+    if (status == 0) {
+        r->outcome = LS_SINK_RETRY;
+        snprintf(r->error, sizeof(r->error), "no answer: %s",
+                 transport && *transport ? transport : "transport error");
+        return;
+    }
+    if (status >= 200 && status < 300) {
+        r->outcome = LS_SINK_OK;
+        return;
+    }
+    if (status == 429 || (status == 503 && retry_after_ms >= 0)) {
+        r->outcome = LS_SINK_RETRY;
+        r->throttled = 1;
+        r->retry_after_ms = retry_after_ms;
+        snprintf(r->error, sizeof(r->error), "HTTP %d (throttled%s): %s", status,
+                 retry_after_ms >= 0 ? ", Retry-After" : "", ex);
+        return;
+    }
+    if (status == 408 || status == 409 || status == 425 || status >= 500) {
+        r->outcome = LS_SINK_RETRY;
+        r->retry_after_ms = retry_after_ms;
+        snprintf(r->error, sizeof(r->error), "HTTP %d: %s", status, ex);
+        return;
+    }
+    if (status == 401 || status == 403) {
+        r->outcome = LS_SINK_FATAL;
+        r->auth = 1;
+        snprintf(r->error, sizeof(r->error),
+                 "HTTP %d: the receiver refuses our credentials (check LEADSYNC_WEBHOOK_SECRET "
+                 "and LEADSYNC_WEBHOOK_HEADERS): %s",
+                 status, ex);
+        return;
+    }
+    if (status == 410) {
+        r->outcome = LS_SINK_FATAL;
+        snprintf(r->error, sizeof(r->error),
+                 "HTTP 410 Gone: the endpoint asks to be disabled; leads stay pending until "
+                 "LEADSYNC_SINKS names a live URL: %s",
+                 ex);
+        return;
+    }
+    if (status >= 300 && status < 400) {
+        r->outcome = LS_SINK_FATAL;
+        snprintf(r->error, sizeof(r->error),
+                 "HTTP %d redirect: redirects are not followed; configure the final URL", status);
+        return;
+    }
+    r->outcome = LS_SINK_REJECT;
+    snprintf(r->error, sizeof(r->error), "HTTP %d: %s", status, ex);
+}
+
+/* ------------------------------------------------------------------------ */
+/* the sink                                                                  */
+
+struct hook_xfer {
+    CURL *easy;
+    struct curl_slist *hdrs;
+    char *body;
+    size_t idx;
+    int busy;
+    char ex[LS_WEBHOOK_EXCERPT_MAX];
+    size_t ex_len;
+    long retry_after_ms;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct hook {
+    char *url;
+    unsigned char key[LS_WEBHOOK_KEY_MAX];
+    size_t keylen;
+    int marketplace;
+    char **extra; /* "Name: value" */
+    size_t nextra;
+    char *ca_file;
+    long timeout_s;
+    long rate; /* requests per second, 0 = unlimited */
+    size_t max_in_flight;
+    CURLM *multi;
+    struct hook_xfer *xf;
+    int64_t next_slot_us; /* rate pacing (monotonic) */
+    char ua[64];
+};
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int is_token_char(char c)
+{
+    return isalnum((unsigned char)c) || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* Headers this sink sets itself: configuration may not override them. */
+static int reserved_header(const char *name, size_t n)
+{
+    static const char *const names[] = {"content-type",    "content-length",    "host",
+                                        "webhook-id",      "webhook-timestamp", "webhook-signature",
+                                        "idempotency-key", "transfer-encoding", "expect",
+                                        "connection",      "user-agent"};
+    size_t i;
+
+    for (i = 0; i < LS_ARRAY_LEN(names); i++)
+        if (strlen(names[i]) == n && strncasecmp(names[i], name, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* "Name: value" lines separated by newlines (or by ';' when there is no newline). */
+static int parse_extra_headers(struct hook *h, const char *spec)
+{
+    char sep = strchr(spec, '\n') ? '\n' : ';';
+    const char *p = spec;
+
+    while (*p) {
+        const char *end = strchr(p, sep);
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *colon;
+        size_t nl, vs, i;
+
+        while (len && (*p == ' ' || *p == '\t' || *p == '\r')) {
+            p++;
+            len--;
+        }
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r'))
+            len--;
+        if (len) {
+            colon = memchr(p, ':', len);
+            if (!colon || colon == p)
+                return ls_error(LS_ECONFIG,
+                                "LEADSYNC_WEBHOOK_HEADERS: entry %zu is not "
+                                "'Name: value'",
+                                h->nextra + 1);
+            nl = (size_t)(colon - p);
+            for (i = 0; i < nl; i++)
+                if (!is_token_char(p[i]))
+                    return ls_error(LS_ECONFIG,
+                                    "LEADSYNC_WEBHOOK_HEADERS: entry %zu has an invalid header "
+                                    "name",
+                                    h->nextra + 1);
+            if (reserved_header(p, nl))
+                return ls_error(LS_ECONFIG,
+                                "LEADSYNC_WEBHOOK_HEADERS: %.*s is set by leadsync and cannot "
+                                "be overridden",
+                                (int)nl, p);
+            vs = nl + 1;
+            while (vs < len && (p[vs] == ' ' || p[vs] == '\t'))
+                vs++;
+            for (i = vs; i < len; i++)
+                if ((unsigned char)p[i] < 0x20 && p[i] != '\t')
+                    return ls_error(LS_ECONFIG,
+                                    "LEADSYNC_WEBHOOK_HEADERS: the value of %.*s has a control "
+                                    "character",
+                                    (int)nl, p);
+            h->extra = ls_xrealloc(h->extra, (h->nextra + 1) * sizeof(*h->extra));
+            h->extra[h->nextra++] = ls_xasprintf("%.*s: %.*s", (int)nl, p, (int)(len - vs), p + vs);
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return LS_OK;
+}
+
+static int loopback_http(const char *url)
+{
+    static const char *const ok[] = {"http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:",
+                                     "http://localhost/", "http://[::1]:",     "http://[::1]/"};
+    size_t i;
+
+    for (i = 0; i < LS_ARRAY_LEN(ok); i++)
+        if (strncasecmp(url, ok[i], strlen(ok[i])) == 0)
+            return 1;
+    return 0;
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct hook_xfer *x = ud;
+    size_t n = size * nmemb;
+    size_t room = sizeof(x->ex) - x->ex_len;
+
+    if (room) {
+        size_t take = n < room ? n : room;
+
+        memcpy(x->ex + x->ex_len, ptr, take);
+        x->ex_len += take;
+    }
+    return n; /* the rest is read and dropped; the timeout bounds it */
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct hook_xfer *x = ud;
+    size_t n = size * nmemb;
+    static const char name[] = "retry-after:";
+
+    if (n > sizeof(name) - 1 && strncasecmp(ptr, name, sizeof(name) - 1) == 0)
+        x->retry_after_ms =
+            ls_webhook_retry_after_ms(ptr + sizeof(name) - 1, n - (sizeof(name) - 1), wall_ms());
+    else if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
+        x->retry_after_ms = -1; /* a new response (after 100 Continue) */
+    return n;
+}
+
+static int setup_easy(struct hook *h, CURL *e, int ca_required)
+{
+    CURLcode c = CURLE_OK;
+
+    c |= curl_easy_setopt(e, CURLOPT_URL, h->url);
+    c |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    c |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    c |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    c |= curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    c |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    c |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (h->ca_file && ca_required)
+        c |= curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
+    c |= curl_easy_setopt(e, CURLOPT_TIMEOUT, h->timeout_s);
+    c |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, h->timeout_s < 10 ? h->timeout_s : 10L);
+    c |= curl_easy_setopt(e, CURLOPT_USERAGENT, h->ua);
+    c |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    c |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    c |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    return c == CURLE_OK ? LS_OK : ls_error(LS_ERROR, "webhook: curl_easy_setopt failed");
+}
+
+static void hook_free(struct hook *h)
+{
+    size_t i;
+
+    if (!h)
+        return;
+    for (i = 0; h->xf && i < h->max_in_flight; i++) {
+        if (h->xf[i].easy) {
+            if (h->xf[i].busy && h->multi)
+                curl_multi_remove_handle(h->multi, h->xf[i].easy);
+            curl_easy_cleanup(h->xf[i].easy);
+        }
+        curl_slist_free_all(h->xf[i].hdrs);
+        free(h->xf[i].body);
+    }
+    free(h->xf);
+    if (h->multi)
+        curl_multi_cleanup(h->multi);
+    for (i = 0; i < h->nextra; i++)
+        free(h->extra[i]);
+    free(h->extra);
+    free(h->url);
+    free(h->ca_file);
+    OPENSSL_cleanse(h->key, sizeof(h->key));
+    free(h);
+    curl_global_cleanup();
+}
+
+static int hook_create(const char *arg, const struct ls_config *cfg, void **ctx)
+{
+    struct hook *h = NULL;
+    size_t i;
+    int rc = LS_OK;
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return ls_error(LS_ERROR, "webhook: curl_global_init failed");
+    h = ls_xcalloc(1, sizeof(*h));
+    if (!arg || !*arg) {
+        rc = ls_error(LS_ECONFIG, "LEADSYNC_SINKS: webhook needs a URL (webhook:https://...)");
+        goto done;
+    }
+    if (strncasecmp(arg, "https://", 8) != 0 && !loopback_http(arg)) {
+        rc = ls_error(LS_ECONFIG, "LEADSYNC_SINKS: webhook URLs must be https:// (plain http:// "
+                                  "only to 127.0.0.1, localhost or [::1])");
+        goto done;
+    }
+    h->url = ls_xstrdup(arg);
+    if (cfg->webhook_secret && *cfg->webhook_secret) {
+        rc = ls_webhook_key_decode(cfg->webhook_secret, h->key, &h->keylen);
+        if (rc)
+            goto done;
+    }
+    h->marketplace = cfg->webhook_format && strcmp(cfg->webhook_format, "marketplace") == 0;
+    if (cfg->webhook_headers && *cfg->webhook_headers) {
+        rc = parse_extra_headers(h, cfg->webhook_headers);
+        if (rc)
+            goto done;
+    }
+    if (cfg->webhook_ca_file && *cfg->webhook_ca_file) {
+        FILE *f = fopen(cfg->webhook_ca_file, "r");
+
+        if (!f) {
+            rc = ls_error(LS_ECONFIG, "LEADSYNC_WEBHOOK_CA_FILE: cannot read %s",
+                          cfg->webhook_ca_file);
+            goto done;
+        }
+        fclose(f);
+        h->ca_file = ls_xstrdup(cfg->webhook_ca_file);
+    }
+    h->timeout_s = cfg->webhook_timeout_seconds > 0 ? cfg->webhook_timeout_seconds : 15;
+    h->rate = cfg->rate_limit > 0 ? cfg->rate_limit : 0;
+    h->max_in_flight = cfg->max_in_flight > 0 ? (size_t)cfg->max_in_flight : 1;
+    snprintf(h->ua, sizeof(h->ua), "leadsync/%s", LS_VERSION);
+    h->multi = curl_multi_init();
+    if (!h->multi) {
+        rc = ls_error(LS_ERROR, "webhook: curl_multi_init failed");
+        goto done;
+    }
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)h->max_in_flight);
+    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->max_in_flight);
+    h->xf = ls_xcalloc(h->max_in_flight, sizeof(*h->xf));
+    for (i = 0; i < h->max_in_flight; i++) {
+        h->xf[i].easy = curl_easy_init();
+        if (!h->xf[i].easy) {
+            rc = ls_error(LS_ERROR, "webhook: curl_easy_init failed");
+            goto done;
+        }
+        rc = setup_easy(h, h->xf[i].easy, 1);
+        if (rc)
+            goto done;
+        curl_easy_setopt(h->xf[i].easy, CURLOPT_WRITEDATA, &h->xf[i]);
+        curl_easy_setopt(h->xf[i].easy, CURLOPT_HEADERDATA, &h->xf[i]);
+        curl_easy_setopt(h->xf[i].easy, CURLOPT_ERRORBUFFER, h->xf[i].errbuf);
+        curl_easy_setopt(h->xf[i].easy, CURLOPT_PRIVATE, &h->xf[i]);
+    }
+    *ctx = h;
+    h = NULL;
+done:
+    if (h)
+        hook_free(h);
+    else if (rc)
+        curl_global_cleanup();
+    return rc;
+}
+
+static void hook_destroy(void *ctx)
+{
+    hook_free(ctx);
+}
+
+/* Builds the body of one item; NULL when the lead cannot be serialized. */
+static char *item_body(const struct hook *h, const struct ls_sink_item *it)
+{
+    json_t *body = h->marketplace ? ls_lead_marketplace_body(it->lead)
+                                  : ls_lead_envelope(it->lead, it->created);
+    char *txt = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+    json_decref(body);
+    return txt;
+}
+
+static struct curl_slist *add_header(struct curl_slist *list, const char *h, int *bad)
+{
+    struct curl_slist *n = curl_slist_append(list, h);
+
+    if (!n) {
+        *bad = 1;
+        return list;
+    }
+    return n;
+}
+
+/* Prepares and adds one transfer; fills *res and returns 1 when the item was
+ * settled without a request (unserializable lead). */
+static int start_item(struct hook *h, struct hook_xfer *x, const struct ls_sink_item *it,
+                      size_t idx, struct ls_sink_result *res)
+{
+    char line[512];
+    char sig[LS_WEBHOOK_SIG_MAX];
+    size_t len, i;
+    int64_t ts;
+    int bad = 0;
+
+    x->body = item_body(h, it);
+    if (!x->body) {
+        ls_webhook_classify(400, NULL, -1, "lead is not serializable", 24, res);
+        return 1;
+    }
+    len = strlen(x->body);
+    ts = wall_ms() / 1000;
+    x->hdrs = add_header(NULL, "Content-Type: application/json", &bad);
+    x->hdrs = add_header(x->hdrs, "Accept: */*", &bad);
+    x->hdrs = add_header(x->hdrs, "Expect:", &bad);
+    snprintf(line, sizeof(line), "webhook-id: %s", it->delivery_id);
+    x->hdrs = add_header(x->hdrs, line, &bad);
+    snprintf(line, sizeof(line), "webhook-timestamp: %lld", (long long)ts);
+    x->hdrs = add_header(x->hdrs, line, &bad);
+    if (h->keylen) {
+        if (ls_webhook_sign(h->key, h->keylen, it->delivery_id, ts, x->body, len, sig) != LS_OK) {
+            ls_webhook_classify(0, ls_error_last(), -1, NULL, 0, res);
+            curl_slist_free_all(x->hdrs);
+            x->hdrs = NULL;
+            free(x->body);
+            x->body = NULL;
+            return 1;
+        }
+        snprintf(line, sizeof(line), "webhook-signature: %s", sig);
+        x->hdrs = add_header(x->hdrs, line, &bad);
+    }
+    snprintf(line, sizeof(line), "Idempotency-Key: %s", it->delivery_id);
+    x->hdrs = add_header(x->hdrs, line, &bad);
+    for (i = 0; i < h->nextra; i++)
+        x->hdrs = add_header(x->hdrs, h->extra[i], &bad);
+    x->idx = idx;
+    x->ex_len = 0;
+    x->retry_after_ms = -1;
+    x->errbuf[0] = '\0';
+    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
+    curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)len);
+    curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
+    if (bad || curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
+        ls_webhook_classify(0, "could not start the request", -1, NULL, 0, res);
+        curl_slist_free_all(x->hdrs);
+        x->hdrs = NULL;
+        free(x->body);
+        x->body = NULL;
+        return 1;
+    }
+    x->busy = 1;
+    return 0;
+}
+
+static void finish_xfer(struct hook *h, struct hook_xfer *x, CURLcode cc,
+                        struct ls_sink_result *res)
+{
+    long status = 0;
+
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (cc == CURLE_OK && status > 0) {
+        ls_webhook_classify((int)status, NULL, x->retry_after_ms, x->ex, x->ex_len, res);
+    } else {
+        char msg[CURL_ERROR_SIZE + 64];
+
+        snprintf(msg, sizeof(msg), "%s%s%s", curl_easy_strerror(cc), x->errbuf[0] ? ": " : "",
+                 x->errbuf);
+        ls_webhook_classify(0, msg, -1, NULL, 0, res);
+        if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
+            cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT) {
+            /* Configuration, not a passing failure: TLS trust or the URL. */
+            res->outcome = LS_SINK_FATAL;
+            snprintf(res->error, sizeof(res->error),
+                     "%.200s (check the URL and "
+                     "LEADSYNC_WEBHOOK_CA_FILE)",
+                     msg);
+        }
+    }
+    curl_multi_remove_handle(h->multi, x->easy);
+    curl_slist_free_all(x->hdrs);
+    x->hdrs = NULL;
+    free(x->body);
+    x->body = NULL;
+    x->busy = 0;
+}
+
+static int hook_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
+                        struct ls_sink_result *results)
+{
+    struct hook *h = ctx;
+    size_t next = 0, active = 0, i;
+    int halt = 0; /* throttled or fatal: start nothing more */
+
+    for (i = 0; i < n; i++) {
+        memset(&results[i], 0, sizeof(results[i]));
+        results[i].retry_after_ms = -1;
+    }
+    while (next < n || active > 0) {
+        long wait_ms = 1000;
+        int running = 0;
+        CURLMsg *m;
+        int left;
+
+        while (!halt && next < n && active < h->max_in_flight) {
+            struct hook_xfer *x = NULL;
+
+            if (h->rate) {
+                int64_t now = mono_us();
+
+                if (h->next_slot_us > now) {
+                    int64_t w = (h->next_slot_us - now + 999) / 1000;
+
+                    wait_ms = w < wait_ms ? (long)w : wait_ms;
+                    break;
+                }
+                h->next_slot_us =
+                    (h->next_slot_us > now - 1000000 / h->rate ? h->next_slot_us : now) +
+                    1000000 / h->rate;
+            }
+            for (i = 0; i < h->max_in_flight; i++) {
+                if (!h->xf[i].busy) {
+                    x = &h->xf[i];
+                    break;
+                }
+            }
+            if (!x)
+                break;
+            if (start_item(h, x, &items[next], next, &results[next]) == 0)
+                active++;
+            next++;
+        }
+        if (halt && active == 0)
+            break;
+        if (next >= n && active == 0)
+            break;
+        curl_multi_perform(h->multi, &running);
+        while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+            struct hook_xfer *x = NULL;
+            struct ls_sink_result *r;
+
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            if (!x)
+                continue;
+            r = &results[x->idx];
+            finish_xfer(h, x, m->data.result, r);
+            active--;
+            if (r->outcome == LS_SINK_FATAL || (r->outcome == LS_SINK_RETRY && r->throttled)) {
+                if (!halt)
+                    LS_DEBUG(COMP, "halting the batch after HTTP %d", r->status);
+                halt = 1;
+            }
+        }
+        if (active > 0 || (!halt && next < n))
+            curl_multi_poll(h->multi, NULL, 0, (int)wait_ms, NULL);
+    }
+    for (i = next; i < n; i++) {
+        /* Never sent: the delivery engine counts no attempt for these. */
+        results[i].outcome = LS_SINK_RETRY;
+        results[i].status = 0;
+        results[i].throttled = 1;
+        results[i].retry_after_ms = -1;
+        snprintf(results[i].error, sizeof(results[i].error),
+                 "not sent: the batch stopped after a throttled or fatal answer");
+    }
+    return LS_OK;
+}
+
+static int hook_check(void *ctx, char *msg, size_t msglen)
+{
+    struct hook *h = ctx;
+    struct curl_slist *hdrs = NULL;
+    struct hook_xfer x;
+    CURL *e = NULL;
+    CURLcode cc;
+    long status = 0;
+    size_t i;
+    int rc = LS_OK;
+
+    memset(&x, 0, sizeof(x));
+    x.retry_after_ms = -1;
+    e = curl_easy_init();
+    if (!e) {
+        snprintf(msg, msglen, "curl_easy_init failed");
+        return LS_ERROR;
+    }
+    rc = setup_easy(h, e, 1);
+    if (rc) {
+        snprintf(msg, msglen, "%s", ls_error_last());
+        goto done;
+    }
+    for (i = 0; i < h->nextra; i++) {
+        struct curl_slist *n = curl_slist_append(hdrs, h->extra[i]);
+
+        if (n)
+            hdrs = n;
+    }
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "OPTIONS");
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x.errbuf);
+    cc = curl_easy_perform(e);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    if (cc != CURLE_OK || status == 0) {
+        snprintf(msg, msglen, "%s unreachable: %s%s%s", h->url, curl_easy_strerror(cc),
+                 x.errbuf[0] ? ": " : "", x.errbuf);
+        rc = LS_EUNAVAIL;
+    } else if (status == 401 || status == 403) {
+        snprintf(msg, msglen,
+                 "%s answered OPTIONS with %ld: credentials refused (check "
+                 "LEADSYNC_WEBHOOK_HEADERS)",
+                 h->url, status);
+        rc = LS_EAUTH;
+    } else if (status == 410) {
+        snprintf(msg, msglen, "%s answered 410 Gone: the endpoint is disabled", h->url);
+        rc = LS_ECONFIG;
+    } else {
+        snprintf(msg, msglen, "%s answers (OPTIONS: HTTP %ld)%s", h->url, status,
+                 h->keylen ? ", deliveries signed" : ", deliveries unsigned");
+    }
+done:
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(e);
+    return rc;
+}
+
+const struct ls_sink_ops ls_sink_webhook_ops = {
+    .abi_version = LS_SINK_ABI,
+    .name = "webhook",
+    .coalesce = 1, /* a receiver wants the newest state; stage never goes back */
+    .create = hook_create,
+    .deliver = hook_deliver,
+    .check = hook_check,
+    .destroy = hook_destroy,
+};
