@@ -123,6 +123,8 @@ static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
     int rc;
     int in_txn = 0;
     long pause_ms = -1;
+    int64_t after;
+    size_t not_sent = 0;
 
     *progress = 0;
     rc = ls_ledger_pending(d->ledger, s->sink->id, now, d->o.batch, &ds, &n);
@@ -182,6 +184,11 @@ static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
         free(map);
     }
 
+    /* Outcomes are timed from when the answers came in, not from when the
+     * round began: a Retry-After counts from its answer. */
+    after = d->o.now_ms(d->o.seam_ctx);
+    if (after > now)
+        now = after;
     rc = ls_ledger_begin(d->ledger);
     if (rc)
         goto done;
@@ -190,6 +197,12 @@ static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
         struct ls_sink_result *r = &res[i];
         int attempts = ds[i].attempts + 1;
 
+        if (r->outcome == LS_SINK_RETRY && r->status == 0 && r->throttled) {
+            /* Not sent (the sink stopped the batch): no attempt to count;
+             * it stays due and goes out when the sink's pause ends. */
+            not_sent++;
+            continue;
+        }
         switch (r->outcome) {
         case LS_SINK_OK:
             rc = ls_ledger_mark_delivered(d->ledger, ds[i].id, r->status, now);
@@ -244,7 +257,7 @@ static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
         s->paused_until = now + pause_ms;
         LS_WARN(s->comp, "throttled: pausing for %ld ms", pause_ms);
     }
-    *progress = n;
+    *progress = n - not_sent;
 done:
     if (in_txn)
         ls_ledger_rollback(d->ledger);

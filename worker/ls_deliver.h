@@ -8,6 +8,11 @@
  *           delivery becomes a dead letter
  *   REJECT  dead letter with the receiver's status and body excerpt
  *   FATAL   the sink stops; the run exits 77 (auth) or 78 (config)
+ *   not sent  RETRY with status 0 and throttled=1: the sink did not try the
+ *           item (it stopped its batch after a throttled or fatal answer);
+ *           no attempt is counted and the item stays due
+ * Retry delays and pauses count from the end of the sink's deliver() call
+ * (after the answer), so no request comes sooner than Retry-After allows.
  * Per lead, states go out in order: the ledger hands out only the oldest
  * pending delivery of each lead. One sink down never holds up another.
  */
