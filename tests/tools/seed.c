@@ -308,11 +308,13 @@ static const struct lead_row demo_rows[] = {
      0},
     {"kenji-testdrive", "11:2F20:2F2026", NULL, "TestDrive", "StartTestDrive", OFFER_FABRIKAM,
      KENJI, " ", "2026-11-20T09:03:10.0000000Z", NULL, NULL, 0},
+    /* Microsoft's validation lead (Partner Center "Validate" and publish):
+     * MSFT_TEST_<ticks> everywhere, ActionCode INS as in the FAQ's sample. */
     {"msft-validation",
      "11:2F20:2F2026",
      NULL,
      "MSFT_TEST_638670000000000000",
-     "MSFT_TEST_638670000000000000",
+     "INS",
      "contoso.contoso-test",
      "Contoso Test",
      {"MSFT_TEST_638670000000000000", "MSFT_TEST_638670000000000000",
@@ -884,13 +886,15 @@ static int write_batch(struct azt_client *c, const char *table, struct gen_row *
     size_t i, built = 0;
     int rc = AZT_OK;
 
+    memset(ws, 0, sizeof(ws));
+    memset(json, 0, sizeof(json));
+
     for (i = 0; i < n; i++) {
         if (row_to_json(&rows[i].row, rows[i].rk, &json[i]) != 0) {
             rc = AZT_EINVAL;
             goto done;
         }
         built++;
-        memset(&ws[i], 0, sizeof(ws[i]));
         ws[i].op = AZT_OP_UPSERT_REPLACE;
         ws[i].partition_key = rows[i].pk;
         ws[i].row_key = rows[i].rk;
