@@ -29,6 +29,7 @@ and has uses left decides the answer (no rule: 204). Rule fields:
   delay_ms     sleep this long before answering (a slow response)
   drop         true: close the connection without answering (a reset)
   leads        only deliveries of these leadIds
+  lead_prefix  only deliveries whose leadId starts with one of these strings
   count        how many times the rule applies (default: unlimited)
   for_seconds  the rule applies only this long after it was installed
 Rules come from --scenario FILE (a JSON list) and can be replaced at any time
@@ -75,6 +76,8 @@ def pick_rule(lead):
     now = time.monotonic()
     for r in state["rules"]:
         if "leads" in r and lead not in r["leads"]:
+            continue
+        if "lead_prefix" in r and not (lead or "").startswith(tuple(r["lead_prefix"])):
             continue
         if "count" in r and r["_used"] >= r["count"]:
             continue
