@@ -213,7 +213,7 @@ void ls_webhook_classify(int status, const char *transport, long retry_after_ms,
     excerpt(ex, sizeof(ex), body ? body : "", body ? len : 0);
     if (status == 0) {
         r->outcome = LS_SINK_RETRY;
-        snprintf(r->error, sizeof(r->error), "no answer: %s",
+        snprintf(r->error, sizeof(r->error), "no answer: %.280s",
                  transport && *transport ? transport : "transport error");
         return;
     }
