@@ -186,6 +186,76 @@ static int dry_run(const struct ls_config *cfg, struct azt_client *client,
     return rc;
 }
 
+/* What one cycle (a window, then delivery) came to. */
+struct cycle {
+    int rc;   /* ls_err of the window or the ledger; 0 when the cycle completed */
+    int exit; /* the contract's exit code for this cycle */
+};
+
+/* One window, then delivery; records the cycle as a run in the ledger. */
+static int run_cycle(struct azt_client *client, struct ls_ledger *ledger, struct ls_sink *sinks,
+                     size_t nsinks, struct ls_sync_opts *so, struct run_ctx *r, int once,
+                     struct cycle *out)
+{
+    struct ls_sync_stats st;
+    struct ls_deliver_stats d;
+    int64_t run_id = 0, t0 = mono_ms();
+    char *sum = NULL;
+    char msg[1024] = "";
+    int rc;
+
+    memset(&st, 0, sizeof(st));
+    memset(&r->total, 0, sizeof(r->total));
+    out->rc = LS_OK;
+    out->exit = LS_EXIT_OK;
+    rc = ls_ledger_run_start(ledger, once ? "once" : "daemon", now_ms(), &run_id);
+    if (rc)
+        return rc;
+    out->rc = ls_sync_window(client, ledger, sinks, nsinks, so, &st);
+    if (out->rc == LS_ECANCELED)
+        out->rc = LS_OK; /* stopped between pages: the window is re-read next time */
+    if (out->rc)
+        snprintf(msg, sizeof(msg), "%s", ls_error_last());
+    /* Deliver even when the window failed: earlier work may be pending. */
+    rc = ls_deliver_run(r->deliverer, once, &d);
+    if (rc)
+        return rc;
+    add_stats(r, &d);
+    if (out->rc)
+        out->exit = ls_exit_code(out->rc);
+    else if (r->fatal)
+        out->exit = ls_exit_code(r->fatal_code);
+    else if (once && r->total.pending > 0)
+        out->exit = LS_EXIT_TEMPFAIL;
+    sum = summary_json(&st, r, mono_ms() - t0);
+    rc = ls_ledger_run_finish(ledger, run_id, out->exit, sum, now_ms());
+    free(sum);
+    if (rc)
+        return rc;
+    print_summary(once ? "run done" : "poll done", &st, r, mono_ms() - t0);
+    if (out->rc)
+        ls_error(out->rc, "%s", msg); /* the window's own message, for the caller */
+    return LS_OK;
+}
+
+/* Daemon: sleep until the next poll, delivering due retries meanwhile. */
+static void daemon_sleep(struct run_ctx *r, long seconds)
+{
+    int64_t until = mono_ms() + (int64_t)seconds * 1000;
+    struct ls_deliver_stats d;
+
+    while (!ls_stop_requested && mono_ms() < until) {
+        int64_t left = until - mono_ms();
+        struct timespec ts;
+
+        ts.tv_sec = left >= 1000 ? 1 : 0;
+        ts.tv_nsec = left >= 1000 ? 0 : (long)left * 1000000L;
+        nanosleep(&ts, NULL);
+        if (!r->fatal && ls_deliver_run(r->deliverer, 0, &d) == LS_OK)
+            add_stats(r, &d);
+    }
+}
+
 int ls_cmd_run(const struct ls_config *cfg, const struct ls_run_args *a, int *exit_code)
 {
     struct azt_client *client = NULL;
@@ -196,14 +266,10 @@ int ls_cmd_run(const struct ls_config *cfg, const struct ls_run_args *a, int *ex
     struct ls_deliver_opts dopt = {0};
     struct ls_sync_opts so = {0};
     struct run_ctx r;
-    struct ls_sync_stats st;
-    int64_t run_id = 0, started;
-    char *sum = NULL;
+    struct cycle cy;
     int rc;
-    int first_window_done = 0;
 
     memset(&r, 0, sizeof(r));
-    memset(&st, 0, sizeof(st));
     *exit_code = LS_EXIT_OK;
     ls_install_signal_handlers();
     rc = ls_open_table_client(cfg, &client);
@@ -246,92 +312,46 @@ int ls_cmd_run(const struct ls_config *cfg, const struct ls_run_args *a, int *ex
     so.after_page_ctx = &r;
 
     for (;;) {
-        struct ls_deliver_stats d;
-        int64_t t0 = mono_ms();
-        int window_rc;
-
-        started = now_ms();
-        rc = ls_ledger_run_start(ledger, a->once ? "once" : "daemon", started, &run_id);
-        if (rc)
+        rc = run_cycle(client, ledger, sinks, nsinks, &so, &r, a->once, &cy);
+        if (rc) /* the ledger failed: nothing can be recorded, stop */
             goto done;
-        memset(&r.total, 0, sizeof(r.total));
-        window_rc = ls_sync_window(client, ledger, sinks, nsinks, &so, &st);
-        if (window_rc && window_rc != LS_ECANCELED) {
-            if (a->once || window_rc == LS_ECONFIG || window_rc == LS_EDB ||
-                window_rc == LS_ELOCKED) {
-                rc = window_rc;
-                /* Still deliver what is pending from earlier runs? No: exit with the cause. */
-                goto record;
-            }
-            LS_ERR("run", "poll failed, retrying in %lds: %s", cfg->poll_seconds, ls_error_last());
-        }
-        if (!window_rc)
-            first_window_done = 1;
         so.since = NULL; /* a backfill is one window */
-        rc = ls_deliver_run(r.deliverer, a->once, &d);
-        if (rc)
-            goto record;
-        add_stats(&r, &d);
-    record:
-        free(sum);
-        sum = summary_json(&st, &r, mono_ms() - t0);
-        {
-            int code = rc ? ls_exit_code(rc)
-                          : (r.fatal ? ls_exit_code(r.fatal_code)
-                                     : (r.total.pending > 0 && a->once ? LS_EXIT_TEMPFAIL : 0));
-            int frc;
-            char msg[1024];
-
-            snprintf(msg, sizeof(msg), "%s", ls_error_last());
-            frc = ls_ledger_run_finish(ledger, run_id, code, sum, now_ms());
-            ls_error(LS_ERROR, "%s", msg); /* keep the run's own message */
-            if (frc && !rc)
-                rc = frc;
-            *exit_code = code;
-        }
-        if (rc)
-            goto done;
-        print_summary(a->once ? "run done" : "poll done", &st, &r, mono_ms() - t0);
         if (r.fatal) {
-            rc = r.fatal_code;
-            ls_error(rc, "a sink failed: %s", ls_error_last());
+            rc = ls_error(r.fatal_code, "%s", ls_error_last());
+            *exit_code = cy.exit;
             goto done;
         }
-        if (a->once || ls_stop_requested)
+        if (a->once) {
+            *exit_code = cy.exit;
+            if (cy.rc)
+                rc = cy.rc;
+            else if (cy.exit == LS_EXIT_TEMPFAIL)
+                rc = ls_error(LS_EUNAVAIL,
+                              "%lld deliveries are still pending (a sink is unavailable); they "
+                              "go out on the next run",
+                              (long long)r.total.pending);
             break;
-        /* Daemon: sleep until the next poll, delivering due retries meanwhile. */
-        {
-            int64_t until = mono_ms() + cfg->poll_seconds * 1000;
-
-            while (!ls_stop_requested && mono_ms() < until) {
-                struct timespec ts = {1, 0};
-                int64_t left = until - mono_ms();
-
-                if (left < 1000) {
-                    ts.tv_sec = 0;
-                    ts.tv_nsec = (long)left * 1000000L;
-                }
-                nanosleep(&ts, NULL);
-                if (ls_deliver_run(r.deliverer, 0, &d) == LS_OK)
-                    add_stats(&r, &d);
-            }
         }
+        if (cy.rc) {
+            /* The daemon keeps going through outages; configuration errors stop it. */
+            if (cy.rc == LS_ECONFIG || cy.rc == LS_EDB) {
+                rc = cy.rc;
+                *exit_code = cy.exit;
+                goto done;
+            }
+            LS_ERR("run", "poll failed, next try in %lds: %s", cfg->poll_seconds, ls_error_last());
+        }
+        if (ls_stop_requested)
+            break;
+        daemon_sleep(&r, cfg->poll_seconds);
         if (ls_stop_requested)
             break;
     }
     if (ls_stop_requested)
         LS_INFO("run", "stopped by signal after committing the current batch");
-    if (a->once && r.total.pending > 0) {
-        rc = ls_error(LS_EUNAVAIL,
-                      "%lld deliveries are still pending (a sink is unavailable); rerun later",
-                      (long long)r.total.pending);
-        *exit_code = LS_EXIT_TEMPFAIL;
-    }
-    (void)first_window_done;
 done:
     if (rc && *exit_code == LS_EXIT_OK)
         *exit_code = ls_exit_code(rc);
-    free(sum);
     ls_deliverer_destroy(r.deliverer);
     ls_sinks_destroy(sinks, nsinks);
     ls_ledger_close(ledger);
