@@ -18,22 +18,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void fmt_time_ms(int64_t ms, char out[32])
 {
     time_t t = (time_t)(ms / 1000);
@@ -72,7 +56,7 @@ int ls_cmd_check(const struct ls_config *cfg, int *exit_code)
     printf("config: ok (table %s, ledger %s, sinks %s)\n", cfg->table, cfg->state, cfg->sinks);
 
     q.top = 1;
-    t0 = mono_ms();
+    t0 = ls_mono_ms();
     rc = azt_query_open(client, cfg->table, &q, &it);
     if (rc == AZT_OK)
         rc = azt_iter_next(it, &page);
@@ -89,7 +73,7 @@ int ls_cmd_check(const struct ls_config *cfg, int *exit_code)
 
         fmt_time_ms((int64_t)azt_client_server_time(client) * 1000, server);
         printf("table: ok (%s answered in %lld ms, server time %s)\n", cfg->table,
-               (long long)(mono_ms() - t0), server);
+               (long long)(ls_mono_ms() - t0), server);
     }
     rc = LS_OK;
 
@@ -193,7 +177,7 @@ int ls_cmd_status(const struct ls_config *cfg, int json, int *exit_code)
                           "dead", (json_int_t)ss[i].dead, "superseded",
                           (json_int_t)ss[i].superseded, "oldestPendingAgeSeconds",
                           (json_int_t)(ss[i].oldest_pending_at
-                                           ? (now_ms() - ss[i].oldest_pending_at) / 1000
+                                           ? (ls_now_ms() - ss[i].oldest_pending_at) / 1000
                                            : 0)));
         for (i = 0; i < ndl; i++)
             json_array_append_new(
@@ -241,7 +225,7 @@ int ls_cmd_status(const struct ls_config *cfg, int json, int *exit_code)
 
         if (ss[i].oldest_pending_at)
             snprintf(age, sizeof(age), "%llds",
-                     (long long)((now_ms() - ss[i].oldest_pending_at) / 1000));
+                     (long long)((ls_now_ms() - ss[i].oldest_pending_at) / 1000));
         printf("sink %s: pending %lld, delivered %lld, dead %lld, superseded %lld, oldest "
                "pending %s\n",
                ss[i].sink, (long long)ss[i].pending, (long long)ss[i].delivered,
@@ -290,7 +274,7 @@ int ls_cmd_retry(const struct ls_config *cfg, const char *sink, int *exit_code)
     rc = ls_ledger_begin(l);
     if (rc)
         goto done;
-    rc = ls_ledger_retry_dead(l, sink, now_ms(), &n);
+    rc = ls_ledger_retry_dead(l, sink, ls_now_ms(), &n);
     if (rc) {
         ls_ledger_rollback(l);
         goto done;
@@ -318,7 +302,7 @@ int ls_cmd_purge(const struct ls_config *cfg, long days, int *exit_code)
     rc = ls_ledger_begin(l);
     if (rc)
         goto done;
-    rc = ls_ledger_purge(l, now_ms() - (int64_t)days * 86400000, &n);
+    rc = ls_ledger_purge(l, ls_now_ms() - (int64_t)days * 86400000, &n);
     if (rc) {
         ls_ledger_rollback(l);
         goto done;

@@ -46,6 +46,10 @@ enum ls_exit {
     LS_EXIT_CONFIG = 78,
 };
 
+/* Clocks, in milliseconds: wall (unix epoch) and monotonic (for intervals). */
+int64_t ls_now_ms(void);
+int64_t ls_mono_ms(void);
+
 /* Sets the last error message and returns code. */
 int ls_error(int code, const char *fmt, ...) LS_PRINTF(2, 3);
 const char *ls_error_last(void);

@@ -25,11 +25,8 @@ struct ls_deliverer {
 
 static int64_t real_now_ms(void *ctx)
 {
-    struct timespec ts;
-
     (void)ctx;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return ls_now_ms();
 }
 
 static void real_sleep_ms(void *ctx, long ms)

@@ -75,22 +75,6 @@ int ls_open_table_client(const struct ls_config *cfg, struct azt_client **out)
     return LS_OK;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct run_ctx {
     struct ls_deliverer *deliverer;
     struct ls_deliver_stats total;
@@ -199,7 +183,7 @@ static int run_cycle(struct azt_client *client, struct ls_ledger *ledger, struct
 {
     struct ls_sync_stats st;
     struct ls_deliver_stats d;
-    int64_t run_id = 0, t0 = mono_ms();
+    int64_t run_id = 0, t0 = ls_mono_ms();
     char *sum = NULL;
     char msg[1024] = "";
     int rc;
@@ -208,7 +192,7 @@ static int run_cycle(struct azt_client *client, struct ls_ledger *ledger, struct
     memset(&r->total, 0, sizeof(r->total));
     out->rc = LS_OK;
     out->exit = LS_EXIT_OK;
-    rc = ls_ledger_run_start(ledger, once ? "once" : "daemon", now_ms(), &run_id);
+    rc = ls_ledger_run_start(ledger, once ? "once" : "daemon", ls_now_ms(), &run_id);
     if (rc)
         return rc;
     out->rc = ls_sync_window(client, ledger, sinks, nsinks, so, &st);
@@ -227,12 +211,12 @@ static int run_cycle(struct azt_client *client, struct ls_ledger *ledger, struct
         out->exit = ls_exit_code(r->fatal_code);
     else if (once && r->total.pending > 0)
         out->exit = LS_EXIT_TEMPFAIL;
-    sum = summary_json(&st, r, mono_ms() - t0);
-    rc = ls_ledger_run_finish(ledger, run_id, out->exit, sum, now_ms());
+    sum = summary_json(&st, r, ls_mono_ms() - t0);
+    rc = ls_ledger_run_finish(ledger, run_id, out->exit, sum, ls_now_ms());
     free(sum);
     if (rc)
         return rc;
-    print_summary(once ? "run done" : "poll done", &st, r, mono_ms() - t0);
+    print_summary(once ? "run done" : "poll done", &st, r, ls_mono_ms() - t0);
     if (out->rc)
         ls_error(out->rc, "%s", msg); /* the window's own message, for the caller */
     return LS_OK;
@@ -241,11 +225,11 @@ static int run_cycle(struct azt_client *client, struct ls_ledger *ledger, struct
 /* Daemon: sleep until the next poll, delivering due retries meanwhile. */
 static void daemon_sleep(struct run_ctx *r, long seconds)
 {
-    int64_t until = mono_ms() + (int64_t)seconds * 1000;
+    int64_t until = ls_mono_ms() + (int64_t)seconds * 1000;
     struct ls_deliver_stats d;
 
-    while (!ls_stop_requested && mono_ms() < until) {
-        int64_t left = until - mono_ms();
+    while (!ls_stop_requested && ls_mono_ms() < until) {
+        int64_t left = until - ls_mono_ms();
         struct timespec ts;
 
         ts.tv_sec = left >= 1000 ? 1 : 0;

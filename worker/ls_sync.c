@@ -117,22 +117,6 @@ void ls_delivery_id(const char *pk, const char *rk, const char *content_hash, ch
 /* ------------------------------------------------------------------------ */
 /* The window                                                                */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void log_problems(const struct ls_lead *lead)
 {
     char what[256] = "";
@@ -349,7 +333,7 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
         rc = ls_from_azt(rc);
         goto done;
     }
-    started = last_progress = mono_ms();
+    started = last_progress = ls_mono_ms();
     for (;;) {
         int64_t now_ms;
 
@@ -365,7 +349,7 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
         if (rc == 0)
             break;
         st->pages++;
-        now_ms = wall_ms();
+        now_ms = ls_now_ms();
         if (ledger && !o->dry_run) {
             rc = ls_ledger_begin(ledger);
             if (rc)
@@ -388,10 +372,10 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
         }
         azt_page_free(page);
         page = NULL;
-        if (mono_ms() - last_progress >= o->progress_seconds * 1000) {
-            int64_t el = mono_ms() - started;
+        if (ls_mono_ms() - last_progress >= o->progress_seconds * 1000) {
+            int64_t el = ls_mono_ms() - started;
 
-            last_progress = mono_ms();
+            last_progress = ls_mono_ms();
             LS_INFO("sync",
                     "progress: rows=%lld new=%lld updated=%lld unchanged=%lld rate=%lld rows/s",
                     (long long)st->rows, (long long)st->fresh, (long long)st->updated,
