@@ -15,5 +15,7 @@ struct ls_embedded {
 
 /* schema/sqlite/NNN_*.sql in name order */
 extern const struct ls_embedded ls_migrations[];
+/* schema/mapping/<crm>.json: default field mappings (worker/ls_mapping.h) */
+extern const struct ls_embedded ls_mappings[];
 
 #endif /* LS_EMBED_H */
