@@ -1,0 +1,85 @@
+/*
+ * ls_metrics.h - a small metrics registry: counters, gauges and histograms
+ * with labels, rendered in the Prometheus text exposition format (0.0.4).
+ *
+ * The daemon serves it on /metrics (ls_http_server.c); a one-shot run pushes
+ * it to a Pushgateway. Every update locks the registry, so the HTTP thread may
+ * render while the run loop writes. Labels are given as a NULL-terminated
+ * array of alternating names and values: (const char *[]){"sink", id, NULL};
+ * NULL means no labels. Updates to a name that was never defined are ignored.
+ *
+ * Health (/healthz) lives here too, as plain state plus a pure check.
+ */
+#ifndef LS_METRICS_H
+#define LS_METRICS_H
+
+#include "ls_common.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum ls_metric_type { LS_METRIC_COUNTER = 0, LS_METRIC_GAUGE, LS_METRIC_HISTOGRAM };
+
+struct ls_metrics;
+
+LS_NODISCARD int ls_metrics_create(struct ls_metrics **out);
+void ls_metrics_free(struct ls_metrics *m);
+
+/* The process-wide registry with every leadsync metric defined (created on
+ * first use, never freed before exit). */
+struct ls_metrics *ls_metrics_default(void);
+/* Defines the standard leadsync metrics in m (see ls_metrics.c). */
+LS_NODISCARD int ls_metrics_define_standard(struct ls_metrics *m);
+
+/* buckets: upper bounds, ascending, without +Inf (histograms only). */
+LS_NODISCARD int ls_metrics_define(struct ls_metrics *m, const char *name, enum ls_metric_type type,
+                                   const char *help, const double *buckets, size_t nbuckets);
+void ls_metrics_inc(struct ls_metrics *m, const char *name, const char *const *labels, double by);
+void ls_metrics_set(struct ls_metrics *m, const char *name, const char *const *labels, double v);
+void ls_metrics_observe(struct ls_metrics *m, const char *name, const char *const *labels,
+                        double v);
+/* The value of a counter or gauge series, or a histogram's count; 0 when the
+ * series does not exist. */
+double ls_metrics_get(struct ls_metrics *m, const char *name, const char *const *labels);
+
+/* The whole registry as Prometheus text; *out malloc'd, NUL-terminated. */
+LS_NODISCARD int ls_metrics_format(struct ls_metrics *m, char **out, size_t *len);
+
+/* Pure helpers, exposed for tests. */
+/* Renders labels as `a="x",b="y"` with \\, \" and \n escaped; *out malloc'd
+ * ("" for none). Label names must match [a-zA-Z_][a-zA-Z0-9_]*. */
+LS_NODISCARD int ls_metrics_render_labels(const char *const *labels, char **out);
+/* A sample value: integers without a fraction, +Inf/-Inf/NaN as Prometheus
+ * spells them, otherwise the shortest %g that round-trips. */
+void ls_metrics_format_value(double v, char out[40]);
+
+/* ------------------------------------------------------------------------ */
+/* Health                                                                    */
+
+#define LS_HEALTH_MAX_SINKS 32
+
+struct ls_health {
+    int ready;                 /* a poll has succeeded */
+    int64_t last_success_ms;   /* wall clock of the last successful poll */
+    int64_t source_failing_ms; /* since when the source fails, 0 = it does not */
+    size_t nsinks;
+    char sink[LS_HEALTH_MAX_SINKS][64];
+    int64_t sink_failing_ms[LS_HEALTH_MAX_SINKS]; /* since when, 0 = healthy */
+};
+
+/* Updates, under the default registry's lock. */
+void ls_health_poll_result(int ok, int64_t now_ms);
+/* A sink round: ok = something was delivered or nothing failed. */
+void ls_health_sink_result(const char *sink, int ok, int64_t now_ms);
+void ls_health_snapshot(struct ls_health *out);
+void ls_health_reset(void);
+
+/*
+ * Pure: 1 healthy, 0 not. Not healthy before the first successful poll, when
+ * the source has failed for longer than fail_after_ms, or when every sink has
+ * failed for longer than that. why gets a short reason.
+ */
+int ls_health_check(const struct ls_health *h, int64_t now_ms, int64_t fail_after_ms, char *why,
+                    size_t whylen);
+
+#endif /* LS_METRICS_H */
