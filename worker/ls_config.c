@@ -65,10 +65,73 @@ const struct ls_conf_entry ls_conf_entries[] = {
      "CA bundle (PEM) trusted for webhook TLS instead of the system's", NULL},
     {"LEADSYNC_WEBHOOK_TIMEOUT_SECONDS", LS_CONF_INT, "15", S(webhook_timeout_seconds), 0, 1, 600, NULL,
      "timeout of every webhook request (connect included)", NULL},
+    {"LEADSYNC_SALESFORCE_AUTH", LS_CONF_ENUM, "client_credentials", S(salesforce_auth), 0, 0, 0, "client_credentials|jwt",
+     "Salesforce OAuth flow: client credentials (client id + secret) or JWT bearer (client id + username + private key)", NULL},
+    {"LEADSYNC_SALESFORCE_LOGIN_URL", LS_CONF_STRING, "https://login.salesforce.com", S(salesforce_login_url), 0, 0, 0, NULL,
+     "Salesforce login URL (My Domain, login. or test.salesforce.com)", NULL},
+    {"LEADSYNC_SALESFORCE_TOKEN_URL", LS_CONF_STRING, NULL, S(salesforce_token_url), 0, 0, 0, NULL,
+     "Salesforce token endpoint (default: LOGIN_URL/services/oauth2/token)", NULL},
+    {"LEADSYNC_SALESFORCE_INSTANCE_URL", LS_CONF_STRING, NULL, S(salesforce_instance_url), 0, 0, 0, NULL,
+     "Salesforce API host (default: the token response's instance_url)", NULL},
+    {"LEADSYNC_SALESFORCE_API_VERSION", LS_CONF_STRING, "v62.0", S(salesforce_api_version), 0, 0, 0, NULL,
+     "Salesforce REST API version (v46.0 or later)", NULL},
+    {"LEADSYNC_SALESFORCE_CLIENT_ID", LS_CONF_STRING, NULL, S(salesforce_client_id), 0, 0, 0, NULL,
+     "Salesforce connected app consumer key", NULL},
+    {"LEADSYNC_SALESFORCE_CLIENT_SECRET", LS_CONF_STRING, NULL, S(salesforce_client_secret), LS_CONF_SECRET, 0, 0, NULL,
+     "Salesforce consumer secret (client_credentials)", NULL},
+    {"LEADSYNC_SALESFORCE_USERNAME", LS_CONF_STRING, NULL, S(salesforce_username), 0, 0, 0, NULL,
+     "Salesforce user the JWT bearer flow acts as (jwt)", NULL},
+    {"LEADSYNC_SALESFORCE_PRIVATE_KEY", LS_CONF_STRING, NULL, S(salesforce_private_key), LS_CONF_SECRET, 0, 0, NULL,
+     "PEM RSA private key signing the JWT assertion (jwt; use _FILE)", NULL},
+    {"LEADSYNC_SALESFORCE_AUDIENCE", LS_CONF_STRING, NULL, S(salesforce_audience), 0, 0, 0, NULL,
+     "JWT aud claim (default: LOGIN_URL)", NULL},
+    {"LEADSYNC_SALESFORCE_EXTERNAL_ID_FIELD", LS_CONF_STRING, "Marketplace_Lead_Id__c", S(salesforce_external_id_field), 0, 0, 0, NULL,
+     "Lead field (External ID, Unique) holding leadId; upserts key on it", NULL},
+    {"LEADSYNC_SALESFORCE_MAPPING", LS_CONF_STRING, NULL, S(salesforce_mapping), 0, 0, 0, NULL,
+     "JSON file extending the built-in Salesforce field mapping", NULL},
+    {"LEADSYNC_SALESFORCE_CA_FILE", LS_CONF_STRING, NULL, S(salesforce_ca_file), 0, 0, 0, NULL,
+     "CA bundle (PEM) trusted for Salesforce TLS instead of the system's", NULL},
+    {"LEADSYNC_SALESFORCE_BATCH", LS_CONF_INT, "200", S(salesforce_batch), 0, 1, 200, NULL,
+     "records per sObject Collections upsert (1 = single PATCH per lead)", NULL},
+    {"LEADSYNC_SALESFORCE_LIMIT_PAUSE_SECONDS", LS_CONF_INT, "300", S(salesforce_limit_pause_seconds), 0, 1, 86400, NULL,
+     "first pause after REQUEST_LIMIT_EXCEEDED (doubles while it repeats, up to a day)", NULL},
+    {"LEADSYNC_DYNAMICS_URL", LS_CONF_STRING, NULL, S(dynamics_url), 0, 0, 0, NULL,
+     "Dataverse environment URL, e.g. https://org.crm.dynamics.com", NULL},
+    {"LEADSYNC_DYNAMICS_API_BASE", LS_CONF_STRING, NULL, S(dynamics_api_base), 0, 0, 0, NULL,
+     "Dataverse Web API base (default: URL/api/data/v9.2)", NULL},
+    {"LEADSYNC_DYNAMICS_AUTHORITY_URL", LS_CONF_STRING, "https://login.microsoftonline.com", S(dynamics_authority_url), 0, 0, 0, NULL,
+     "Microsoft Entra authority host", NULL},
+    {"LEADSYNC_DYNAMICS_TOKEN_URL", LS_CONF_STRING, NULL, S(dynamics_token_url), 0, 0, 0, NULL,
+     "token endpoint (default: AUTHORITY_URL/TENANT_ID/oauth2/v2.0/token)", NULL},
+    {"LEADSYNC_DYNAMICS_SCOPE", LS_CONF_STRING, NULL, S(dynamics_scope), 0, 0, 0, NULL,
+     "token scope (default: URL/.default)", NULL},
+    {"LEADSYNC_DYNAMICS_TENANT_ID", LS_CONF_STRING, NULL, S(dynamics_tenant_id), 0, 0, 0, NULL,
+     "Microsoft Entra tenant (directory) id", NULL},
+    {"LEADSYNC_DYNAMICS_CLIENT_ID", LS_CONF_STRING, NULL, S(dynamics_client_id), 0, 0, 0, NULL,
+     "application (client) id of the app registration", NULL},
+    {"LEADSYNC_DYNAMICS_CLIENT_SECRET", LS_CONF_STRING, NULL, S(dynamics_client_secret), LS_CONF_SECRET, 0, 0, NULL,
+     "client secret (or use CERTIFICATE + PRIVATE_KEY)", NULL},
+    {"LEADSYNC_DYNAMICS_CERTIFICATE", LS_CONF_STRING, NULL, S(dynamics_certificate), LS_CONF_SECRET, 0, 0, NULL,
+     "PEM certificate registered on the app, for a signed client assertion (use _FILE)", NULL},
+    {"LEADSYNC_DYNAMICS_PRIVATE_KEY", LS_CONF_STRING, NULL, S(dynamics_private_key), LS_CONF_SECRET, 0, 0, NULL,
+     "PEM RSA private key of CERTIFICATE (use _FILE)", NULL},
+    {"LEADSYNC_DYNAMICS_KEY_FIELD", LS_CONF_STRING, "new_marketplaceleadid", S(dynamics_key_field), 0, 0, 0, NULL,
+     "lead column with an alternate key holding leadId; upserts key on it", NULL},
+    {"LEADSYNC_DYNAMICS_MAPPING", LS_CONF_STRING, NULL, S(dynamics_mapping), 0, 0, 0, NULL,
+     "JSON file extending the built-in Dynamics field mapping", NULL},
+    {"LEADSYNC_DYNAMICS_CA_FILE", LS_CONF_STRING, NULL, S(dynamics_ca_file), 0, 0, 0, NULL,
+     "CA bundle (PEM) trusted for Dynamics TLS instead of the system's", NULL},
+    {"LEADSYNC_DYNAMICS_BATCH", LS_CONF_INT, "1", S(dynamics_batch), 0, 1, 1000, NULL,
+     "upserts per $batch request (1 = one PATCH per lead)", NULL},
     {"LEADSYNC_METRICS_ADDR", LS_CONF_STRING, NULL, S(metrics_addr), 0, 0, 0, NULL,
      "host:port for /healthz and /metrics in daemon mode", NULL},
     {"LEADSYNC_PUSHGATEWAY_URL", LS_CONF_STRING, NULL, S(pushgateway_url), 0, 0, 0, NULL,
      "Prometheus Pushgateway URL for one-shot runs", NULL},
+    {"LEADSYNC_HEALTH_FAIL_SECONDS", LS_CONF_INT, "600", S(health_fail_seconds), 0, 1, 86400 * 7, NULL,
+     "/healthz fails when the source, or every sink, has failed for longer than this", NULL},
+    {"LEADSYNC_TABLE_ENDPOINT", LS_CONF_STRING, NULL, S(table_endpoint), 0, 0, 0, NULL,
+     "table endpoint (https://ACCOUNT.table.core.windows.net) authenticated with Entra ID "
+     "(workload identity, managed identity or AZURE_CLIENT_SECRET); instead of a connection string", NULL},
 };
 /* clang-format on */
 const size_t ls_conf_nentries = LS_ARRAY_LEN(ls_conf_entries);
@@ -314,10 +377,11 @@ int ls_config_load(struct ls_config *cfg, const char *file, char *const *envp,
 
 int ls_config_require_source(const struct ls_config *cfg)
 {
-    if (!cfg->connection_string || !*cfg->connection_string)
+    if ((!cfg->connection_string || !*cfg->connection_string) &&
+        (!cfg->table_endpoint || !*cfg->table_endpoint))
         return ls_error(LS_ECONFIG, "LEADSYNC_CONNECTION_STRING is not set (nor "
-                                    "AZURE_STORAGE_CONNECTION_STRING); for a local Azurite use "
-                                    "UseDevelopmentStorage=true");
+                                    "AZURE_STORAGE_CONNECTION_STRING, nor LEADSYNC_TABLE_ENDPOINT); for "
+                                    "a local Azurite use UseDevelopmentStorage=true");
     return LS_OK;
 }
 

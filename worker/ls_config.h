@@ -65,9 +65,43 @@ struct ls_config {
     char *webhook_headers; /* "Name: value\nName2: value2" or ";"-separated */
     char *webhook_ca_file;
     long webhook_timeout_seconds;
+    /* salesforce (sink_salesforce.c) */
+    char *salesforce_auth; /* client_credentials | jwt */
+    char *salesforce_login_url;
+    char *salesforce_token_url;
+    char *salesforce_instance_url;
+    char *salesforce_api_version;
+    char *salesforce_client_id;
+    char *salesforce_client_secret;
+    char *salesforce_username;
+    char *salesforce_private_key;
+    char *salesforce_audience;
+    char *salesforce_external_id_field;
+    char *salesforce_mapping;
+    char *salesforce_ca_file;
+    long salesforce_batch;
+    long salesforce_limit_pause_seconds;
+    /* dynamics (sink_dynamics.c) */
+    char *dynamics_url;
+    char *dynamics_api_base;
+    char *dynamics_authority_url;
+    char *dynamics_token_url;
+    char *dynamics_scope;
+    char *dynamics_tenant_id;
+    char *dynamics_client_id;
+    char *dynamics_client_secret;
+    char *dynamics_certificate;
+    char *dynamics_private_key;
+    char *dynamics_key_field;
+    char *dynamics_mapping;
+    char *dynamics_ca_file;
+    long dynamics_batch;
     /* operations */
     char *metrics_addr;
     char *pushgateway_url;
+    long health_fail_seconds;
+    /* Entra ID (no account key on the pod) */
+    char *table_endpoint;
 };
 
 /* The table, for --help, docs and tests. */
