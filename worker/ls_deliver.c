@@ -3,6 +3,7 @@
 
 #include "ls_lead.h"
 #include "ls_log.h"
+#include "ls_metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,8 +121,9 @@ static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
     int rc;
     int in_txn = 0;
     long pause_ms = -1;
-    int64_t after;
+    int64_t after, sent_at = 0;
     size_t not_sent = 0;
+    int64_t ok_n = 0, retry_n = 0, dead_n = 0;
 
     *progress = 0;
     rc = ls_ledger_pending(d->ledger, s->sink->id, now, d->o.batch, &ds, &n);
@@ -165,7 +167,10 @@ static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
             }
         }
         if (k) {
-            int src = s->sink->ops->deliver(s->sink->ctx, send, k, sres);
+            int src;
+
+            sent_at = d->o.now_ms(d->o.seam_ctx);
+            src = s->sink->ops->deliver(s->sink->ctx, send, k, sres);
 
             for (i = 0; i < k; i++) {
                 if (src) {
@@ -184,6 +189,10 @@ static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
     /* Outcomes are timed from when the answers came in, not from when the
      * round began: a Retry-After counts from its answer. */
     after = d->o.now_ms(d->o.seam_ctx);
+    if (sent_at)
+        ls_metrics_observe(ls_metrics_default(), "leadsync_sink_request_duration_seconds",
+                           (const char *[]){"sink", s->sink->id, NULL},
+                           (double)(after - sent_at) / 1000.0);
     if (after > now)
         now = after;
     rc = ls_ledger_begin(d->ledger);
@@ -204,12 +213,14 @@ static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
         case LS_SINK_OK:
             rc = ls_ledger_mark_delivered(d->ledger, ds[i].id, r->status, now);
             st->delivered++;
+            ok_n++;
             break;
         case LS_SINK_REJECT:
             LS_WARN(s->comp, "dead letter: lead %s delivery %s rejected (status %d): %s",
                     ds[i].lead_id, ds[i].delivery_id, r->status, r->error);
             rc = ls_ledger_mark_dead(d->ledger, ds[i].id, r->status, r->error, now);
             st->dead++;
+            dead_n++;
             break;
         case LS_SINK_FATAL:
             /* Not this lead's fault: leave it pending, stop the sink. */
@@ -228,6 +239,7 @@ static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
                         ds[i].lead_id, r->status, r->error);
                 rc = ls_ledger_mark_dead(d->ledger, ds[i].id, r->status, r->error, now);
                 st->dead++;
+                dead_n++;
             } else {
                 long wait = ls_backoff_ms(attempts, d->o.backoff_base_ms, d->o.backoff_cap_ms,
                                           r->retry_after_ms, d->o.random(d->o.seam_ctx));
@@ -237,6 +249,7 @@ static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
                 rc =
                     ls_ledger_mark_retry(d->ledger, ds[i].id, now + wait, r->status, r->error, now);
                 st->retried++;
+                retry_n++;
                 if (r->throttled && r->retry_after_ms > pause_ms)
                     pause_ms = r->retry_after_ms > 0 ? r->retry_after_ms : wait;
             }
@@ -250,6 +263,15 @@ static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
     if (rc)
         goto done;
     ls_crashpoint("delivered");
+    {
+        const char *lab[] = {"sink", s->sink->id, NULL};
+        struct ls_metrics *m = ls_metrics_default();
+
+        ls_metrics_inc(m, "leadsync_leads_delivered_total", lab, (double)ok_n);
+        ls_metrics_inc(m, "leadsync_leads_failed_total", lab, (double)(retry_n + dead_n));
+        ls_metrics_inc(m, "leadsync_leads_dead_total", lab, (double)dead_n);
+        ls_health_sink_result(s->sink->id, ok_n > 0 || (retry_n == 0 && !s->fatal), ls_now_ms());
+    }
     if (pause_ms >= 0) {
         s->paused_until = now + pause_ms;
         LS_WARN(s->comp, "throttled: pausing for %ld ms", pause_ms);

@@ -9,6 +9,7 @@
 #include "ls_lead.h"
 #include "ls_ledger.h"
 #include "ls_log.h"
+#include "ls_ops.h"
 #include "ls_sink.h"
 #include "ls_sync.h"
 
@@ -80,6 +81,7 @@ struct run_ctx {
     struct ls_deliver_stats total;
     int fatal;
     int fatal_code;
+    struct ls_ops *ops; /* metrics, /healthz, Pushgateway */
 };
 
 static void add_stats(struct run_ctx *r, const struct ls_deliver_stats *d)
@@ -183,8 +185,9 @@ static int run_cycle(struct azt_client *client, struct ls_ledger *ledger, struct
 {
     struct ls_sync_stats st;
     struct ls_deliver_stats d;
-    int64_t run_id = 0, t0 = ls_mono_ms();
+    int64_t run_id = 0, t0 = ls_mono_ms(), window_ms;
     char *sum = NULL;
+    int window_rc;
     char msg[1024] = "";
     int rc;
 
@@ -196,6 +199,8 @@ static int run_cycle(struct azt_client *client, struct ls_ledger *ledger, struct
     if (rc)
         return rc;
     out->rc = ls_sync_window(client, ledger, sinks, nsinks, so, &st);
+    window_rc = out->rc;
+    window_ms = ls_mono_ms() - t0;
     if (out->rc == LS_ECANCELED)
         out->rc = LS_OK; /* stopped between pages: the window is re-read next time */
     if (out->rc)
@@ -205,6 +210,7 @@ static int run_cycle(struct azt_client *client, struct ls_ledger *ledger, struct
     if (rc)
         return rc;
     add_stats(r, &d);
+    ls_ops_poll_done(r->ops, window_rc, &st, client, ledger, window_ms);
     if (out->rc)
         out->exit = ls_exit_code(out->rc);
     else if (r->fatal)
@@ -294,6 +300,9 @@ int ls_cmd_run(const struct ls_config *cfg, const struct ls_run_args *a, int *ex
         goto done;
     so.after_page = deliver_between_pages;
     so.after_page_ctx = &r;
+    rc = ls_ops_start(cfg, !a->once, &r.ops);
+    if (rc)
+        goto done;
 
     for (;;) {
         rc = run_cycle(client, ledger, sinks, nsinks, &so, &r, a->once, &cy);
@@ -336,6 +345,7 @@ int ls_cmd_run(const struct ls_config *cfg, const struct ls_run_args *a, int *ex
 done:
     if (rc && *exit_code == LS_EXIT_OK)
         *exit_code = ls_exit_code(rc);
+    ls_ops_finish(r.ops);
     ls_deliverer_destroy(r.deliverer);
     ls_sinks_destroy(sinks, nsinks);
     ls_ledger_close(ledger);

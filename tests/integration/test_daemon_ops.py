@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""The daemon (`leadsync run` without --once) against Azurite: rows written
+while it runs are delivered; /metrics and /healthz answer with the right
+values; SIGTERM in the middle of delivery loses nothing and exits 0; a
+one-shot run pushes its metrics to a (loopback) Pushgateway.
+"""
+
+import http.server
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import lstest  # noqa: E402
+import whtest  # noqa: E402
+
+
+def get(port, path):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
+            return r.status, r.read().decode(), r.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), e.headers.get("Content-Type", "")
+
+
+def parse_metrics(text):
+    """{(name, labels-text): value} from the Prometheus text format."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$', line)
+        if not m:
+            raise AssertionError("not a sample line: %r" % line)
+        out[(m.group(1), m.group(2) or "")] = float(m.group(3))
+    return out
+
+
+def wait_for(pred, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class DaemonOps(whtest.WebhookCase):
+    def start_daemon(self, extra=None):
+        self.port = whtest.free_port()
+        e = dict(self.env)
+        e.update({"LEADSYNC_POLL_SECONDS": "1",
+                  "LEADSYNC_METRICS_ADDR": "127.0.0.1:%d" % self.port})
+        if extra:
+            e.update(extra)
+        self.errlog = open(os.path.join(self.dir, "daemon.err"), "w+")
+        self.proc = subprocess.Popen([lstest.binary(), "run"], env=e, stdout=subprocess.DEVNULL,
+                                     stderr=self.errlog)
+        self.addCleanup(self.stop_daemon)
+
+        def up():
+            try:
+                return get(self.port, "/livez")[0] == 200
+            except OSError:
+                return False
+        wait_for(up, 30, "the metrics listener")
+
+    def stop_daemon(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.errlog.close()
+
+    def stderr(self):
+        self.errlog.flush()
+        with open(self.errlog.name) as f:
+            return f.read()
+
+    def test_rows_written_while_running_metrics_and_health(self):
+        self.start_daemon()
+        wait_for(lambda: get(self.port, "/healthz")[0] == 200, 30, "/healthz to turn ready")
+        status, body, _ = get(self.port, "/healthz")
+        self.assertEqual(body.strip(), "ok")
+        self.assertEqual(get(self.port, "/nope")[0], 404)
+
+        # rows written while the daemon runs are delivered
+        self.write_rows(lstest.bulk_rows(25, prefix="live"))
+        wait_for(lambda: len(self.lines()) >= 25, 60, "25 deliveries")
+        time.sleep(2.5)  # two more polls: the pending gauge is refreshed after delivery
+        self.assertEqual(len(self.lines()), 25)
+
+        status, text, ctype = get(self.port, "/metrics")
+        self.assertEqual(status, 200)
+        self.assertTrue(ctype.startswith("text/plain; version=0.0.4"), ctype)
+        m = parse_metrics(text)
+        sink = '{sink="jsonl:%s"}' % self.jsonl
+        self.assertEqual(m[("leadsync_leads_delivered_total", sink)], 25)
+        self.assertEqual(m.get(("leadsync_leads_dead_total", sink), 0), 0)
+        self.assertGreaterEqual(m[("leadsync_rows_read_total", "")], 25)
+        self.assertEqual(m[("leadsync_rows_enqueued_total", "")], 25)
+        self.assertEqual(m[("leadsync_pending", sink)], 0)
+        self.assertEqual(m[("leadsync_oldest_pending_age_seconds", sink)], 0)
+        self.assertGreaterEqual(m[("leadsync_polls_total", '{result="ok"}')], 2)
+        self.assertGreater(m[("leadsync_azure_requests_total", "")], 0)
+        last = m[("leadsync_last_success_timestamp_seconds", "")]
+        self.assertLess(abs(last - time.time()), 120)
+        # settle is 0: the cursor stops at the server's "now"
+        self.assertGreaterEqual(m[("leadsync_cursor_lag_seconds", "")], 0)
+        self.assertLess(m[("leadsync_cursor_lag_seconds", "")], 30)
+        hist = ("leadsync_sink_request_duration_seconds_count", sink)
+        self.assertGreaterEqual(m[hist], 1)
+        self.assertEqual(m[("leadsync_sink_request_duration_seconds_bucket",
+                            '{sink="jsonl:%s",le="+Inf"}' % self.jsonl)], m[hist])
+        self.assertGreaterEqual(m[("leadsync_poll_duration_seconds_count", "")], 2)
+
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(30), 0, self.stderr()[-3000:])
+        self.assertIn("stopped by signal", self.stderr())
+
+    def test_health_fails_when_every_sink_fails(self):
+        rcv = self.receiver(rules=[{"status": 503}])
+        self.env["LEADSYNC_SINKS"] = "webhook:" + rcv.url
+        self.start_daemon({"LEADSYNC_HEALTH_FAIL_SECONDS": "1",
+                           "LEADSYNC_DELIVERY_BACKOFF_BASE_MS": "50",
+                           "LEADSYNC_DELIVERY_BACKOFF_CAP_MS": "50"})
+        wait_for(lambda: get(self.port, "/healthz")[0] == 200, 30, "/healthz to turn ready")
+        self.write_rows(lstest.bulk_rows(3, prefix="down"))
+        wait_for(lambda: get(self.port, "/healthz")[0] == 503, 60, "/healthz to fail")
+        self.assertIn("every sink", get(self.port, "/healthz")[1])
+        self.assertEqual(get(self.port, "/livez")[0], 503)
+        m = parse_metrics(get(self.port, "/metrics")[1])
+        self.assertGreater(m[("leadsync_leads_failed_total", '{sink="webhook:%s"}' % rcv.url)], 0)
+        # the sink comes back: healthy again, everything delivered
+        rcv.faults([])
+        wait_for(lambda: get(self.port, "/healthz")[0] == 200, 60, "/healthz to recover")
+        wait_for(lambda: len({r["id"] for r in rcv.accepted()}) == 3, 60, "3 deliveries")
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(30), 0, self.stderr()[-3000:])
+
+    def test_sigterm_during_delivery_loses_nothing(self):
+        n = 60
+        rcv = self.receiver(rules=[{"delay_ms": 150}])
+        self.env["LEADSYNC_SINKS"] = "webhook:" + rcv.url
+        self.env["LEADSYNC_MAX_IN_FLIGHT"] = "1"
+        self.env["LEADSYNC_DELIVERY_BATCH"] = "5"
+        self.write_rows(lstest.bulk_rows(n, prefix="term"))
+        time.sleep(1.1)
+        self.start_daemon()
+        # signal once delivery is under way, well before it can finish
+        wait_for(lambda: len(rcv.records()) >= 8, 60, "delivery to start")
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(30), 0, self.stderr()[-3000:])
+        self.assertIn("stopped by signal", self.stderr())
+        got = {r["id"] for r in rcv.accepted()}
+        self.assertLess(len(got), n, "delivery finished before the signal; the test proves nothing")
+        # what the stopped daemon committed is not sent again; the rest goes out now
+        before = len(rcv.records())
+        rcv.faults([])
+        self.run_worker("run", "--once", check=0)
+        after = rcv.records()[before:]
+        again = [r["id"] for r in after if r["id"] in got]
+        self.assertLessEqual(len(again), 1, "committed deliveries were repeated: %s" % again)
+        self.assertEqual(len({r["id"] for r in rcv.accepted()}), n)
+
+    def test_once_pushes_to_pushgateway(self):
+        got = []
+
+        class Gateway(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                got.append((self.path, self.headers.get("Content-Type"), body.decode()))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.server_close)
+        self.addCleanup(srv.shutdown)
+        self.write_rows(lstest.bulk_rows(4, prefix="push"))
+        time.sleep(1.1)
+        self.run_worker("run", "--once", check=0, env={
+            "LEADSYNC_PUSHGATEWAY_URL": "http://127.0.0.1:%d/" % srv.server_address[1]})
+        self.assertEqual(len(got), 1)
+        path, ctype, body = got[0]
+        self.assertEqual(path, "/metrics/job/leadsync")
+        self.assertTrue(ctype.startswith("text/plain"), ctype)
+        m = parse_metrics(body)
+        self.assertEqual(m[("leadsync_leads_delivered_total", '{sink="jsonl:%s"}' % self.jsonl)], 4)
+
+
+if __name__ == "__main__":
+    lstest.main()

@@ -1,0 +1,250 @@
+/* ls_http_server.c - /metrics and /healthz over libmicrohttpd; Pushgateway. */
+#include "ls_http_server.h"
+
+#include "ls_log.h"
+#include "ls_metrics.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+struct ls_http_server {
+    struct MHD_Daemon *daemon;
+    int64_t fail_after_ms;
+    int port;
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ls_http_parse_addr(const char *addr, char *host, size_t hostlen, int *port)
+{
+    const char *colon, *p;
+    const char *h = "";
+    size_t hl = 0;
+    long v = 0;
+
+    *port = 0;
+    if (hostlen)
+        host[0] = '\0';
+    if (!addr || !*addr)
+        return ls_error(LS_ECONFIG, "LEADSYNC_METRICS_ADDR is empty");
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+
+        if (!close || close[1] != ':')
+            return ls_error(LS_ECONFIG, "LEADSYNC_METRICS_ADDR '%s': expected [v6]:port", addr);
+        h = addr + 1;
+        hl = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (colon) {
+            h = addr;
+            hl = (size_t)(colon - addr);
+        } else {
+            colon = addr - 1; /* the whole text is the port */
+        }
+    }
+    p = colon + 1;
+    if (!*p)
+        return ls_error(LS_ECONFIG, "LEADSYNC_METRICS_ADDR '%s': no port", addr);
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9' || v > 65535)
+            return ls_error(LS_ECONFIG, "LEADSYNC_METRICS_ADDR '%s': bad port", addr);
+        v = v * 10 + (*p - '0');
+    }
+    if (v > 65535)
+        return ls_error(LS_ECONFIG, "LEADSYNC_METRICS_ADDR '%s': bad port", addr);
+    if (hl + 1 > hostlen)
+        return ls_error(LS_ECONFIG, "LEADSYNC_METRICS_ADDR '%s': host too long", addr);
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (int)v;
+    return LS_OK;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *ctype,
+                             const char *body, size_t len)
+{
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+    char *copy = ls_xmalloc(len + 1);
+
+    memcpy(copy, body, len);
+    r = MHD_create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(copy);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", ctype);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+    struct ls_http_server *s = cls;
+    static int first_call_marker;
+    char why[160];
+    char body[200];
+    struct ls_health h;
+    int ok;
+
+    (void)version;
+    (void)upload_data;
+    if (*req_cls == NULL) { /* headers only so far: wait for the body (none) */
+        *req_cls = &first_call_marker;
+        return MHD_YES;
+    }
+    *upload_data_size = 0;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return reply(conn, 405, "text/plain", "method not allowed\n", 19);
+    if (strcmp(url, "/metrics") == 0) {
+        char *txt = NULL;
+        size_t len = 0;
+        enum MHD_Result ret;
+
+        if (ls_metrics_format(ls_metrics_default(), &txt, &len) != LS_OK)
+            return reply(conn, 500, "text/plain", "error\n", 6);
+        ret = reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8", txt, len);
+        free(txt);
+        return ret;
+    }
+    if (strcmp(url, "/healthz") == 0 || strcmp(url, "/livez") == 0) {
+        ls_health_snapshot(&h);
+        if (strcmp(url, "/livez") == 0)
+            h.ready = 1;
+        ok = ls_health_check(&h, wall_ms(), s->fail_after_ms, why, sizeof(why));
+        snprintf(body, sizeof(body), "%s\n", why);
+        return reply(conn, ok ? 200 : 503, "text/plain", body, strlen(body));
+    }
+    return reply(conn, 404, "text/plain", "not found\n", 10);
+}
+
+int ls_http_server_start(const char *addr, int64_t fail_after_ms, struct ls_http_server **out)
+{
+    struct ls_http_server *s = NULL;
+    struct addrinfo hints, *ai = NULL;
+    char host[256];
+    char portstr[16];
+    int port, rc, gai;
+    const union MHD_DaemonInfo *info;
+
+    *out = NULL;
+    rc = ls_http_parse_addr(addr, host, sizeof(host), &port);
+    if (rc)
+        goto done;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    gai = getaddrinfo(*host ? host : NULL, portstr, &hints, &ai);
+    if (gai != 0) {
+        rc = ls_error(LS_ECONFIG, "LEADSYNC_METRICS_ADDR '%s': %s", addr, gai_strerror(gai));
+        goto done;
+    }
+    s = ls_xcalloc(1, sizeof(*s));
+    s->fail_after_ms = fail_after_ms;
+    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+                                     (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+                                 (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+                                 ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    if (!s->daemon) {
+        rc = ls_error(LS_ECONFIG, "LEADSYNC_METRICS_ADDR '%s': cannot listen (%s)", addr,
+                      strerror(errno));
+        goto done;
+    }
+    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? (int)info->port : port;
+    LS_INFO("http", "serving /metrics and /healthz on %s (port %d)", addr, s->port);
+    *out = s;
+    s = NULL;
+done:
+    if (ai)
+        freeaddrinfo(ai);
+    ls_http_server_stop(s);
+    return rc;
+}
+
+int ls_http_server_port(const struct ls_http_server *s)
+{
+    return s ? s->port : 0;
+}
+
+void ls_http_server_stop(struct ls_http_server *s)
+{
+    if (!s)
+        return;
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    free(s);
+}
+
+int ls_metrics_push(const char *url, const char *job, long timeout_ms)
+{
+    CURL *h = NULL;
+    struct curl_slist *hdr = NULL;
+    char *txt = NULL, *full = NULL;
+    size_t len = 0, ul;
+    long status = 0;
+    CURLcode cc;
+    int rc = LS_OK;
+
+    rc = ls_metrics_format(ls_metrics_default(), &txt, &len);
+    if (rc)
+        goto done;
+    ul = strlen(url);
+    while (ul > 0 && url[ul - 1] == '/')
+        ul--;
+    full = ls_xasprintf("%.*s/metrics/job/%s", (int)ul, url, job);
+    h = curl_easy_init();
+    if (!h) {
+        rc = ls_error(LS_ENOMEM, "pushgateway: curl_easy_init failed");
+        goto done;
+    }
+    hdr = curl_slist_append(hdr, "Content-Type: text/plain; version=0.0.4");
+    curl_easy_setopt(h, CURLOPT_URL, full);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, txt);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    cc = curl_easy_perform(h);
+    if (cc != CURLE_OK) {
+        rc = ls_error(LS_EUNAVAIL, "pushgateway: %s", curl_easy_strerror(cc));
+        goto done;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200 || status > 299) {
+        rc = ls_error(LS_EUNAVAIL, "pushgateway: HTTP %ld", status);
+        goto done;
+    }
+done:
+    curl_slist_free_all(hdr);
+    if (h)
+        curl_easy_cleanup(h);
+    free(full);
+    free(txt);
+    return rc;
+}
