@@ -96,6 +96,29 @@ struct ls_config {
     char *dynamics_mapping;
     char *dynamics_ca_file;
     long dynamics_batch;
+    /* marketo (sink_marketo.c) */
+    char *marketo_base_url;
+    char *marketo_client_id;
+    char *marketo_client_secret;
+    char *marketo_lookup_field;
+    char *marketo_partition;
+    char *marketo_mapping;
+    char *marketo_ca_file;
+    long marketo_batch;
+    long marketo_throttle_seconds;
+    /* hubspot (sink_hubspot.c) */
+    char *hubspot_base_url;
+    char *hubspot_token;
+    char *hubspot_id_property;
+    char *hubspot_mapping;
+    char *hubspot_ca_file;
+    long hubspot_batch;
+    /* Salesforce Web-to-Lead (sink_web_to_lead.c) */
+    char *web_to_lead_url;
+    char *web_to_lead_oid;
+    long web_to_lead_daily_limit;
+    char *web_to_lead_mapping;
+    char *web_to_lead_ca_file;
     /* operations */
     char *metrics_addr;
     char *pushgateway_url;
