@@ -6,6 +6,7 @@
 #include "ls_cmd.h"
 
 #include "ls_deliver.h"
+#include "ls_entra.h"
 #include "ls_lead.h"
 #include "ls_ledger.h"
 #include "ls_log.h"
@@ -53,17 +54,37 @@ int ls_open_table_client(const struct ls_config *cfg, struct azt_client **out)
 {
     struct azt_conn *conn = NULL;
     struct azt_client_opts o;
+    struct azt_token_source ts;
+    char *cs = NULL;
     int rc;
 
     *out = NULL;
     rc = ls_config_require_source(cfg);
     if (rc)
         return rc;
-    rc = azt_conn_parse(cfg->connection_string, strlen(cfg->connection_string), &conn);
+    /* LEADSYNC_TABLE_ENDPOINT alone is a key-less connection string: Entra ID. */
+    cs = cfg->connection_string && *cfg->connection_string
+             ? ls_xstrdup(cfg->connection_string)
+             : ls_xasprintf("TableEndpoint=%s", cfg->table_endpoint);
+    rc = azt_conn_parse(cs, strlen(cs), &conn);
+    free(cs);
     if (rc)
-        return ls_error(LS_ECONFIG, "LEADSYNC_CONNECTION_STRING: %s", azt_error_last());
+        return ls_error(LS_ECONFIG, "%s: %s",
+                        cfg->connection_string && *cfg->connection_string
+                            ? "LEADSYNC_CONNECTION_STRING"
+                            : "LEADSYNC_TABLE_ENDPOINT",
+                        azt_error_last());
     memset(&o, 0, sizeof(o));
     o.auth = conn->sas ? AZT_AUTH_SAS : AZT_AUTH_SHAREDKEY;
+    if (!conn->key && !conn->sas) {
+        rc = ls_entra_process_source(cfg->http_timeout_seconds * 1000, &ts);
+        if (rc) {
+            azt_conn_free(conn);
+            return rc;
+        }
+        o.auth = AZT_AUTH_BEARER;
+        o.token_source = &ts;
+    }
     o.request_timeout_ms = cfg->http_timeout_seconds * 1000;
     o.connect_timeout_ms = o.request_timeout_ms < 10000 ? o.request_timeout_ms : 10000;
     o.log = ls_log_azt;

@@ -1,0 +1,103 @@
+/* test_ls_entra.c - token response parsing and the credential chain's order. */
+#include "ls_test.h"
+
+#include "ls_entra.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *fake_getenv(void *ctx, const char *name)
+{
+    char *const *vars = ctx;
+    size_t n = strlen(name);
+    size_t i;
+
+    for (i = 0; vars[i]; i++)
+        if (strncmp(vars[i], name, n) == 0 && vars[i][n] == '=')
+            return vars[i] + n + 1;
+    return NULL;
+}
+
+static enum ls_entra_kind kind_for(char **vars)
+{
+    struct ls_entra_opts o;
+    struct ls_entra *e = NULL;
+    enum ls_entra_kind k;
+
+    memset(&o, 0, sizeof(o));
+    o.getenv = fake_getenv;
+    o.ctx = vars;
+    assert_int_equal(ls_entra_create(&o, &e), 0);
+    k = ls_entra_kind_of(e);
+    ls_entra_free(e);
+    return k;
+}
+
+static void test_ls_entra__chain_order(void **state)
+{
+    char *all[] = {"AZURE_TENANT_ID=t",
+                   "AZURE_CLIENT_ID=c",
+                   "AZURE_CLIENT_SECRET=s",
+                   "AZURE_FEDERATED_TOKEN_FILE=/f",
+                   "IDENTITY_ENDPOINT=http://x",
+                   "IDENTITY_HEADER=h",
+                   NULL};
+    char *wi[] = {
+        "AZURE_TENANT_ID=t",          "AZURE_CLIENT_ID=c", "AZURE_FEDERATED_TOKEN_FILE=/f",
+        "IDENTITY_ENDPOINT=http://x", "IDENTITY_HEADER=h", NULL};
+    char *app[] = {"AZURE_CLIENT_ID=c", "IDENTITY_ENDPOINT=http://x", "IDENTITY_HEADER=h", NULL};
+    char *half[] = {"AZURE_CLIENT_SECRET=s", "IDENTITY_ENDPOINT=http://x", NULL};
+    char *none[] = {NULL};
+
+    (void)state;
+    assert_int_equal(kind_for(all), LS_ENTRA_CLIENT_SECRET);
+    assert_int_equal(kind_for(wi), LS_ENTRA_WORKLOAD_IDENTITY);
+    assert_int_equal(kind_for(app), LS_ENTRA_APP_SERVICE_MI);
+    assert_int_equal(kind_for(half), LS_ENTRA_IMDS_MI);
+    assert_int_equal(kind_for(none), LS_ENTRA_IMDS_MI);
+    ls_entra_free(NULL);
+}
+
+static void test_ls_entra__parse(void **state)
+{
+    char *tok = NULL;
+    time_t exp = 0;
+    const char *v2 = "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"abc\"}";
+    const char *v2s = "{\"expires_in\":\"60\",\"access_token\":\"def\"}";
+    const char *mi = "{\"access_token\":\"ghi\",\"expires_on\":\"1790000000\"}";
+    const char *bad[] = {"",
+                         "[]",
+                         "{\"access_token\":\"x\"}",
+                         "{\"expires_in\":5}",
+                         "{\"access_token\":\"\",\"expires_in\":5}",
+                         "{\"access_token\":\"x\",\"expires_on\":\"soon\"}",
+                         "{\"access_token\":\"x\",\"expires_in\":-1}"};
+    size_t i;
+
+    (void)state;
+    assert_int_equal(ls_entra_parse_token(v2, strlen(v2), 1000, &tok, &exp), 0);
+    assert_string_equal(tok, "abc");
+    assert_int_equal(exp, 1000 + 3599);
+    free(tok);
+    assert_int_equal(ls_entra_parse_token(v2s, strlen(v2s), 1000, &tok, &exp), 0);
+    assert_int_equal(exp, 1060);
+    free(tok);
+    assert_int_equal(ls_entra_parse_token(mi, strlen(mi), 1000, &tok, &exp), 0);
+    assert_string_equal(tok, "ghi");
+    assert_int_equal(exp, 1790000000);
+    free(tok);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_not_equal(ls_entra_parse_token(bad[i], strlen(bad[i]), 1000, &tok, &exp), 0);
+        assert_null(tok);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ls_entra__chain_order),
+        cmocka_unit_test(test_ls_entra__parse),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
