@@ -1,0 +1,519 @@
+/* sink_hubspot.c - HubSpot CRM v3 contacts sink (ls_hubspot.h). */
+#include "ls_crm.h"
+#include "ls_hubspot.h"
+#include "ls_log.h"
+#include "ls_mapping.h"
+#include "ls_sink.h"
+
+#include <ctype.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define COMP "sink:hubspot"
+
+/* ------------------------------------------------------------------------ */
+/* Pure parts                                                                */
+
+static char *lower_trim(const char *s)
+{
+    size_t n = strlen(s), i;
+    char *out;
+
+    while (n && isspace((unsigned char)*s)) {
+        s++;
+        n--;
+    }
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    out = ls_xstrndup(s, n);
+    for (i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)out[i]);
+    return out;
+}
+
+int ls_hs_input(const struct ls_mapping *m, const json_t *lead, const char *id_property,
+                json_t **out, char **key)
+{
+    json_t *props = NULL, *v;
+    char *id = NULL;
+    int email = strcmp(id_property, "email") == 0;
+    int rc;
+
+    *out = NULL;
+    *key = NULL;
+    rc = ls_mapping_apply(m, lead, &props);
+    if (rc)
+        return rc;
+    if (email) {
+        v = json_object_get(props, "email");
+        if (json_is_string(v))
+            id = lower_trim(json_string_value(v));
+    } else {
+        const char *lid = json_string_value(json_object_get(lead, "leadId"));
+
+        if (lid && *lid) {
+            id = ls_xstrdup(lid);
+            json_object_set_new(props, id_property, json_string(lid));
+        }
+    }
+    if (!id || !*id) {
+        free(id);
+        json_decref(props);
+        return ls_error(LS_EINVAL, "no %s to key the contact on (idProperty %s)",
+                        email ? "e-mail" : "lead id", id_property);
+    }
+    *out = json_pack("{s:s, s:s, s:o}", "idProperty", id_property, "id", id, "properties", props);
+    *key = id;
+    return *out ? LS_OK : ls_error(LS_ENOMEM, "out of memory");
+}
+
+static void set_all(struct ls_sink_result *res, size_t n, enum ls_outcome o, int status, int auth,
+                    int throttled, const char *msg)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        memset(&res[i], 0, sizeof(res[i]));
+        res[i].outcome = o;
+        res[i].status = status;
+        res[i].retry_after_ms = -1;
+        res[i].throttled = throttled;
+        res[i].auth = auth;
+        snprintf(res[i].error, sizeof(res[i].error), "%s", msg);
+    }
+}
+
+static const char *str_of(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+
+    return s ? s : "";
+}
+
+static int64_t next_utc_midnight_ms(int64_t now_ms)
+{
+    const int64_t day = 86400000;
+
+    return (now_ms / day + 1) * day - now_ms;
+}
+
+/* Which input ids an error names: context.ids (or context.id). */
+static void mark_error(const json_t *err, const char *const *ids, size_t n, int update_only,
+                       int status, struct ls_sink_result *res)
+{
+    const json_t *ctx = json_object_get(err, "context");
+    const json_t *named = json_object_get(ctx, "ids");
+    const char *cat = str_of(err, "category");
+    size_t i, j;
+
+    if (!json_is_array(named))
+        named = json_object_get(ctx, "id");
+    for (j = 0; j < json_array_size(named); j++) {
+        const char *id = json_string_value(json_array_get(named, j));
+
+        for (i = 0; id && i < n; i++) {
+            if (strcasecmp(ids[i], id) != 0)
+                continue;
+            memset(&res[i], 0, sizeof(res[i]));
+            res[i].retry_after_ms = -1;
+            res[i].status = status;
+            if (update_only && strcmp(cat, "OBJECT_NOT_FOUND") == 0) {
+                res[i].outcome = LS_SINK_OK;
+                snprintf(res[i].error, sizeof(res[i].error), "not in HubSpot: nothing to update");
+            } else {
+                res[i].outcome = LS_SINK_REJECT;
+                snprintf(res[i].error, sizeof(res[i].error), "HubSpot %.40s: %.250s",
+                         *cat ? cat : "error", str_of(err, "message"));
+            }
+        }
+    }
+}
+
+enum ls_hs_signal ls_hs_classify(int status, long retry_after_ms, const char *body, size_t len,
+                                 const char *const *ids, size_t n, int update_only, int64_t now_ms,
+                                 struct ls_sink_result *res, long *pause_ms)
+{
+    json_t *doc = NULL;
+    enum ls_hs_signal sig = LS_HS_NONE;
+    char ex[200], msg[300];
+    size_t i;
+
+    *pause_ms = -1;
+    if (n == 0)
+        return LS_HS_NONE;
+    if (status == 0) {
+        set_all(res, n, LS_SINK_RETRY, 0, 0, 0, "no answer from HubSpot");
+        return LS_HS_NONE;
+    }
+    doc = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    if (json_is_object(doc) && json_string_value(json_object_get(doc, "message")))
+        snprintf(ex, sizeof(ex), "%.190s", str_of(doc, "message"));
+    else
+        ls_crm_excerpt(ex, sizeof(ex), body ? body : "", body ? len : 0);
+    snprintf(msg, sizeof(msg), "HTTP %d: %s", status, ex);
+    if (status == 200 || status == 201 || status == 204) {
+        set_all(res, n, LS_SINK_OK, status, 0, 0, "");
+    } else if (status == 207) {
+        const json_t *errs = json_object_get(doc, "errors"), *e;
+
+        set_all(res, n, LS_SINK_OK, status, 0, 0, "");
+        json_array_foreach(errs, i, e) mark_error(e, ids, n, update_only, status, res);
+    } else if (status == 401) {
+        set_all(res, n, LS_SINK_FATAL, status, 1, 0,
+                "HubSpot refused the private-app token (401): it was revoked or rotated; set a "
+                "valid LEADSYNC_HUBSPOT_TOKEN");
+    } else if (status == 403) {
+        char m[300];
+
+        snprintf(
+            m, sizeof(m),
+            "HubSpot denied access (403, the token lacks crm.objects.contacts scopes?): %.150s",
+            ex);
+        set_all(res, n, LS_SINK_FATAL, status, 1, 0, m);
+    } else if (status == 429) {
+        int daily = json_is_object(doc) && strcmp(str_of(doc, "policyName"), "DAILY") == 0;
+        long p = daily ? (long)next_utc_midnight_ms(now_ms) : 10000;
+
+        if (retry_after_ms >= 0 && (!daily || retry_after_ms > p))
+            p = retry_after_ms;
+        set_all(res, n, LS_SINK_RETRY, status, 0, 1, msg);
+        *pause_ms = p;
+        sig = LS_HS_PAUSE;
+    } else if (status == 423) {
+        set_all(res, n, LS_SINK_RETRY, status, 0, 1, msg);
+        *pause_ms = retry_after_ms > 2000 ? retry_after_ms : 2000;
+        sig = LS_HS_PAUSE;
+    } else if (status == 477) {
+        set_all(res, n, LS_SINK_RETRY, status, 0, 1, msg);
+        *pause_ms = retry_after_ms >= 0 ? retry_after_ms : 60000;
+        sig = LS_HS_PAUSE;
+    } else if (status == 408 || status >= 500) {
+        set_all(res, n, LS_SINK_RETRY, status, 0, 0, msg);
+    } else if (status == 404 &&
+               !(json_is_object(doc) && strcmp(str_of(doc, "category"), "OBJECT_NOT_FOUND") == 0)) {
+        char m[300];
+
+        snprintf(m, sizeof(m), "HubSpot: not found (404; check LEADSYNC_HUBSPOT_BASE_URL): %.150s",
+                 ex);
+        set_all(res, n, LS_SINK_FATAL, status, 0, 0, m);
+    } else if ((status == 400 || status == 409) && n > 1) {
+        set_all(res, n, LS_SINK_RETRY, status, 0, 0, msg);
+        sig = LS_HS_SINGLE;
+    } else if (update_only && json_is_object(doc) &&
+               strcmp(str_of(doc, "category"), "OBJECT_NOT_FOUND") == 0) {
+        set_all(res, n, LS_SINK_OK, status, 0, 0, "not in HubSpot: nothing to update");
+    } else {
+        set_all(res, n, LS_SINK_REJECT, status, 0, 0, msg);
+    }
+    json_decref(doc);
+    return sig;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The sink                                                                  */
+
+struct hs {
+    struct ls_crm_http *http;
+    struct ls_mapping *map;
+    char *upsert_url;
+    char *update_url;
+    char *check_url;
+    char *token;
+    char *id_property;
+    long batch;
+};
+
+static void hs_free(struct hs *s)
+{
+    if (!s)
+        return;
+    ls_crm_http_free(s->http);
+    ls_mapping_free(s->map);
+    free(s->upsert_url);
+    free(s->update_url);
+    free(s->check_url);
+    if (s->token)
+        OPENSSL_cleanse(s->token, strlen(s->token));
+    free(s->token);
+    free(s->id_property);
+    free(s);
+}
+
+static int hs_create(const char *arg, const struct ls_config *cfg, void **ctx)
+{
+    struct hs *s = ls_xcalloc(1, sizeof(*s));
+    char *base = NULL;
+    size_t n;
+    int rc = LS_OK;
+
+    *ctx = NULL;
+    if (arg && *arg) {
+        rc = ls_error(LS_ECONFIG, "LEADSYNC_SINKS: hubspot takes no argument; configure it with "
+                                  "LEADSYNC_HUBSPOT_*");
+        goto done;
+    }
+    if (!cfg->hubspot_token || !*cfg->hubspot_token) {
+        rc = ls_error(LS_ECONFIG, "sink hubspot: LEADSYNC_HUBSPOT_TOKEN is not set (a private-app "
+                                  "access token)");
+        goto done;
+    }
+    if (strpbrk(cfg->hubspot_token, "\r\n")) {
+        rc = ls_error(LS_ECONFIG, "sink hubspot: LEADSYNC_HUBSPOT_TOKEN holds a line break");
+        goto done;
+    }
+    if (!cfg->hubspot_id_property || !*cfg->hubspot_id_property ||
+        strpbrk(cfg->hubspot_id_property, "\"\\/?# ")) {
+        rc = ls_error(LS_ECONFIG, "sink hubspot: LEADSYNC_HUBSPOT_ID_PROPERTY must be a property "
+                                  "name");
+        goto done;
+    }
+    base = ls_xstrdup(cfg->hubspot_base_url && *cfg->hubspot_base_url ? cfg->hubspot_base_url
+                                                                      : "https://api.hubapi.com");
+    n = strlen(base);
+    while (n && base[n - 1] == '/')
+        base[--n] = '\0';
+    s->upsert_url = ls_xasprintf("%s/crm/v3/objects/contacts/batch/upsert", base);
+    s->update_url = ls_xasprintf("%s/crm/v3/objects/contacts/batch/update", base);
+    s->check_url = ls_xasprintf("%s/crm/v3/objects/contacts?limit=1", base);
+    s->token = ls_xstrdup(cfg->hubspot_token);
+    s->id_property = ls_xstrdup(cfg->hubspot_id_property);
+    s->batch = cfg->hubspot_batch > 0 ? cfg->hubspot_batch : 100;
+    rc = ls_mapping_load("hubspot", cfg->hubspot_mapping, &s->map);
+    if (rc)
+        goto done;
+    rc = ls_crm_http_create("hubspot", cfg->hubspot_ca_file,
+                            cfg->http_timeout_seconds > 0 ? cfg->http_timeout_seconds : 30,
+                            &s->http);
+    if (rc)
+        goto done;
+    *ctx = s;
+    s = NULL;
+done:
+    free(base);
+    hs_free(s);
+    return rc;
+}
+
+static void hs_destroy(void *ctx)
+{
+    hs_free(ctx);
+}
+
+/* One request with the token; 0 with *resp, or an ls_err. */
+static int hs_request(struct hs *s, const char *method, const char *url, const char *body,
+                      struct ls_crm_resp *resp)
+{
+    char *auth = ls_xasprintf("Authorization: Bearer %s", s->token);
+    const char *hdrs[] = {auth, "Content-Type: application/json", "Accept: application/json", NULL};
+    int rc = ls_crm_request(s->http, method, url, hdrs, body, body ? strlen(body) : 0, resp);
+
+    OPENSSL_cleanse(auth, strlen(auth));
+    free(auth);
+    return rc;
+}
+
+/* One batch call of k inputs. Returns the signal; fills res and *pause_ms. */
+static enum ls_hs_signal batch_call(struct hs *s, json_t *const *inputs, const char *const *ids,
+                                    size_t k, int update_only, struct ls_sink_result *res,
+                                    long *pause_ms)
+{
+    json_t *arr = json_array(), *doc;
+    char *body = NULL;
+    struct ls_crm_resp resp;
+    enum ls_hs_signal sig = LS_HS_NONE;
+    size_t i;
+
+    memset(&resp, 0, sizeof(resp));
+    *pause_ms = -1;
+    for (i = 0; i < k; i++)
+        json_array_append(arr, inputs[i]);
+    doc = json_pack("{s:o}", "inputs", arr);
+    body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    if (!body) {
+        set_all(res, k, LS_SINK_REJECT, 0, 0, 0, "the contacts do not serialize as JSON");
+        goto done;
+    }
+    if (hs_request(s, "POST", update_only ? s->update_url : s->upsert_url, body, &resp) != LS_OK) {
+        set_all(res, k, LS_SINK_RETRY, 0, 0, 0, ls_error_last());
+        goto done;
+    }
+    if (resp.status == 0) {
+        char m[300];
+
+        snprintf(m, sizeof(m), "HubSpot unreachable: %.250s", resp.transport);
+        set_all(res, k, resp.tls_config ? LS_SINK_FATAL : LS_SINK_RETRY, 0, 0, 0, m);
+        goto done;
+    }
+    sig = ls_hs_classify(resp.status, resp.retry_after_ms, resp.body, resp.len, ids, k, update_only,
+                         ls_crm_now_ms(), res, pause_ms);
+done:
+    json_decref(doc);
+    free(body);
+    ls_crm_resp_dispose(&resp);
+    return sig;
+}
+
+static int is_dnc(const struct ls_sink_item *it)
+{
+    return json_is_true(json_object_get(it->lead, "doNotContact"));
+}
+
+static void not_sent(struct ls_sink_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->outcome = LS_SINK_RETRY;
+    r->throttled = 1;
+    r->retry_after_ms = -1;
+    snprintf(r->error, sizeof(r->error),
+             "not sent: the batch stopped after a throttled or "
+             "fatal answer");
+}
+
+static int halting(const struct ls_sink_result *r)
+{
+    return r->outcome == LS_SINK_FATAL || (r->outcome == LS_SINK_RETRY && r->throttled);
+}
+
+static int hs_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
+                      struct ls_sink_result *results)
+{
+    struct hs *s = ctx;
+    size_t cap = n ? n : 1;
+    json_t **inputs = ls_xcalloc(cap, sizeof(*inputs));
+    char **keys = ls_xcalloc(cap, sizeof(*keys));
+    int *todo = ls_xcalloc(cap, sizeof(*todo));
+    size_t *idx = ls_xcalloc(cap, sizeof(*idx));
+    json_t **chunk = ls_xcalloc(cap, sizeof(*chunk));
+    const char **cids = ls_xcalloc(cap, sizeof(*cids));
+    struct ls_sink_result *cres = ls_xcalloc(cap, sizeof(*cres));
+    size_t left = 0, i, j;
+    int halt = 0;
+
+    for (i = 0; i < n; i++) {
+        not_sent(&results[i]);
+        if (ls_hs_input(s->map, items[i].lead, s->id_property, &inputs[i], &keys[i]) != LS_OK) {
+            memset(&results[i], 0, sizeof(results[i]));
+            results[i].outcome = LS_SINK_REJECT;
+            results[i].retry_after_ms = -1;
+            snprintf(results[i].error, sizeof(results[i].error), "%s", ls_error_last());
+            continue;
+        }
+        todo[i] = 1;
+        left++;
+    }
+    while (left && !halt) {
+        size_t k = 0, first = n;
+        int dnc = 0;
+        long pause_ms = -1;
+        enum ls_hs_signal sig;
+
+        /* One kind per call (upsert or DNC update), each id once, in order. */
+        for (i = 0; i < n && k < (size_t)s->batch; i++) {
+            int dup = 0;
+
+            if (!todo[i])
+                continue;
+            if (first == n) {
+                first = i;
+                dnc = is_dnc(&items[i]);
+            } else if (is_dnc(&items[i]) != dnc) {
+                continue;
+            }
+            for (j = 0; j < k && !dup; j++)
+                dup = strcasecmp(cids[j], keys[i]) == 0;
+            if (dup)
+                continue;
+            idx[k] = i;
+            cids[k] = keys[i];
+            chunk[k++] = inputs[i];
+        }
+        sig = batch_call(s, chunk, cids, k, dnc, cres, &pause_ms);
+        if (sig == LS_HS_SINGLE) {
+            LS_DEBUG(COMP, "batch of %zu refused as a whole: sending them one by one", k);
+            for (j = 0; j < k && !halt; j++) {
+                sig = batch_call(s, &chunk[j], &cids[j], 1, dnc, &cres[j], &pause_ms);
+                if (sig == LS_HS_PAUSE)
+                    cres[j].retry_after_ms = pause_ms;
+                results[idx[j]] = cres[j];
+                todo[idx[j]] = 0;
+                left--;
+                halt = halting(&cres[j]);
+            }
+            continue;
+        }
+        for (j = 0; j < k; j++) {
+            struct ls_sink_result *r = &results[idx[j]];
+
+            *r = cres[j];
+            if (sig == LS_HS_PAUSE)
+                r->retry_after_ms = pause_ms;
+            todo[idx[j]] = 0;
+            left--;
+            if (r->outcome == LS_SINK_OK && dnc && r->error[0])
+                LS_INFO(COMP, "lead %s is do-not-contact and not in HubSpot: nothing created",
+                        items[idx[j]].lead_id);
+            halt |= halting(r);
+        }
+        if (sig == LS_HS_PAUSE)
+            LS_WARN(COMP, "HubSpot throttled (HTTP %d): sink paused %ld ms", cres[0].status,
+                    pause_ms);
+    }
+    for (i = 0; i < n; i++) {
+        json_decref(inputs[i]);
+        free(keys[i]);
+    }
+    free(inputs);
+    free(keys);
+    free(todo);
+    free(idx);
+    free(chunk);
+    free(cids);
+    free(cres);
+    return LS_OK;
+}
+
+static int hs_check(void *ctx, char *msg, size_t msglen)
+{
+    struct hs *s = ctx;
+    struct ls_crm_resp resp;
+    struct ls_sink_result r;
+    const char *id = "";
+    long pause;
+    int rc = LS_OK;
+
+    memset(&resp, 0, sizeof(resp));
+    if (hs_request(s, "GET", s->check_url, NULL, &resp) != LS_OK) {
+        snprintf(msg, msglen, "%s", ls_error_last());
+        rc = LS_EUNAVAIL;
+        goto done;
+    }
+    if (resp.status == 0) {
+        snprintf(msg, msglen, "HubSpot unreachable: %.250s", resp.transport);
+        rc = resp.tls_config ? LS_ECONFIG : LS_EUNAVAIL;
+        goto done;
+    }
+    ls_hs_classify(resp.status, resp.retry_after_ms, resp.body, resp.len, &id, 1, 0,
+                   ls_crm_now_ms(), &r, &pause);
+    if (r.outcome != LS_SINK_OK) {
+        snprintf(msg, msglen, "%s", r.error);
+        rc = r.outcome == LS_SINK_FATAL ? (r.auth ? LS_EAUTH : LS_ECONFIG) : LS_EUNAVAIL;
+        goto done;
+    }
+    snprintf(msg, msglen, "token ok, contacts keyed on %s", s->id_property);
+done:
+    ls_crm_resp_dispose(&resp);
+    return rc;
+}
+
+const struct ls_sink_ops ls_sink_hubspot_ops = {
+    .abi_version = LS_SINK_ABI,
+    .name = "hubspot",
+    .coalesce = 1,
+    .create = hs_create,
+    .deliver = hs_deliver,
+    .check = hs_check,
+    .destroy = hs_destroy,
+};

@@ -1,0 +1,696 @@
+/* sink_marketo.c - Marketo Engage REST sink (ls_marketo.h). */
+#include "ls_crm.h"
+#include "ls_log.h"
+#include "ls_mapping.h"
+#include "ls_marketo.h"
+#include "ls_sink.h"
+
+#include <ctype.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COMP "sink:marketo"
+
+/* ------------------------------------------------------------------------ */
+/* Pure parts                                                                */
+
+static char *lower_trim(const char *s)
+{
+    size_t n = strlen(s), i;
+    char *out;
+
+    while (n && isspace((unsigned char)*s)) {
+        s++;
+        n--;
+    }
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    out = ls_xstrndup(s, n);
+    for (i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)out[i]);
+    return out;
+}
+
+int ls_mkto_record(const struct ls_mapping *m, const json_t *lead, const char *lookup_field,
+                   json_t **out, char **key)
+{
+    json_t *rec = NULL, *v;
+    int rc;
+
+    *out = NULL;
+    *key = NULL;
+    rc = ls_mapping_apply(m, lead, &rec);
+    if (rc)
+        return rc;
+    v = json_object_get(rec, lookup_field);
+    if (!v && strcmp(lookup_field, "email") != 0) {
+        const char *id = json_string_value(json_object_get(lead, "leadId"));
+
+        if (id && *id) {
+            json_object_set_new(rec, lookup_field, json_string(id));
+            v = json_object_get(rec, lookup_field);
+        }
+    }
+    if (json_is_string(v) && *json_string_value(v)) {
+        *key = strcmp(lookup_field, "email") == 0 ? lower_trim(json_string_value(v))
+                                                  : ls_xstrdup(json_string_value(v));
+    } else if (json_is_integer(v)) {
+        *key = ls_xasprintf("%lld", (long long)json_integer_value(v));
+    }
+    if (!*key || !**key) {
+        free(*key);
+        *key = NULL;
+        json_decref(rec);
+        return ls_error(LS_EINVAL, "no %s to look the lead up by (lookupField %s)", lookup_field,
+                        lookup_field);
+    }
+    *out = rec;
+    return LS_OK;
+}
+
+/* Marketo sends codes as strings ("606"); accept numbers too. */
+static int code_of(const json_t *o)
+{
+    const json_t *c = json_object_get(o, "code");
+
+    if (json_is_integer(c))
+        return (int)json_integer_value(c);
+    if (json_is_string(c)) {
+        const char *s = json_string_value(c);
+        long v = 0;
+        int digits = 0;
+
+        while (*s >= '0' && *s <= '9' && digits < 9) {
+            v = v * 10 + (*s++ - '0');
+            digits++;
+        }
+        return digits && !*s ? (int)v : -1;
+    }
+    return -1;
+}
+
+static void set_all(struct ls_sink_result *res, size_t n, enum ls_outcome o, int status, int auth,
+                    const char *msg)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        res[i].outcome = o;
+        res[i].status = status;
+        res[i].retry_after_ms = -1;
+        res[i].throttled = 0;
+        res[i].auth = auth;
+        snprintf(res[i].error, sizeof(res[i].error), "%s", msg);
+    }
+}
+
+static enum ls_mkto_signal call_error(int code, const char *emsg, size_t n,
+                                      struct ls_sink_result *res)
+{
+    char msg[300];
+    size_t i;
+
+    snprintf(msg, sizeof(msg), "Marketo error %d: %.250s", code, emsg ? emsg : "");
+    switch (code) {
+    case 601:
+    case 602:
+        set_all(res, n, LS_SINK_RETRY, 200, 0, msg);
+        return LS_MKTO_TOKEN;
+    case 606:
+    case 615:
+        set_all(res, n, LS_SINK_RETRY, 200, 0, msg);
+        for (i = 0; i < n; i++)
+            res[i].throttled = 1;
+        return LS_MKTO_THROTTLE;
+    case 607:
+        set_all(res, n, LS_SINK_RETRY, 200, 0, msg);
+        for (i = 0; i < n; i++)
+            res[i].throttled = 1;
+        return LS_MKTO_QUOTA;
+    case 603:
+        set_all(res, n, LS_SINK_FATAL, 200, 1, msg);
+        return LS_MKTO_NONE;
+    case 605:
+    case 610:
+    case 612:
+        set_all(res, n, LS_SINK_FATAL, 200, 0, msg);
+        return LS_MKTO_NONE;
+    case 413:
+    case 414:
+        set_all(res, n, LS_SINK_RETRY, 200, 0, msg);
+        return n > 1 ? LS_MKTO_SPLIT : LS_MKTO_NONE;
+    case 502:
+    case 604:
+    case 608:
+    case 611:
+    case 613:
+    case 614:
+    case 713:
+        set_all(res, n, LS_SINK_RETRY, 200, 0, msg);
+        return LS_MKTO_NONE;
+    default:
+        set_all(res, n, LS_SINK_REJECT, 200, 0, msg);
+        return LS_MKTO_NONE;
+    }
+}
+
+static void record_result(const json_t *r, int update_only, struct ls_sink_result *res)
+{
+    const char *st = json_string_value(json_object_get(r, "status"));
+    const json_t *reason = json_array_get(json_object_get(r, "reasons"), 0);
+    const char *rmsg = json_string_value(json_object_get(reason, "message"));
+    int code = code_of(reason);
+
+    res->retry_after_ms = -1;
+    res->status = 200;
+    if (st && (strcmp(st, "created") == 0 || strcmp(st, "updated") == 0)) {
+        res->outcome = LS_SINK_OK;
+        snprintf(res->error, sizeof(res->error), "%s", st);
+        return;
+    }
+    if (update_only && code == 1004) {
+        res->outcome = LS_SINK_OK; /* DNC for a lead Marketo never had: nothing to suppress */
+        snprintf(res->error, sizeof(res->error), "not in Marketo: nothing to update");
+        return;
+    }
+    res->outcome = LS_SINK_REJECT;
+    snprintf(res->error, sizeof(res->error), "Marketo %s %d: %.250s", st ? st : "result", code,
+             rmsg ? rmsg : "no reason given");
+}
+
+enum ls_mkto_signal ls_mkto_classify(int status, const char *body, size_t len, size_t n,
+                                     int update_only, struct ls_sink_result *res)
+{
+    json_t *doc = NULL, *results, *errs;
+    enum ls_mkto_signal sig = LS_MKTO_NONE;
+    char msg[300];
+    size_t i;
+
+    if (n == 0)
+        return LS_MKTO_NONE;
+    if (status == 0) {
+        set_all(res, n, LS_SINK_RETRY, 0, 0, "no answer from Marketo");
+        return LS_MKTO_NONE;
+    }
+    if (status != 200) {
+        ls_crm_excerpt(msg, 120, body ? body : "", body ? len : 0);
+        {
+            char m2[300];
+
+            snprintf(m2, sizeof(m2), "HTTP %d: %.120s", status, msg);
+            if (status == 401) {
+                set_all(res, n, LS_SINK_RETRY, status, 0, m2);
+                return LS_MKTO_TOKEN;
+            }
+            if (status == 413 || status == 414) {
+                set_all(res, n, n > 1 ? LS_SINK_RETRY : LS_SINK_REJECT, status, 0, m2);
+                return n > 1 ? LS_MKTO_SPLIT : LS_MKTO_NONE;
+            }
+            if (status == 403) {
+                set_all(res, n, LS_SINK_FATAL, status, 1, m2);
+                return LS_MKTO_NONE;
+            }
+            if (status == 404 || status == 405) {
+                set_all(res, n, LS_SINK_FATAL, status, 0, m2);
+                return LS_MKTO_NONE;
+            }
+            if (status == 408 || status == 429 || status >= 500) {
+                set_all(res, n, LS_SINK_RETRY, status, 0, m2);
+                if (status == 429)
+                    for (i = 0; i < n; i++)
+                        res[i].throttled = 1;
+                return status == 429 ? LS_MKTO_THROTTLE : LS_MKTO_NONE;
+            }
+            set_all(res, n, LS_SINK_REJECT, status, 0, m2);
+            return LS_MKTO_NONE;
+        }
+    }
+    doc = body ? json_loadb(body, len, 0, NULL) : NULL;
+    if (!json_is_object(doc)) {
+        set_all(res, n, LS_SINK_RETRY, status, 0, "Marketo answered 200 without a JSON object");
+        goto done;
+    }
+    errs = json_object_get(doc, "errors");
+    if (!json_is_true(json_object_get(doc, "success"))) {
+        const json_t *e = json_array_get(errs, 0);
+
+        if (!e) {
+            set_all(res, n, LS_SINK_RETRY, status, 0, "Marketo answered success:false, no error");
+            goto done;
+        }
+        sig = call_error(code_of(e), json_string_value(json_object_get(e, "message")), n, res);
+        goto done;
+    }
+    results = json_object_get(doc, "result");
+    if (!json_is_array(results) || json_array_size(results) != n) {
+        snprintf(msg, sizeof(msg), "Marketo answered %zu results for %zu leads",
+                 json_is_array(results) ? json_array_size(results) : (size_t)0, n);
+        set_all(res, n, LS_SINK_RETRY, status, 0, msg);
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        memset(&res[i], 0, sizeof(res[i]));
+        record_result(json_array_get(results, i), update_only, &res[i]);
+    }
+done:
+    json_decref(doc);
+    return sig;
+}
+
+long ls_mkto_quota_reset_ms(int64_t now_ms)
+{
+    const int64_t day = 86400000, cst = 6 * 3600000;
+    int64_t local = now_ms - cst, next;
+
+    next = (local / day + 1) * day;
+    return (long)(next - local);
+}
+
+int ls_mkto_parse_token(const char *body, size_t len, char **token, long *expires_in)
+{
+    json_t *doc = NULL, *e;
+    const char *t;
+    int rc = LS_OK;
+
+    *token = NULL;
+    *expires_in = -1;
+    doc = body ? json_loadb(body, len, 0, NULL) : NULL;
+    t = json_string_value(json_object_get(doc, "access_token"));
+    if (!t || !*t || strpbrk(t, "\r\n")) {
+        rc = ls_error(LS_EPARSE, "the identity answer has no access_token");
+        goto done;
+    }
+    e = json_object_get(doc, "expires_in");
+    if (json_is_integer(e) && json_integer_value(e) >= 0 && json_integer_value(e) < 86400 * 365)
+        *expires_in = (long)json_integer_value(e);
+    *token = ls_xstrdup(t);
+done:
+    json_decref(doc);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The sink                                                                  */
+
+struct mkto {
+    struct ls_crm_http *http;
+    struct ls_mapping *map;
+    char *token_url;
+    char *leads_url;
+    char *client_id;
+    char *client_secret;
+    char *lookup;
+    char *partition;
+    long batch;
+    long throttle_s;
+    char *token;         /* NULL when none */
+    int64_t token_until; /* unix ms; 0 = unknown */
+};
+
+static char *strip_slash(const char *s)
+{
+    size_t n = strlen(s);
+
+    while (n && s[n - 1] == '/')
+        n--;
+    return ls_xstrndup(s, n);
+}
+
+static void drop_token(struct mkto *s)
+{
+    if (s->token)
+        OPENSSL_cleanse(s->token, strlen(s->token));
+    free(s->token);
+    s->token = NULL;
+    s->token_until = 0;
+}
+
+static void mkto_free(struct mkto *s)
+{
+    if (!s)
+        return;
+    drop_token(s);
+    ls_crm_http_free(s->http);
+    ls_mapping_free(s->map);
+    free(s->token_url);
+    free(s->leads_url);
+    free(s->client_id);
+    if (s->client_secret)
+        OPENSSL_cleanse(s->client_secret, strlen(s->client_secret));
+    free(s->client_secret);
+    free(s->lookup);
+    free(s->partition);
+    free(s);
+}
+
+static int set(const char *v)
+{
+    return v && *v;
+}
+
+static int mkto_create(const char *arg, const struct ls_config *cfg, void **ctx)
+{
+    struct mkto *s = ls_xcalloc(1, sizeof(*s));
+    char *base = NULL;
+    int rc = LS_OK;
+
+    *ctx = NULL;
+    if (arg && *arg) {
+        rc = ls_error(LS_ECONFIG, "LEADSYNC_SINKS: marketo takes no argument; configure it with "
+                                  "LEADSYNC_MARKETO_*");
+        goto done;
+    }
+    if (!set(cfg->marketo_base_url)) {
+        rc = ls_error(LS_ECONFIG, "sink marketo: LEADSYNC_MARKETO_BASE_URL is not set "
+                                  "(https://NNN-XXX-NNN.mktorest.com)");
+        goto done;
+    }
+    if (!set(cfg->marketo_client_id) || !set(cfg->marketo_client_secret)) {
+        rc = ls_error(LS_ECONFIG, "sink marketo: LEADSYNC_MARKETO_CLIENT_ID and "
+                                  "LEADSYNC_MARKETO_CLIENT_SECRET must be set");
+        goto done;
+    }
+    if (!set(cfg->marketo_lookup_field) || strpbrk(cfg->marketo_lookup_field, "\"\\/?# ")) {
+        rc = ls_error(LS_ECONFIG, "sink marketo: LEADSYNC_MARKETO_LOOKUP_FIELD must be a field "
+                                  "name");
+        goto done;
+    }
+    base = strip_slash(cfg->marketo_base_url);
+    s->token_url = ls_xasprintf("%s/identity/oauth/token", base);
+    s->leads_url = ls_xasprintf("%s/rest/v1/leads.json", base);
+    s->client_id = ls_xstrdup(cfg->marketo_client_id);
+    s->client_secret = ls_xstrdup(cfg->marketo_client_secret);
+    s->lookup = ls_xstrdup(cfg->marketo_lookup_field);
+    if (set(cfg->marketo_partition))
+        s->partition = ls_xstrdup(cfg->marketo_partition);
+    s->batch = cfg->marketo_batch > 0 ? cfg->marketo_batch : 300;
+    s->throttle_s = cfg->marketo_throttle_seconds > 0 ? cfg->marketo_throttle_seconds : 20;
+    rc = ls_mapping_load("marketo", cfg->marketo_mapping, &s->map);
+    if (rc)
+        goto done;
+    rc = ls_crm_http_create("marketo", cfg->marketo_ca_file,
+                            cfg->http_timeout_seconds > 0 ? cfg->http_timeout_seconds : 30,
+                            &s->http);
+    if (rc)
+        goto done;
+    *ctx = s;
+    s = NULL;
+done:
+    free(base);
+    mkto_free(s);
+    return rc;
+}
+
+static void mkto_destroy(void *ctx)
+{
+    mkto_free(ctx);
+}
+
+/* Fetches a token. 0, or fills *r (FATAL auth on refusal, RETRY otherwise). */
+static int fetch_token(struct mkto *s, struct ls_sink_result *r)
+{
+    static const char *const hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
+                                       "Accept: application/json", NULL};
+    struct ls_crm_resp resp;
+    char *id = NULL, *sec = NULL, *form = NULL, *tok = NULL;
+    long exp = -1;
+    int rc = LS_ERROR;
+
+    memset(&resp, 0, sizeof(resp));
+    memset(r, 0, sizeof(*r));
+    r->retry_after_ms = -1;
+    drop_token(s);
+    id = ls_crm_escape(s->client_id);
+    sec = ls_crm_escape(s->client_secret);
+    form = ls_xasprintf("grant_type=client_credentials&client_id=%s&client_secret=%s", id, sec);
+    if (ls_crm_request(s->http, "POST", s->token_url, hdrs, form, strlen(form), &resp) != LS_OK) {
+        r->outcome = LS_SINK_RETRY;
+        snprintf(r->error, sizeof(r->error), "token request: %.280s", ls_error_last());
+        goto done;
+    }
+    r->status = resp.status;
+    if (resp.status == 0) {
+        r->outcome = resp.tls_config ? LS_SINK_FATAL : LS_SINK_RETRY;
+        snprintf(r->error, sizeof(r->error), "identity service unreachable: %.250s",
+                 resp.transport);
+        goto done;
+    }
+    if (resp.status == 400 || resp.status == 401 || resp.status == 403) {
+        char ex[160];
+
+        ls_crm_excerpt(ex, sizeof(ex), resp.body, resp.len);
+        r->outcome = LS_SINK_FATAL;
+        r->auth = 1;
+        snprintf(r->error, sizeof(r->error),
+                 "the identity service refused the client id/secret (HTTP %d: %s); check "
+                 "LEADSYNC_MARKETO_CLIENT_ID and LEADSYNC_MARKETO_CLIENT_SECRET",
+                 resp.status, ex);
+        goto done;
+    }
+    if (resp.status != 200 || ls_mkto_parse_token(resp.body, resp.len, &tok, &exp) != LS_OK) {
+        r->outcome = resp.status == 404 ? LS_SINK_FATAL : LS_SINK_RETRY;
+        snprintf(r->error, sizeof(r->error), "identity service answered HTTP %d without a token%s",
+                 resp.status, resp.status == 404 ? " (check LEADSYNC_MARKETO_BASE_URL)" : "");
+        goto done;
+    }
+    s->token = tok;
+    tok = NULL;
+    s->token_until = exp > 0 ? ls_crm_now_ms() + exp * 1000 : 0;
+    LS_DEBUG(COMP, "token obtained (expires in %ld s)", exp);
+    rc = LS_OK;
+done:
+    if (sec)
+        OPENSSL_cleanse(sec, strlen(sec));
+    if (form)
+        OPENSSL_cleanse(form, strlen(form));
+    free(id);
+    free(sec);
+    free(form);
+    free(tok);
+    ls_crm_resp_dispose(&resp);
+    return rc;
+}
+
+static int token_ready(struct mkto *s, struct ls_sink_result *r)
+{
+    if (s->token && s->token_until && ls_crm_now_ms() >= s->token_until)
+        drop_token(s); /* expired: Marketo hands out a new one now */
+    if (s->token)
+        return LS_OK;
+    return fetch_token(s, r);
+}
+
+static void not_sent(struct ls_sink_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->outcome = LS_SINK_RETRY;
+    r->throttled = 1;
+    r->retry_after_ms = -1;
+    snprintf(r->error, sizeof(r->error),
+             "not sent: the batch stopped after a throttled or "
+             "fatal answer");
+}
+
+/*
+ * One sync call for k records (recs, borrowed) on behalf of res[0..k).
+ * Handles the token (one fresh token on 601/602). Returns the signal.
+ */
+static enum ls_mkto_signal sync_call(struct mkto *s, json_t *const *recs, size_t k, int update_only,
+                                     struct ls_sink_result *res)
+{
+    json_t *doc = NULL, *input = json_array();
+    char *body = NULL;
+    enum ls_mkto_signal sig = LS_MKTO_NONE;
+    struct ls_crm_resp resp;
+    int tries;
+    size_t i;
+
+    memset(&resp, 0, sizeof(resp));
+    for (i = 0; i < k; i++)
+        json_array_append(input, recs[i]);
+    doc = json_pack("{s:s, s:s, s:o}", "action", update_only ? "updateOnly" : "createOrUpdate",
+                    "lookupField", s->lookup, "input", input);
+    input = NULL;
+    if (doc && s->partition && !update_only)
+        json_object_set_new(doc, "partitionName", json_string(s->partition));
+    body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    if (!body) {
+        set_all(res, k, LS_SINK_REJECT, 0, 0, "the records do not serialize as JSON");
+        goto done;
+    }
+    for (tries = 0; tries < 2; tries++) {
+        struct ls_sink_result tr;
+        char auth[4200];
+        const char *hdrs[4];
+
+        if (token_ready(s, &tr) != LS_OK) {
+            for (i = 0; i < k; i++)
+                res[i] = tr;
+            sig = LS_MKTO_NONE;
+            goto done;
+        }
+        if ((size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s->token) >=
+            sizeof(auth)) {
+            set_all(res, k, LS_SINK_FATAL, 0, 1, "the access token is too long");
+            goto done;
+        }
+        hdrs[0] = auth;
+        hdrs[1] = "Content-Type: application/json";
+        hdrs[2] = "Accept: application/json";
+        hdrs[3] = NULL;
+        ls_crm_resp_dispose(&resp);
+        if (ls_crm_request(s->http, "POST", s->leads_url, hdrs, body, strlen(body), &resp) !=
+            LS_OK) {
+            OPENSSL_cleanse(auth, sizeof(auth));
+            set_all(res, k, LS_SINK_RETRY, 0, 0, ls_error_last());
+            goto done;
+        }
+        OPENSSL_cleanse(auth, sizeof(auth));
+        if (resp.status == 0) {
+            char m[300];
+
+            snprintf(m, sizeof(m), "Marketo unreachable: %.250s", resp.transport);
+            set_all(res, k, resp.tls_config ? LS_SINK_FATAL : LS_SINK_RETRY, 0, 0, m);
+            goto done;
+        }
+        sig = ls_mkto_classify(resp.status, resp.body, resp.len, k, update_only, res);
+        if (sig != LS_MKTO_TOKEN)
+            goto done;
+        LS_INFO(COMP, "access token invalid or expired: fetching a new one");
+        drop_token(s);
+    }
+    /* A fresh token was refused too. */
+    for (i = 0; i < k; i++) {
+        res[i].outcome = LS_SINK_FATAL;
+        res[i].auth = 1;
+    }
+    sig = LS_MKTO_NONE;
+done:
+    json_decref(input);
+    json_decref(doc);
+    free(body);
+    ls_crm_resp_dispose(&resp);
+    return sig;
+}
+
+static int is_dnc(const struct ls_sink_item *it)
+{
+    return json_is_true(json_object_get(it->lead, "doNotContact"));
+}
+
+static int mkto_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
+                        struct ls_sink_result *results)
+{
+    struct mkto *s = ctx;
+    json_t **recs = ls_xcalloc(n ? n : 1, sizeof(*recs));
+    char **keys = ls_xcalloc(n ? n : 1, sizeof(*keys));
+    int *todo = ls_xcalloc(n ? n : 1, sizeof(*todo));
+    size_t *idx = ls_xcalloc(n ? n : 1, sizeof(*idx));
+    json_t **chunk = ls_xcalloc(n ? n : 1, sizeof(*chunk));
+    struct ls_sink_result *cres = ls_xcalloc(n ? n : 1, sizeof(*cres));
+    size_t batch = (size_t)s->batch, left = 0, i, j;
+    int halt = 0;
+
+    for (i = 0; i < n; i++) {
+        not_sent(&results[i]);
+        if (ls_mkto_record(s->map, items[i].lead, s->lookup, &recs[i], &keys[i]) != LS_OK) {
+            memset(&results[i], 0, sizeof(results[i]));
+            results[i].outcome = LS_SINK_REJECT;
+            results[i].retry_after_ms = -1;
+            snprintf(results[i].error, sizeof(results[i].error), "%s", ls_error_last());
+            continue;
+        }
+        todo[i] = 1;
+        left++;
+    }
+    while (left && !halt) {
+        size_t k = 0, first = n;
+        int dnc = 0;
+        enum ls_mkto_signal sig;
+
+        /* A chunk: items of one kind (upsert or DNC update), each lookup key
+         * at most once, in order. Repeated keys wait for the next call. */
+        for (i = 0; i < n && k < batch; i++) {
+            int dup = 0;
+
+            if (!todo[i])
+                continue;
+            if (first == n) {
+                first = i;
+                dnc = is_dnc(&items[i]);
+            } else if (is_dnc(&items[i]) != dnc) {
+                continue;
+            }
+            for (j = 0; j < k && !dup; j++)
+                dup = strcmp(keys[idx[j]], keys[i]) == 0;
+            if (dup)
+                continue;
+            idx[k] = i;
+            chunk[k++] = recs[i];
+        }
+        sig = sync_call(s, chunk, k, dnc, cres);
+        if (sig == LS_MKTO_SPLIT) {
+            batch = k / 2 ? k / 2 : 1;
+            LS_INFO(COMP, "request too large: %zu leads per call from now on", batch);
+            continue;
+        }
+        for (j = 0; j < k; j++) {
+            struct ls_sink_result *r = &results[idx[j]];
+
+            *r = cres[j];
+            todo[idx[j]] = 0;
+            left--;
+            if (sig == LS_MKTO_THROTTLE) {
+                r->retry_after_ms = s->throttle_s * 1000;
+            } else if (sig == LS_MKTO_QUOTA) {
+                r->retry_after_ms = ls_mkto_quota_reset_ms(ls_crm_now_ms());
+            }
+            if (r->outcome == LS_SINK_OK && dnc && strcmp(r->error, "updated") != 0)
+                LS_INFO(COMP, "lead %s is do-not-contact and not in Marketo: nothing created",
+                        items[idx[j]].lead_id);
+            if (r->outcome == LS_SINK_FATAL || (r->outcome == LS_SINK_RETRY && r->throttled))
+                halt = 1;
+        }
+        if (sig == LS_MKTO_QUOTA)
+            LS_WARN(COMP, "daily API quota used up (607): sink paused until 00:00 CST");
+        else if (sig == LS_MKTO_THROTTLE)
+            LS_WARN(COMP, "rate or concurrency limit (606/615): sink paused %ld s", s->throttle_s);
+    }
+    for (i = 0; i < n; i++) {
+        json_decref(recs[i]);
+        free(keys[i]);
+    }
+    free(recs);
+    free(keys);
+    free(todo);
+    free(idx);
+    free(chunk);
+    free(cres);
+    return LS_OK;
+}
+
+static int mkto_check(void *ctx, char *msg, size_t msglen)
+{
+    struct mkto *s = ctx;
+    struct ls_sink_result r;
+
+    drop_token(s);
+    if (fetch_token(s, &r) != LS_OK) {
+        snprintf(msg, msglen, "%s", r.error);
+        return r.outcome == LS_SINK_FATAL ? (r.auth ? LS_EAUTH : LS_ECONFIG) : LS_EUNAVAIL;
+    }
+    snprintf(msg, msglen, "token ok, upserts keyed on %s", s->lookup);
+    return LS_OK;
+}
+
+const struct ls_sink_ops ls_sink_marketo_ops = {
+    .abi_version = LS_SINK_ABI,
+    .name = "marketo",
+    .coalesce = 1,
+    .create = mkto_create,
+    .deliver = mkto_deliver,
+    .check = mkto_check,
+    .destroy = mkto_destroy,
+};
