@@ -354,22 +354,15 @@ int ls_deliver_run(struct ls_deliverer *d, int wait, struct ls_deliver_stats *st
         if (next > now)
             d->o.sleep_ms(d->o.seam_ctx, (long)(next - now));
     }
-    /* What is left */
-    {
-        struct ls_sink_stats *ss = NULL;
-        size_t nss = 0;
+    /* What is left: an index count per sink (a scan of the whole outbox
+     * here, after every page of a long window, made a big run quadratic). */
+    for (i = 0; i < d->n; i++) {
+        int64_t left = 0;
 
-        rc = ls_ledger_sink_stats(d->ledger, &ss, &nss);
+        rc = ls_ledger_pending_count(d->ledger, d->states[i].sink->id, &left);
         if (rc)
             return rc;
-        for (i = 0; i < nss; i++) {
-            size_t k;
-
-            for (k = 0; k < d->n; k++)
-                if (strcmp(ss[i].sink, d->states[k].sink->id) == 0)
-                    st->pending += ss[i].pending;
-        }
-        free(ss);
+        st->pending += left;
     }
     return LS_OK;
 }

@@ -40,6 +40,7 @@ enum stmt {
     ST_SINK_LEAD_PUT,
     ST_SINK_LEAD_GET,
     ST_NEXT_DUE,
+    ST_PENDING_COUNT,
     ST_MARK_RETRY,
     ST_MARK_DEAD,
     ST_DEAD_SUPERSEDE,
@@ -111,6 +112,10 @@ static const char *const sql[ST_COUNT] = {
                     " WHERE p.sink = o.sink AND p.lead_id = o.lead_id AND p.state = 'pending'"
                     " AND p.id < o.id)"
                     " ORDER BY o.next_attempt_at, o.id LIMIT 1",
+    /* Only the partial index of pending deliveries: without INDEXED BY the
+     * planner walks every delivery of the sink in outbox_lead. */
+    [ST_PENDING_COUNT] = "SELECT count(*) FROM outbox INDEXED BY outbox_pending"
+                         " WHERE sink = :sink AND state = 'pending'",
     [ST_MARK_RETRY] = "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = :next,"
                       " last_status = :status, last_error = :error, updated_at = :now"
                       " WHERE id = :id",
@@ -1020,6 +1025,26 @@ int ls_ledger_sink_lead_delivered(struct ls_ledger *l, const char *sink, const c
         *delivered = 1;
     else if (rc != SQLITE_DONE)
         err = db_err(l, rc, "reading delivered leads");
+done:
+    reset(st);
+    return err;
+}
+
+int ls_ledger_pending_count(struct ls_ledger *l, const char *sink, int64_t *n)
+{
+    sqlite3_stmt *st = l->st[ST_PENDING_COUNT];
+    int rc;
+    int err;
+
+    *n = 0;
+    err = bind_text(l, st, ":sink", sink);
+    if (err)
+        goto done;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    else
+        err = db_err(l, rc, "counting pending deliveries");
 done:
     reset(st);
     return err;

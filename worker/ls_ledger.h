@@ -112,6 +112,10 @@ LS_NODISCARD int ls_ledger_sink_lead_delivered(struct ls_ledger *l, const char *
  * *found = 0 when none is pending. */
 LS_NODISCARD int ls_ledger_next_due(struct ls_ledger *l, const char *sink, int64_t *at, int *found);
 
+/* How many deliveries of `sink` are pending (due or not): a count over the
+ * partial index of pending deliveries, cheap enough after every round. */
+LS_NODISCARD int ls_ledger_pending_count(struct ls_ledger *l, const char *sink, int64_t *n);
+
 /* Dead letters back to pending (sink NULL = all sinks); *n = how many. */
 LS_NODISCARD int ls_ledger_retry_dead(struct ls_ledger *l, const char *sink, int64_t now,
                                       size_t *n);

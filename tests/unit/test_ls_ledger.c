@@ -827,6 +827,38 @@ static void test_sink_stats(void **state)
     free(s);
 }
 
+/* The per-round count agrees with the stats: pending only, per sink, due or not. */
+static void test_pending_count(void **state)
+{
+    struct fix *f = *state;
+    struct ls_delivery *d = NULL;
+    size_t n = 0;
+    int64_t c = -1;
+
+    assert_int_equal(ls_ledger_pending_count(f->l, "a", &c), 0);
+    assert_int_equal(c, 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "a", "A", "a1", "1", 0, 10), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "a", "B", "b1", "1", 0, 10), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "a", "B", "b2", "1", 1, 11), 0); /* supersedes b1 */
+    assert_int_equal(ls_ledger_enqueue(f->l, "a", "C", "c1", "1", 0, 12), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "z", "A", "a1", "1", 0, 10), 0);
+    assert_int_equal(ls_ledger_pending_count(f->l, "a", &c), 0);
+    assert_int_equal(c, 3);
+    assert_int_equal(ls_ledger_pending(f->l, "a", 20, 10, &d, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(ls_ledger_mark_delivered(f->l, d[0].id, 200, 20), 0);
+    assert_int_equal(ls_ledger_mark_dead(f->l, d[1].id, 400, "no", 20), 0);
+    assert_int_equal(ls_ledger_mark_retry(f->l, d[2].id, 5000, 503, "later", 20), 0);
+    ls_deliveries_free(d, n);
+    /* delivered and dead no longer count; one waiting for its retry does */
+    assert_int_equal(ls_ledger_pending_count(f->l, "a", &c), 0);
+    assert_int_equal(c, 1);
+    assert_int_equal(ls_ledger_pending_count(f->l, "z", &c), 0);
+    assert_int_equal(c, 1);
+    assert_int_equal(ls_ledger_pending_count(f->l, "nobody", &c), 0);
+    assert_int_equal(c, 0);
+}
+
 static void test_purge(void **state)
 {
     struct fix *f = *state;
@@ -1069,6 +1101,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mark_dead_and_retry_dead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_dead_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sink_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pending_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
