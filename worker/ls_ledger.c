@@ -135,11 +135,14 @@ static const char *const sql[ST_COUNT] = {
     [ST_DEAD_REQUEUE] = "UPDATE outbox SET state = 'pending', attempts = 0,"
                         " next_attempt_at = :now, updated_at = :now"
                         " WHERE state = 'dead' AND (:sink IS NULL OR sink = :sink)",
-    [ST_SINK_STATS] = "SELECT sink,"
-                      " sum(state = 'pending'), sum(state = 'delivered'), sum(state = 'dead'),"
-                      " sum(state = 'superseded'),"
-                      " min(CASE WHEN state = 'pending' THEN created_at END)"
-                      " FROM outbox GROUP BY sink ORDER BY sink",
+    /* Counts over the covering index outbox_lead, not the table: the
+     * table's pages hold the payloads and are ~20 times as many to read. */
+    [ST_SINK_STATS] = "SELECT o.sink,"
+                      " sum(o.state = 'pending'), sum(o.state = 'delivered'),"
+                      " sum(o.state = 'dead'), sum(o.state = 'superseded'),"
+                      " (SELECT min(p.created_at) FROM outbox AS p INDEXED BY outbox_pending"
+                      " WHERE p.sink = o.sink AND p.state = 'pending')"
+                      " FROM outbox AS o INDEXED BY outbox_lead GROUP BY o.sink ORDER BY o.sink",
     [ST_DEAD_LETTERS] = "SELECT id, sink, lead_id, delivery_id, attempts, last_status,"
                         " last_error, updated_at FROM outbox"
                         " WHERE state = 'dead' AND (:sink IS NULL OR sink = :sink)"
