@@ -10,6 +10,7 @@ extern const struct ls_sink_ops ls_sink_webhook_ops;
 extern const struct ls_sink_ops ls_sink_marketo_ops;
 extern const struct ls_sink_ops ls_sink_hubspot_ops;
 extern const struct ls_sink_ops ls_sink_web_to_lead_ops;
+extern const struct ls_sink_ops ls_sink_salesforce_ops;
 
 /* The one registry: a sink exists when it is listed here. */
 static const struct ls_sink_ops *const registry[] = {
@@ -18,6 +19,7 @@ static const struct ls_sink_ops *const registry[] = {
     &ls_sink_marketo_ops,
     &ls_sink_hubspot_ops,
     &ls_sink_web_to_lead_ops,
+    &ls_sink_salesforce_ops,
 };
 
 const struct ls_sink_ops *ls_sink_lookup(const char *name)

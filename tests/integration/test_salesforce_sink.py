@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Salesforce sink end to end: Azurite -> leadsync -> the loopback Salesforce
+double (tests/tools/crm_salesforce.py) over TLS with a test CA.
+
+One Lead per leadId (Collections upserts keyed on the external ID), updates
+update it, the stage field never goes back, DNC sets the opt-out flags on an
+existing Lead and never creates one, the validation lead is skipped,
+REQUEST_LIMIT_EXCEEDED pauses the sink, an expired session is refreshed once,
+per-record failures become dead letters while the rest go through, refused
+credentials exit 77 naming the sink without the secret, the JWT bearer flow,
+`check` and `send-test-lead`."""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import crmtest  # noqa: E402
+import lstest  # noqa: E402
+
+SECRET = "s3cret-Value-42"
+EXT = "Marketplace_Lead_Id__c"
+
+
+class SalesforceSink(crmtest.CrmCase):
+    def start(self, *args, mapping=True):
+        d = self.double("crm_salesforce.py", ["--client-secret", SECRET, "--custom-field",
+                                              "Marketplace_Stage__c"] + list(args))
+        self.sf = d
+        self.env.update({
+            "LEADSYNC_SINKS": "salesforce",
+            "LEADSYNC_SALESFORCE_LOGIN_URL": d.url,
+            "LEADSYNC_SALESFORCE_CLIENT_ID": "cid",
+            "LEADSYNC_SALESFORCE_CLIENT_SECRET": SECRET,
+            "LEADSYNC_SALESFORCE_CA_FILE": self.pki["ca"],
+            "LEADSYNC_SALESFORCE_LIMIT_PAUSE_SECONDS": "1",
+        })
+        if mapping:
+            path = os.path.join(self.dir, "sf-mapping.json")
+            with open(path, "w") as f:
+                json.dump({"fields": {"Marketplace_Stage__c": "stage"}}, f)
+            self.env["LEADSYNC_SALESFORCE_MAPPING"] = path
+        return d
+
+    def api(self, method=None, sub=""):
+        return [r for r in self.sf.requests() if r["path"].startswith("/services/data/")
+                and (method is None or r["method"] == method) and sub in r["path"]]
+
+    def test_upsert_update_stage_dnc_and_test_lead(self):
+        sf = self.start()
+        rows = [crmtest.row(i) for i in range(5)]
+        rows.append(crmtest.row(90, first="MSFT_TEST_636573304831318844"))  # validation lead
+        rows.append(crmtest.row(91, action="DNC", email="nobody@example.com"))
+        self.put(rows)
+        p = self.run_worker("run", "--once", check=0)
+        st = sf.state()
+        self.assertEqual(len(st), 5, "one Lead per lead, none for the DNC or validation lead")
+        for ext, rec in st.items():
+            self.assertRegex(ext, "^[0-9a-f]{16}$")
+            self.assertEqual(rec["updates"], 0)
+            self.assertEqual(rec["fields"]["Marketplace_Stage__c"], "initial-interest")
+            self.assertEqual(rec["fields"]["LastName"], "Lovelace")
+            self.assertEqual(rec["fields"]["Company"], "Example Corp")
+        self.assertTrue(self.api("PATCH", "/composite/sobjects/Lead/" + EXT),
+                        "several leads go out as one Collections upsert")
+        self.assertTrue(self.api("GET", "/sobjects/Lead/%s/" % EXT), "DNC looks up first")
+        self.assertNotIn(SECRET, p.stdout + p.stderr)
+
+        # Updates: lead 0 becomes active, lead 1 asks not to be contacted.
+        self.put([crmtest.row(100, action="INS", email="customer000000@example.com"),
+                  crmtest.row(101, action="DNC", email="customer000001@example.com")])
+        self.run_worker("run", "--once", check=0)
+        st = sf.state()
+        self.assertEqual(len(st), 5)
+        stages = sorted(r["fields"]["Marketplace_Stage__c"] for r in st.values())
+        self.assertEqual(stages, ["active", "do-not-contact"] + ["initial-interest"] * 3)
+        dnc = [r for r in st.values() if r["fields"]["Marketplace_Stage__c"] == "do-not-contact"]
+        self.assertIs(dnc[0]["fields"]["HasOptedOutOfEmail"], True)
+        self.assertIs(dnc[0]["fields"]["DoNotCall"], True)
+
+        # A later "Contact me" of the active lead does not take it back.
+        self.put([crmtest.row(102, action="PLT", email="customer000000@example.com")])
+        self.run_worker("run", "--once", check=0)
+        st = sf.state()
+        self.assertEqual(len(st), 5)
+        for rec in st.values():
+            seen = [h["Marketplace_Stage__c"] for h in rec["history"]
+                    if "Marketplace_Stage__c" in h]
+            ranks = [crmtest.STAGE_RANK[s] for s in seen]
+            self.assertEqual(ranks, sorted(ranks), "stage went back: %s" % seen)
+        self.assertIn("active", stages)
+
+        p = self.run_worker("check")
+        self.assertIn("sink salesforce: ok", p.stdout, p.stdout + p.stderr)
+        before = len(self.api())
+        self.run_worker("check", check=0)
+        self.assertFalse([r for r in self.api()[before:] if r["method"] != "GET"],
+                         "check writes nothing")
+        p = self.run_worker("send-test-lead", check=0)
+        self.assertIn("delivered", p.stdout)
+        st = sf.state()
+        self.assertEqual(len(st), 6)
+        test = [r for k, r in st.items() if k.startswith("test")]
+        self.assertEqual(test[0]["fields"]["Company"], "leadsync test")
+
+    def test_throttle_session_and_partial_failures(self):
+        sf = self.start()
+        sf.faults([
+            {"route": "^PATCH .*/composite/", "status": 403, "count": 1,
+             "body": [{"message": "TotalRequests Limit exceeded.",
+                       "errorCode": "REQUEST_LIMIT_EXCEEDED"}]},
+            {"route": "^PATCH .*/composite/", "status": 401, "count": 1,
+             "body": [{"message": "Session expired or invalid",
+                       "errorCode": "INVALID_SESSION_ID"}]},
+            {"route": "^PATCH .*/composite/", "status": 503, "count": 1, "body": "busy"},
+            {"route": "RECORD", "code": "UNABLE_TO_LOCK_ROW", "count": 1},
+        ])
+        sf.validate("Email", "reject-me")
+        rows = [crmtest.row(i) for i in range(6)]
+        rows.append(crmtest.row(50, email="reject-me@example.com"))
+        self.put(rows)
+        p = self.run_worker("run", "--once", env={"LEADSYNC_LOG_LEVEL": "debug"}, check=0)
+        self.assertNotIn(SECRET, p.stdout + p.stderr)
+        self.assertIn("Sforce-Limit-Info: api-usage=", p.stderr)
+        st = sf.state()
+        self.assertEqual(len(st), 6, "every lead but the rejected one")
+        self.assertTrue(all(r["updates"] == 0 for r in st.values()), "no duplicate upserts")
+        s = self.sink_stats("salesforce")
+        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (6, 1, 0))
+        p = self.run_worker("status", check=0)
+        self.assertIn("FIELD_CUSTOM_VALIDATION_EXCEPTION", p.stdout + p.stderr)
+
+        reqs = sf.requests()
+        tokens = [r for r in reqs if r["path"] == "/services/oauth2/token"]
+        self.assertEqual(len(tokens), 2, "one token, refreshed once after INVALID_SESSION_ID")
+        comp = [r for r in reqs if "/composite/" in r["path"]]
+        # 403 limit, then (after the pause) 401, the same call with a new token: 503, then OK
+        self.assertEqual([r["status"] for r in comp[:4]], [403, 401, 503, 200])
+        self.assertGreaterEqual(comp[1]["t"] - comp[0]["t"], 0.9,
+                                "the sink paused after REQUEST_LIMIT_EXCEEDED")
+        self.assertNotEqual(comp[1]["auth"], comp[2]["auth"], "a new token after the refresh")
+
+    def test_refused_credentials_exit_77(self):
+        sf = self.start()
+        self.put([crmtest.row(i) for i in range(3)])
+        p = self.run_worker("run", "--once",
+                            env={"LEADSYNC_SALESFORCE_CLIENT_SECRET": "wrong-Secret-77"},
+                            check=77)
+        self.assertIn("salesforce", p.stderr)
+        self.assertNotIn("wrong-Secret-77", p.stdout + p.stderr)
+        self.assertEqual(sf.state(), {})
+        p = self.run_worker("check", env={"LEADSYNC_SALESFORCE_CLIENT_SECRET": "wrong-Secret-77"},
+                            check=77)
+        self.assertIn("sink salesforce: FAILED", p.stdout)
+        self.assertNotIn("wrong-Secret-77", p.stdout + p.stderr)
+        # Fixed credentials deliver what waited.
+        self.run_worker("run", "--once", check=0)
+        self.assertEqual(len(sf.state()), 3)
+
+    def test_jwt_bearer_single_requests(self):
+        aud = "https://login.example.test"
+        sf = self.start("--jwt-pubkey", self.pki["client_pub"], "--audience", aud,
+                        "--username", "int@example.com")
+        env = {"LEADSYNC_SALESFORCE_AUTH": "jwt", "LEADSYNC_SALESFORCE_CLIENT_SECRET": "",
+               "LEADSYNC_SALESFORCE_USERNAME": "int@example.com",
+               "LEADSYNC_SALESFORCE_PRIVATE_KEY_FILE": self.pki["client_key"],
+               "LEADSYNC_SALESFORCE_AUDIENCE": aud, "LEADSYNC_SALESFORCE_BATCH": "1"}
+        self.put([crmtest.row(i, last="", first="") for i in range(3)])
+        self.run_worker("run", "--once", env=env, check=0)
+        st = sf.state()
+        self.assertEqual(len(st), 3)
+        for rec in st.values():
+            self.assertEqual(rec["fields"]["LastName"], "[not provided]")
+        self.assertFalse(self.api(sub="/composite/"), "batch size 1: single upserts")
+        self.assertEqual(len(self.api("PATCH", "/sobjects/Lead/" + EXT + "/")), 3)
+        # A wrong user is refused: exit 77.
+        env["LEADSYNC_SALESFORCE_USERNAME"] = "other@example.com"
+        self.put([crmtest.row(9)])
+        p = self.run_worker("run", "--once", env=env, check=77)
+        self.assertIn("salesforce", p.stderr)
+
+
+if __name__ == "__main__":
+    lstest.main()

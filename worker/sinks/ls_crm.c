@@ -1,0 +1,394 @@
+/* ls_crm.c - JWT (RS256) and HTTPS requests shared by the CRM sinks (ls_crm.h). */
+#include "ls_crm.h"
+
+#include "ls_webhook.h"
+
+#include <curl/curl.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#ifndef LS_VERSION
+#define LS_VERSION "0"
+#endif
+
+#define BODY_MAX (8u * 1024 * 1024)
+
+int64_t ls_crm_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *ls_b64url(const unsigned char *p, size_t len)
+{
+    char *out = ls_xmalloc(4 * ((len + 2) / 3) + 1);
+    int n = EVP_EncodeBlock((unsigned char *)out, p, (int)len);
+    int i;
+
+    while (n > 0 && out[n - 1] == '=')
+        n--;
+    out[n] = '\0';
+    for (i = 0; i < n; i++) {
+        if (out[i] == '+')
+            out[i] = '-';
+        else if (out[i] == '/')
+            out[i] = '_';
+    }
+    return out;
+}
+
+static char *b64url_json(const json_t *j)
+{
+    char *txt = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *out;
+
+    if (!txt)
+        return NULL;
+    out = ls_b64url((const unsigned char *)txt, strlen(txt));
+    free(txt);
+    return out;
+}
+
+int ls_jwt_rs256(const json_t *header, const json_t *claims, const char *key_pem, char **out)
+{
+    BIO *bio = NULL;
+    EVP_PKEY *pkey = NULL;
+    EVP_MD_CTX *md = NULL;
+    char *h64 = NULL, *c64 = NULL, *input = NULL, *s64 = NULL;
+    unsigned char *sig = NULL;
+    size_t siglen = 0;
+    int rc = LS_OK;
+
+    *out = NULL;
+    h64 = b64url_json(header);
+    c64 = b64url_json(claims);
+    if (!h64 || !c64) {
+        rc = ls_error(LS_EINVAL, "JWT: header or claims do not serialize");
+        goto done;
+    }
+    input = ls_xasprintf("%s.%s", h64, c64);
+    bio = BIO_new_mem_buf(key_pem, -1);
+    pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    if (!pkey || EVP_PKEY_base_id(pkey) != EVP_PKEY_RSA) {
+        rc = ls_error(LS_ECONFIG, "the private key is not an unencrypted PEM RSA private key");
+        goto done;
+    }
+    md = EVP_MD_CTX_new();
+    if (!md || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, pkey) != 1 ||
+        EVP_DigestSign(md, NULL, &siglen, (const unsigned char *)input, strlen(input)) != 1) {
+        rc = ls_error(LS_ERROR, "JWT: RS256 signing failed");
+        goto done;
+    }
+    sig = ls_xmalloc(siglen);
+    if (EVP_DigestSign(md, sig, &siglen, (const unsigned char *)input, strlen(input)) != 1) {
+        rc = ls_error(LS_ERROR, "JWT: RS256 signing failed");
+        goto done;
+    }
+    s64 = ls_b64url(sig, siglen);
+    *out = ls_xasprintf("%s.%s", input, s64);
+done:
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(pkey);
+    BIO_free(bio);
+    free(h64);
+    free(c64);
+    free(input);
+    free(sig);
+    free(s64);
+    return rc;
+}
+
+int ls_jwt_x5t(const char *cert_pem, char **out)
+{
+    BIO *bio = NULL;
+    X509 *x = NULL;
+    unsigned char *der = NULL;
+    unsigned char sha[SHA_DIGEST_LENGTH];
+    int n, rc = LS_OK;
+
+    *out = NULL;
+    bio = BIO_new_mem_buf(cert_pem, -1);
+    x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    if (!x || (n = i2d_X509(x, &der)) <= 0) {
+        rc = ls_error(LS_ECONFIG, "the certificate is not a PEM X.509 certificate");
+        goto done;
+    }
+    SHA1(der, (size_t)n, sha);
+    *out = ls_b64url(sha, sizeof(sha));
+done:
+    OPENSSL_free(der);
+    X509_free(x);
+    BIO_free(bio);
+    return rc;
+}
+
+void ls_crm_uuid(char out[37])
+{
+    unsigned char b[16];
+    size_t i, o = 0;
+
+    if (RAND_bytes(b, sizeof(b)) != 1) {
+        int64_t t = ls_crm_now_ms();
+
+        for (i = 0; i < sizeof(b); i++)
+            b[i] = (unsigned char)((t >> (i % 8 * 8)) ^ (int64_t)(i * 131));
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        snprintf(out + o, 3, "%02x", b[i]);
+        o += 2;
+    }
+    out[o] = '\0';
+}
+
+char *ls_crm_escape(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s), i, o = 0;
+    char *out = ls_xmalloc(3 * n + 1);
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+void ls_crm_excerpt(char *dst, size_t cap, const char *body, size_t len)
+{
+    size_t i, n = len;
+
+    if (cap == 0)
+        return;
+    if (n >= cap)
+        n = cap - 1;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)body[i];
+
+        dst[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+    }
+    dst[n] = '\0';
+}
+
+/* ------------------------------------------------------------------------ */
+/* HTTP                                                                      */
+
+struct ls_crm_http {
+    CURL *easy;
+    char *ca_file;
+    char *comp;
+    long timeout_s;
+    char ua[64];
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct ls_crm_resp *r = ud;
+    size_t n = size * nmemb, take = n;
+
+    if (r->len + take > BODY_MAX)
+        take = BODY_MAX - r->len;
+    if (take) {
+        r->body = ls_xrealloc(r->body, r->len + take + 1);
+        memcpy(r->body + r->len, ptr, take);
+        r->len += take;
+        r->body[r->len] = '\0';
+    }
+    return n;
+}
+
+static void copy_header(char *dst, size_t cap, const char *v, size_t n)
+{
+    while (n && (*v == ' ' || *v == '\t')) {
+        v++;
+        n--;
+    }
+    while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+        n--;
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
+static int header_is(const char *p, size_t n, const char *name)
+{
+    size_t l = strlen(name);
+
+    return n > l && strncasecmp(p, name, l) == 0 && p[l] == ':';
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct ls_crm_resp *r = ud;
+    size_t n = size * nmemb;
+
+    if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+        r->retry_after_ms = -1;
+        r->limit_info[0] = r->entity_id[0] = r->content_type[0] = '\0';
+    } else if (header_is(ptr, n, "retry-after")) {
+        r->retry_after_ms = ls_webhook_retry_after_ms(ptr + 12, n - 12, ls_crm_now_ms());
+    } else if (header_is(ptr, n, "sforce-limit-info")) {
+        copy_header(r->limit_info, sizeof(r->limit_info), ptr + 18, n - 18);
+    } else if (header_is(ptr, n, "odata-entityid")) {
+        copy_header(r->entity_id, sizeof(r->entity_id), ptr + 15, n - 15);
+    } else if (header_is(ptr, n, "content-type")) {
+        copy_header(r->content_type, sizeof(r->content_type), ptr + 13, n - 13);
+    }
+    return n;
+}
+
+int ls_crm_http_create(const char *comp, const char *ca_file, long timeout_s,
+                       struct ls_crm_http **out)
+{
+    struct ls_crm_http *h;
+
+    *out = NULL;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return ls_error(LS_ERROR, "%s: curl_global_init failed", comp);
+    h = ls_xcalloc(1, sizeof(*h));
+    h->comp = ls_xstrdup(comp);
+    h->timeout_s = timeout_s > 0 ? timeout_s : 30;
+    if (ca_file && *ca_file) {
+        FILE *f = fopen(ca_file, "r");
+
+        if (!f) {
+            ls_crm_http_free(h);
+            return ls_error(LS_ECONFIG, "%s: cannot read the CA file %s", comp, ca_file);
+        }
+        fclose(f);
+        h->ca_file = ls_xstrdup(ca_file);
+    }
+    snprintf(h->ua, sizeof(h->ua), "leadsync/%s", LS_VERSION);
+    h->easy = curl_easy_init();
+    if (!h->easy) {
+        ls_crm_http_free(h);
+        return ls_error(LS_ERROR, "%s: curl_easy_init failed", comp);
+    }
+    *out = h;
+    return LS_OK;
+}
+
+void ls_crm_http_free(struct ls_crm_http *h)
+{
+    if (!h)
+        return;
+    if (h->easy)
+        curl_easy_cleanup(h->easy);
+    free(h->ca_file);
+    free(h->comp);
+    free(h);
+    curl_global_cleanup();
+}
+
+void ls_crm_resp_dispose(struct ls_crm_resp *resp)
+{
+    if (!resp)
+        return;
+    free(resp->body);
+    resp->body = NULL;
+    resp->len = 0;
+}
+
+int ls_crm_request(struct ls_crm_http *h, const char *method, const char *url,
+                   const char *const *headers, const char *body, size_t len,
+                   struct ls_crm_resp *resp)
+{
+    struct curl_slist *list = NULL, *n;
+    CURL *e = h->easy;
+    CURLcode cc, c = CURLE_OK;
+    long status = 0;
+    size_t i;
+
+    memset(resp, 0, sizeof(*resp));
+    resp->retry_after_ms = -1;
+    n = curl_slist_append(list, "Expect:");
+    if (!n)
+        return ls_error(LS_ENOMEM, "%s: out of memory", h->comp);
+    list = n;
+    for (i = 0; headers && headers[i]; i++) {
+        n = curl_slist_append(list, headers[i]);
+        if (!n) {
+            curl_slist_free_all(list);
+            return ls_error(LS_ENOMEM, "%s: out of memory", h->comp);
+        }
+        list = n;
+    }
+    curl_easy_reset(e);
+    h->errbuf[0] = '\0';
+    c |= curl_easy_setopt(e, CURLOPT_URL, url);
+    c |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    c |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    c |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
+#else
+    c |= curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
+#endif
+    c |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    c |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (h->ca_file)
+        c |= curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
+    c |= curl_easy_setopt(e, CURLOPT_TIMEOUT, h->timeout_s);
+    c |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, h->timeout_s < 10 ? h->timeout_s : 10L);
+    c |= curl_easy_setopt(e, CURLOPT_USERAGENT, h->ua);
+    c |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    c |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    c |= curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
+    c |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    c |= curl_easy_setopt(e, CURLOPT_HEADERDATA, resp);
+    c |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);
+    c |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
+    c |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        c |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)len);
+        c |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    } else if (strcmp(method, "GET") == 0) {
+        c |= curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    }
+    if (c != CURLE_OK) {
+        curl_slist_free_all(list);
+        return ls_error(LS_ERROR, "%s: curl_easy_setopt failed", h->comp);
+    }
+    cc = curl_easy_perform(e);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(list);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+    if (cc != CURLE_OK || status <= 0) {
+        resp->status = 0;
+        snprintf(resp->transport, sizeof(resp->transport), "%s%s%.200s", curl_easy_strerror(cc),
+                 h->errbuf[0] ? ": " : "", h->errbuf);
+        resp->tls_config = cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
+                           cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT;
+        return LS_OK;
+    }
+    resp->status = (int)status;
+    if (!resp->body) {
+        resp->body = ls_xstrdup("");
+        resp->len = 0;
+    }
+    return LS_OK;
+}

@@ -1,0 +1,720 @@
+/* sink_salesforce.c - the Salesforce REST sink (see ls_salesforce.h). */
+#include "ls_salesforce.h"
+
+#include "ls_crm.h"
+#include "ls_log.h"
+#include "ls_mapping.h"
+#include "ls_sink.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COMP "sink:salesforce"
+
+/* ------------------------------------------------------------------------ */
+/* pure halves                                                               */
+
+int ls_sf_record(const struct ls_mapping *m, const json_t *lead, const char *ext_field,
+                 int collection, json_t **out)
+{
+    json_t *rec = NULL;
+    const char *id = json_string_value(json_object_get(lead, "leadId"));
+    int rc;
+
+    *out = NULL;
+    rc = ls_mapping_apply(m, lead, &rec);
+    if (rc)
+        return rc;
+    json_object_del(rec, "Id");
+    json_object_del(rec, ext_field);
+    if (collection) {
+        if (!id || !*id) {
+            json_decref(rec);
+            return ls_error(LS_EINVAL, "the lead has no leadId");
+        }
+        json_object_set_new(rec, "attributes", json_pack("{s:s}", "type", "Lead"));
+        json_object_set_new(rec, ext_field, json_string(id));
+    }
+    *out = rec;
+    return LS_OK;
+}
+
+/* "CODE: message" of the first error of a Salesforce error array. */
+static void first_error(const char *body, size_t len, char *code, size_t codecap, char *msg,
+                        size_t msgcap)
+{
+    json_t *j = json_loadb(body ? body : "", len, 0, NULL);
+    json_t *e = json_is_array(j) ? json_array_get(j, 0) : j;
+    const char *c = json_string_value(json_object_get(e, "errorCode"));
+    const char *m = json_string_value(json_object_get(e, "message"));
+
+    if (!c)
+        c = json_string_value(json_object_get(e, "error")); /* OAuth errors */
+    if (!m)
+        m = json_string_value(json_object_get(e, "error_description"));
+    snprintf(code, codecap, "%s", c ? c : "");
+    if (m)
+        snprintf(msg, msgcap, "%s", m);
+    else
+        ls_crm_excerpt(msg, msgcap, body ? body : "", len);
+    json_decref(j);
+}
+
+enum ls_sf_signal ls_sf_classify(int status, const char *body, size_t len, struct ls_sink_result *r)
+{
+    char code[64], msg[200];
+
+    memset(r, 0, sizeof(*r));
+    r->status = status;
+    r->retry_after_ms = -1;
+    if (status >= 200 && status < 300) {
+        r->outcome = LS_SINK_OK;
+        return LS_SF_NONE;
+    }
+    if (status == 0) {
+        r->outcome = LS_SINK_RETRY;
+        snprintf(r->error, sizeof(r->error), "no answer: %.280s",
+                 body && len ? body : "transport error");
+        return LS_SF_NONE;
+    }
+    first_error(body, len, code, sizeof(code), msg, sizeof(msg));
+    if (status == 401) {
+        r->outcome = LS_SINK_FATAL;
+        r->auth = 1;
+        snprintf(r->error, sizeof(r->error), "HTTP 401 %s: %s", code[0] ? code : "unauthorized",
+                 msg);
+        return LS_SF_SESSION;
+    }
+    if (status == 403 && strcmp(code, "REQUEST_LIMIT_EXCEEDED") == 0) {
+        r->outcome = LS_SINK_RETRY;
+        r->throttled = 1;
+        snprintf(r->error, sizeof(r->error), "HTTP 403 REQUEST_LIMIT_EXCEEDED: %s", msg);
+        return LS_SF_LIMIT;
+    }
+    if (status == 403) {
+        r->outcome = LS_SINK_FATAL;
+        r->auth = 1;
+        snprintf(r->error, sizeof(r->error), "HTTP 403 %s: the integration user lacks access: %s",
+                 code, msg);
+        return LS_SF_NONE;
+    }
+    if (status == 408 || status == 429 || status >= 500) {
+        r->outcome = LS_SINK_RETRY;
+        snprintf(r->error, sizeof(r->error), "HTTP %d %s: %s", status, code, msg);
+        return LS_SF_NONE;
+    }
+    r->outcome = LS_SINK_REJECT;
+    snprintf(r->error, sizeof(r->error), "HTTP %d %s: %s", status,
+             status == 300 ? "MULTIPLE_CHOICES (external ID matches several leads)" : code, msg);
+    return LS_SF_NONE;
+}
+
+void ls_sf_classify_record(const json_t *res, struct ls_sink_result *r)
+{
+    json_t *e = json_array_get(json_object_get(res, "errors"), 0);
+    const char *code = json_string_value(json_object_get(e, "statusCode"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+
+    memset(r, 0, sizeof(*r));
+    r->status = 200;
+    r->retry_after_ms = -1;
+    if (json_is_true(json_object_get(res, "success"))) {
+        r->outcome = LS_SINK_OK;
+        r->status = json_is_true(json_object_get(res, "created")) ? 201 : 200;
+        return;
+    }
+    if (!json_is_object(res)) {
+        r->outcome = LS_SINK_RETRY;
+        snprintf(r->error, sizeof(r->error), "collection answer lacks this record's result");
+        return;
+    }
+    r->outcome = code && strcmp(code, "UNABLE_TO_LOCK_ROW") == 0 ? LS_SINK_RETRY : LS_SINK_REJECT;
+    r->status = 400;
+    snprintf(r->error, sizeof(r->error), "%s: %.240s", code ? code : "failed",
+             msg ? msg : "(no message)");
+}
+
+long ls_sf_limit_pause_ms(long base_s, int streak)
+{
+    long s = base_s > 0 ? base_s : 1;
+    int i;
+
+    for (i = 1; i < streak && s < 86400; i++)
+        s *= 2;
+    if (s > 86400)
+        s = 86400;
+    return s * 1000;
+}
+
+/* ------------------------------------------------------------------------ */
+/* the sink                                                                  */
+
+struct sf {
+    struct ls_crm_http *http;
+    struct ls_mapping *map;
+    int jwt;
+    char *token_url, *instance_override, *api_version, *client_id, *client_secret, *username,
+        *private_key, *audience, *ext_field;
+    long batch;
+    long limit_pause_s;
+    int limit_streak;
+    char *token;    /* access token; NULL when none */
+    char *instance; /* API host */
+    char limit_info[128];
+};
+
+static char *strip_slash(const char *s)
+{
+    size_t n = strlen(s);
+
+    while (n && s[n - 1] == '/')
+        n--;
+    return ls_xstrndup(s, n);
+}
+
+static void sf_free(struct sf *s)
+{
+    if (!s)
+        return;
+    ls_crm_http_free(s->http);
+    ls_mapping_free(s->map);
+    free(s->token_url);
+    free(s->instance_override);
+    free(s->api_version);
+    free(s->client_id);
+    if (s->client_secret)
+        OPENSSL_cleanse(s->client_secret, strlen(s->client_secret));
+    free(s->client_secret);
+    free(s->username);
+    if (s->private_key)
+        OPENSSL_cleanse(s->private_key, strlen(s->private_key));
+    free(s->private_key);
+    free(s->audience);
+    free(s->ext_field);
+    if (s->token)
+        OPENSSL_cleanse(s->token, strlen(s->token));
+    free(s->token);
+    free(s->instance);
+    free(s);
+}
+
+static int sf_create(const char *arg, const struct ls_config *cfg, void **ctx)
+{
+    struct sf *s = ls_xcalloc(1, sizeof(*s));
+    char *login = NULL;
+    int rc = LS_OK;
+
+    *ctx = NULL;
+    if (arg && *arg) {
+        rc = ls_error(LS_ECONFIG, "LEADSYNC_SINKS: salesforce takes no argument; configure it "
+                                  "with LEADSYNC_SALESFORCE_*");
+        goto done;
+    }
+    s->jwt = cfg->salesforce_auth && strcmp(cfg->salesforce_auth, "jwt") == 0;
+    if (!cfg->salesforce_client_id || !*cfg->salesforce_client_id) {
+        rc = ls_error(LS_ECONFIG, "sink salesforce: LEADSYNC_SALESFORCE_CLIENT_ID is not set");
+        goto done;
+    }
+    if (!s->jwt && (!cfg->salesforce_client_secret || !*cfg->salesforce_client_secret)) {
+        rc = ls_error(LS_ECONFIG, "sink salesforce: LEADSYNC_SALESFORCE_CLIENT_SECRET is not set "
+                                  "(or set LEADSYNC_SALESFORCE_AUTH=jwt)");
+        goto done;
+    }
+    if (s->jwt && (!cfg->salesforce_username || !*cfg->salesforce_username ||
+                   !cfg->salesforce_private_key || !*cfg->salesforce_private_key)) {
+        rc = ls_error(LS_ECONFIG,
+                      "sink salesforce: the JWT bearer flow needs "
+                      "LEADSYNC_SALESFORCE_USERNAME and LEADSYNC_SALESFORCE_PRIVATE_KEY");
+        goto done;
+    }
+    if (!cfg->salesforce_external_id_field || !*cfg->salesforce_external_id_field ||
+        strpbrk(cfg->salesforce_external_id_field, "/?#% ")) {
+        rc =
+            ls_error(LS_ECONFIG,
+                     "sink salesforce: LEADSYNC_SALESFORCE_EXTERNAL_ID_FIELD must be a field name");
+        goto done;
+    }
+    login = strip_slash(cfg->salesforce_login_url ? cfg->salesforce_login_url : "");
+    s->token_url = cfg->salesforce_token_url && *cfg->salesforce_token_url
+                       ? ls_xstrdup(cfg->salesforce_token_url)
+                       : ls_xasprintf("%s/services/oauth2/token", login);
+    if (cfg->salesforce_instance_url && *cfg->salesforce_instance_url)
+        s->instance_override = strip_slash(cfg->salesforce_instance_url);
+    s->audience = ls_xstrdup(
+        cfg->salesforce_audience && *cfg->salesforce_audience ? cfg->salesforce_audience : login);
+    s->api_version =
+        ls_xstrdup(cfg->salesforce_api_version ? cfg->salesforce_api_version : "v62.0");
+    s->client_id = ls_xstrdup(cfg->salesforce_client_id);
+    if (cfg->salesforce_client_secret)
+        s->client_secret = ls_xstrdup(cfg->salesforce_client_secret);
+    if (cfg->salesforce_username)
+        s->username = ls_xstrdup(cfg->salesforce_username);
+    if (cfg->salesforce_private_key)
+        s->private_key = ls_xstrdup(cfg->salesforce_private_key);
+    s->ext_field = ls_xstrdup(cfg->salesforce_external_id_field);
+    s->batch = cfg->salesforce_batch > 0 ? cfg->salesforce_batch : 200;
+    s->limit_pause_s =
+        cfg->salesforce_limit_pause_seconds > 0 ? cfg->salesforce_limit_pause_seconds : 300;
+    if (s->jwt) {
+        /* Fail at start, not at the first lead, on a key that cannot sign. */
+        json_t *h = json_pack("{s:s}", "alg", "RS256"), *c = json_pack("{s:s}", "iss", "x");
+        char *probe = NULL;
+
+        rc = ls_jwt_rs256(h, c, s->private_key, &probe);
+        json_decref(h);
+        json_decref(c);
+        free(probe);
+        if (rc) {
+            rc = ls_error(LS_ECONFIG, "sink salesforce: LEADSYNC_SALESFORCE_PRIVATE_KEY: %s",
+                          ls_error_last());
+            goto done;
+        }
+    }
+    rc = ls_mapping_load("salesforce", cfg->salesforce_mapping, &s->map);
+    if (rc)
+        goto done;
+    if (ls_mapping_targets(s->map, s->ext_field)) {
+        rc = ls_error(LS_ECONFIG,
+                      "sink salesforce: the mapping writes %s, the external-ID field; leadsync "
+                      "sets it itself",
+                      s->ext_field);
+        goto done;
+    }
+    rc = ls_crm_http_create("salesforce", cfg->salesforce_ca_file,
+                            cfg->http_timeout_seconds > 0 ? cfg->http_timeout_seconds : 30,
+                            &s->http);
+    if (rc)
+        goto done;
+    *ctx = s;
+    s = NULL;
+done:
+    free(login);
+    sf_free(s);
+    return rc;
+}
+
+static void sf_destroy(void *ctx)
+{
+    sf_free(ctx);
+}
+
+static void drop_token(struct sf *s)
+{
+    if (s->token)
+        OPENSSL_cleanse(s->token, strlen(s->token));
+    free(s->token);
+    s->token = NULL;
+}
+
+static void note_limits(struct sf *s, const struct ls_crm_resp *resp)
+{
+    if (resp->limit_info[0]) {
+        snprintf(s->limit_info, sizeof(s->limit_info), "%s", resp->limit_info);
+        LS_DEBUG(COMP, "Sforce-Limit-Info: %s", s->limit_info);
+    }
+}
+
+/* Fetches a token. 0, or fills *r (FATAL auth on refusal, RETRY otherwise). */
+static int fetch_token(struct sf *s, struct ls_sink_result *r)
+{
+    struct ls_crm_resp resp;
+    const char *hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
+                          "Accept: application/json", NULL};
+    char *form = NULL, *e1 = NULL, *e2 = NULL, *assertion = NULL;
+    json_t *j = NULL;
+    const char *tok, *inst;
+    int rc;
+
+    memset(&resp, 0, sizeof(resp));
+    memset(r, 0, sizeof(*r));
+    r->retry_after_ms = -1;
+    drop_token(s);
+    if (s->jwt) {
+        int64_t now = ls_crm_now_ms() / 1000;
+        json_t *h = json_pack("{s:s}", "alg", "RS256");
+        json_t *c = json_pack("{s:s,s:s,s:s,s:I}", "iss", s->client_id, "sub", s->username, "aud",
+                              s->audience, "exp", (json_int_t)(now + 180));
+
+        rc = ls_jwt_rs256(h, c, s->private_key, &assertion);
+        json_decref(h);
+        json_decref(c);
+        if (rc) {
+            r->outcome = LS_SINK_FATAL;
+            snprintf(r->error, sizeof(r->error), "JWT assertion: %.280s", ls_error_last());
+            goto done;
+        }
+        e1 = ls_crm_escape(assertion);
+        form = ls_xasprintf("grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Ajwt-bearer"
+                            "&assertion=%s",
+                            e1);
+    } else {
+        e1 = ls_crm_escape(s->client_id);
+        e2 = ls_crm_escape(s->client_secret);
+        form = ls_xasprintf("grant_type=client_credentials&client_id=%s&client_secret=%s", e1, e2);
+    }
+    rc = ls_crm_request(s->http, "POST", s->token_url, hdrs, form, strlen(form), &resp);
+    if (rc) {
+        r->outcome = LS_SINK_RETRY;
+        snprintf(r->error, sizeof(r->error), "token request: %.280s", ls_error_last());
+        goto done;
+    }
+    note_limits(s, &resp);
+    if (resp.status == 0) {
+        r->outcome = resp.tls_config ? LS_SINK_FATAL : LS_SINK_RETRY;
+        snprintf(r->error, sizeof(r->error), "token endpoint unreachable: %.200s%s", resp.transport,
+                 resp.tls_config ? " (check the URL and LEADSYNC_SALESFORCE_CA_FILE)" : "");
+        rc = LS_EUNAVAIL;
+        goto done;
+    }
+    if (resp.status != 200) {
+        char code[64], msg[200];
+
+        first_error(resp.body, resp.len, code, sizeof(code), msg, sizeof(msg));
+        r->status = resp.status;
+        if (resp.status >= 500 || resp.status == 429 || resp.status == 408) {
+            r->outcome = LS_SINK_RETRY;
+        } else {
+            r->outcome = LS_SINK_FATAL;
+            r->auth = 1;
+        }
+        snprintf(r->error, sizeof(r->error), "the token endpoint refused the %s (HTTP %d %s: %s)",
+                 s->jwt ? "JWT assertion" : "client credentials", resp.status, code, msg);
+        rc = LS_EAUTH;
+        goto done;
+    }
+    j = json_loadb(resp.body, resp.len, 0, NULL);
+    tok = json_string_value(json_object_get(j, "access_token"));
+    inst = json_string_value(json_object_get(j, "instance_url"));
+    if (!tok || !*tok || (!s->instance_override && (!inst || !*inst))) {
+        r->outcome = LS_SINK_RETRY;
+        r->status = resp.status;
+        snprintf(r->error, sizeof(r->error), "the token answer lacks access_token or instance_url");
+        rc = LS_EPARSE;
+        goto done;
+    }
+    s->token = ls_xstrdup(tok);
+    free(s->instance);
+    s->instance = s->instance_override ? ls_xstrdup(s->instance_override) : strip_slash(inst);
+    LS_DEBUG(COMP, "token obtained (%s)", s->jwt ? "jwt bearer" : "client credentials");
+    rc = LS_OK;
+done:
+    json_decref(j);
+    if (e2)
+        OPENSSL_cleanse(e2, strlen(e2));
+    if (form)
+        OPENSSL_cleanse(form, strlen(form));
+    free(form);
+    free(e1);
+    free(e2);
+    free(assertion);
+    ls_crm_resp_dispose(&resp);
+    return rc;
+}
+
+/*
+ * One API call on path (after /services/data/vNN.N) with the token; fetches
+ * a token first when there is none, and once more on INVALID_SESSION_ID.
+ * Returns 0 with *resp filled, or nonzero with *fail filled (token trouble).
+ */
+static int sf_call(struct sf *s, const char *method, const char *path, const char *body,
+                   struct ls_crm_resp *resp, struct ls_sink_result *fail)
+{
+    int tries, rc;
+
+    memset(resp, 0, sizeof(*resp));
+    for (tries = 0; tries < 2; tries++) {
+        char auth[4096], *url;
+        const char *hdrs[] = {auth, "Accept: application/json",
+                              "Content-Type: application/json; charset=UTF-8", NULL};
+
+        if (!s->token && fetch_token(s, fail) != LS_OK)
+            return -1;
+        if (snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s->token) >=
+            (int)sizeof(auth)) {
+            memset(fail, 0, sizeof(*fail));
+            fail->outcome = LS_SINK_FATAL;
+            snprintf(fail->error, sizeof(fail->error), "the access token is too long");
+            return -1;
+        }
+        url = ls_xasprintf("%s/services/data/%s%s", s->instance, s->api_version, path);
+        rc = ls_crm_request(s->http, method, url, hdrs, body, body ? strlen(body) : 0, resp);
+        free(url);
+        OPENSSL_cleanse(auth, sizeof(auth));
+        if (rc) {
+            memset(fail, 0, sizeof(*fail));
+            fail->outcome = LS_SINK_RETRY;
+            fail->retry_after_ms = -1;
+            snprintf(fail->error, sizeof(fail->error), "%.300s", ls_error_last());
+            return -1;
+        }
+        note_limits(s, resp);
+        if (resp->status != 401 || tries == 1)
+            break;
+        LS_INFO(COMP, "session expired or invalid: fetching a new token");
+        drop_token(s);
+        ls_crm_resp_dispose(resp);
+    }
+    return 0;
+}
+
+/* Result of a finished response (transport failures included). */
+static enum ls_sf_signal sf_result(const struct ls_crm_resp *resp, struct ls_sink_result *r)
+{
+    enum ls_sf_signal sig;
+
+    if (resp->status == 0) {
+        sig = ls_sf_classify(0, resp->transport, strlen(resp->transport), r);
+        if (resp->tls_config) {
+            r->outcome = LS_SINK_FATAL;
+            snprintf(r->error, sizeof(r->error),
+                     "%.200s (check the URLs and LEADSYNC_SALESFORCE_CA_FILE)", resp->transport);
+        }
+        return sig;
+    }
+    return ls_sf_classify(resp->status, resp->body, resp->len, r);
+}
+
+static void limit_hit(struct sf *s, struct ls_sink_result *r)
+{
+    s->limit_streak++;
+    r->retry_after_ms = ls_sf_limit_pause_ms(s->limit_pause_s, s->limit_streak);
+    LS_WARN(COMP, "API request limit exceeded (%s): pausing %ld s", s->limit_info,
+            r->retry_after_ms / 1000);
+}
+
+/* One lead: single upsert, or for DNC an update of an existing record only. */
+static void deliver_one(struct sf *s, const struct ls_sink_item *it, struct ls_sink_result *r)
+{
+    struct ls_crm_resp resp;
+    json_t *rec = NULL, *found = NULL;
+    char *body = NULL, *idq = NULL, *path = NULL;
+    const char *lead_id = it->lead_id;
+    int dnc = json_is_true(json_object_get(it->lead, "doNotContact"));
+
+    memset(&resp, 0, sizeof(resp));
+    if (ls_sf_record(s->map, it->lead, s->ext_field, 0, &rec) != LS_OK ||
+        !(body = json_dumps(rec, JSON_COMPACT))) {
+        ls_sf_classify(400, "lead does not map to a record", 29, r);
+        goto done;
+    }
+    idq = ls_crm_escape(lead_id);
+    if (dnc) {
+        const char *sfid;
+
+        path = ls_xasprintf("/sobjects/Lead/%s/%s?fields=Id", s->ext_field, idq);
+        if (sf_call(s, "GET", path, NULL, &resp, r))
+            goto done;
+        if (resp.status == 404) {
+            memset(r, 0, sizeof(*r));
+            r->outcome = LS_SINK_OK;
+            r->status = 404;
+            r->retry_after_ms = -1;
+            LS_DEBUG(COMP, "DNC lead %s: no record, none created", lead_id);
+            goto done;
+        }
+        if (resp.status != 200) {
+            if (sf_result(&resp, r) == LS_SF_LIMIT)
+                limit_hit(s, r);
+            goto done;
+        }
+        found = json_loadb(resp.body, resp.len, 0, NULL);
+        sfid = json_string_value(json_object_get(found, "Id"));
+        if (!sfid || !*sfid || strpbrk(sfid, "/?#% ")) {
+            ls_sf_classify(502, "lookup answer lacks the record Id", 33, r);
+            goto done;
+        }
+        free(path);
+        path = ls_xasprintf("/sobjects/Lead/%s", sfid);
+        ls_crm_resp_dispose(&resp);
+    } else {
+        path = ls_xasprintf("/sobjects/Lead/%s/%s", s->ext_field, idq);
+    }
+    if (sf_call(s, "PATCH", path, body, &resp, r))
+        goto done;
+    if (sf_result(&resp, r) == LS_SF_LIMIT)
+        limit_hit(s, r);
+done:
+    json_decref(found);
+    json_decref(rec);
+    free(body);
+    free(idq);
+    free(path);
+    ls_crm_resp_dispose(&resp);
+}
+
+/* Up to s->batch non-DNC leads in one Collections upsert. Returns 1 when the
+ * whole call failed in a way single requests may fix (400). */
+static int deliver_collection(struct sf *s, const struct ls_sink_item *items, const size_t *idx,
+                              size_t k, struct ls_sink_result *results)
+{
+    struct ls_crm_resp resp;
+    json_t *recs = json_array(), *doc = NULL, *ans = NULL;
+    char *body = NULL, *path = NULL;
+    struct ls_sink_result whole;
+    size_t i;
+    int fallback = 0;
+
+    memset(&resp, 0, sizeof(resp));
+    for (i = 0; i < k; i++) {
+        json_t *rec = NULL;
+
+        if (ls_sf_record(s->map, items[idx[i]].lead, s->ext_field, 1, &rec) != LS_OK) {
+            json_decref(recs);
+            return 1;
+        }
+        json_array_append_new(recs, rec);
+    }
+    doc = json_pack("{s:b,s:o}", "allOrNone", 0, "records", recs);
+    body = json_dumps(doc, JSON_COMPACT);
+    path = ls_xasprintf("/composite/sobjects/Lead/%s", s->ext_field);
+    if (!body || sf_call(s, "PATCH", path, body, &resp, &whole)) {
+        if (!body)
+            ls_sf_classify(400, "records do not serialize", 24, &whole);
+        for (i = 0; i < k; i++)
+            results[idx[i]] = whole;
+        goto done;
+    }
+    if (resp.status != 200) {
+        enum ls_sf_signal sig = sf_result(&resp, &whole);
+
+        if (sig == LS_SF_LIMIT)
+            limit_hit(s, &whole);
+        if (whole.outcome == LS_SINK_REJECT && resp.status == 400) {
+            fallback = 1;
+            goto done;
+        }
+        for (i = 0; i < k; i++)
+            results[idx[i]] = whole;
+        goto done;
+    }
+    ans = json_loadb(resp.body, resp.len, 0, NULL);
+    for (i = 0; i < k; i++) {
+        ls_sf_classify_record(json_array_get(ans, i), &results[idx[i]]);
+        if (results[idx[i]].outcome != LS_SINK_OK)
+            LS_DEBUG(COMP, "lead %s: %s", items[idx[i]].lead_id, results[idx[i]].error);
+    }
+done:
+    json_decref(ans);
+    json_decref(doc);
+    free(body);
+    free(path);
+    ls_crm_resp_dispose(&resp);
+    return fallback;
+}
+
+static int is_dnc(const struct ls_sink_item *it)
+{
+    return json_is_true(json_object_get(it->lead, "doNotContact"));
+}
+
+static int halting(const struct ls_sink_result *r)
+{
+    return r->outcome == LS_SINK_FATAL || (r->outcome == LS_SINK_RETRY && r->throttled);
+}
+
+static int sf_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
+                      struct ls_sink_result *results)
+{
+    struct sf *s = ctx;
+    size_t *idx = ls_xcalloc(n ? n : 1, sizeof(*idx));
+    size_t i, k;
+    int halt = 0;
+
+    for (i = 0; i < n; i++) {
+        memset(&results[i], 0, sizeof(results[i]));
+        results[i].retry_after_ms = -1;
+        results[i].outcome = LS_SINK_RETRY;
+        results[i].throttled = 1; /* "not sent" until tried */
+        snprintf(results[i].error, sizeof(results[i].error),
+                 "not sent: the batch stopped after a throttled or fatal answer");
+    }
+    /* Runs of non-DNC leads go through Collections; DNC leads (and
+     * everything when the batch size is 1) one by one. */
+    i = 0;
+    while (i < n && !halt) {
+        size_t j;
+
+        if (s->batch == 1 || is_dnc(&items[i])) {
+            deliver_one(s, &items[i], &results[i]);
+            halt = halting(&results[i]);
+            i++;
+            continue;
+        }
+        k = 0;
+        while (i < n && k < (size_t)s->batch && !is_dnc(&items[i]))
+            idx[k++] = i++;
+        if (k > 1 && deliver_collection(s, items, idx, k, results) == 0) {
+            for (j = 0; j < k; j++)
+                halt |= halting(&results[idx[j]]);
+            continue;
+        }
+        if (k > 1)
+            LS_DEBUG(COMP, "collection refused as a whole: sending %zu leads one by one", k);
+        for (j = 0; j < k && !halt; j++) {
+            deliver_one(s, &items[idx[j]], &results[idx[j]]);
+            halt = halting(&results[idx[j]]);
+        }
+    }
+    for (i = 0; i < n; i++)
+        if (results[i].outcome == LS_SINK_OK)
+            s->limit_streak = 0;
+    free(idx);
+    return LS_OK;
+}
+
+static int sf_check(void *ctx, char *msg, size_t msglen)
+{
+    struct sf *s = ctx;
+    struct ls_crm_resp resp;
+    struct ls_sink_result r;
+    json_t *d = NULL, *f;
+    size_t i;
+    int found = 0, rc = LS_OK;
+
+    memset(&resp, 0, sizeof(resp));
+    if (sf_call(s, "GET", "/sobjects/Lead/describe", NULL, &resp, &r)) {
+        snprintf(msg, msglen, "%s", r.error);
+        rc = r.outcome == LS_SINK_FATAL ? (r.auth ? LS_EAUTH : LS_ECONFIG) : LS_EUNAVAIL;
+        goto done;
+    }
+    if (resp.status != 200) {
+        sf_result(&resp, &r);
+        snprintf(msg, msglen, "describe Lead: %s", r.error);
+        rc = r.outcome == LS_SINK_FATAL ? (r.auth ? LS_EAUTH : LS_ECONFIG) : LS_EUNAVAIL;
+        goto done;
+    }
+    d = json_loadb(resp.body, resp.len, 0, NULL);
+    json_array_foreach(json_object_get(d, "fields"), i, f)
+    {
+        const char *name = json_string_value(json_object_get(f, "name"));
+
+        if (name && strcmp(name, s->ext_field) == 0)
+            found = json_is_true(json_object_get(f, "externalId")) ? 2 : 1;
+    }
+    if (found != 2) {
+        snprintf(msg, msglen,
+                 "Lead has %s %s: create it (External ID, Unique) or set "
+                 "LEADSYNC_SALESFORCE_EXTERNAL_ID_FIELD",
+                 found ? "no External ID flag on" : "no field", s->ext_field);
+        rc = LS_ECONFIG;
+        goto done;
+    }
+    snprintf(msg, msglen, "token ok, Lead describes with external ID %s%s%s", s->ext_field,
+             s->limit_info[0] ? ", " : "", s->limit_info);
+done:
+    json_decref(d);
+    ls_crm_resp_dispose(&resp);
+    return rc;
+}
+
+const struct ls_sink_ops ls_sink_salesforce_ops = {
+    .abi_version = LS_SINK_ABI,
+    .name = "salesforce",
+    .coalesce = 1,
+    .create = sf_create,
+    .deliver = sf_deliver,
+    .check = sf_check,
+    .destroy = sf_destroy,
+};
