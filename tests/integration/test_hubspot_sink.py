@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""HubSpot sink end to end: Azurite -> leadsync -> the loopback HubSpot double
+(tests/tools/crm_hubspot.py) over TLS with a test CA. One contact per lead
+id, updates, DNC as batch/update with the opt-out property (never creating),
+the validation lead skipped, 429 ten-secondly (Retry-After) and DAILY, 423,
+477 with Retry-After, 502, 207 partial success into dead letters, and a
+revoked token (401) exiting 77 without retries or leaked secrets."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import crmtest  # noqa: E402
+
+TOKEN = "pat-na1-Secret-1234"
+UPSERT = "POST .*/batch/upsert"
+
+
+class HubSpotSink(crmtest.CrmCase):
+    def start(self, *args):
+        d = self.double("crm_hubspot.py", ["--token", TOKEN] + list(args))
+        self.hs = d
+        self.env.update({
+            "LEADSYNC_SINKS": "hubspot",
+            "LEADSYNC_HUBSPOT_BASE_URL": d.url,
+            "LEADSYNC_HUBSPOT_TOKEN": TOKEN,
+            "LEADSYNC_HUBSPOT_CA_FILE": self.pki["ca"],
+        })
+        return d
+
+    def calls(self, sub="/batch/"):
+        return [r for r in self.hs.requests() if sub in r["path"]]
+
+    def test_upsert_update_dnc_and_validation_lead(self):
+        hs = self.start()
+        rows = [crmtest.row(i) for i in range(5)]
+        rows.append(crmtest.row(90, first="MSFT_TEST_636573304831318844"))
+        rows.append(crmtest.row(91, action="DNC", email="nobody@example.com"))
+        self.put(rows)
+        p = self.run_worker("run", "--once", check=0)
+        self.assertNotIn(TOKEN, p.stdout + p.stderr)
+        c = hs.state()["contacts"]
+        self.assertEqual(sorted(c), ["email:customer%06d@example.com" % i for i in range(5)])
+        for rec in c.values():
+            self.assertEqual(rec["updates"], 0)
+            self.assertEqual(rec["properties"]["lifecyclestage"], "lead")
+            self.assertEqual(rec["properties"]["jobtitle"], "CTO")
+        ups = self.calls("/batch/upsert")
+        self.assertEqual(len(ups), 1)
+        self.assertEqual(len(ups[0]["body"]["inputs"]), 5)
+        self.assertEqual({i["idProperty"] for i in ups[0]["body"]["inputs"]}, {"email"})
+        upd = self.calls("/batch/update")
+        self.assertEqual([i["id"] for r in upd for i in r["body"]["inputs"]],
+                         ["nobody@example.com"], "DNC only updates")
+        s = self.sink_stats("hubspot")
+        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (6, 0, 0))
+
+        self.put([crmtest.row(100, action="INS", email="customer000000@example.com"),
+                  crmtest.row(101, action="DNC", email="customer000001@example.com")])
+        self.run_worker("run", "--once", check=0)
+        c = hs.state()["contacts"]
+        self.assertEqual(len(c), 5)
+        self.assertEqual(c["email:customer000000@example.com"]["properties"]["lifecyclestage"],
+                         "customer")
+        d = c["email:customer000001@example.com"]
+        self.assertIs(d["properties"]["hs_email_optout"], True)
+        self.assertEqual(d["updates"], 1)
+
+        p = self.run_worker("check")
+        self.assertIn("sink hubspot: ok", p.stdout, p.stdout + p.stderr)
+
+    def test_throttling_and_partial_failures(self):
+        hs = self.start()
+        hs.faults([
+            {"route": UPSERT, "status": 429, "headers": {"Retry-After": "1"}, "count": 1,
+             "body": {"status": "error", "message": "You have reached your ten_secondly_rolling "
+                      "limit.", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"}},
+            {"route": UPSERT, "status": 423, "count": 1, "body": {"status": "error",
+                                                               "message": "locked"}},
+            {"route": UPSERT, "status": 477, "headers": {"Retry-After": "1"}, "count": 1,
+             "body": {"status": "error", "message": "migration in progress"}},
+            {"route": UPSERT, "status": 502, "count": 1, "body": "bad gateway"},
+            {"route": "RECORD", "match": "reject-me", "count": 5},
+        ])
+        rows = [crmtest.row(i) for i in range(6)]
+        rows.append(crmtest.row(50, email="reject-me@example.com"))
+        same = crmtest.row(60, email="customer000001@example.com")
+        same["LeadSource"] = "SPZA-PLT|contoso.other-offer"
+        rows.append(same)
+        self.put(rows)
+        p = self.run_worker("run", "--once", check=0)
+        self.assertNotIn(TOKEN, p.stdout + p.stderr)
+        self.assertIn("paused", p.stderr)
+        c = hs.state()["contacts"]
+        self.assertEqual(len(c), 6)
+        self.assertEqual(c["email:customer000001@example.com"]["updates"], 1,
+                         "two lead ids of one e-mail: one contact, updated once")
+        s = self.sink_stats("hubspot")
+        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (7, 1, 0))
+        ups = self.calls("/batch/upsert")
+        self.assertEqual([r["status"] for r in ups[:4]], [429, 423, 477, 502])
+        self.assertIn(207, [r["status"] for r in ups[4:]], "the bad input came back in a 207")
+        self.assertGreaterEqual(ups[1]["t"] - ups[0]["t"], 0.9, "paused for Retry-After")
+        p = self.run_worker("status", check=0)
+        self.assertIn("VALIDATION_ERROR", p.stdout + p.stderr)
+
+    def test_daily_limit_stops_the_sink(self):
+        hs = self.start()
+        hs.faults([{"route": UPSERT, "status": 429, "count": 1,
+                    "body": {"status": "error", "message": "daily limit",
+                             "policyName": "DAILY"}}])
+        self.put([crmtest.row(i) for i in range(3)])
+        p = self.run_worker("run", "--once", check=75)
+        self.assertIn("paused", p.stderr)
+        self.assertEqual(len(self.calls()), 1)
+        self.assertEqual(self.sink_stats("hubspot")["pending"], 3)
+
+    def test_revoked_token_exit_77(self):
+        hs = self.start()
+        self.put([crmtest.row(i) for i in range(2)])
+        bad = {"LEADSYNC_HUBSPOT_TOKEN": "pat-na1-Revoked-77"}
+        p = self.run_worker("run", "--once", env=bad, check=77)
+        self.assertIn("hubspot", p.stderr)
+        self.assertIn("revoked", p.stderr)
+        self.assertNotIn("Revoked-77", p.stdout + p.stderr)
+        self.assertEqual(len(self.calls()), 1, "a 401 is not retried")
+        p = self.run_worker("check", env=bad, check=77)
+        self.assertIn("sink hubspot: FAILED", p.stdout)
+        self.assertNotIn("Revoked-77", p.stdout + p.stderr)
+        self.run_worker("run", "--once", check=0)
+        self.assertEqual(len(hs.state()["contacts"]), 2)
+
+
+if __name__ == "__main__":
+    crmtest.lstest.main()
