@@ -93,7 +93,9 @@ enum azt_auth {
 /*
  * A bearer-token source (Entra ID). get_token returns a token the client owns
  * (freed with free()) and its expiry (unix seconds); the client calls it before
- * each request and again once after a 401, with force_refresh=1.
+ * each request and again once after a 401, with force_refresh=1. It returns
+ * 0, AZT_ENET when its token endpoint could not be reached (a temporary
+ * failure), or any other negative value when the credentials were refused.
  */
 struct azt_token_source {
     int (*get_token)(void *ctx, int force_refresh, char **token, time_t *expires_at);

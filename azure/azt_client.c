@@ -593,8 +593,13 @@ static int add_auth(struct azt_client *c, struct curl_slist **h, const char *ver
                          sig);
         break;
     case AZT_AUTH_BEARER:
-        if (c->token_source.get_token(c->token_source.ctx, force_refresh, &token, &expires) != 0 ||
-            !token || !*token) {
+        rc = c->token_source.get_token(c->token_source.ctx, force_refresh, &token, &expires);
+        if (rc == AZT_ENET) {
+            rc = azt__error(AZT_ENET, "the bearer token source could not reach its token "
+                                      "endpoint");
+            goto done;
+        }
+        if (rc != 0 || !token || !*token) {
             rc = azt__error(AZT_EAUTH, "the bearer token source returned no token");
             goto done;
         }

@@ -1,6 +1,8 @@
 /* ls_entra.c - the Entra ID credential chain and token cache. */
 #include "ls_entra.h"
 
+#include "azt.h"
+
 #include "ls_log.h"
 
 #include <curl/curl.h>
@@ -367,7 +369,7 @@ int ls_entra_get_token(void *ctx, int force_refresh, char **token, time_t *expir
             LS_WARN("entra", "%s", ls_error_last());
             /* a token that has not expired yet still works */
             if (!e->token || force_refresh || now >= e->expires_at)
-                return rc;
+                return rc == LS_EAUTH ? AZT_EAUTH : AZT_ENET;
         } else {
             free_secret(e->token);
             e->token = fresh;

@@ -258,6 +258,20 @@ class Entra(unittest.TestCase):
         self.assertNotIn("wrong-secret-value-9c2", p.stderr)
         self.assertEqual(self.delivered(), 0)
 
+    def test_unreachable_token_endpoint_exits_75(self):
+        # nothing listens at the authority: a temporary failure, safe to rerun
+        import socket
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        env = self.client_secret_env()
+        env["AZURE_AUTHORITY_HOST"] = "http://127.0.0.1:%d/" % port
+        p = self.run_once(env, want=75)
+        self.assertNotIn(SECRET, p.stderr)
+        self.assertEqual(self.delivered(), 0)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
