@@ -11,6 +11,7 @@ extern const struct ls_sink_ops ls_sink_marketo_ops;
 extern const struct ls_sink_ops ls_sink_hubspot_ops;
 extern const struct ls_sink_ops ls_sink_web_to_lead_ops;
 extern const struct ls_sink_ops ls_sink_salesforce_ops;
+extern const struct ls_sink_ops ls_sink_dynamics_ops;
 
 /* The one registry: a sink exists when it is listed here. */
 static const struct ls_sink_ops *const registry[] = {
@@ -20,6 +21,7 @@ static const struct ls_sink_ops *const registry[] = {
     &ls_sink_hubspot_ops,
     &ls_sink_web_to_lead_ops,
     &ls_sink_salesforce_ops,
+    &ls_sink_dynamics_ops,
 };
 
 const struct ls_sink_ops *ls_sink_lookup(const char *name)
