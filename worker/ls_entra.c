@@ -142,6 +142,25 @@ enum ls_entra_kind ls_entra_kind_of(const struct ls_entra *e)
     return e->kind;
 }
 
+/* An integer given as a JSON number or as a decimal string; -1 otherwise. */
+static long long json_number_text(const json_t *v)
+{
+    const char *s;
+    char *end = NULL;
+    long long n;
+
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (!json_is_string(v))
+        return -1;
+    s = json_string_value(v);
+    errno = 0;
+    n = strtoll(s, &end, 10);
+    if (errno || end == s || *end)
+        return -1;
+    return n;
+}
+
 int ls_entra_parse_token(const char *body, size_t len, time_t now, char **token, time_t *expires_at)
 {
     json_error_t jerr;
@@ -161,36 +180,17 @@ int ls_entra_parse_token(const char *body, size_t len, time_t now, char **token,
         rc = ls_error(LS_EPARSE, "token response has no access_token");
         goto done;
     }
-    if ((v = json_object_get(root, "expires_on")) != NULL) {
-        if (json_is_integer(v)) {
-            exp = json_integer_value(v);
-        } else if (json_is_string(v)) {
-            const char *s = json_string_value(v);
-            char *end = NULL;
+    /* expires_in is relative, so it does not depend on the two clocks
+     * agreeing; expires_on (absolute, IMDS and App Service) is the fallback. */
+    if ((v = json_object_get(root, "expires_in")) != NULL) {
+        long long in = json_number_text(v);
 
-            errno = 0;
-            exp = strtoll(s, &end, 10);
-            if (errno || end == s || *end)
-                exp = 0;
-        }
-    } else if ((v = json_object_get(root, "expires_in")) != NULL) {
-        long long in = -1;
-
-        if (json_is_integer(v)) {
-            in = json_integer_value(v);
-        } else if (json_is_string(v)) {
-            const char *s = json_string_value(v);
-            char *end = NULL;
-
-            errno = 0;
-            in = strtoll(s, &end, 10);
-            if (errno || end == s || *end)
-                in = -1;
-        }
-        if (in >= 0 && in < 10LL * 365 * 86400)
+        if (in > 0 && in < 10LL * 365 * 86400)
             exp = (long long)now + in;
     }
-    if (exp <= 0) {
+    if (exp <= 0 && (v = json_object_get(root, "expires_on")) != NULL)
+        exp = json_number_text(v);
+    if (exp <= (long long)now) {
         rc = ls_error(LS_EPARSE, "token response has no usable expires_in or expires_on");
         goto done;
     }
