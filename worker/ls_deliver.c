@@ -110,6 +110,17 @@ static int stopping(const struct ls_deliverer *d)
     return d->o.stop && *d->o.stop;
 }
 
+/* Parsed, or for a wants_text sink at least shaped like the object it was stored as. */
+static int sendable(const struct ls_sink *sink, const struct ls_sink_item *it)
+{
+    size_t n;
+
+    if (!sink->ops->wants_text)
+        return it->lead != NULL;
+    n = it->payload ? strlen(it->payload) : 0;
+    return n >= 2 && it->payload[0] == '{' && it->payload[n - 1] == '}';
+}
+
 /* One round for one sink: take due items, deliver, record. *progress = items handled. */
 static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
                       struct ls_deliver_stats *st, size_t *progress)
@@ -139,7 +150,10 @@ static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
         items[i].delivery_id = ds[i].delivery_id;
         items[i].lead_id = ds[i].lead_id;
         items[i].attempt = ds[i].attempts + 1;
-        items[i].lead = ds[i].payload ? json_loads(ds[i].payload, 0, &jerr) : NULL;
+        items[i].payload = ds[i].payload;
+        /* A sink that writes the stored text as it is needs no parse of it. */
+        if (!s->sink->ops->wants_text)
+            items[i].lead = ds[i].payload ? json_loads(ds[i].payload, 0, &jerr) : NULL;
         rc = ls_ledger_sink_lead_delivered(d->ledger, s->sink->id, ds[i].lead_id, &delivered);
         if (rc)
             goto done;
@@ -148,7 +162,7 @@ static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
     /* Items whose payload is gone (purged) or unreadable cannot be sent. */
     for (i = 0; i < n; i++) {
         res[i].retry_after_ms = -1;
-        if (!items[i].lead) {
+        if (!sendable(s->sink, &items[i])) {
             res[i].outcome = LS_SINK_REJECT;
             snprintf(res[i].error, sizeof(res[i].error), "payload missing or unreadable");
         }
@@ -161,7 +175,7 @@ static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
         size_t k = 0;
 
         for (i = 0; i < n; i++) {
-            if (items[i].lead) {
+            if (sendable(s->sink, &items[i])) {
                 send[k] = items[i];
                 map[k++] = i;
             }

@@ -37,7 +37,8 @@ struct ls_sink_item {
     int64_t id;              /* outbox id */
     const char *delivery_id; /* stable per row version (webhook-id, Idempotency-Key, deliveryId) */
     const char *lead_id;
-    json_t *lead; /* the contract's lead object (borrowed) */
+    json_t *lead; /* the contract's lead object (borrowed); NULL for a wants_text sink */
+    const char *payload; /* the same object as stored: compact JSON text (borrowed) */
     int created;  /* 1: first delivery of lead_id to this sink (lead.created) */
     int attempt;  /* 1-based attempt number */
 };
@@ -46,6 +47,7 @@ struct ls_sink_ops {
     int abi_version;
     const char *name; /* "jsonl", "webhook", ... as written in LEADSYNC_SINKS before ':' */
     int coalesce;     /* pending states of one lead may be coalesced into the newest */
+    int wants_text;   /* deliver() reads only item.payload: the engine does not parse it */
     /* arg: the text after "name:" (may be ""). *ctx owned by the sink. */
     int (*create)(const char *arg, const struct ls_config *cfg, void **ctx);
     /* Attempts n items (distinct lead_ids); fills results[i] for each. Returns 0,

@@ -122,38 +122,81 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+static void buf_add(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
+{
+    if (*len + n > *cap) {
+        *cap = (*len + n) * 2;
+        *buf = ls_xrealloc(*buf, *cap);
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+}
+
+/* A delivery id as a JSON string: "msg_" + hex needs no escaping; anything
+ * else goes through jansson. NULL when it cannot be encoded. */
+static char *json_quoted(const char *s)
+{
+    size_t n = strlen(s), i;
+    char *q;
+    json_t *v;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '_' || c == '-'))
+            break;
+    }
+    if (i < n) {
+        v = json_string(s);
+        q = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        json_decref(v);
+        return q;
+    }
+    q = ls_xmalloc(n + 3);
+    q[0] = '"';
+    memcpy(q + 1, s, n);
+    q[n + 1] = '"';
+    q[n + 2] = '\0';
+    return q;
+}
+
+/*
+ * The line is the contract's body plus deliveryId, built around the stored
+ * payload text (wants_text: the engine does not parse it). It is the same
+ * bytes as json_dumps(JSON_COMPACT) of that body: the payload is itself a
+ * compact jansson dump, which a load and a dump give back unchanged.
+ */
 static int jsonl_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
                          struct ls_sink_result *results)
 {
+    static const char created[] = "{\"type\":\"lead.created\",\"lead\":";
+    static const char updated[] = "{\"type\":\"lead.updated\",\"lead\":";
+    static const char did[] = ",\"deliveryId\":";
     struct jsonl *j = ctx;
     char *buf = NULL;
     size_t len = 0, cap = 0, i;
     int err = 0;
 
     for (i = 0; i < n; i++) {
-        json_t *body = ls_lead_envelope(items[i].lead, items[i].created);
-        char *line;
-        size_t ll;
+        char *id = items[i].payload ? json_quoted(items[i].delivery_id) : NULL;
 
         memset(&results[i], 0, sizeof(results[i]));
         results[i].retry_after_ms = -1;
-        json_object_set_new(body, "deliveryId", json_string(items[i].delivery_id));
-        line = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
-        if (!line) {
+        if (!id) {
             results[i].outcome = LS_SINK_REJECT;
             snprintf(results[i].error, sizeof(results[i].error), "lead is not serializable");
             continue;
         }
-        ll = strlen(line);
-        if (len + ll + 1 > cap) {
-            cap = (len + ll + 1) * 2;
-            buf = ls_xrealloc(buf, cap);
-        }
-        memcpy(buf + len, line, ll);
-        buf[len + ll] = '\n';
-        len += ll + 1;
-        free(line);
+        if (items[i].created)
+            buf_add(&buf, &len, &cap, created, sizeof(created) - 1);
+        else
+            buf_add(&buf, &len, &cap, updated, sizeof(updated) - 1);
+        buf_add(&buf, &len, &cap, items[i].payload, strlen(items[i].payload));
+        buf_add(&buf, &len, &cap, did, sizeof(did) - 1);
+        buf_add(&buf, &len, &cap, id, strlen(id));
+        buf_add(&buf, &len, &cap, "}\n", 2);
+        free(id);
         results[i].outcome = LS_SINK_OK;
     }
     if (len && ls_crashpoint_due("sink-partial")) {
@@ -210,6 +253,7 @@ const struct ls_sink_ops ls_sink_jsonl_ops = {
     .abi_version = LS_SINK_ABI,
     .name = "jsonl",
     .coalesce = 0, /* an audit file: every row version is written */
+    .wants_text = 1,
     .create = jsonl_create,
     .deliver = jsonl_deliver,
     .check = jsonl_check,
