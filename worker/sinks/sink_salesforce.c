@@ -379,7 +379,7 @@ static int fetch_token(struct sf *s, struct ls_sink_result *r)
             r->outcome = LS_SINK_FATAL;
             r->auth = 1;
         }
-        snprintf(r->error, sizeof(r->error), "the token endpoint refused the %s (HTTP %d %s: %s)",
+        snprintf(r->error, sizeof(r->error), "the token endpoint refused the %s (HTTP %d %.60s: %.180s)",
                  s->jwt ? "JWT assertion" : "client credentials", resp.status, code, msg);
         rc = LS_EAUTH;
         goto done;
