@@ -690,6 +690,7 @@ static int hook_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
     while (next < n || active > 0) {
         long wait_ms = 1000;
         int running = 0;
+        int finished = 0;
         CURLMsg *m;
         int left;
 
@@ -726,6 +727,7 @@ static int hook_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
         if (next >= n && active == 0)
             break;
         curl_multi_perform(h->multi, &running);
+        finished = 0;
         while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
             struct hook_xfer *x = NULL;
             struct ls_sink_result *r;
@@ -738,12 +740,17 @@ static int hook_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
             r = &results[x->idx];
             finish_xfer(h, x, m->data.result, r);
             active--;
+            finished++;
             if (r->outcome == LS_SINK_FATAL || (r->outcome == LS_SINK_RETRY && r->throttled)) {
                 if (!halt)
                     LS_DEBUG(COMP, "halting the batch after HTTP %d", r->status);
                 halt = 1;
             }
         }
+        /* A finished transfer freed a slot: start the next item now rather
+         * than wait in poll for activity that may not come for a while. */
+        if (finished && !halt && next < n)
+            continue;
         if (active > 0 || (!halt && next < n))
             curl_multi_poll(h->multi, NULL, 0, (int)wait_ms, NULL);
     }
