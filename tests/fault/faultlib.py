@@ -1,0 +1,315 @@
+"""faultlib.py - shared helpers for the fault suite (tests/fault/test_*.py).
+
+Not a test itself (the ctest glob takes test_*.py only). Builds on
+tests/tools/lstest.py (WorkerCase: a fresh table, ledger and JSONL file per
+test), whtest.py (the webhook receiver) and crmtest.py (the CRM doubles and
+their test CA).
+
+  SOAK            True when LEADSYNC_TEST_SOAK=1: longer, heavier runs
+  expected(table) {lead_id: email} for every row of the table, derived here
+                  from the rows themselves (sha256("co\\0" email "\\0" offer))
+                  so the worker's own lead ids are checked, not trusted
+  summary(...)    the one line per case the issue asks for
+  Sinks           starts the webhook receiver or a CRM double and says, for
+                  the leads it holds: which arrived, how many CRM records
+                  exist per lead, how many deliveries repeated one
+"""
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+import crmtest  # noqa: E402
+import lstest  # noqa: E402
+import whtest  # noqa: E402
+
+SOAK = os.environ.get("LEADSYNC_TEST_SOAK") == "1"
+
+# Patient delivery settings: a fault case must not turn leads into dead
+# letters because a double was briefly away.
+PATIENT = {
+    "LEADSYNC_DELIVERY_BACKOFF_BASE_MS": "100",
+    "LEADSYNC_DELIVERY_BACKOFF_CAP_MS": "500",
+    "LEADSYNC_DELIVERY_MAX_ATTEMPTS": "200",
+    "LEADSYNC_ONCE_MAX_WAIT_SECONDS": "30",
+}
+
+
+def lead_id(email, offer):
+    d = hashlib.sha256(b"co\0" + email.strip().lower().encode() + b"\0" + offer.encode())
+    return d.hexdigest()[:16]
+
+
+def expected(table):
+    """{lead_id: email} for every row of the table (every row has an email)."""
+    out = {}
+    for e in table.query():
+        ci = json.loads(e["CustomerInfo"])
+        offer = e["LeadSource"].split("|", 1)[1]
+        out[lead_id(ci["Email"], offer)] = ci["Email"].strip().lower()
+    return out
+
+
+def summary(case, lost, duplicates, repeats, recover_s, **extra):
+    line = "case=%s lost=%d duplicates=%d repeats=%d recover_s=%.1f" % (
+        case, lost, duplicates, repeats, recover_s)
+    for k, v in extra.items():
+        line += " %s=%s" % (k, v)
+    print(line, flush=True)
+    return line
+
+
+def seed(case, n, start=0, seed_value=1):
+    """leadsync-seed bulk: n rows, one customer each, no DNC or validation
+    leads (so n rows are n delivered leads)."""
+    p = subprocess.run([lstest.seeder(), "--connection-string", case.env[
+        "LEADSYNC_CONNECTION_STRING"], "--table", case.table_name, "--seed", str(seed_value),
+        "--start", str(start), "bulk", str(n)], capture_output=True, text=True, timeout=300)
+    case.assertEqual(p.returncode, 0, "leadsync-seed failed: %s" % p.stderr[-2000:])
+
+
+def settle():
+    time.sleep(1.1)  # the window stops at the server's "now" (whole seconds)
+
+
+def status(case, env=None):
+    p = case.run_worker("status", "--json", env=env, check=0)
+    return json.loads(p.stdout)
+
+
+def ledger_rows(path, sql, args=()):
+    """Reads the ledger directly (read-only) for what status does not list."""
+    db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
+
+
+def spawn(case, args, env=None):
+    e = dict(case.env)
+    if env:
+        e.update(env)
+    return subprocess.Popen([lstest.binary()] + list(args), env=e, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def kill_after(p, delay):
+    """Waits delay seconds and SIGKILLs p if it still runs. Returns
+    (exit code, killed by us, stderr)."""
+    try:
+        p.wait(timeout=delay)
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGKILL)
+    _, err = p.communicate(timeout=120)
+    return p.returncode, err
+
+
+class Sink:
+    """One sink under test: starts its receiver or double, sets the worker's
+    environment, and reports per lead what arrived."""
+
+    name = None
+
+    def __init__(self, case):
+        self.case = case
+
+    def env(self):
+        raise NotImplementedError
+
+    def arrived(self):
+        """{lead_id or email: number of CRM records / accepted deliveries}."""
+        raise NotImplementedError
+
+
+class WebhookSink(Sink):
+    name = "webhook"
+
+    def __init__(self, case, rules=None):
+        super().__init__(case)
+        self.r = whtest.Receiver(case.dir, "recv", rules=rules)
+
+    def env(self):
+        e = dict(whtest.FAST)
+        e.update(PATIENT)
+        e["LEADSYNC_SINKS"] = "webhook:" + self.r.url
+        return e
+
+    def report(self, want):
+        """(lost, duplicates, repeats): a lead is present when one of its
+        deliveries was accepted; a repeat is an accepted delivery of a
+        webhook-id the receiver had already taken (it dedupes those)."""
+        acc = self.r.accepted()
+        got = {r["lead"] for r in acc}
+        lost = len(set(want) - got)
+        repeats = sum(1 for r in acc if r["dup"])
+        ids = {}
+        for r in acc:
+            ids.setdefault(r["lead"], set()).add(r["id"])
+        # one row per lead here, so two webhook-ids for one lead would be two
+        # distinct effects at the receiver: a duplicate
+        dups = sum(len(v) - 1 for v in ids.values())
+        return lost, dups, repeats
+
+    def stop(self):
+        self.r.stop()
+
+
+class CrmSink(Sink):
+    script = None
+    sinkname = None
+
+    def __init__(self, case, args=()):
+        super().__init__(case)
+        if not hasattr(case, "pki"):
+            case.pki = crmtest.make_ca(case.dir)
+        self.d = crmtest.CrmDouble(self.script, case.pki, list(self.double_args()) + list(args))
+
+    def double_args(self):
+        return ()
+
+    def records(self):
+        """[(email, updates)] for every CRM record the double holds."""
+        raise NotImplementedError
+
+    def report(self, want):
+        """(lost, duplicates, repeats): lost = leads whose email is on no
+        record; duplicates = records beyond the first carrying one email (a
+        second record for one customer); repeats = updates of a record, each
+        lead here having a single row version, so any update re-sent it."""
+        recs = self.records()
+        by_email = {}
+        for email, _ in recs:
+            by_email[email.lower()] = by_email.get(email.lower(), 0) + 1
+        lost = len(set(want.values()) - set(by_email))
+        dups = sum(n - 1 for n in by_email.values())
+        repeats = sum(u for _, u in recs)
+        return lost, dups, repeats
+
+    def stop(self):
+        self.d.stop()
+
+
+class SalesforceSink(CrmSink):
+    name = "salesforce"
+    script = "crm_salesforce.py"
+    SECRET = "s3cret-Value-42"
+
+    def double_args(self):
+        return ["--client-secret", self.SECRET]
+
+    def env(self):
+        e = dict(crmtest.FAST)
+        e.update(PATIENT)
+        e.update({"LEADSYNC_SINKS": "salesforce", "LEADSYNC_SALESFORCE_LOGIN_URL": self.d.url,
+                  "LEADSYNC_SALESFORCE_CLIENT_ID": "cid",
+                  "LEADSYNC_SALESFORCE_CLIENT_SECRET": self.SECRET,
+                  "LEADSYNC_SALESFORCE_CA_FILE": self.case.pki["ca"],
+                  "LEADSYNC_SALESFORCE_LIMIT_PAUSE_SECONDS": "1"})
+        return e
+
+    def records(self):
+        return [(r["fields"].get("Email") or "", r["updates"]) for r in self.d.state().values()]
+
+
+class DynamicsSink(CrmSink):
+    name = "dynamics"
+    script = "crm_dynamics.py"
+    SECRET = "dv-Secret~value.42"
+
+    def double_args(self):
+        return ["--client-secret", self.SECRET]
+
+    def env(self):
+        e = dict(crmtest.FAST)
+        e.update(PATIENT)
+        e.update({"LEADSYNC_SINKS": "dynamics", "LEADSYNC_DYNAMICS_URL": self.d.url,
+                  "LEADSYNC_DYNAMICS_AUTHORITY_URL": self.d.url,
+                  "LEADSYNC_DYNAMICS_TENANT_ID": "tenant-1",
+                  "LEADSYNC_DYNAMICS_CLIENT_ID": "cid",
+                  "LEADSYNC_DYNAMICS_CLIENT_SECRET": self.SECRET,
+                  "LEADSYNC_DYNAMICS_CA_FILE": self.case.pki["ca"]})
+        return e
+
+    def records(self):
+        return [(r["fields"].get("emailaddress1") or "", r["updates"])
+                for r in self.d.state().values()]
+
+
+class MarketoSink(CrmSink):
+    name = "marketo"
+    script = "crm_marketo.py"
+    SECRET = "mkto-Secret-9z"
+
+    def double_args(self):
+        return ["--client-secret", self.SECRET]
+
+    def env(self):
+        e = dict(crmtest.FAST)
+        e.update(PATIENT)
+        e.update({"LEADSYNC_SINKS": "marketo", "LEADSYNC_MARKETO_BASE_URL": self.d.url,
+                  "LEADSYNC_MARKETO_CLIENT_ID": "cid",
+                  "LEADSYNC_MARKETO_CLIENT_SECRET": self.SECRET,
+                  "LEADSYNC_MARKETO_CA_FILE": self.case.pki["ca"],
+                  "LEADSYNC_MARKETO_THROTTLE_SECONDS": "1"})
+        return e
+
+    def records(self):
+        return [(r["fields"].get("email") or "", r["updates"])
+                for r in self.d.state()["leads"].values()]
+
+
+class HubSpotSink(CrmSink):
+    name = "hubspot"
+    script = "crm_hubspot.py"
+    TOKEN = "pat-na1-Secret-1234"
+
+    def double_args(self):
+        return ["--token", self.TOKEN]
+
+    def env(self):
+        e = dict(crmtest.FAST)
+        e.update(PATIENT)
+        e.update({"LEADSYNC_SINKS": "hubspot", "LEADSYNC_HUBSPOT_BASE_URL": self.d.url,
+                  "LEADSYNC_HUBSPOT_TOKEN": self.TOKEN,
+                  "LEADSYNC_HUBSPOT_CA_FILE": self.case.pki["ca"]})
+        return e
+
+    def records(self):
+        return [(r["properties"].get("email") or "", r["updates"])
+                for r in self.d.state()["contacts"].values()]
+
+
+class WebToLeadSink(CrmSink):
+    name = "web_to_lead"
+    script = "crm_web_to_lead.py"
+    OID = "00D5e000000AbCd"
+
+    def double_args(self):
+        return ["--oid", self.OID, "--daily-limit", "1000000"]
+
+    def env(self):
+        e = dict(crmtest.FAST)
+        e.update(PATIENT)
+        e.update({"LEADSYNC_SINKS": "web_to_lead",
+                  "LEADSYNC_WEB_TO_LEAD_URL": self.d.url +
+                  "/servlet/servlet.WebToLead?encoding=UTF-8",
+                  "LEADSYNC_WEB_TO_LEAD_OID": self.OID,
+                  "LEADSYNC_WEB_TO_LEAD_DAILY_LIMIT": "100000",
+                  "LEADSYNC_WEB_TO_LEAD_CA_FILE": self.case.pki["ca"]})
+        return e
+
+    def records(self):
+        # every post creates a lead: the form has no key to update by
+        return [(f.get("email") or "", 0) for f in self.d.state()["leads"]]
+
+
+SINKS = {c.name: c for c in (WebhookSink, SalesforceSink, DynamicsSink, MarketoSink,
+                             HubSpotSink, WebToLeadSink)}

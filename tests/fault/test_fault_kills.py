@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""SIGKILL at random points of a sync into the webhook receiver and into each
+CRM double (Salesforce, Dynamics 365, Marketo, HubSpot, Web-to-Lead), then a
+clean run; at the receiver or double every lead must be present (lost = 0)
+and, for the CRMs, one record per customer (duplicates = 0).
+
+Kills come two ways: named crash points inside the worker
+(LEADSYNC_TEST_CRASH_AT=NAME:N, worker/ls_common.h: a page's transaction
+open, right after a page commit, right after a delivery batch's "delivered"
+commit) and SIGKILL from outside after a random delay. Only a run that was
+really killed counts; when a run drains everything before its kill, the next
+chunk of rows is seeded so later kills land in real work. Rows come from
+`leadsync-seed bulk` (one customer per row, no DNC or validation leads).
+
+Per sink one line: case=kills-<sink> lost= duplicates= repeats= recover_s=
+(recover_s: wall time of the clean run after the last kill; reported, never
+asserted). Repeats are deliveries the receiver saw twice (same webhook-id,
+deduped) or CRM upserts of a record that already held that version.
+
+Web-to-Lead cannot deduplicate (every post creates a lead; there is no key to
+upsert on). Within one process the sink never re-posts a lead whose post may
+have gone out (a dead letter instead); but the ledger only learns of a post
+when the batch's "delivered" commit lands, so a SIGKILL between a post and
+that commit makes the next run post the lead again: a duplicate Web-to-Lead
+record. For it the test asserts that every lead either arrived or is a dead
+letter with a reason (nothing lost silently) and reports duplicates (and
+dead letters) instead of asserting 0.
+
+Default: 2000 rows and 9 kills per sink (54 in all). LEADSYNC_TEST_SOAK=1
+(scripts/test --soak): 5000 rows and 25 kills per sink (150 in all).
+"""
+
+import os
+import random
+import signal
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import faultlib  # noqa: E402
+import lstest  # noqa: E402
+
+ROWS = 5000 if faultlib.SOAK else 2000
+KILLS = 25 if faultlib.SOAK else 9
+CHUNKS = 4
+NAMED = ["page-uncommitted:2", "page-committed:3", "delivered:2", "delivered:9",
+         "page-committed:1", "delivered:5"]
+SEED = int(os.environ.get("LEADSYNC_TEST_SEED", "20261124"))
+TOTAL = {"kills": 0}
+
+
+class FaultKills(lstest.WorkerCase):
+    def setUp(self):
+        super().setUp()
+        self.sink = None
+
+    def tearDown(self):
+        if self.sink:
+            self.sink.stop()
+        super().tearDown()
+
+    def kill_loop(self, sink_name):
+        sink = self.sink = faultlib.SINKS[sink_name](self)
+        self.env.update(sink.env())
+        self.env.update({"LEADSYNC_PAGE_SIZE": "100", "LEADSYNC_DELIVERY_BATCH": "50"})
+        rnd = random.Random("%d-%s" % (SEED, sink_name))
+        chunk = ROWS // CHUNKS
+        seeded = 0
+
+        def seed_next():
+            nonlocal seeded
+            n = min(chunk, ROWS - seeded)
+            faultlib.seed(self, n, start=seeded, seed_value=7)
+            seeded += n
+            faultlib.settle()
+
+        seed_next()
+        kills = named = attempts = 0
+        while kills < KILLS:
+            attempts += 1
+            self.assertLess(attempts, KILLS * 4, "could not land %d kills in %d runs"
+                            % (KILLS, attempts))
+            env = None
+            if kills % 3 == 1:  # every third kill at a named point
+                point = NAMED[(kills // 3) % len(NAMED)]
+                env = {"LEADSYNC_TEST_CRASH_AT": point}
+                delay = 120
+            else:
+                delay = rnd.uniform(0.05, 1.0)
+            p = faultlib.spawn(self, ["run", "--once"], env=env)
+            rc, err = faultlib.kill_after(p, delay)
+            if rc == -signal.SIGKILL:
+                kills += 1
+                named += 1 if env else 0
+                if kills % (KILLS // (CHUNKS - 1) or 1) == 0 and seeded < ROWS:
+                    seed_next()
+            elif rc == 0:
+                if seeded < ROWS:
+                    seed_next()
+            else:
+                self.fail("a run failed on its own (exit %d):\n%s" % (rc, err[-3000:]))
+        while seeded < ROWS:
+            seed_next()
+        t0 = time.monotonic()
+        p = self.run_worker("run", "--once")
+        recover = time.monotonic() - t0
+        want = faultlib.expected(self.table)
+        self.assertEqual(len(want), ROWS)
+        return want, kills, named, recover, p
+
+    def stats(self, name):
+        st = faultlib.status(self)
+        return [s for s in st["sinks"] if s["sink"].startswith(name)][0]
+
+    def check_crm(self, sink_name):
+        want, kills, named, recover, p = self.kill_loop(sink_name)
+        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+        lost, dups, repeats = self.sink.report(want)
+        faultlib.summary("kills-" + sink_name, lost, dups, repeats, recover, kills=kills,
+                         named=named)
+        TOTAL["kills"] += kills
+        self.assertEqual(lost, 0, "leads lost")
+        self.assertEqual(dups, 0, "duplicate CRM records")
+        s = self.stats(sink_name)
+        self.assertEqual((s["pending"], s["dead"]), (0, 0), s)
+
+    def test_webhook(self):
+        self.check_crm("webhook")
+
+    def test_salesforce(self):
+        self.check_crm("salesforce")
+
+    def test_dynamics(self):
+        self.check_crm("dynamics")
+
+    def test_marketo(self):
+        self.check_crm("marketo")
+
+    def test_hubspot(self):
+        self.check_crm("hubspot")
+
+    def test_web_to_lead(self):
+        want, kills, named, recover, p = self.kill_loop("web_to_lead")
+        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+        TOTAL["kills"] += kills
+        recs = self.sink.records()
+        arrived = {e.lower() for e, _ in recs}
+        dead = {r[0] for r in faultlib.ledger_rows(
+            self.env["LEADSYNC_STATE"], "SELECT lead_id FROM outbox WHERE state = 'dead'")}
+        for r in faultlib.ledger_rows(self.env["LEADSYNC_STATE"],
+                                      "SELECT last_error FROM outbox WHERE state = 'dead'"):
+            self.assertTrue(r[0], "a dead letter without a reason")
+        silent = [lid for lid, email in want.items() if email not in arrived and lid not in dead]
+        dups = len(recs) - len(arrived)
+        faultlib.summary("kills-web_to_lead", len(silent), dups, 0, recover, kills=kills,
+                         named=named, dead_letters=len(dead),
+                         dead_but_arrived=sum(1 for lid in dead if want.get(lid) in arrived))
+        self.assertEqual(silent, [], "leads neither delivered nor dead-lettered")
+        self.assertLessEqual(len(dead), kills * 50, "more dead letters than posts in flight")
+        s = self.stats("web_to_lead")
+        self.assertEqual(s["pending"], 0, s)
+
+
+class Total(unittest.TestCase):
+    def test_zz_total(self):
+        # runs last (alphabetical class and method order): every sink's kills
+        if len(TOTAL) and TOTAL["kills"]:
+            print("case=kills-total kills=%d" % TOTAL["kills"], flush=True)
+            self.assertGreaterEqual(TOTAL["kills"], 50)
+
+
+if __name__ == "__main__":
+    lstest.main()
