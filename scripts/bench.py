@@ -314,7 +314,7 @@ def main():
 
             rep("no-op tick", tick)
             res["no-op tick"]["note"] = (f"overlap {overlap} s; the window held {held[-1]} rows "
-                                         f"(all unchanged)")
+                                         f"(nothing new)")
             results[n] = res
     finally:
         if receiver:
