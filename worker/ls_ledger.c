@@ -511,6 +511,37 @@ static int check_schema(struct ls_ledger *l, int64_t *out)
     return 0;
 }
 
+/* A writer reads every page once before trusting the file: SQLite notices
+ * damage only on the pages a statement happens to touch, so without this a
+ * run could go on over a ledger whose outbox or rows are half garbage. */
+static int check_integrity(struct ls_ledger *l)
+{
+    sqlite3_stmt *st = NULL;
+    const char *verdict;
+    int rc;
+    int err = 0;
+
+    rc = sqlite3_prepare_v2(l->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        err = db_err(l, rc, "checking its integrity");
+        goto done;
+    }
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        err = db_err(l, rc, "checking its integrity");
+        goto done;
+    }
+    verdict = (const char *)sqlite3_column_text(st, 0);
+    if (verdict && strrchr(verdict, '\n'))
+        verdict = strrchr(verdict, '\n') + 1; /* past "*** in database main ***" */
+    if (!verdict || strcmp(verdict, "ok") != 0)
+        err = ls_error(LS_EDB, "ledger %s is not a valid leadsync ledger: %.200s", l->path,
+                       verdict ? verdict : "integrity check failed");
+done:
+    sqlite3_finalize(st);
+    return err;
+}
+
 static int set_pragmas(struct ls_ledger *l, int wal)
 {
     sqlite3_stmt *st = NULL;
@@ -582,6 +613,8 @@ int ls_ledger_open(const struct ls_ledger_opts *opts, struct ls_ledger **out)
     sqlite3_extended_result_codes(l->db, 1);
     sqlite3_busy_timeout(l->db, BUSY_TIMEOUT_MS);
     err = check_schema(l, &version);
+    if (!err && !l->readonly && version > 0)
+        err = check_integrity(l);
     if (err)
         goto done;
     if (!l->readonly) {
