@@ -3,6 +3,7 @@
 
 #include "ls_lead.h"
 #include "ls_log.h"
+#include "ls_metrics.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -146,10 +147,117 @@ static void log_problems(const struct ls_lead *lead)
             lead->row_key, what);
 }
 
-/* Handles one row inside the page's transaction. */
+/* A page's new row versions for inline sinks (ls_sink.h deliver_inline):
+ * written before the page's transaction commits. Owns the strings. */
+struct inline_page {
+    struct ls_sink_item *items;
+    struct ls_sink_result *results;
+    size_t n, cap;
+};
+
+static void inline_page_clear(struct inline_page *ip)
+{
+    size_t i;
+
+    for (i = 0; i < ip->n; i++) {
+        free((char *)ip->items[i].delivery_id);
+        free((char *)ip->items[i].lead_id);
+        free((char *)ip->items[i].payload);
+    }
+    ip->n = 0;
+}
+
+/* Takes payload over. */
+static void inline_page_add(struct inline_page *ip, const char *lead_id, const char *delivery_id,
+                            char *payload, int created)
+{
+    struct ls_sink_item *it;
+
+    if (ip->n == ip->cap) {
+        ip->cap = ip->cap ? ip->cap * 2 : 256;
+        ip->items = ls_xrealloc(ip->items, ip->cap * sizeof(*ip->items));
+        ip->results = ls_xrealloc(ip->results, ip->cap * sizeof(*ip->results));
+    }
+    it = &ip->items[ip->n++];
+    memset(it, 0, sizeof(*it));
+    it->delivery_id = ls_xstrdup(delivery_id);
+    it->lead_id = ls_xstrdup(lead_id);
+    it->payload = payload;
+    it->created = created;
+    it->attempt = 1;
+}
+
+/* Delivers the page to every (inline) sink inside the open transaction; an
+ * item a sink did not take goes to its outbox, for the delivery engine. */
+static int inline_page_flush(struct ls_ledger *ledger, const struct ls_sink *sinks, size_t nsinks,
+                             struct inline_page *ip, int64_t now, struct ls_sync_stats *st)
+{
+    size_t k, i;
+    int64_t ok;
+    int drc;
+    int rc = LS_OK;
+
+    if (ip->n == 0)
+        return LS_OK;
+    for (k = 0; k < nsinks; k++) {
+        const char *lab[] = {"sink", sinks[k].id, NULL};
+
+        memset(ip->results, 0, ip->n * sizeof(*ip->results));
+        drc = sinks[k].ops->deliver(sinks[k].ctx, ip->items, ip->n, ip->results);
+        ok = 0;
+        for (i = 0; i < ip->n; i++) {
+            if (drc == LS_OK && ip->results[i].outcome == LS_SINK_OK) {
+                ok++;
+                continue;
+            }
+            rc = ls_ledger_enqueue(ledger, sinks[k].id, ip->items[i].lead_id,
+                                   ip->items[i].delivery_id, ip->items[i].payload,
+                                   sinks[k].ops->coalesce, now);
+            if (rc)
+                return rc;
+            st->enqueued++;
+        }
+        if (ok < (int64_t)ip->n)
+            LS_WARN("sync", "sink %s took %lld of %zu deliveries; the rest are queued", sinks[k].id,
+                    (long long)ok, ip->n);
+        rc = ls_ledger_inline_delivered(ledger, sinks[k].id, ok);
+        if (rc)
+            return rc;
+        st->delivered += ok;
+        ls_metrics_inc(ls_metrics_default(), "leadsync_leads_delivered_total", lab, (double)ok);
+    }
+    return LS_OK;
+}
+
+/* Inline delivery when every sink is inline and none has outbox rows
+ * pending (they go first, in order, through the delivery engine). */
+static int use_inline(struct ls_ledger *ledger, const struct ls_sink *sinks, size_t nsinks,
+                      int *out)
+{
+    size_t k;
+    int64_t n = 0;
+    int rc;
+
+    *out = 0;
+    if (nsinks == 0)
+        return LS_OK;
+    for (k = 0; k < nsinks; k++) {
+        if (!sinks[k].ops->deliver_inline)
+            return LS_OK;
+        rc = ls_ledger_pending_count(ledger, sinks[k].id, &n);
+        if (rc)
+            return rc;
+        if (n > 0)
+            return LS_OK;
+    }
+    *out = 1;
+    return LS_OK;
+}
+
+/* Handles one row inside the page's transaction; ip: inline delivery. */
 static int process_row(struct ls_ledger *ledger, const struct ls_sink *sinks, size_t nsinks,
                        const struct ls_sync_opts *o, const struct azt_entity *e, int64_t now,
-                       struct ls_sync_stats *st)
+                       struct inline_page *ip, struct ls_sync_stats *st)
 {
     struct ls_lead *lead = NULL;
     json_t *obj = NULL;
@@ -221,7 +329,11 @@ static int process_row(struct ls_ledger *ledger, const struct ls_sink *sinks, si
                       lead->row_key);
         goto done;
     }
-    for (i = 0; i < nsinks; i++) {
+    if (ip) {
+        inline_page_add(ip, lead->lead_id, delivery_id, payload, !lead_found);
+        payload = NULL;
+    }
+    for (i = 0; !ip && i < nsinks; i++) {
         rc = ls_ledger_enqueue(ledger, sinks[i].id, lead->lead_id, delivery_id, payload,
                                sinks[i].ops->coalesce, now);
         if (rc)
@@ -236,6 +348,9 @@ done:
     ls_lead_free(lead);
     return rc;
 }
+
+/* Clocks further apart than this are worth a warning. */
+#define CLOCK_SKEW_WARN_S 120
 
 /* The server's clock: one tiny request whose answer carries a Date header. */
 static int server_now(struct azt_client *client, const char *table, int64_t *now)
@@ -273,10 +388,13 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
     struct azt_iter *it = NULL;
     struct azt_page *page = NULL;
     struct azt_query q = {0};
+    struct inline_page page_items = {0};
+    struct inline_page *ip = NULL;
+    int inline_ok = 0;
     char *cursor = NULL;
     char *cursor_table = NULL;
     char *filter = NULL;
-    int64_t now_s = 0, last_progress, started;
+    int64_t now_s = 0, local_s, last_progress, started;
     int in_txn = 0;
     int rc;
     size_t i;
@@ -285,6 +403,19 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
     rc = server_now(client, o->table, &now_s);
     if (rc)
         goto done;
+    /* A window that ends in the future loses rows: the cursor would pass
+     * Timestamps the service has not handed out yet, and rows written later
+     * fall behind it. The server's clock decides (design.md section 4), but
+     * when the local clock is earlier the window stops there: an ahead
+     * clock on either side only delays rows, never skips them. */
+    local_s = ls_now_ms() / 1000;
+    if (now_s > local_s + CLOCK_SKEW_WARN_S || local_s > now_s + CLOCK_SKEW_WARN_S)
+        LS_WARN("sync",
+                "the table service's clock and the local clock differ by %lld s: the window "
+                "stops at the earlier of the two",
+                (long long)(now_s - local_s));
+    if (local_s > 0 && local_s < now_s)
+        now_s = local_s;
     ls_iso_format(now_s - o->settle_seconds, st->upper);
     if (ledger) {
         rc = ls_ledger_meta_get(ledger, CURSOR_KEY, &cursor);
@@ -301,6 +432,13 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
             free(cursor);
             cursor = NULL;
         }
+    }
+    if (ledger && !o->dry_run) {
+        rc = use_inline(ledger, sinks, nsinks, &inline_ok);
+        if (rc)
+            goto done;
+        if (inline_ok)
+            ip = &page_items;
     }
     if (o->since) {
         rc = ls_iso_add_seconds(o->since, 0, st->lower);
@@ -335,7 +473,7 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
     }
     started = last_progress = ls_mono_ms();
     for (;;) {
-        int64_t now_ms;
+        int64_t now_ms, delivered = 0;
 
         if (o->stop && *o->stop) {
             rc = ls_error(LS_ECANCELED, "stopped between pages; the window is re-read next time");
@@ -358,7 +496,16 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
         }
         for (i = 0; i < page->count; i++) {
             rc = process_row(o->dry_run ? (ledger ? ledger : NULL) : ledger, sinks, nsinks, o,
-                             &page->entities[i], now_ms, st);
+                             &page->entities[i], now_ms, ip, st);
+            if (rc)
+                goto done;
+        }
+        azt_page_free(page);
+        page = NULL;
+        if (ip) {
+            delivered = st->delivered;
+            rc = inline_page_flush(ledger, sinks, nsinks, ip, now_ms, st);
+            inline_page_clear(ip);
             if (rc)
                 goto done;
         }
@@ -369,9 +516,9 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
             if (rc)
                 goto done;
             ls_crashpoint("page-committed");
+            if (ip && st->delivered > delivered)
+                ls_crashpoint("delivered");
         }
-        azt_page_free(page);
-        page = NULL;
         if (ls_mono_ms() - last_progress >= o->progress_seconds * 1000) {
             int64_t el = ls_mono_ms() - started;
 
@@ -402,6 +549,9 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
 done:
     if (in_txn)
         ls_ledger_rollback(ledger);
+    inline_page_clear(&page_items);
+    free(page_items.items);
+    free(page_items.results);
     azt_page_free(page);
     azt_iter_free(it);
     free(filter);
