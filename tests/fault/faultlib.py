@@ -313,3 +313,100 @@ class WebToLeadSink(CrmSink):
 
 SINKS = {c.name: c for c in (WebhookSink, SalesforceSink, DynamicsSink, MarketoSink,
                              HubSpotSink, WebToLeadSink)}
+
+
+# ---- a proxy in front of Azurite -------------------------------------------
+import email.utils  # noqa: E402
+import http.client  # noqa: E402
+import random as _random  # noqa: E402
+import re as _re  # noqa: E402
+import socket as _socket  # noqa: E402
+import threading as _threading  # noqa: E402
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+
+HOP = {"connection", "keep-alive", "transfer-encoding", "date", "server", "content-length"}
+
+
+class TableProxy:
+    """A loopback HTTP proxy in front of the table service, in a thread.
+
+    busy_fraction: that share of requests is answered 503 ServerBusy with
+    Retry-After: busy_retry_after (counted in .busy). date_offset: seconds
+    added to the Date header of every answer (the server's clock jumping).
+    .connstr is the connection string with TableEndpoint pointed here."""
+
+    def __init__(self, connstr, seed=1):
+        m = _re.search(r"TableEndpoint=http://127\.0\.0\.1:(\d+)/", connstr)
+        self.upstream = int(m.group(1))
+        self.busy_fraction = 0.0
+        self.busy_retry_after = 1
+        self.date_offset = 0
+        self.busy = 0
+        self.requests = 0
+        self.rnd = _random.Random(seed)
+        self.lock = _threading.Lock()
+        proxy = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def relay(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                with proxy.lock:
+                    proxy.requests += 1
+                    busy = proxy.rnd.random() < proxy.busy_fraction
+                    if busy:
+                        proxy.busy += 1
+                if busy:
+                    data = json.dumps({"odata.error": {"code": "ServerBusy", "message": {
+                        "lang": "en-US", "value": "The server is busy."}}}).encode()
+                    self.out(503, [("Content-Type", "application/json;odata=minimalmetadata"),
+                                   ("Retry-After", str(proxy.busy_retry_after)),
+                                   ("x-ms-error-code", "ServerBusy")], data)
+                    return
+                try:
+                    c = http.client.HTTPConnection("127.0.0.1", proxy.upstream, timeout=30)
+                    hdrs = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+                    c.request(self.command, self.path, body=body, headers=hdrs)
+                    r = c.getresponse()
+                    data = r.read()
+                    st = r.status
+                    out = [(k, v) for k, v in r.getheaders() if k.lower() not in HOP]
+                    c.close()
+                except OSError:
+                    self.close_connection = True
+                    self.connection.shutdown(_socket.SHUT_RDWR)
+                    return
+                self.out(st, out, data)
+
+            def out(self, st, hdrs, data):
+                self.send_response_only(st)
+                for k, v in hdrs:
+                    self.send_header(k, v)
+                self.send_header("Date", email.utils.formatdate(
+                    time.time() + proxy.date_offset, usegmt=True))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if data and self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_MERGE = do_HEAD = relay
+
+        class S(ThreadingHTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.srv = S(("127.0.0.1", 0), H)
+        self.port = self.srv.server_address[1]
+        self.connstr = connstr.replace("127.0.0.1:%d/" % self.upstream,
+                                       "127.0.0.1:%d/" % self.port)
+        self.thread = _threading.Thread(target=self.srv.serve_forever, args=(0.2,), daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
