@@ -121,6 +121,8 @@ const struct ls_conf_entry ls_conf_entries[] = {
      "JSON file extending the built-in Dynamics field mapping", NULL},
     {"LEADSYNC_DYNAMICS_CA_FILE", LS_CONF_STRING, NULL, S(dynamics_ca_file), 0, 0, 0, NULL,
      "CA bundle (PEM) trusted for Dynamics TLS instead of the system's", NULL},
+    {"LEADSYNC_DYNAMICS_BATCH", LS_CONF_INT, "100", S(dynamics_batch), 0, 1, 1000, NULL,
+     "upserts per OData $batch request (1 = one PATCH per lead)", NULL},
     {"LEADSYNC_MARKETO_BASE_URL", LS_CONF_STRING, NULL, S(marketo_base_url), 0, 0, 0, NULL,
      "Marketo instance base URL (https://NNN-XXX-NNN.mktorest.com): /identity/oauth/token and /rest/v1/leads.json", NULL},
     {"LEADSYNC_MARKETO_CLIENT_ID", LS_CONF_STRING, NULL, S(marketo_client_id), 0, 0, 0, NULL,

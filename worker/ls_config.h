@@ -95,6 +95,7 @@ struct ls_config {
     char *dynamics_key_field;
     char *dynamics_mapping;
     char *dynamics_ca_file;
+    long dynamics_batch;
     /* marketo (sink_marketo.c) */
     char *marketo_base_url;
     char *marketo_client_id;
