@@ -134,6 +134,7 @@ struct dv {
     char *entity_set;
     char *token;
     int64_t token_expires_ms;
+    size_t batch; /* upserts per $batch; 1 = none */
 };
 
 static char *strip_slash(const char *s)
@@ -234,6 +235,9 @@ static int dv_create(const char *arg, const struct ls_config *cfg, void **ctx)
         }
     }
     d->key_field = ls_xstrdup(cfg->dynamics_key_field);
+    d->batch = cfg->dynamics_batch > 0 ? (size_t)cfg->dynamics_batch : 100;
+    if (d->batch > LS_DV_BATCH_MAX)
+        d->batch = LS_DV_BATCH_MAX;
     rc = ls_mapping_load("dynamics", cfg->dynamics_mapping, &d->map);
     if (rc)
         goto done;
@@ -370,24 +374,32 @@ done:
     return rc;
 }
 
-/* One API call (url absolute); fetches a token when there is none or it is
- * about to expire, and once more after a 401. */
-static int dv_call(struct dv *d, const char *method, const char *url, const char *if_match,
-                   const char *body, struct ls_crm_resp *resp, struct ls_sink_result *fail)
+/* One API call (url absolute) with the JSON content type or ctype, and up to
+ * two more header lines (either may be NULL); fetches a token when there is
+ * none or it is about to expire, and once more after a 401. */
+static int dv_call(struct dv *d, const char *method, const char *url, const char *ctype,
+                   const char *h1, const char *h2, const char *body, size_t len,
+                   struct ls_crm_resp *resp, struct ls_sink_result *fail)
 {
     int tries, rc;
 
     memset(resp, 0, sizeof(*resp));
     for (tries = 0; tries < 2; tries++) {
         char auth[8192];
-        const char *hdrs[] = {auth,
-                              "Accept: application/json",
-                              "Content-Type: application/json; charset=utf-8",
-                              "OData-MaxVersion: 4.0",
-                              "OData-Version: 4.0",
-                              if_match,
-                              NULL};
+        const char *hdrs[8] = {auth,
+                               "Accept: application/json",
+                               ctype ? ctype : "Content-Type: application/json; charset=utf-8",
+                               "OData-MaxVersion: 4.0",
+                               "OData-Version: 4.0",
+                               NULL,
+                               NULL,
+                               NULL};
+        size_t nh = 5;
 
+        if (h1)
+            hdrs[nh++] = h1;
+        if (h2)
+            hdrs[nh++] = h2;
         if ((!d->token || ls_crm_now_ms() >= d->token_expires_ms) && fetch_token(d, fail))
             return -1;
         if (snprintf(auth, sizeof(auth), "Authorization: Bearer %s", d->token) >=
@@ -397,7 +409,7 @@ static int dv_call(struct dv *d, const char *method, const char *url, const char
             snprintf(fail->error, sizeof(fail->error), "the access token is too long");
             return -1;
         }
-        rc = ls_crm_request(d->http, method, url, hdrs, body, body ? strlen(body) : 0, resp);
+        rc = ls_crm_request(d->http, method, url, hdrs, body, body ? len : 0, resp);
         OPENSSL_cleanse(auth, sizeof(auth));
         if (rc) {
             memset(fail, 0, sizeof(*fail));
@@ -444,7 +456,8 @@ static void deliver_one(struct dv *d, const struct ls_sink_item *it, struct ls_s
     }
     url = ls_dv_key_url(d->api_base, d->entity_set, d->key_field, it->lead_id);
     /* DNC: If-Match: * turns the upsert into update-only (404 when missing). */
-    if (dv_call(d, "PATCH", url, dnc ? "If-Match: *" : "If-None-Match: null", body, &resp, r))
+    if (dv_call(d, "PATCH", url, NULL, dnc ? "If-Match: *" : "If-None-Match: null", NULL, body,
+                strlen(body), &resp, r))
         goto done;
     if (dnc && resp.status == 404) {
         memset(r, 0, sizeof(*r));
@@ -462,28 +475,210 @@ done:
     ls_crm_resp_dispose(&resp);
 }
 
-static int dv_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
-                      struct ls_sink_result *results)
+static void not_sent(struct ls_sink_result *r)
 {
-    struct dv *d = ctx;
+    memset(r, 0, sizeof(*r));
+    r->retry_after_ms = -1;
+    /* Not sent: the engine counts no attempt. */
+    r->outcome = LS_SINK_RETRY;
+    r->throttled = 1;
+    snprintf(r->error, sizeof(r->error),
+             "not sent: the batch stopped after a throttled or fatal answer");
+}
+
+static int halts(const struct ls_sink_result *r)
+{
+    return r->outcome == LS_SINK_FATAL || (r->outcome == LS_SINK_RETRY && r->throttled);
+}
+
+/* One PATCH per item, stopping after a throttled or fatal answer. */
+static void deliver_each(struct dv *d, const struct ls_sink_item *items, size_t n,
+                         struct ls_sink_result *results)
+{
     size_t i;
     int halt = 0;
 
     for (i = 0; i < n; i++) {
-        memset(&results[i], 0, sizeof(results[i]));
-        results[i].retry_after_ms = -1;
         if (halt) {
-            /* Not sent: the engine counts no attempt. */
-            results[i].outcome = LS_SINK_RETRY;
-            results[i].throttled = 1;
-            snprintf(results[i].error, sizeof(results[i].error),
-                     "not sent: the batch stopped after a throttled or fatal answer");
+            not_sent(&results[i]);
             continue;
         }
+        memset(&results[i], 0, sizeof(results[i]));
+        results[i].retry_after_ms = -1;
         deliver_one(d, &items[i], &results[i]);
-        halt = results[i].outcome == LS_SINK_FATAL ||
-               (results[i].outcome == LS_SINK_RETRY && results[i].throttled);
+        halt = halts(&results[i]);
     }
+}
+
+/* The outcome of one part of a $batch answer for item it. */
+static void part_result(const struct ls_sink_item *it, int dnc, const struct ls_dv_part *part,
+                        struct ls_sink_result *r)
+{
+    if (dnc && part->status == 404) {
+        memset(r, 0, sizeof(*r));
+        r->outcome = LS_SINK_OK;
+        r->status = 404;
+        r->retry_after_ms = -1;
+        LS_DEBUG(COMP, "DNC lead %s: no record, none created", it->lead_id);
+        return;
+    }
+    if (part->status == 0) {
+        memset(r, 0, sizeof(*r));
+        r->outcome = LS_SINK_RETRY;
+        r->retry_after_ms = -1;
+        snprintf(r->error, sizeof(r->error), "$batch answer: unreadable part");
+        return;
+    }
+    ls_dv_classify(part->status, part->body, part->len, part->retry_after_ms, r);
+}
+
+/* Up to d->batch items as one $batch request. */
+static void deliver_batch(struct dv *d, const struct ls_sink_item *items, size_t n,
+                          struct ls_sink_result *results)
+{
+    struct ls_crm_resp resp;
+    struct ls_sink_result whole;
+    struct ls_dv_op *ops = NULL;
+    struct ls_dv_part *parts = NULL;
+    size_t *idx = NULL, k = 0, np = 0, i, len = 0, nok = 0;
+    char **bodies = NULL, **urls = NULL, *batch = NULL, *url = NULL, *ctype = NULL;
+    int *dnc = NULL;
+    char id[37];
+
+    memset(&resp, 0, sizeof(resp));
+    ops = ls_xcalloc(n, sizeof(*ops));
+    idx = ls_xcalloc(n, sizeof(*idx));
+    dnc = ls_xcalloc(n, sizeof(*dnc));
+    bodies = ls_xcalloc(n, sizeof(*bodies));
+    urls = ls_xcalloc(n, sizeof(*urls));
+    for (i = 0; i < n; i++) {
+        json_t *rec = NULL;
+
+        memset(&results[i], 0, sizeof(results[i]));
+        results[i].retry_after_ms = -1;
+        if (ls_dv_record(d->map, items[i].lead, d->key_field, &rec) != LS_OK ||
+            !(bodies[k] = json_dumps(rec, JSON_COMPACT))) {
+            json_decref(rec);
+            ls_dv_classify(400, "lead does not map to a record", 29, -1, &results[i]);
+            continue;
+        }
+        json_decref(rec);
+        urls[k] = ls_dv_key_url(d->api_base, d->entity_set, d->key_field, items[i].lead_id);
+        dnc[k] = json_is_true(json_object_get(items[i].lead, "doNotContact"));
+        ops[k].url = urls[k];
+        ops[k].update_only = dnc[k];
+        ops[k].body = bodies[k];
+        idx[k++] = i;
+    }
+    if (k == 0)
+        goto done;
+    if (k == 1) {
+        deliver_one(d, &items[idx[0]], &results[idx[0]]);
+        goto done;
+    }
+    ls_crm_uuid(id);
+    if (ls_dv_batch_body(id, ops, k, &batch, &len) != LS_OK) {
+        memset(&whole, 0, sizeof(whole));
+        whole.outcome = LS_SINK_RETRY;
+        whole.retry_after_ms = -1;
+        snprintf(whole.error, sizeof(whole.error), "$batch: %.280s", ls_error_last());
+        goto all;
+    }
+    url = ls_xasprintf("%s/$batch", d->api_base);
+    ctype = ls_xasprintf("Content-Type: multipart/mixed; boundary=\"batch_%s\"", id);
+    if (dv_call(d, "POST", url, ctype, "Prefer: odata.continue-on-error", NULL, batch, len, &resp,
+                &whole))
+        goto all;
+    if (resp.status != 200) {
+        dv_result(&resp, &whole);
+        if (whole.outcome == LS_SINK_REJECT) {
+            /* The batch as a whole was refused (too large, malformed): one
+             * request per lead finds the lead at fault, if any. */
+            LS_WARN(COMP, "$batch of %zu refused (%s): sending one request per lead", k,
+                    whole.error);
+            for (i = 0; i < k; i++) {
+                size_t j;
+                int halt = 0;
+
+                for (j = 0; j < i; j++)
+                    halt |= halts(&results[idx[j]]);
+                if (halt)
+                    not_sent(&results[idx[i]]);
+                else
+                    deliver_one(d, &items[idx[i]], &results[idx[i]]);
+            }
+            goto done;
+        }
+        goto all;
+    }
+    parts = ls_xcalloc(k, sizeof(*parts));
+    if (ls_dv_batch_parse(resp.content_type, strlen(resp.content_type), resp.body, resp.len,
+                          ls_crm_now_ms(), parts, k, &np) != LS_OK) {
+        memset(&whole, 0, sizeof(whole));
+        whole.outcome = LS_SINK_RETRY;
+        whole.status = resp.status;
+        whole.retry_after_ms = -1;
+        snprintf(whole.error, sizeof(whole.error), "%.300s", ls_error_last());
+        goto all;
+    }
+    for (i = 0; i < k; i++) {
+        struct ls_sink_result *r = &results[idx[i]];
+
+        if (i < np) {
+            part_result(&items[idx[i]], dnc[i], &parts[i], r);
+        } else {
+            /* Not in the answer: maybe not executed; upserts are safe to repeat. */
+            r->outcome = LS_SINK_RETRY;
+            r->status = resp.status;
+            snprintf(r->error, sizeof(r->error), "$batch answer has no part for this lead");
+        }
+        nok += r->outcome == LS_SINK_OK;
+    }
+    LS_DEBUG(COMP, "$batch of %zu: %zu parts answered, %zu delivered", k, np, nok);
+    goto done;
+all:
+    for (i = 0; i < k; i++)
+        results[idx[i]] = whole;
+done:
+    for (i = 0; i < n; i++) {
+        free(bodies[i]);
+        free(urls[i]);
+    }
+    free(bodies);
+    free(urls);
+    free(ops);
+    free(idx);
+    free(dnc);
+    free(parts);
+    free(batch);
+    free(url);
+    free(ctype);
+    ls_crm_resp_dispose(&resp);
+}
+
+static int dv_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
+                      struct ls_sink_result *results)
+{
+    struct dv *d = ctx;
+    size_t at = 0, i;
+
+    if (d->batch <= 1 || n <= 1) {
+        deliver_each(d, items, n, results);
+        return LS_OK;
+    }
+    while (at < n) {
+        size_t m = n - at < d->batch ? n - at : d->batch;
+        int halt = 0;
+
+        deliver_batch(d, items + at, m, results + at);
+        for (i = at; i < at + m; i++)
+            halt |= halts(&results[i]);
+        at += m;
+        if (halt)
+            break;
+    }
+    for (; at < n; at++)
+        not_sent(&results[at]);
     return LS_OK;
 }
 
@@ -497,7 +692,8 @@ static int dv_check(void *ctx, char *msg, size_t msglen)
     int rc = LS_OK;
 
     memset(&resp, 0, sizeof(resp));
-    if (dv_call(d, "GET", url, "Prefer: odata.include-annotations=\"none\"", NULL, &resp, &r)) {
+    if (dv_call(d, "GET", url, NULL, "Prefer: odata.include-annotations=\"none\"", NULL, NULL, 0,
+                &resp, &r)) {
         snprintf(msg, msglen, "%s", r.error);
         rc = r.outcome == LS_SINK_FATAL ? (r.auth ? LS_EAUTH : LS_ECONFIG) : LS_EUNAVAIL;
         goto done;
