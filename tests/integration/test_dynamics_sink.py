@@ -9,7 +9,10 @@ with If-Match: * and never creates, the validation lead is skipped, 429 with
 Retry-After pauses the sink, an expired token is refreshed once, validation
 errors become dead letters, refused credentials exit 77 naming the sink
 without the secret, the certificate client assertion, `check` and
-`send-test-lead`."""
+`send-test-lead`. A round of many leads goes out as OData $batch requests of
+at most LEADSYNC_DYNAMICS_BATCH upserts: a refused part is that lead's dead
+letter while the rest arrive, a whole-batch 429 retries the batch after
+Retry-After, a whole-batch 400 falls back to one PATCH per lead."""
 
 import json
 import os
@@ -44,6 +47,16 @@ class DynamicsSink(crmtest.CrmCase):
     def patches(self):
         return [r for r in self.dv.requests() if r["method"] == "PATCH"]
 
+    def batch_posts(self):
+        return [r for r in self.dv.requests()
+                if r["method"] == "POST" and r["path"] == "/api/data/v9.2/$batch"]
+
+    def writes(self):
+        """Every upsert, sent alone or inside a $batch: (status, If-Match)."""
+        b = self.dv.call("/__batches")
+        return [(r["status"], None) for r in self.patches()] + \
+            [(p["status"], p["if_match"]) for p in b["parts"]]
+
     def test_upsert_update_stage_dnc_and_test_lead(self):
         dv = self.start()
         rows = [crmtest.row(i) for i in range(4)]
@@ -62,8 +75,10 @@ class DynamicsSink(crmtest.CrmCase):
             self.assertEqual(f["new_stage"], "initial-interest")
             self.assertTrue(f["subject"].startswith("Marketplace lead: "))
         # The double answers a PATCH with 404 only under If-Match: * (update only).
-        dnc = [r for r in self.patches() if r["status"] == 404]
-        self.assertEqual(len(dnc), 1, "the DNC lead was sent as an update-only PATCH")
+        dnc = [w for w in self.writes() if w[0] == 404]
+        self.assertEqual(dnc, [(404, "*")], "the DNC lead was sent as an update-only PATCH")
+        self.assertEqual(self.patches(), [], "six leads went out in one $batch")
+        self.assertEqual(len(self.batch_posts()), 1)
 
         self.put([crmtest.row(100, action="INS", email="customer000000@example.com"),
                   crmtest.row(101, action="DNC", email="customer000001@example.com")])
@@ -91,6 +106,7 @@ class DynamicsSink(crmtest.CrmCase):
 
     def test_throttle_expiry_validation(self):
         dv = self.start()
+        self.env["LEADSYNC_DYNAMICS_BATCH"] = "1"  # one PATCH per lead
         dv.faults([
             {"route": "^PATCH /api/data/", "status": 429, "count": 1,
              "headers": {"Retry-After": "1"},
@@ -125,6 +141,77 @@ class DynamicsSink(crmtest.CrmCase):
         self.put([crmtest.row(60)])
         self.run_worker("run", "--once", check=0)
         self.assertEqual(len(dv.state()), 5)
+
+    def test_batches_partial_failure_and_throttling(self):
+        dv = self.start()
+        self.env["LEADSYNC_DYNAMICS_BATCH"] = "10"
+        dv.validate("emailaddress1", "reject-me")
+        dv.faults([
+            {"route": "^POST /api/data/v9.2/\\$batch$", "status": 429, "count": 1,
+             "headers": {"Retry-After": "1"},
+             "body": {"error": {"code": "0x80072322", "message": "Number of requests "
+                                "exceeded the limit of 6000 over time window of 300 seconds."}}},
+            # one part of a later batch: a transient 503 for that lead alone
+            {"route": "BATCHPART", "status": 503, "count": 1,
+             "body": {"error": {"code": "0x80040216", "message": "busy"}}},
+        ])
+        rows = [crmtest.row(i) for i in range(25)]
+        rows.append(crmtest.row(50, email="reject-me@example.com"))
+        rows.append(crmtest.row(51, action="DNC", email="nobody@example.com"))
+        self.put(rows)
+        p = self.run_worker("run", "--once", check=0)
+        self.assertNotIn(SECRET, p.stdout + p.stderr)
+        st = dv.state()
+        self.assertEqual(len(st), 25, "one record per lead; none for the refused or DNC lead")
+        self.assertTrue(all(r["updates"] == 0 for r in st.values()), "no lead written twice")
+        s = self.sink_stats("dynamics")
+        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (26, 1, 0))
+        status = self.status()
+        dead = [d for d in status["deadLetters"] if d["sink"] == "dynamics"]
+        self.assertEqual(len(dead), 1)
+        self.assertEqual(dead[0]["lastStatus"], 400)
+        self.assertIn("0x80044331", dead[0]["lastError"])
+
+        posts = self.batch_posts()
+        self.assertEqual(posts[0]["status"], 429)
+        self.assertGreaterEqual(posts[1]["t"] - posts[0]["t"], 0.9, "Retry-After was obeyed")
+        b = dv.call("/__batches")
+        # 27 leads in batches of at most 10 after the 429; the lead whose part
+        # got a 503 goes again alone, as a plain PATCH.
+        self.assertEqual(sorted(b["batches"]), [7, 10, 10], b["batches"])
+        self.assertEqual(len(posts), 1 + 3)
+        self.assertEqual([r["status"] for r in self.patches()], [204])
+        statuses = sorted(p["status"] for p in b["parts"])
+        self.assertEqual(statuses.count(400), 1)
+        self.assertEqual(statuses.count(503), 1)
+        self.assertEqual([p["if_match"] for p in b["parts"] if p["status"] == 404], ["*"])
+        for p in b["parts"]:
+            if p["if_match"] != "*":
+                self.assertEqual(p["if_none_match"], "null")
+
+        # A batch refused as a whole (400) falls back to one PATCH per lead.
+        dv.faults([{"route": "^POST /api/data/v9.2/\\$batch$", "status": 400, "count": 1,
+                    "body": {"error": {"code": "0x8006088a", "message": "batch too big"}}}])
+        self.put([crmtest.row(i) for i in range(60, 64)])
+        self.run_worker("run", "--once", check=0)
+        self.assertEqual(len(dv.state()), 29)
+        self.assertEqual(len(self.patches()), 1 + 4)
+        s = self.sink_stats("dynamics")
+        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (30, 1, 0))
+
+    def test_batching_cuts_requests(self):
+        """The same 40 leads with and without batching, counted at the double."""
+        counts = {}
+        self.put([crmtest.row(i) for i in range(40)])
+        for batch in ("1", "100"):
+            dv = self.start()  # a fresh double, and a fresh ledger reading the same table
+            self.env["LEADSYNC_DYNAMICS_BATCH"] = batch
+            self.env["LEADSYNC_STATE"] = os.path.join(self.dir, "ledger-%s.db" % batch)
+            self.run_worker("run", "--once", check=0)
+            self.assertEqual(len(dv.state()), 40)
+            counts[batch] = len([r for r in dv.requests() if not r["path"].endswith("/token")])
+        self.assertEqual(counts["1"], 40)
+        self.assertEqual(counts["100"], 1)
 
     def test_refused_credentials_exit_77(self):
         dv = self.start()

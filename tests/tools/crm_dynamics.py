@@ -14,6 +14,15 @@ Routes:
                                           If-Match: * -> 404 when missing; If-None-Match: *
                                           -> 412 when present; the key column in the body
                                           is a 400; lastname required on create
+  POST  /api/data/v9.2/$batch              multipart/mixed of application/http parts
+                                          (PATCHes as above, absolute or path URLs; change
+                                          sets flattened); at most 1000 requests (else
+                                          400); answers 200 multipart/mixed with one
+                                          application/http part per request, in order.
+                                          Without Prefer: odata.continue-on-error the batch
+                                          stops after the first failing request. A fault
+                                          rule with route "BATCHPART" (status, body, headers)
+                                          answers one part instead of the upsert.
 Bearer tokens must be issued here and not expired (/__expire), else 401.
 OData-Version: 4.0 required (400 otherwise). Records by key value in
 GET /__state. Faults: see crmdouble.py (e.g. 429 + Retry-After + 0x80072322).
@@ -21,6 +30,7 @@ GET /__state. Faults: see crmdouble.py (e.g. 429 + Retry-After + 0x80072322).
 
 import base64
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -28,6 +38,7 @@ import ssl
 import sys
 import time
 import urllib.parse
+import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import crmdouble  # noqa: E402
@@ -41,7 +52,76 @@ def err(code, message):
     return {"error": {"code": code, "message": message}}
 
 
+class Headers(dict):
+    """Case-insensitive header lookup for the requests inside a $batch."""
+    def get(self, k, default=None):
+        return dict.get(self, k.lower(), default)
+
+
+def parse_multipart(raw, boundary):
+    """[(method, target, Headers, body bytes)] of a $batch body; change sets
+    (nested multipart/mixed parts) flattened."""
+    delim = b"--" + boundary
+    segs = re.split(b"(?:^|\r?\n)" + re.escape(delim), raw)
+    if len(segs) < 3 or not segs[-1].startswith(b"--"):
+        raise ValueError("no closing delimiter")
+    out = []
+    for seg in segs[1:-1]:
+        nl = seg.find(b"\n")  # the rest of the delimiter line (transport padding)
+        if nl < 0:
+            raise ValueError("empty part")
+        head, inner = split_head(seg[nl + 1:])
+        mime = header_dict(head)
+        ctype = mime.get("Content-Type") or ""
+        if ctype.startswith("multipart/mixed"):
+            m = re.search(r'boundary="?([^";]+)"?', ctype)
+            if not m:
+                raise ValueError("change set without a boundary")
+            out.extend(parse_multipart(inner, m.group(1).encode()))
+            continue
+        if not ctype.startswith("application/http"):
+            raise ValueError("part Content-Type %r" % ctype)
+        req_head, body = split_head(inner.lstrip(b"\r\n"))
+        lines = req_head.decode("latin-1").splitlines()
+        if not lines or len(lines[0].split(" ")) != 3:
+            raise ValueError("bad request line")
+        method, target, _ = lines[0].split(" ")
+        out.append((method, target, header_dict("\n".join(lines[1:]).encode("latin-1")),
+                    body.rstrip(b"\r\n")))
+    return out
+
+
+def split_head(b):
+    """(header block, rest) at the first empty line."""
+    if b.startswith(b"\r\n") or b.startswith(b"\n"):
+        return b"", b[2 if b.startswith(b"\r\n") else 1:]
+    m = re.search(b"\r?\n\r?\n", b)
+    if not m:
+        return b, b""
+    return b[:m.start()], b[m.end():]
+
+
+def header_dict(head):
+    h = Headers()
+    for line in head.decode("latin-1").splitlines():
+        if ":" in line:
+            k, v = line.split(":", 1)
+            h[k.strip().lower()] = v.strip()
+    return h
+
+
 class Dynamics(crmdouble.Double):
+    def __init__(self, args):
+        super().__init__(args)
+        self.batches = []  # requests per $batch
+        self.parts = []    # every request inside a $batch, with its status
+
+    def control(self, path, raw):
+        if path == "/__batches":
+            with self.lock:
+                return 200, {"batches": self.batches, "parts": self.parts}
+        return super().control(path, raw)
+
     def extra_headers(self):
         return {"x-ms-service-request-id": "00000000-0000-0000-0000-000000000000"}
 
@@ -99,8 +179,66 @@ class Dynamics(crmdouble.Double):
         rest = path[len("/api/data/v9.2/"):]
         if rest == "EntityDefinitions(LogicalName='lead')" and method == "GET":
             return 200, {"LogicalName": "lead"}, None
-        m = re.match(r"^leads\((\w+)='((?:[^']|'')*)'\)$", rest)
-        if not m or method != "PATCH":
+        if rest == "$batch" and method == "POST":
+            return self.batch(headers, raw)
+        if method != "PATCH":
+            return 404, err("0x80060888", "Resource not found for the segment"), None
+        return self.upsert(headers, rest, raw)
+
+    def batch(self, headers, raw):
+        m = re.search(r'boundary="?([^";]+)"?', headers.get("Content-Type") or "")
+        if not (headers.get("Content-Type") or "").startswith("multipart/mixed") or not m:
+            return 400, err("0x80048d19", "$batch needs multipart/mixed with a boundary"), None
+        try:
+            reqs = parse_multipart(raw, m.group(1).encode())
+        except ValueError as e:
+            return 400, err("0x80048d19", "malformed $batch: %s" % e), None
+        if len(reqs) > 1000:
+            return 400, err("0x8006088a", "The maximum number of requests in a batch is 1000"), \
+                None
+        go_on = "odata.continue-on-error" in (headers.get("Prefer") or "")
+        with self.lock:
+            self.batches.append(len(reqs))
+        out = []
+        for method, target, hdrs, body in reqs:
+            path = urllib.parse.urlsplit(target).path
+            f = self.take_fault("BATCHPART")
+            if f is not None:
+                st, b, h = f.get("status", 500), f.get("body"), f.get("headers")
+            elif method != "PATCH" or not path.startswith("/api/data/v9.2/"):
+                st, b, h = 404, err("0x80060888", "Resource not found for the segment"), None
+            else:
+                st, b, h = self.upsert(hdrs, path[len("/api/data/v9.2/"):], body)
+            with self.lock:
+                self.parts.append({"method": method, "path": path, "status": st,
+                                   "if_match": hdrs.get("If-Match"),
+                                   "if_none_match": hdrs.get("If-None-Match")})
+            out.append((st, b, h))
+            if st >= 400 and not go_on:
+                break
+        bd = "batchresponse_" + uuid.uuid4().hex
+        chunks = []
+        for st, b, h in out:
+            lines = ["--" + bd, "Content-Type: application/http",
+                     "Content-Transfer-Encoding: binary", "",
+                     "HTTP/1.1 %d %s" % (st, http.client.responses.get(st, "Status")),
+                     "OData-Version: 4.0"]
+            for k, v in (h or {}).items():
+                lines.append("%s: %s" % (k, v))
+            if go_on:
+                lines.append("Preference-Applied: odata.continue-on-error")
+            if b is not None:
+                lines.append("Content-Type: application/json; odata.metadata=minimal")
+            lines.append("")
+            lines.append("" if b is None else json.dumps(b))
+            chunks.append("\r\n".join(lines))
+        text = "\r\n".join(chunks) + "\r\n--" + bd + "--\r\n"
+        return 200, text.encode(), {"Content-Type": "multipart/mixed; boundary=" + bd,
+                                    "OData-Version": "4.0"}
+
+    def upsert(self, headers, rest, raw):
+        m = re.match(r"^leads\((\w+)='((?:[^']|'')*)'\)$", urllib.parse.unquote(rest))
+        if not m:
             return 404, err("0x80060888", "Resource not found for the segment"), None
         if m.group(1) != self.args.key_field:
             return 400, err("0x80048d19", "no alternate key on %s" % m.group(1)), None
