@@ -43,6 +43,12 @@ struct ls_sink_item {
     int attempt;  /* 1-based attempt number */
 };
 
+/* The API allowance a receiver last reported (ls_sink_ops.usage). */
+struct ls_sink_usage {
+    int64_t used;  /* requests counted against the allowance */
+    int64_t limit; /* the allowance; 0 when the receiver names none */
+};
+
 struct ls_sink_ops {
     int abi_version;
     const char *name; /* "jsonl", "webhook", ... as written in LEADSYNC_SINKS before ':' */
@@ -57,6 +63,13 @@ struct ls_sink_ops {
     /* One line for `check`: 0 when the sink answers. */
     int (*check)(void *ctx, char *msg, size_t msglen);
     void (*destroy)(void *ctx);
+    /* Optional, NULL when the receiver reports no allowance: the API usage its
+     * last answer reported (Salesforce: Sforce-Limit-Info api-usage=N/M).
+     * Returns 1 and fills *out when known, 0 when nothing was seen yet. The
+     * engine asks after each round: /metrics gauges leadsync_sink_api_usage
+     * and leadsync_sink_api_limit, and the ledger's meta key
+     * "api_usage:<sink id>" = "<used>/<limit> <unix seconds>" for `status`. */
+    int (*usage)(void *ctx, struct ls_sink_usage *out);
 };
 
 /* A configured sink instance. */
