@@ -330,6 +330,7 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "date", "server", "conte
 class TableProxy:
     """A loopback HTTP proxy in front of the table service, in a thread.
 
+    delay: seconds each request waits (a slow service).
     busy_fraction: that share of requests is answered 503 ServerBusy with
     Retry-After: busy_retry_after (counted in .busy). date_offset: seconds
     added to the Date header of every answer (the server's clock jumping).
@@ -341,6 +342,7 @@ class TableProxy:
         self.busy_fraction = 0.0
         self.busy_retry_after = 1
         self.date_offset = 0
+        self.delay = 0.0
         self.busy = 0
         self.requests = 0
         self.rnd = _random.Random(seed)
@@ -361,6 +363,8 @@ class TableProxy:
                     busy = proxy.rnd.random() < proxy.busy_fraction
                     if busy:
                         proxy.busy += 1
+                if proxy.delay:
+                    time.sleep(proxy.delay)
                 if busy:
                     data = json.dumps({"odata.error": {"code": "ServerBusy", "message": {
                         "lang": "en-US", "value": "The server is busy."}}}).encode()
