@@ -238,9 +238,33 @@ static void test_sink_salesforce__records_and_pause(void **state)
     json_decref(bad);
 }
 
+static void test_sink_salesforce__limit_info(void **state)
+{
+    int64_t used = -1, limit = -1;
+    static const char two[] = "api-usage=18/5000, per-app-api-usage=17/250(appName=x)";
+    static const char app_only[] = "per-app-api-usage=17/250(appName=x)";
+
+    (void)state;
+    assert_int_equal(ls_sf_limit_info("api-usage=10018/100000", 22, &used, &limit), LS_OK);
+    assert_int_equal(used, 10018);
+    assert_int_equal(limit, 100000);
+    assert_int_equal(ls_sf_limit_info(two, strlen(two), &used, &limit), LS_OK);
+    assert_int_equal(used, 18);
+    assert_int_equal(limit, 5000);
+    /* the per-app figure is not the org's */
+    assert_int_equal(ls_sf_limit_info(app_only, strlen(app_only), &used, &limit), LS_EPARSE);
+    /* the length bounds the read: "api-usage=10018/100000" cut after the slash */
+    assert_int_equal(ls_sf_limit_info("api-usage=10018/100000", 16, &used, &limit), LS_EPARSE);
+    assert_int_equal(ls_sf_limit_info("api-usage=x/1", 13, &used, &limit), LS_EPARSE);
+    assert_int_equal(ls_sf_limit_info("api-usage=99999999999999999999/1", 32, &used, &limit),
+                     LS_EPARSE);
+    assert_int_equal(ls_sf_limit_info("", 0, &used, &limit), LS_EPARSE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sink_salesforce__limit_info),
         cmocka_unit_test(test_sink_salesforce__b64url),
         cmocka_unit_test(test_sink_salesforce__jwt_rs256_verifies),
         cmocka_unit_test(test_sink_salesforce__records),

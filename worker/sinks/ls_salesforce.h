@@ -18,7 +18,9 @@
  *            .../sobjects/Lead/<Id> with the opt-out flags.
  *   limits   403 REQUEST_LIMIT_EXCEEDED pauses the whole sink for
  *            LEADSYNC_SALESFORCE_LIMIT_PAUSE_SECONDS, doubling while it repeats
- *            (cap one day). Sforce-Limit-Info is logged at debug and kept.
+ *            (cap one day). Sforce-Limit-Info is logged at debug and kept; its
+ *            api-usage=N/M is the sink's usage (ls_sink_ops.usage: /metrics and
+ *            `status`).
  *   check    obtains a token and describes Lead (no data written); the
  *            external-ID field must exist.
  *   fallbacks  LastName and Company are required by Salesforce: the built-in
@@ -34,6 +36,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * The Lead record of a lead object. The external-ID field and Id never
@@ -68,5 +71,10 @@ void ls_sf_classify_record(const json_t *res, struct ls_sink_result *r);
 /* Pause for the streak-th REQUEST_LIMIT_EXCEEDED in a row (1-based):
  * base_s * 2^(streak-1) seconds, at most a day, in ms. */
 long ls_sf_limit_pause_ms(long base_s, int streak);
+
+/* Reads "api-usage=N/M" out of a Sforce-Limit-Info value (p, n; other
+ * entries such as per-app-api-usage are skipped). 0 and *used, *limit; or
+ * LS_EPARSE when there is none. */
+LS_NODISCARD int ls_sf_limit_info(const char *p, size_t n, int64_t *used, int64_t *limit);
 
 #endif /* LS_SALESFORCE_H */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define COMP "sink:salesforce"
 
@@ -148,6 +149,42 @@ long ls_sf_limit_pause_ms(long base_s, int streak)
     return s * 1000;
 }
 
+static int read_int(const char **pp, const char *end, int64_t *out)
+{
+    const char *p = *pp;
+    int64_t v = 0;
+
+    if (p >= end || *p < '0' || *p > '9')
+        return 0;
+    while (p < end && *p >= '0' && *p <= '9') {
+        if (v > (INT64_MAX - 9) / 10)
+            return 0;
+        v = v * 10 + (*p++ - '0');
+    }
+    *pp = p;
+    *out = v;
+    return 1;
+}
+
+int ls_sf_limit_info(const char *p, size_t n, int64_t *used, int64_t *limit)
+{
+    const char *end = p + n, *q = p;
+
+    /* "api-usage=25/5000" or "api-usage=18/5000, per-app-api-usage=17/250(appName=x)" */
+    while (q + 10 <= end) {
+        if (strncasecmp(q, "api-usage=", 10) == 0 &&
+            (q == p || q[-1] == ' ' || q[-1] == ',' || q[-1] == ';')) {
+            const char *v = q + 10;
+
+            if (read_int(&v, end, used) && v < end && *v == '/' && (v++, read_int(&v, end, limit)))
+                return LS_OK;
+            break;
+        }
+        q++;
+    }
+    return ls_error(LS_EPARSE, "Sforce-Limit-Info: no api-usage");
+}
+
 /* ------------------------------------------------------------------------ */
 /* the sink                                                                  */
 
@@ -163,6 +200,8 @@ struct sf {
     char *token;    /* access token; NULL when none */
     char *instance; /* API host */
     char limit_info[128];
+    int64_t api_used, api_limit; /* api-usage=used/limit of the last answer */
+    int api_known;
 };
 
 static char *strip_slash(const char *s)
@@ -310,10 +349,28 @@ static void drop_token(struct sf *s)
 
 static void note_limits(struct sf *s, const struct ls_crm_resp *resp)
 {
+    int64_t used, limit;
+
     if (resp->limit_info[0]) {
         snprintf(s->limit_info, sizeof(s->limit_info), "%s", resp->limit_info);
         LS_DEBUG(COMP, "Sforce-Limit-Info: %s", s->limit_info);
+        if (ls_sf_limit_info(resp->limit_info, strlen(resp->limit_info), &used, &limit) == LS_OK) {
+            s->api_used = used;
+            s->api_limit = limit;
+            s->api_known = 1;
+        }
     }
+}
+
+static int sf_usage(void *ctx, struct ls_sink_usage *out)
+{
+    struct sf *s = ctx;
+
+    if (!s->api_known)
+        return 0;
+    out->used = s->api_used;
+    out->limit = s->api_limit;
+    return 1;
 }
 
 /* Fetches a token. 0, or fills *r (FATAL auth on refusal, RETRY otherwise). */
@@ -379,7 +436,8 @@ static int fetch_token(struct sf *s, struct ls_sink_result *r)
             r->outcome = LS_SINK_FATAL;
             r->auth = 1;
         }
-        snprintf(r->error, sizeof(r->error), "the token endpoint refused the %s (HTTP %d %.60s: %.180s)",
+        snprintf(r->error, sizeof(r->error),
+                 "the token endpoint refused the %s (HTTP %d %.60s: %.180s)",
                  s->jwt ? "JWT assertion" : "client credentials", resp.status, code, msg);
         rc = LS_EAUTH;
         goto done;
@@ -717,4 +775,5 @@ const struct ls_sink_ops ls_sink_salesforce_ops = {
     .deliver = sf_deliver,
     .check = sf_check,
     .destroy = sf_destroy,
+    .usage = sf_usage,
 };
