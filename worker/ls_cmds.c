@@ -133,6 +133,29 @@ static int open_readonly(const struct ls_config *cfg, struct ls_ledger **out, in
     return ls_ledger_open(&lo, out);
 }
 
+/* The API usage the delivery engine last stored for sink (ls_deliver.c:
+ * meta "api_usage:<sink>" = "<used>/<limit> <unix s>"); 1 when there is one. */
+static int api_usage(struct ls_ledger *l, const char *sink, long long *used, long long *limit,
+                     long long *at)
+{
+    char *key = ls_xasprintf("api_usage:%s", sink), *v = NULL, *e1, *e2, *e3;
+    int found = 0;
+
+    if (ls_ledger_meta_get(l, key, &v) == LS_OK && v) {
+        *used = strtoll(v, &e1, 10);
+        if (*e1 == '/') {
+            *limit = strtoll(e1 + 1, &e2, 10);
+            if (*e2 == ' ') {
+                *at = strtoll(e2 + 1, &e3, 10);
+                found = *e3 == '\0';
+            }
+        }
+    }
+    free(key);
+    free(v);
+    return found;
+}
+
 int ls_cmd_status(const struct ls_config *cfg, int json, int *exit_code)
 {
     struct ls_ledger *l = NULL;
@@ -169,16 +192,23 @@ int ls_cmd_status(const struct ls_config *cfg, int json, int *exit_code)
         json_t *last = NULL;
         char *txt;
 
-        for (i = 0; i < nss; i++)
-            json_array_append_new(
-                sinks,
+        for (i = 0; i < nss; i++) {
+            long long used, limit, at;
+            json_t *one =
                 json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "sink", ss[i].sink, "pending",
                           (json_int_t)ss[i].pending, "delivered", (json_int_t)ss[i].delivered,
                           "dead", (json_int_t)ss[i].dead, "superseded",
                           (json_int_t)ss[i].superseded, "oldestPendingAgeSeconds",
                           (json_int_t)(ss[i].oldest_pending_at
                                            ? (ls_now_ms() - ss[i].oldest_pending_at) / 1000
-                                           : 0)));
+                                           : 0));
+
+            if (one && api_usage(l, ss[i].sink, &used, &limit, &at))
+                json_object_set_new(one, "apiUsage",
+                                    json_pack("{s:I,s:I,s:I}", "used", (json_int_t)used, "limit",
+                                              (json_int_t)limit, "at", (json_int_t)at));
+            json_array_append_new(sinks, one);
+        }
         for (i = 0; i < ndl; i++)
             json_array_append_new(
                 dead, json_pack("{s:I,s:s,s:s,s:s,s:i,s:i,s:s?}", "id", (json_int_t)dl[i].id,
@@ -222,14 +252,22 @@ int ls_cmd_status(const struct ls_config *cfg, int json, int *exit_code)
         printf("sinks:    nothing delivered yet\n");
     for (i = 0; i < nss; i++) {
         char age[32] = "-";
+        long long used, limit, at;
 
         if (ss[i].oldest_pending_at)
             snprintf(age, sizeof(age), "%llds",
                      (long long)((ls_now_ms() - ss[i].oldest_pending_at) / 1000));
         printf("sink %s: pending %lld, delivered %lld, dead %lld, superseded %lld, oldest "
-               "pending %s\n",
+               "pending %s",
                ss[i].sink, (long long)ss[i].pending, (long long)ss[i].delivered,
                (long long)ss[i].dead, (long long)ss[i].superseded, age);
+        if (api_usage(l, ss[i].sink, &used, &limit, &at)) {
+            char ts[32];
+
+            fmt_time_ms((int64_t)at * 1000, ts);
+            printf(", API usage %lld/%lld (%s)", used, limit, ts);
+        }
+        printf("\n");
     }
     if (ndl) {
         printf("dead letters (newest %zu; 'leadsync retry' re-queues them):\n", ndl);

@@ -14,7 +14,8 @@ struct sink_state {
     struct ls_sink *sink;
     int64_t paused_until; /* ms; 0 when not paused */
     int fatal;
-    char comp[96]; /* log component "sink:<id>" */
+    char comp[96];              /* log component "sink:<id>" */
+    struct ls_sink_usage usage; /* last API usage written to the ledger */
 };
 
 struct ls_deliverer {
@@ -122,6 +123,33 @@ static int sendable(const struct ls_sink *sink, const struct ls_sink_item *it)
 }
 
 /* One round for one sink: take due items, deliver, record. *progress = items handled. */
+/* The API usage the sink's receiver last reported (ls_sink.h usage): the
+ * gauges, and meta "api_usage:<sink id>" = "<used>/<limit> <unix s>" when it
+ * changed, so that `status` (another process) can show it. In the round's
+ * transaction. */
+static int note_usage(struct ls_deliverer *d, struct sink_state *s, int64_t now)
+{
+    struct ls_sink_usage u = {0, 0};
+    const char *lab[] = {"sink", s->sink->id, NULL};
+    char *key = NULL, val[64];
+    int rc;
+
+    if (!s->sink->ops->usage || s->sink->ops->usage(s->sink->ctx, &u) != 1)
+        return LS_OK;
+    ls_metrics_set(ls_metrics_default(), "leadsync_sink_api_usage", lab, (double)u.used);
+    ls_metrics_set(ls_metrics_default(), "leadsync_sink_api_limit", lab, (double)u.limit);
+    if (u.used == s->usage.used && u.limit == s->usage.limit)
+        return LS_OK;
+    key = ls_xasprintf("api_usage:%s", s->sink->id);
+    snprintf(val, sizeof(val), "%lld/%lld %lld", (long long)u.used, (long long)u.limit,
+             (long long)(now / 1000));
+    rc = ls_ledger_meta_set(d->ledger, key, val);
+    free(key);
+    if (rc == LS_OK)
+        s->usage = u;
+    return rc;
+}
+
 static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
                       struct ls_deliver_stats *st, size_t *progress)
 {
@@ -272,6 +300,9 @@ static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
         if (rc)
             goto done;
     }
+    rc = note_usage(d, s, now);
+    if (rc)
+        goto done;
     rc = ls_ledger_commit(d->ledger);
     in_txn = 0;
     if (rc)

@@ -437,6 +437,10 @@ int ls_metrics_define_standard(struct ls_metrics *m)
          "Retried requests to the table service.", 0},
         {"leadsync_poll_duration_seconds", LS_METRIC_HISTOGRAM,
          "Time to read one window from the table.", 2},
+        {"leadsync_sink_api_usage", LS_METRIC_GAUGE,
+         "API requests the receiver last reported as used (Salesforce Sforce-Limit-Info).", 0},
+        {"leadsync_sink_api_limit", LS_METRIC_GAUGE,
+         "The API allowance the receiver last reported.", 0},
         {"leadsync_sink_request_duration_seconds", LS_METRIC_HISTOGRAM,
          "Time a sink took to answer one delivery batch.", 1},
     };

@@ -8,11 +8,15 @@ existing Lead and never creates one, the validation lead is skipped,
 REQUEST_LIMIT_EXCEEDED pauses the sink, an expired session is refreshed once,
 per-record failures become dead letters while the rest go through, refused
 credentials exit 77 naming the sink without the secret, the JWT bearer flow,
-`check` and `send-test-lead`."""
+`check` and `send-test-lead`. The last Sforce-Limit-Info api-usage shows in
+`status` and as /metrics gauges."""
 
+import http.server
 import json
 import os
+import re
 import sys
+import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import crmtest  # noqa: E402
@@ -139,6 +143,49 @@ class SalesforceSink(crmtest.CrmCase):
         self.assertGreaterEqual(comp[1]["t"] - comp[0]["t"], 0.9,
                                 "the sink paused after REQUEST_LIMIT_EXCEEDED")
         self.assertNotEqual(comp[1]["auth"], comp[2]["auth"], "a new token after the refresh")
+
+    def test_api_usage_in_status_and_metrics(self):
+        sf = self.start()
+        pushed = []
+
+        class Gateway(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self):
+                pushed.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        gw = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+        threading.Thread(target=gw.serve_forever, daemon=True).start()
+        self.addCleanup(gw.server_close)
+        self.addCleanup(gw.shutdown)
+        self.assertNotIn("apiUsage", json.dumps(self.status()), "nothing seen yet")
+        self.put([crmtest.row(i) for i in range(3)])
+        self.run_worker("run", "--once", check=0, env={
+            "LEADSYNC_PUSHGATEWAY_URL": "http://127.0.0.1:%d/" % gw.server_address[1]})
+        self.assertEqual(len(sf.state()), 3)
+        # The double counts every request in its header: the last answer's count.
+        used = len(sf.requests())
+        self.assertGreaterEqual(used, 2)
+        u = self.sink_stats("salesforce")["apiUsage"]
+        self.assertEqual((u["used"], u["limit"]), (used, 100000))
+        p = self.run_worker("status", check=0)
+        self.assertIn("API usage %d/100000" % used, p.stdout)
+        self.assertEqual(len(pushed), 1)
+        m = re.search(r'^leadsync_sink_api_usage\{sink="salesforce"\} (\S+)$', pushed[0], re.M)
+        self.assertIsNotNone(m, pushed[0])
+        self.assertEqual(float(m.group(1)), used)
+        m = re.search(r'^leadsync_sink_api_limit\{sink="salesforce"\} (\S+)$', pushed[0], re.M)
+        self.assertEqual(float(m.group(1)), 100000)
+
+        # A later run moves it on.
+        self.put([crmtest.row(10)])
+        self.run_worker("run", "--once", check=0)
+        self.assertEqual(self.sink_stats("salesforce")["apiUsage"]["used"], len(sf.requests()))
+        self.assertGreater(len(sf.requests()), used)
 
     def test_refused_credentials_exit_77(self):
         sf = self.start()
