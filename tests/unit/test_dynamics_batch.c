@@ -37,9 +37,10 @@ static void test_dynamics_batch__body(void **state)
     assert_int_equal(len, strlen(body));
     assert_int_equal(count(body, "--batch_abc-1\r\n"), 3);
     assert_int_equal(count(body, "--batch_abc-1--\r\n"), 1);
-    assert_true(strncmp(body, "--batch_abc-1\r\nContent-Type: application/http\r\n"
-                              "Content-Transfer-Encoding: binary\r\n\r\n"
-                              "PATCH https://o/api/data/v9.2/leads(k='a') HTTP/1.1\r\n",
+    assert_true(strncmp(body,
+                        "--batch_abc-1\r\nContent-Type: application/http\r\n"
+                        "Content-Transfer-Encoding: binary\r\n\r\n"
+                        "PATCH https://o/api/data/v9.2/leads(k='a') HTTP/1.1\r\n",
                         strlen("--batch_abc-1\r\nContent-Type: application/http\r\n"
                                "Content-Transfer-Encoding: binary\r\n\r\n"
                                "PATCH https://o/api/data/v9.2/leads(k='a') HTTP/1.1\r\n")) == 0);
@@ -59,33 +60,32 @@ static void test_dynamics_batch__body(void **state)
 
 #define CT "multipart/mixed; boundary=batchresponse_x1"
 
-static const char answer[] =
-    "--batchresponse_x1\r\n"
-    "Content-Type: application/http\r\n"
-    "Content-Transfer-Encoding: binary\r\n"
-    "\r\n"
-    "HTTP/1.1 204 No Content\r\n"
-    "OData-Version: 4.0\r\n"
-    "OData-EntityId: https://o/api/data/v9.2/leads(k='a')\r\n"
-    "\r\n"
-    "\r\n"
-    "--batchresponse_x1\r\n"
-    "Content-Type: application/http\r\n"
-    "Content-Transfer-Encoding: binary\r\n"
-    "\r\n"
-    "HTTP/1.1 400 Bad Request\r\n"
-    "Content-Type: application/json; odata.metadata=minimal\r\n"
-    "\r\n"
-    "{\"error\":{\"code\":\"0x80044331\",\"message\":\"too long\"}}\r\n"
-    "--batchresponse_x1\r\n"
-    "Content-Type: application/http\r\n"
-    "Content-Transfer-Encoding: binary\r\n"
-    "\r\n"
-    "HTTP/1.1 429 Too Many Requests\r\n"
-    "Retry-After: 7\r\n"
-    "\r\n"
-    "{\"error\":{\"code\":\"0x80072322\",\"message\":\"slow down\"}}\r\n"
-    "--batchresponse_x1--\r\n";
+static const char answer[] = "--batchresponse_x1\r\n"
+                             "Content-Type: application/http\r\n"
+                             "Content-Transfer-Encoding: binary\r\n"
+                             "\r\n"
+                             "HTTP/1.1 204 No Content\r\n"
+                             "OData-Version: 4.0\r\n"
+                             "OData-EntityId: https://o/api/data/v9.2/leads(k='a')\r\n"
+                             "\r\n"
+                             "\r\n"
+                             "--batchresponse_x1\r\n"
+                             "Content-Type: application/http\r\n"
+                             "Content-Transfer-Encoding: binary\r\n"
+                             "\r\n"
+                             "HTTP/1.1 400 Bad Request\r\n"
+                             "Content-Type: application/json; odata.metadata=minimal\r\n"
+                             "\r\n"
+                             "{\"error\":{\"code\":\"0x80044331\",\"message\":\"too long\"}}\r\n"
+                             "--batchresponse_x1\r\n"
+                             "Content-Type: application/http\r\n"
+                             "Content-Transfer-Encoding: binary\r\n"
+                             "\r\n"
+                             "HTTP/1.1 429 Too Many Requests\r\n"
+                             "Retry-After: 7\r\n"
+                             "\r\n"
+                             "{\"error\":{\"code\":\"0x80072322\",\"message\":\"slow down\"}}\r\n"
+                             "--batchresponse_x1--\r\n";
 
 static void test_dynamics_batch__parse(void **state)
 {
@@ -94,13 +94,14 @@ static void test_dynamics_batch__parse(void **state)
     size_t n = 0;
 
     (void)state;
-    assert_int_equal(
-        ls_dv_batch_parse(CT, strlen(CT), answer, strlen(answer), 1000, p, 4, &n), LS_OK);
+    assert_int_equal(ls_dv_batch_parse(CT, strlen(CT), answer, strlen(answer), 1000, p, 4, &n),
+                     LS_OK);
     assert_int_equal(n, 3);
     assert_int_equal(p[0].status, 204);
     assert_int_equal(p[0].retry_after_ms, -1);
     assert_int_equal(p[1].status, 400);
-    assert_int_equal(p[1].len, strlen("{\"error\":{\"code\":\"0x80044331\",\"message\":\"too long\"}}"));
+    assert_int_equal(p[1].len,
+                     strlen("{\"error\":{\"code\":\"0x80044331\",\"message\":\"too long\"}}"));
     assert_memory_equal(p[1].body, "{\"error\":{\"code\":\"0x80044331\"", 29);
     assert_int_equal(p[2].status, 429);
     assert_int_equal(p[2].retry_after_ms, 7000);
@@ -116,8 +117,8 @@ static void test_dynamics_batch__parse(void **state)
     assert_int_equal(r.retry_after_ms, 7000);
 
     /* cap: only as many parts as asked for */
-    assert_int_equal(
-        ls_dv_batch_parse(CT, strlen(CT), answer, strlen(answer), 1000, p, 2, &n), LS_OK);
+    assert_int_equal(ls_dv_batch_parse(CT, strlen(CT), answer, strlen(answer), 1000, p, 2, &n),
+                     LS_OK);
     assert_int_equal(n, 2);
     assert_int_equal(p[1].status, 400);
 }
@@ -137,32 +138,31 @@ static void test_dynamics_batch__boundaries(void **state)
                              "\n"
                              "--b--\n";
     static const char quoted[] = "multipart/mixed; charset=x; boundary=\"b\"";
-    static const char nested[] =
-        "--batchresponse_1\r\n"
-        "Content-Type: multipart/mixed; boundary=changesetresponse_2\r\n"
-        "\r\n"
-        "--changesetresponse_2\r\n"
-        "Content-Type: application/http\r\n"
-        "Content-ID: 1\r\n"
-        "\r\n"
-        "HTTP/1.1 204 No Content\r\n"
-        "\r\n"
-        "\r\n"
-        "--changesetresponse_2\r\n"
-        "Content-Type: application/http\r\n"
-        "Content-ID: 2\r\n"
-        "\r\n"
-        "HTTP/1.1 412 Precondition Failed\r\n"
-        "\r\n"
-        "{}\r\n"
-        "--changesetresponse_2--\r\n"
-        "--batchresponse_1\r\n"
-        "Content-Type: application/http\r\n"
-        "\r\n"
-        "HTTP/1.1 200 OK\r\n"
-        "\r\n"
-        "{\"v\":1}\r\n"
-        "--batchresponse_1--\r\n";
+    static const char nested[] = "--batchresponse_1\r\n"
+                                 "Content-Type: multipart/mixed; boundary=changesetresponse_2\r\n"
+                                 "\r\n"
+                                 "--changesetresponse_2\r\n"
+                                 "Content-Type: application/http\r\n"
+                                 "Content-ID: 1\r\n"
+                                 "\r\n"
+                                 "HTTP/1.1 204 No Content\r\n"
+                                 "\r\n"
+                                 "\r\n"
+                                 "--changesetresponse_2\r\n"
+                                 "Content-Type: application/http\r\n"
+                                 "Content-ID: 2\r\n"
+                                 "\r\n"
+                                 "HTTP/1.1 412 Precondition Failed\r\n"
+                                 "\r\n"
+                                 "{}\r\n"
+                                 "--changesetresponse_2--\r\n"
+                                 "--batchresponse_1\r\n"
+                                 "Content-Type: application/http\r\n"
+                                 "\r\n"
+                                 "HTTP/1.1 200 OK\r\n"
+                                 "\r\n"
+                                 "{\"v\":1}\r\n"
+                                 "--batchresponse_1--\r\n";
     struct ls_dv_part p[4];
     size_t n = 0;
 
