@@ -122,11 +122,12 @@ class FaultSink(lstest.WorkerCase):
     def test_sink_throttle_storm(self):
         rules = [{"status": 429, "retry_after": 1, "for_seconds": 4,
                   "lead_prefix": list("0123456789ab")}]
-        sink = faultlib.WebhookSink(self, rules=rules)
+        sink = faultlib.WebhookSink(self)
         self.receiver = sink.r
         self.env.update(sink.env())
         faultlib.seed(self, ROWS)
         faultlib.settle()
+        sink.r.faults(rules)  # the storm's seconds start now
         t0 = time.monotonic()
         p = self.run_worker("run", "--once")
         recover = time.monotonic() - t0
