@@ -52,6 +52,8 @@ enum stmt {
     ST_RUN_START,
     ST_RUN_FINISH,
     ST_LAST_RUN,
+    ST_INLINE_ADD,
+    ST_INLINE_STATS,
     ST_COUNT
 };
 
@@ -156,6 +158,13 @@ static const char *const sql[ST_COUNT] = {
                       " summary = :summary WHERE id = :id",
     [ST_LAST_RUN] = "SELECT started_at, finished_at, exit_code, summary FROM runs"
                     " WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+    /* Inline sinks' delivered counts: meta keys "inline_delivered:<sink>". */
+    [ST_INLINE_ADD] = "INSERT INTO meta (key, value) VALUES ('inline_delivered:' || :sink, :n)"
+                      " ON CONFLICT (key) DO UPDATE SET"
+                      " value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)",
+    [ST_INLINE_STATS] = "SELECT substr(key, 18), CAST(value AS INTEGER) FROM meta"
+                        " WHERE key >= 'inline_delivered:' AND key < 'inline_delivered;'"
+                        " ORDER BY key",
 };
 
 struct ls_ledger {
@@ -564,8 +573,9 @@ static int set_pragmas(struct ls_ledger *l, int wal)
                        got ? (const char *)got : "nothing");
         goto done;
     }
-    /* FULL also in WAL mode: a commit is durable once it returns. */
-    err = exec(l, "PRAGMA synchronous = FULL", "setting synchronous");
+    /* WAL: NORMAL (see ls_ledger.h, "Durability"). DELETE: FULL. */
+    err = exec(l, wal ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
+               "setting synchronous");
     if (!err)
         err = exec(l, "PRAGMA foreign_keys = ON", "enabling foreign keys");
 done:
@@ -1146,6 +1156,63 @@ done:
     return err;
 }
 
+int ls_ledger_inline_delivered(struct ls_ledger *l, const char *sink, int64_t n)
+{
+    sqlite3_stmt *st = l->st[ST_INLINE_ADD];
+    int err;
+
+    if (n == 0)
+        return LS_OK;
+    err = bind_text(l, st, ":sink", sink);
+    if (!err)
+        err = bind_i64(l, st, ":n", n);
+    if (err) {
+        reset(st);
+        return err;
+    }
+    return run(l, st, "counting inline deliveries");
+}
+
+/* Adds the inline sinks' counters to *s (cnt entries of cap), new entries
+ * for sinks the outbox never saw. */
+static int merge_inline_stats(struct ls_ledger *l, struct ls_sink_stats **s, size_t *cnt,
+                              size_t *cap)
+{
+    sqlite3_stmt *st = l->st[ST_INLINE_STATS];
+    struct ls_sink_stats *e;
+    const unsigned char *name;
+    size_t i;
+    int rc;
+    int err = 0;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        name = sqlite3_column_text(st, 0);
+        if (!name)
+            continue;
+        e = NULL;
+        for (i = 0; i < *cnt; i++) {
+            if (strcmp((*s)[i].sink, (const char *)name) == 0) {
+                e = &(*s)[i];
+                break;
+            }
+        }
+        if (!e) {
+            if (*cnt == *cap) {
+                *cap = *cap ? *cap * 2 : 8;
+                *s = ls_xrealloc(*s, *cap * sizeof(**s));
+            }
+            e = &(*s)[(*cnt)++];
+            memset(e, 0, sizeof(*e));
+            snprintf(e->sink, sizeof(e->sink), "%s", (const char *)name);
+        }
+        e->delivered += sqlite3_column_int64(st, 1);
+    }
+    if (rc != SQLITE_DONE)
+        err = db_err(l, rc, "reading inline delivery counts");
+    reset(st);
+    return err;
+}
+
 int ls_ledger_sink_stats(struct ls_ledger *l, struct ls_sink_stats **out, size_t *n)
 {
     sqlite3_stmt *st = l->st[ST_SINK_STATS];
@@ -1178,6 +1245,9 @@ int ls_ledger_sink_stats(struct ls_ledger *l, struct ls_sink_stats **out, size_t
         err = db_err(l, rc, "counting deliveries");
         goto done;
     }
+    err = merge_inline_stats(l, &s, &cnt, &cap);
+    if (err)
+        goto done;
     *out = s;
     *n = cnt;
     s = NULL;

@@ -18,6 +18,17 @@
  * Read-only commands (status) open with readonly=1 and take no lock.
  * The file is created with mode 0600 (it holds personal data).
  *
+ * Durability: WAL runs with synchronous=NORMAL, DELETE with FULL. In WAL
+ * mode a commit is in the WAL file (the OS page cache) when COMMIT returns,
+ * so it survives a crash of the process (kill -9, OOM, a panic of ours) -
+ * the failure the contract guards against. Only an OS crash or power loss
+ * can roll back the last commits, and then they roll back together, cursor
+ * and all (the WAL is replayed up to its last intact commit frame): the next
+ * run re-reads those rows and repeats their deliveries under the same
+ * delivery ids, which the contract allows. Nothing is lost: a sink's own
+ * writes (the JSONL fsync, a CRM's 2xx) always come before the commit that
+ * records them, never after.
+ *
  * Times are unix MILLISECONDS (int64), always passed in by the caller (the
  * ledger never reads a clock). Functions return 0 or a negative ls_err.
  * Statements are prepared once at open.
@@ -88,8 +99,8 @@ struct ls_delivery {
  * lead, so a lead's states go out in order). *out is an array of *n entries;
  * free with ls_deliveries_free.
  */
-LS_NODISCARD int ls_ledger_pending(struct ls_ledger *l, const char *sink, int64_t now,
-                                   size_t limit, struct ls_delivery **out, size_t *n);
+LS_NODISCARD int ls_ledger_pending(struct ls_ledger *l, const char *sink, int64_t now, size_t limit,
+                                   struct ls_delivery **out, size_t *n);
 void ls_deliveries_free(struct ls_delivery *d, size_t n);
 
 /* Outcomes. mark_delivered also records (sink, lead_id) as delivered (ask
@@ -97,12 +108,11 @@ void ls_deliveries_free(struct ls_delivery *d, size_t n);
  * updated). mark_retry keeps the delivery pending until next_attempt_at;
  * mark_dead parks a pending one as a dead letter. Errors are cut to ~300
  * bytes. An unknown id is LS_EINVAL. */
-LS_NODISCARD int ls_ledger_mark_delivered(struct ls_ledger *l, int64_t id, int status,
-                                          int64_t now);
+LS_NODISCARD int ls_ledger_mark_delivered(struct ls_ledger *l, int64_t id, int status, int64_t now);
 LS_NODISCARD int ls_ledger_mark_retry(struct ls_ledger *l, int64_t id, int64_t next_attempt_at,
                                       int status, const char *error, int64_t now);
-LS_NODISCARD int ls_ledger_mark_dead(struct ls_ledger *l, int64_t id, int status,
-                                     const char *error, int64_t now);
+LS_NODISCARD int ls_ledger_mark_dead(struct ls_ledger *l, int64_t id, int status, const char *error,
+                                     int64_t now);
 /* Has this lead ever been delivered to this sink? (lead.created vs lead.updated) */
 LS_NODISCARD int ls_ledger_sink_lead_delivered(struct ls_ledger *l, const char *sink,
                                                const char *lead_id, int *delivered);
@@ -119,6 +129,11 @@ LS_NODISCARD int ls_ledger_pending_count(struct ls_ledger *l, const char *sink, 
 /* Dead letters back to pending (sink NULL = all sinks); *n = how many. */
 LS_NODISCARD int ls_ledger_retry_dead(struct ls_ledger *l, const char *sink, int64_t now,
                                       size_t *n);
+
+/* Inline sinks (ls_sink.h) keep no outbox rows: their delivered count is a
+ * counter in meta ("inline_delivered:<sink>"), raised by n inside the page's
+ * transaction, and merged into ls_ledger_sink_stats' delivered. */
+LS_NODISCARD int ls_ledger_inline_delivered(struct ls_ledger *l, const char *sink, int64_t n);
 
 struct ls_sink_stats {
     char sink[256];

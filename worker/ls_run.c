@@ -222,6 +222,7 @@ static int run_cycle(struct azt_client *client, struct ls_ledger *ledger, struct
     out->rc = ls_sync_window(client, ledger, sinks, nsinks, so, &st);
     window_rc = out->rc;
     window_ms = ls_mono_ms() - t0;
+    r->total.delivered += st.delivered; /* inline sinks (ls_sink.h) */
     if (out->rc == LS_ECANCELED)
         out->rc = LS_OK; /* stopped between pages: the window is re-read next time */
     if (out->rc)

@@ -152,6 +152,7 @@ static void log_problems(const struct ls_lead *lead)
 struct inline_page {
     struct ls_sink_item *items;
     struct ls_sink_result *results;
+    char **owned; /* 3 per item: delivery_id, lead_id, payload */
     size_t n, cap;
 };
 
@@ -159,11 +160,8 @@ static void inline_page_clear(struct inline_page *ip)
 {
     size_t i;
 
-    for (i = 0; i < ip->n; i++) {
-        free((char *)ip->items[i].delivery_id);
-        free((char *)ip->items[i].lead_id);
-        free((char *)ip->items[i].payload);
-    }
+    for (i = 0; i < 3 * ip->n; i++)
+        free(ip->owned[i]);
     ip->n = 0;
 }
 
@@ -172,17 +170,23 @@ static void inline_page_add(struct inline_page *ip, const char *lead_id, const c
                             char *payload, int created)
 {
     struct ls_sink_item *it;
+    char **o;
 
     if (ip->n == ip->cap) {
         ip->cap = ip->cap ? ip->cap * 2 : 256;
         ip->items = ls_xrealloc(ip->items, ip->cap * sizeof(*ip->items));
         ip->results = ls_xrealloc(ip->results, ip->cap * sizeof(*ip->results));
+        ip->owned = ls_xrealloc(ip->owned, 3 * ip->cap * sizeof(*ip->owned));
     }
+    o = &ip->owned[3 * ip->n];
+    o[0] = ls_xstrdup(delivery_id);
+    o[1] = ls_xstrdup(lead_id);
+    o[2] = payload;
     it = &ip->items[ip->n++];
     memset(it, 0, sizeof(*it));
-    it->delivery_id = ls_xstrdup(delivery_id);
-    it->lead_id = ls_xstrdup(lead_id);
-    it->payload = payload;
+    it->delivery_id = o[0];
+    it->lead_id = o[1];
+    it->payload = o[2];
     it->created = created;
     it->attempt = 1;
 }
@@ -193,7 +197,7 @@ static int inline_page_flush(struct ls_ledger *ledger, const struct ls_sink *sin
                              struct inline_page *ip, int64_t now, struct ls_sync_stats *st)
 {
     size_t k, i;
-    int64_t ok;
+    int64_t ok, t0;
     int drc;
     int rc = LS_OK;
 
@@ -203,7 +207,10 @@ static int inline_page_flush(struct ls_ledger *ledger, const struct ls_sink *sin
         const char *lab[] = {"sink", sinks[k].id, NULL};
 
         memset(ip->results, 0, ip->n * sizeof(*ip->results));
+        t0 = ls_mono_ms();
         drc = sinks[k].ops->deliver(sinks[k].ctx, ip->items, ip->n, ip->results);
+        ls_metrics_observe(ls_metrics_default(), "leadsync_sink_request_duration_seconds", lab,
+                           (double)(ls_mono_ms() - t0) / 1000.0);
         ok = 0;
         for (i = 0; i < ip->n; i++) {
             if (drc == LS_OK && ip->results[i].outcome == LS_SINK_OK) {
@@ -473,7 +480,7 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
     }
     started = last_progress = ls_mono_ms();
     for (;;) {
-        int64_t now_ms, delivered = 0;
+        int64_t now_ms;
 
         if (o->stop && *o->stop) {
             rc = ls_error(LS_ECANCELED, "stopped between pages; the window is re-read next time");
@@ -503,7 +510,6 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
         azt_page_free(page);
         page = NULL;
         if (ip) {
-            delivered = st->delivered;
             rc = inline_page_flush(ledger, sinks, nsinks, ip, now_ms, st);
             inline_page_clear(ip);
             if (rc)
@@ -516,7 +522,8 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
             if (rc)
                 goto done;
             ls_crashpoint("page-committed");
-            if (ip && st->delivered > delivered)
+            /* inline: the page's commit is also its deliveries' commit */
+            if (ip)
                 ls_crashpoint("delivered");
         }
         if (ls_mono_ms() - last_progress >= o->progress_seconds * 1000) {
@@ -552,6 +559,7 @@ done:
     inline_page_clear(&page_items);
     free(page_items.items);
     free(page_items.results);
+    free(page_items.owned);
     azt_page_free(page);
     azt_iter_free(it);
     free(filter);

@@ -32,6 +32,7 @@ struct ls_sync_stats {
     int64_t test_leads; /* validation leads skipped */
     int64_t malformed;  /* rows with a problem (still processed) */
     int64_t enqueued;   /* deliveries enqueued (rows x sinks) */
+    int64_t delivered;  /* delivered inline, before the page commit (ls_sink.h) */
     char lower[40];     /* the window read, "" for the beginning of time */
     char upper[40];
 };

@@ -37,10 +37,10 @@ struct ls_sink_item {
     int64_t id;              /* outbox id */
     const char *delivery_id; /* stable per row version (webhook-id, Idempotency-Key, deliveryId) */
     const char *lead_id;
-    json_t *lead; /* the contract's lead object (borrowed); NULL for a wants_text sink */
+    json_t *lead;        /* the contract's lead object (borrowed); NULL for a wants_text sink */
     const char *payload; /* the same object as stored: compact JSON text (borrowed) */
-    int created;  /* 1: first delivery of lead_id to this sink (lead.created) */
-    int attempt;  /* 1-based attempt number */
+    int created;         /* 1: first delivery of lead_id to this sink (lead.created) */
+    int attempt;         /* 1-based attempt number */
 };
 
 /* The API allowance a receiver last reported (ls_sink_ops.usage). */
@@ -54,6 +54,24 @@ struct ls_sink_ops {
     const char *name; /* "jsonl", "webhook", ... as written in LEADSYNC_SINKS before ':' */
     int coalesce;     /* pending states of one lead may be coalesced into the newest */
     int wants_text;   /* deliver() reads only item.payload: the engine does not parse it */
+    /*
+     * deliver_inline: 1 for a local, append-only sink whose deliver() is
+     * synchronous and durable when it returns (the JSONL file: write +
+     * fsync). When every configured sink is inline and none has pending
+     * outbox rows, the sync engine keeps no outbox for them: it hands each
+     * page's new row versions to deliver() (page order, created/updated and
+     * delivery ids as in the outbox path, id = 0, attempt = 1) BEFORE it
+     * commits the page's ledger transaction (rows, leads, the sink's
+     * delivered counter). A crash after deliver() and before the commit
+     * re-reads the page next run and delivers the same lines again under the
+     * same delivery ids (an allowed repeat); a crash inside deliver() must
+     * leave nothing that counts (the JSONL sink cuts a torn tail on open).
+     * An item deliver() does not report OK goes to the outbox in the same
+     * transaction and the delivery engine retries or dead-letters it as
+     * usual. `created` for an inline delivery means the ledger had never seen
+     * the lead_id (the leads table), not the sink_leads table.
+     */
+    int deliver_inline;
     /* arg: the text after "name:" (may be ""). *ctx owned by the sink. */
     int (*create)(const char *arg, const struct ls_config *cfg, void **ctx);
     /* Attempts n items (distinct lead_ids); fills results[i] for each. Returns 0,

@@ -254,6 +254,7 @@ const struct ls_sink_ops ls_sink_jsonl_ops = {
     .name = "jsonl",
     .coalesce = 0, /* an audit file: every row version is written */
     .wants_text = 1,
+    .deliver_inline = 1, /* write + fsync before the page commits (ls_sink.h) */
     .create = jsonl_create,
     .deliver = jsonl_deliver,
     .check = jsonl_check,
