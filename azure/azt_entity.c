@@ -437,7 +437,8 @@ static int parse_entity(struct ctx *cx, json_t *obj, struct azt_entity *e)
     return AZT_OK;
 }
 
-int azt_page_parse(const char *body, size_t n, struct azt_page **out)
+/* Loads the page's JSON; when own is set, disposes it right after. */
+static int page_parse(const char *body, size_t n, struct azt_buf *own, struct azt_page **out)
 {
     json_error_t jerr;
     json_t *root = NULL, *value;
@@ -450,6 +451,8 @@ int azt_page_parse(const char *body, size_t n, struct azt_page **out)
     if (!body && n)
         return azt__error(AZT_EINVAL, "page: NULL body");
     root = json_loadb(body ? body : "", n, JSON_ALLOW_NUL, &jerr);
+    if (own)
+        azt__buf_dispose(own);
     if (!root) {
         /* jerr.text may quote the input: report the position only. */
         rc = azt__error(AZT_EPARSE, "page: invalid JSON at line %d column %d", jerr.line,
@@ -478,6 +481,16 @@ done:
     if (pi)
         azt_page_free(&pi->page);
     return rc;
+}
+
+int azt_page_parse(const char *body, size_t n, struct azt_page **out)
+{
+    return page_parse(body, n, NULL, out);
+}
+
+int azt__page_parse_body(struct azt_buf *body, struct azt_page **out)
+{
+    return page_parse(body->ptr ? body->ptr : "", body->len, body, out);
 }
 
 void azt_page_free(struct azt_page *page)

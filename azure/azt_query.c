@@ -124,7 +124,8 @@ int azt_iter_next(struct azt_iter *it, struct azt_page **page)
     rc = azt__request(it->c, "GET", path.ptr, NULL, NULL, 0, headers, 0, &resp);
     if (rc != AZT_OK)
         goto done;
-    rc = azt_page_parse(resp.body.ptr ? resp.body.ptr : "", resp.body.len, &p);
+    /* the body is freed once loaded: it is not needed past the JSON */
+    rc = azt__page_parse_body(&resp.body, &p);
     if (rc != AZT_OK) {
         snprintf(why, sizeof(why), "%s", azt_error_last());
         rc = azt__error(rc, "query %s page: %s (request id %s)", it->table, why,

@@ -53,6 +53,11 @@ struct azt__response {
 };
 void azt__response_dispose(struct azt__response *r);
 
+/* azt_page_parse that frees body (disposes it) as soon as the JSON is
+ * loaded, before the entities are built: the page's peak memory then holds
+ * the DOM and the entities, not the response text as well. (azt_entity.c) */
+int azt__page_parse_body(struct azt_buf *body, struct azt_page **out);
+
 /* Request flags. */
 #define AZT__REQ_NONIDEMPOTENT 1u /* POST insert, $batch: retry only when surely not applied */
 
