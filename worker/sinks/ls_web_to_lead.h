@@ -12,11 +12,24 @@
  *   - a request whose body went out is never retried: an answer other than
  *     2xx/3xx, or a failure after sending, makes it a dead letter saying it
  *     may or may not have been created; only requests that never left
- *     (connection refused, DNS) are retried;
+ *     (connection refused, DNS, a failed TLS handshake) are retried;
+ *   - not even across a crash: before each post the lead id is marked
+ *     "posting" in the ledger's web_to_lead_posts table (schema/sqlite/
+ *     002_web_to_lead.sql), committed with synchronous=FULL; the answer then
+ *     makes it "created" or "unknown", a provable non-send deletes it. A
+ *     later delivery of a lead marked "created" is reported delivered without
+ *     a post; one marked "posting" or "unknown" (a crash came between the post
+ *     and the outbox commit) becomes a dead letter saying the outcome is
+ *     unknown. `leadsync retry` re-queues such a dead letter and, through a
+ *     trigger, marks the lead "requeued": the next run posts it (a human
+ *     checked Salesforce);
  *   - at most LEADSYNC_WEB_TO_LEAD_DAILY_LIMIT (500) posts per UTC day, counted
  *     in the ledger's meta table before each post so the count survives
  *     restarts; past it the sink pauses until 00:00 UTC.
  *   A warning at start says so.
+ *   Crash points (LEADSYNC_TEST_CRASH_AT, ls_common.h): w2l-marked (mark
+ *   committed, form not sent), w2l-answered (answer in, not recorded),
+ *   w2l-recorded (answer recorded, outbox not yet told).
  */
 #ifndef LS_WEB_TO_LEAD_H
 #define LS_WEB_TO_LEAD_H

@@ -14,6 +14,12 @@
 #define COMP     "sink:web_to_lead"
 #define META_KEY "sink.web_to_lead.posts"
 
+/* The dead letter of a lead whose earlier post has no known outcome. */
+#define W2L_UNKNOWN                                                                                \
+    "outcome unknown: the post may have reached Salesforce before a crash; not posted again "      \
+    "(Web-to-Lead cannot deduplicate): check Salesforce and `leadsync retry` only if the lead "    \
+    "is missing"
+
 #ifndef LS_VERSION
 #define LS_VERSION "0"
 #endif
@@ -243,15 +249,16 @@ static void w2l_destroy(void *ctx)
     w2l_free(ctx);
 }
 
-/* The ledger's meta table, through a connection of our own (opened when
- * first needed: the ledger exists and is migrated by then). */
+/* The ledger (its meta table and web_to_lead_posts), through a connection
+ * of our own, opened when first needed: the ledger exists and is migrated by
+ * then. synchronous=FULL: a post's mark is on disk before the form goes out. */
 static int db_ready(struct w2l *s)
 {
     if (s->db)
         return LS_OK;
     if (sqlite3_open_v2(s->state, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
-        int rc = ls_error(LS_EDB, "web_to_lead: cannot open the ledger for the daily count: %s",
+        int rc = ls_error(LS_EDB, "web_to_lead: cannot open the ledger: %s",
                           s->db ? sqlite3_errmsg(s->db) : "out of memory");
 
         sqlite3_close(s->db);
@@ -259,6 +266,20 @@ static int db_ready(struct w2l *s)
         return rc;
     }
     sqlite3_busy_timeout(s->db, 10000);
+    if (sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK) {
+        int rc = ls_error(LS_EDB, "web_to_lead: ledger: %s", sqlite3_errmsg(s->db));
+
+        sqlite3_close(s->db);
+        s->db = NULL;
+        return rc;
+    }
+    return LS_OK;
+}
+
+static int db_exec(struct w2l *s, const char *sql, const char *what)
+{
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return ls_error(LS_EDB, "web_to_lead: %s: %s", what, sqlite3_errmsg(s->db));
     return LS_OK;
 }
 
@@ -286,6 +307,7 @@ done:
     return rc;
 }
 
+/* Stores the day's count (in the caller's transaction, if any). */
 static int count_put(struct w2l *s, const char *today, long count)
 {
     sqlite3_stmt *st = NULL;
@@ -308,6 +330,130 @@ static int count_put(struct w2l *s, const char *today, long count)
         rc = ls_error(LS_EDB, "web_to_lead: saving the daily count: %s", sqlite3_errmsg(s->db));
 done:
     sqlite3_finalize(st);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Post marks (table web_to_lead_posts, schema/sqlite/002_web_to_lead.sql)   */
+
+enum mark {
+    MARK_NONE = 0, /* never posted, or provably not sent */
+    MARK_POSTING,  /* committed before a post: the outcome is unknown */
+    MARK_CREATED,  /* answered 2xx/3xx */
+    MARK_UNKNOWN,  /* sent, no usable answer */
+    MARK_REQUEUED, /* a human re-queued the dead letter: post it */
+};
+
+static const char *const mark_names[] = {"", "posting", "created", "unknown", "requeued"};
+
+static int mark_get(struct w2l *s, const char *lead_id, enum mark *m, int *status)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = db_ready(s), step;
+
+    *m = MARK_NONE;
+    *status = 0;
+    if (rc)
+        return rc;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT state, coalesce(status, 0) FROM web_to_lead_posts "
+                           "WHERE lead_id = ?1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = ls_error(LS_EDB, "web_to_lead: reading post marks: %s", sqlite3_errmsg(s->db));
+        goto done;
+    }
+    sqlite3_bind_text(st, 1, lead_id, -1, SQLITE_STATIC);
+    step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+
+        *m = MARK_POSTING; /* anything unreadable counts as unknown */
+        for (int i = MARK_POSTING; i <= MARK_REQUEUED; i++)
+            if (v && strcmp(v, mark_names[i]) == 0)
+                *m = (enum mark)i;
+        *status = sqlite3_column_int(st, 1);
+    } else if (step != SQLITE_DONE) {
+        rc = ls_error(LS_EDB, "web_to_lead: reading post marks: %s", sqlite3_errmsg(s->db));
+    }
+done:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Runs one write on web_to_lead_posts: ?1 lead_id, ?2 delivery_id or state,
+ * ?3 status (0 = NULL), ?4 now. */
+static int mark_write(struct w2l *s, const char *sql, const char *lead_id, const char *text,
+                      int status, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = db_ready(s);
+
+    if (rc)
+        return rc;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = ls_error(LS_EDB, "web_to_lead: writing a post mark: %s", sqlite3_errmsg(s->db));
+        goto done;
+    }
+    sqlite3_bind_text(st, 1, lead_id, -1, SQLITE_STATIC);
+    if (sqlite3_bind_parameter_count(st) >= 2)
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    if (sqlite3_bind_parameter_count(st) >= 3) {
+        if (status)
+            sqlite3_bind_int(st, 3, status);
+        else
+            sqlite3_bind_null(st, 3);
+    }
+    if (sqlite3_bind_parameter_count(st) >= 4)
+        sqlite3_bind_int64(st, 4, now);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = ls_error(LS_EDB, "web_to_lead: writing a post mark: %s", sqlite3_errmsg(s->db));
+done:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Before a post, in one durable transaction: the lead marked "posting" and
+ * the day's count raised. */
+static int mark_posting(struct w2l *s, const struct ls_sink_item *it, const char *today, long count,
+                        int64_t now)
+{
+    int rc = db_ready(s);
+
+    if (rc)
+        return rc;
+    rc = db_exec(s, "BEGIN IMMEDIATE", "marking a post");
+    if (rc)
+        return rc;
+    rc = mark_write(s,
+                    "INSERT INTO web_to_lead_posts(lead_id, delivery_id, state, status, "
+                    "posted_at, updated_at) VALUES(?1, ?2, 'posting', ?3, ?4, ?4) "
+                    "ON CONFLICT(lead_id) DO UPDATE SET delivery_id = excluded.delivery_id, "
+                    "state = 'posting', status = NULL, posted_at = excluded.posted_at, "
+                    "updated_at = excluded.updated_at",
+                    it->lead_id, it->delivery_id, 0, now);
+    if (!rc)
+        rc = count_put(s, today, count);
+    if (!rc)
+        rc = db_exec(s, "COMMIT", "marking a post");
+    if (rc)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* After a provable non-send: the mark goes and the day's slot comes back. */
+static int mark_drop(struct w2l *s, const char *lead_id, const char *today, long count)
+{
+    int rc = db_exec(s, "BEGIN IMMEDIATE", "dropping a post mark");
+
+    if (rc)
+        return rc;
+    rc = mark_write(s, "DELETE FROM web_to_lead_posts WHERE lead_id = ?1", lead_id, NULL, 0, 0);
+    if (!rc)
+        rc = count_put(s, today, count);
+    if (!rc)
+        rc = db_exec(s, "COMMIT", "dropping a post mark");
+    if (rc)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 
@@ -364,8 +510,10 @@ static int post_form(struct w2l *s, const char *form, int *status, int *sent, in
                  s->errbuf);
         *tls_config = cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
                       cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT;
-        /* A refused or unresolved connection never carried the form. */
-        if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST || *tls_config)
+        /* A refused or unresolved connection, or a TLS handshake that
+         * failed, never carried the form: HTTP starts after the handshake. */
+        if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+            cc == CURLE_SSL_CONNECT_ERROR || *tls_config)
             *sent = 0;
         return LS_OK;
     }
@@ -402,7 +550,8 @@ static int w2l_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
         struct ls_sink_result *r = &results[i];
         char *form = NULL;
         char transport[320];
-        int status, sent, tls;
+        int status = 0, sent = 0, tls = 0, mstatus = 0;
+        enum mark mk = MARK_NONE;
 
         memset(r, 0, sizeof(*r));
         r->retry_after_ms = -1;
@@ -418,6 +567,27 @@ static int w2l_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
                     "only create)",
                     it->lead_id);
             snprintf(r->error, sizeof(r->error), "update: not sent");
+            continue;
+        }
+        rc = mark_get(s, it->lead_id, &mk, &mstatus);
+        if (rc) {
+            mark_not_sent(r, ls_error_last());
+            r->throttled = 0;
+            halt = 1;
+            continue;
+        }
+        if (mk == MARK_CREATED) {
+            /* Answered 2xx before a crash kept the outbox from learning it. */
+            LS_INFO(COMP, "lead %s was posted before a restart: not posted again", it->lead_id);
+            r->status = mstatus;
+            snprintf(r->error, sizeof(r->error), "posted before a restart: not posted again");
+            continue;
+        }
+        if (mk == MARK_POSTING || mk == MARK_UNKNOWN) {
+            r->outcome = LS_SINK_REJECT;
+            r->status = mstatus;
+            snprintf(r->error, sizeof(r->error), "%s", W2L_UNKNOWN);
+            LS_WARN(COMP, "lead %s: %s", it->lead_id, r->error);
             continue;
         }
         if (count >= s->limit) {
@@ -440,9 +610,11 @@ static int w2l_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
             snprintf(r->error, sizeof(r->error), "%s", ls_error_last());
             continue;
         }
-        /* Counted before the post: a crash after it must not let the day
-         * go past the limit. */
-        rc = count_put(s, today, count + 1);
+        if (mk == MARK_REQUEUED)
+            LS_WARN(COMP, "lead %s: posting again as re-queued by `leadsync retry`", it->lead_id);
+        /* Marked and counted, durably, before the post: a crash after it
+         * must neither post the lead again nor let the day pass the limit. */
+        rc = mark_posting(s, it, today, count + 1, ls_crm_now_ms());
         if (rc) {
             free(form);
             mark_not_sent(r, ls_error_last());
@@ -451,18 +623,33 @@ static int w2l_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
             continue;
         }
         count++;
+        ls_crashpoint("w2l-marked");
         rc = post_form(s, form, &status, &sent, &tls, transport, sizeof(transport));
         free(form);
         if (rc) {
+            status = sent = 0;
             ls_w2l_classify(0, 0, 0, ls_error_last(), r);
         } else {
             ls_w2l_classify(status, sent, tls, transport, r);
         }
-        if (status == 0 && !sent && !rc) {
-            /* Never left: give the day's slot back. */
-            if (count_put(s, today, count - 1) == LS_OK)
+        ls_crashpoint("w2l-answered");
+        if (status == 0 && !sent) {
+            /* Never left: the mark goes and the day's slot comes back. */
+            if (mark_drop(s, it->lead_id, today, count - 1) == LS_OK)
                 count--;
+            else
+                LS_WARN(COMP,
+                        "lead %s was not sent but its post mark stays (%s): a later "
+                        "attempt makes it a dead letter",
+                        it->lead_id, ls_error_last());
+        } else if (mark_write(s,
+                              "UPDATE web_to_lead_posts SET state = ?2, status = ?3, "
+                              "updated_at = ?4 WHERE lead_id = ?1",
+                              it->lead_id, r->outcome == LS_SINK_OK ? "created" : "unknown", status,
+                              ls_crm_now_ms()) != LS_OK) {
+            LS_WARN(COMP, "lead %s: recording the answer: %s", it->lead_id, ls_error_last());
         }
+        ls_crashpoint("w2l-recorded");
         if (r->outcome == LS_SINK_REJECT)
             LS_WARN(COMP, "lead %s: %s", it->lead_id, r->error);
         halt = r->outcome == LS_SINK_FATAL;
