@@ -827,6 +827,43 @@ static void test_sink_stats(void **state)
     free(s);
 }
 
+/* Inline sinks' counters: merged into an outbox sink's entry, a new entry
+ * for a sink without outbox rows, and gone with a rolled-back transaction. */
+static void test_inline_delivered(void **state)
+{
+    struct fix *f = *state;
+    struct ls_sink_stats st;
+    struct ls_sink_stats *s = NULL;
+    size_t n = 0;
+
+    assert_int_equal(ls_ledger_enqueue(f->l, "a", "A", "a1", "1", 0, 50), 0);
+    assert_int_equal(ls_ledger_inline_delivered(f->l, "a", 3), 0);
+    assert_int_equal(ls_ledger_inline_delivered(f->l, "a", 4), 0);
+    assert_int_equal(ls_ledger_inline_delivered(f->l, "jsonl:x", 0), 0);
+    assert_int_equal(ls_ledger_sink_stats(f->l, &s, &n), 0);
+    assert_int_equal(n, 1); /* a zero count writes nothing */
+    free(s);
+    assert_int_equal(ls_ledger_inline_delivered(f->l, "jsonl:x", 12), 0);
+    stats_for(f->l, "a", &st);
+    assert_int_equal(st.pending, 1);
+    assert_int_equal(st.delivered, 7);
+    stats_for(f->l, "jsonl:x", &st);
+    assert_string_equal(st.sink, "jsonl:x");
+    assert_int_equal(st.delivered, 12);
+    assert_int_equal(st.pending, 0);
+
+    assert_int_equal(ls_ledger_begin(f->l), 0);
+    assert_int_equal(ls_ledger_inline_delivered(f->l, "jsonl:x", 5), 0);
+    ls_ledger_rollback(f->l);
+    stats_for(f->l, "jsonl:x", &st);
+    assert_int_equal(st.delivered, 12);
+    assert_int_equal(ls_ledger_begin(f->l), 0);
+    assert_int_equal(ls_ledger_inline_delivered(f->l, "jsonl:x", 5), 0);
+    assert_int_equal(ls_ledger_commit(f->l), 0);
+    stats_for(f->l, "jsonl:x", &st);
+    assert_int_equal(st.delivered, 17);
+}
+
 /* The per-round count agrees with the stats: pending only, per sink, due or not. */
 static void test_pending_count(void **state)
 {
@@ -1101,6 +1138,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mark_dead_and_retry_dead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_dead_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sink_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inline_delivered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
