@@ -113,10 +113,10 @@ class FaultLedger(lstest.WorkerCase):
         ready = holder.stdout.readline().strip()
         if ready != "ready":
             holder.wait(10)
+            why = holder.stderr.read().strip()[-200:]
             holder.stdout.close()
             holder.stderr.close()
-            self.skipTest("no private tmpfs here (%s); disk-full-rlimit covers it"
-                          % holder.stderr.read().strip()[-200:])
+            self.skipTest("no private tmpfs here (%s); disk-full-rlimit covers it" % why)
 
         def stop():
             holder.kill()
