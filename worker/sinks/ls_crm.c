@@ -3,6 +3,7 @@
 
 #include "ls_webhook.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -391,4 +392,21 @@ int ls_crm_request(struct ls_crm_http *h, const char *method, const char *url,
         resp->len = 0;
     }
     return LS_OK;
+}
+
+char *ls_crm_lower_trim(const char *s)
+{
+    size_t n = strlen(s), i;
+    char *out;
+
+    while (n && isspace((unsigned char)*s)) {
+        s++;
+        n--;
+    }
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    out = ls_xstrndup(s, n);
+    for (i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)out[i]);
+    return out;
 }

@@ -70,6 +70,10 @@ void ls_crm_resp_dispose(struct ls_crm_resp *resp);
  * kept). malloc'd. */
 char *ls_crm_escape(const char *s);
 
+/* s without surrounding whitespace, ASCII letters lower-cased (upsert keys
+ * such as emails). malloc'd. */
+char *ls_crm_lower_trim(const char *s);
+
 /* Copies an excerpt of a body into dst (control characters replaced). */
 void ls_crm_excerpt(char *dst, size_t cap, const char *body, size_t len);
 

@@ -5,7 +5,6 @@
 #include "ls_mapping.h"
 #include "ls_sink.h"
 
-#include <ctype.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,23 +15,6 @@
 
 /* ------------------------------------------------------------------------ */
 /* Pure parts                                                                */
-
-static char *lower_trim(const char *s)
-{
-    size_t n = strlen(s), i;
-    char *out;
-
-    while (n && isspace((unsigned char)*s)) {
-        s++;
-        n--;
-    }
-    while (n && isspace((unsigned char)s[n - 1]))
-        n--;
-    out = ls_xstrndup(s, n);
-    for (i = 0; i < n; i++)
-        out[i] = (char)tolower((unsigned char)out[i]);
-    return out;
-}
 
 int ls_hs_input(const struct ls_mapping *m, const json_t *lead, const char *id_property,
                 json_t **out, char **key)
@@ -50,7 +32,7 @@ int ls_hs_input(const struct ls_mapping *m, const json_t *lead, const char *id_p
     if (email) {
         v = json_object_get(props, "email");
         if (json_is_string(v))
-            id = lower_trim(json_string_value(v));
+            id = ls_crm_lower_trim(json_string_value(v));
     } else {
         const char *lid = json_string_value(json_object_get(lead, "leadId"));
 

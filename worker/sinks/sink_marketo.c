@@ -5,7 +5,6 @@
 #include "ls_marketo.h"
 #include "ls_sink.h"
 
-#include <ctype.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,23 +14,6 @@
 
 /* ------------------------------------------------------------------------ */
 /* Pure parts                                                                */
-
-static char *lower_trim(const char *s)
-{
-    size_t n = strlen(s), i;
-    char *out;
-
-    while (n && isspace((unsigned char)*s)) {
-        s++;
-        n--;
-    }
-    while (n && isspace((unsigned char)s[n - 1]))
-        n--;
-    out = ls_xstrndup(s, n);
-    for (i = 0; i < n; i++)
-        out[i] = (char)tolower((unsigned char)out[i]);
-    return out;
-}
 
 int ls_mkto_record(const struct ls_mapping *m, const json_t *lead, const char *lookup_field,
                    json_t **out, char **key)
@@ -54,7 +36,7 @@ int ls_mkto_record(const struct ls_mapping *m, const json_t *lead, const char *l
         }
     }
     if (json_is_string(v) && *json_string_value(v)) {
-        *key = strcmp(lookup_field, "email") == 0 ? lower_trim(json_string_value(v))
+        *key = strcmp(lookup_field, "email") == 0 ? ls_crm_lower_trim(json_string_value(v))
                                                   : ls_xstrdup(json_string_value(v));
     } else if (json_is_integer(v)) {
         *key = ls_xasprintf("%lld", (long long)json_integer_value(v));
