@@ -50,7 +50,8 @@ struct ls_crm_resp {
     char transport[320];    /* error text when status == 0 */
 };
 
-/* comp names the sink in messages ("salesforce"); ca_file may be NULL. */
+/* comp names the sink in messages ("salesforce"); ca_file may be NULL;
+ * timeout_s <= 0 means 30 s. */
 LS_NODISCARD int ls_crm_http_create(const char *comp, const char *ca_file, long timeout_s,
                                     struct ls_crm_http **out);
 void ls_crm_http_free(struct ls_crm_http *h);

@@ -253,9 +253,7 @@ static int dv_create(const char *arg, const struct ls_config *cfg, void **ctx)
             d->key_field);
         goto done;
     }
-    rc = ls_crm_http_create("dynamics", cfg->dynamics_ca_file,
-                            cfg->http_timeout_seconds > 0 ? cfg->http_timeout_seconds : 30,
-                            &d->http);
+    rc = ls_crm_http_create("dynamics", cfg->dynamics_ca_file, cfg->http_timeout_seconds, &d->http);
     if (rc)
         goto done;
     *ctx = d;

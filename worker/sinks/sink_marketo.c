@@ -372,9 +372,7 @@ static int mkto_create(const char *arg, const struct ls_config *cfg, void **ctx)
     rc = ls_mapping_load("marketo", cfg->marketo_mapping, &s->map);
     if (rc)
         goto done;
-    rc = ls_crm_http_create("marketo", cfg->marketo_ca_file,
-                            cfg->http_timeout_seconds > 0 ? cfg->http_timeout_seconds : 30,
-                            &s->http);
+    rc = ls_crm_http_create("marketo", cfg->marketo_ca_file, cfg->http_timeout_seconds, &s->http);
     if (rc)
         goto done;
     *ctx = s;

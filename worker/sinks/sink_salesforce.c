@@ -321,8 +321,7 @@ static int sf_create(const char *arg, const struct ls_config *cfg, void **ctx)
                       s->ext_field);
         goto done;
     }
-    rc = ls_crm_http_create("salesforce", cfg->salesforce_ca_file,
-                            cfg->http_timeout_seconds > 0 ? cfg->http_timeout_seconds : 30,
+    rc = ls_crm_http_create("salesforce", cfg->salesforce_ca_file, cfg->http_timeout_seconds,
                             &s->http);
     if (rc)
         goto done;
