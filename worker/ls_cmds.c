@@ -299,59 +299,58 @@ static int open_writer(const struct ls_config *cfg, struct ls_ledger **out)
     return ls_ledger_open(&lo, out);
 }
 
-int ls_cmd_retry(const struct ls_config *cfg, const char *sink, int *exit_code)
+/* The ledger changes of retry and purge: one call in one transaction. */
+enum ledger_edit { EDIT_RETRY_DEAD, EDIT_PURGE };
+
+static int edit_ledger(const struct ls_config *cfg, enum ledger_edit what, const char *sink,
+                       int64_t before, size_t *n)
 {
     struct ls_ledger *l = NULL;
-    size_t n = 0;
     int rc;
 
-    *exit_code = LS_EXIT_OK;
     rc = open_writer(cfg, &l);
     if (rc)
         goto done;
     rc = ls_ledger_begin(l);
     if (rc)
         goto done;
-    rc = ls_ledger_retry_dead(l, sink, ls_now_ms(), &n);
+    if (what == EDIT_RETRY_DEAD)
+        rc = ls_ledger_retry_dead(l, sink, ls_now_ms(), n);
+    else
+        rc = ls_ledger_purge(l, before, n);
     if (rc) {
         ls_ledger_rollback(l);
         goto done;
     }
     rc = ls_ledger_commit(l);
-    if (rc)
-        goto done;
-    printf("re-queued %zu dead letter%s%s%s; the next run delivers them\n", n, n == 1 ? "" : "s",
-           sink ? " of sink " : "", sink ? sink : "");
 done:
     ls_ledger_close(l);
     return rc;
 }
 
-int ls_cmd_purge(const struct ls_config *cfg, long days, int *exit_code)
+int ls_cmd_retry(const struct ls_config *cfg, const char *sink, int *exit_code)
 {
-    struct ls_ledger *l = NULL;
     size_t n = 0;
     int rc;
 
     *exit_code = LS_EXIT_OK;
-    rc = open_writer(cfg, &l);
-    if (rc)
-        goto done;
-    rc = ls_ledger_begin(l);
-    if (rc)
-        goto done;
-    rc = ls_ledger_purge(l, ls_now_ms() - (int64_t)days * 86400000, &n);
-    if (rc) {
-        ls_ledger_rollback(l);
-        goto done;
-    }
-    rc = ls_ledger_commit(l);
-    if (rc)
-        goto done;
-    printf("purged the payloads of %zu delivered lead%s older than %ld day%s\n", n,
-           n == 1 ? "" : "s", days, days == 1 ? "" : "s");
-done:
-    ls_ledger_close(l);
+    rc = edit_ledger(cfg, EDIT_RETRY_DEAD, sink, 0, &n);
+    if (!rc)
+        printf("re-queued %zu dead letter%s%s%s; the next run delivers them\n", n,
+               n == 1 ? "" : "s", sink ? " of sink " : "", sink ? sink : "");
+    return rc;
+}
+
+int ls_cmd_purge(const struct ls_config *cfg, long days, int *exit_code)
+{
+    size_t n = 0;
+    int rc;
+
+    *exit_code = LS_EXIT_OK;
+    rc = edit_ledger(cfg, EDIT_PURGE, NULL, ls_now_ms() - (int64_t)days * 86400000, &n);
+    if (!rc)
+        printf("purged the payloads of %zu delivered lead%s older than %ld day%s\n", n,
+               n == 1 ? "" : "s", days, days == 1 ? "" : "s");
     return rc;
 }
 
