@@ -1,0 +1,468 @@
+/*
+ * parsefloor.c - leadsync-parsefloor: the CPU that jansson alone needs to
+ * parse the query pages of a table, for the benchmarks.
+ *
+ * Why this exists: the performance targets compare leadsync's CPU with the
+ * official SDKs' bare pulls. Any pipeline built on jansson must at least
+ * load every page body and every entity's CustomerInfo text; this tool
+ * measures that floor on the same rows, so the benchmark table shows it next
+ * to the contenders.
+ *
+ * It fetches every page of the table the way leadsync queries it ($top =
+ * page size, minimal metadata, all continuation pages) and keeps the raw
+ * response bodies. Then, with the process CPU clock only (no HTTP in it):
+ *   parse     json_loadb of each body, a walk over `value` and every
+ *             property of every entity, json_decref
+ *   parse_ci  the same plus json_loadb of each entity's CustomerInfo string
+ * Each is repeated --reps times; the minimum is printed as one line:
+ *   rows=N pages=P bytes=B parse_s=S parse_ci_s=S
+ */
+#include "azt.h"
+#include "internal/azt_int.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_TABLE     "MarketplaceLeads"
+#define DEFAULT_PAGE_SIZE 1000
+#define DEFAULT_REPS      3
+#define MAX_REPS          100
+#define MAX_SAME_TOKEN    20
+
+enum floor_exit {
+    EXIT_OK = 0,
+    EXIT_FAIL = 1,
+    EXIT_USAGE = 64,
+    EXIT_UNAVAILABLE = 69,
+    EXIT_NOPERM = 77,
+    EXIT_CONFIG = 78,
+};
+
+struct floor_opts {
+    const char *conn_string;
+    const char *table;
+    long page_size;
+    long reps;
+};
+
+/* The raw response bodies, in query order. */
+struct pages {
+    char **body;
+    size_t *len;
+    size_t n;
+    size_t cap;
+    size_t bytes;
+};
+
+/* What one parse pass saw; compared across passes. */
+struct pass {
+    size_t rows;
+    size_t props;
+    size_t ci_parsed;
+    size_t ci_failed;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: leadsync-parsefloor [--connection-string S] [--table T] [--page-size N]\n"
+            "                           [--reps R]\n"
+            "\n"
+            "Reads every page of a table as leadsync queries it (minimal metadata, $top N,\n"
+            "all continuation pages) and keeps the response bodies. Then measures the CPU\n"
+            "(process clock, no HTTP) of parsing them with jansson: parse_s loads each page\n"
+            "and walks every property of every entity; parse_ci_s also loads each entity's\n"
+            "CustomerInfo JSON text. Each is run R times; the minimum is printed:\n"
+            "  rows=N pages=P bytes=B parse_s=S parse_ci_s=S\n"
+            "\n"
+            "options:\n"
+            "  --connection-string S  default $LEADSYNC_CONNECTION_STRING, else\n"
+            "                         $AZURE_STORAGE_CONNECTION_STRING\n"
+            "  --table T              default $LEADSYNC_TABLE, else " DEFAULT_TABLE "\n"
+            "  --page-size N          rows per page, 1..1000 (default %d)\n"
+            "  --reps R               parse repetitions, 1..%d (default %d)\n"
+            "  -h, --help             this text\n"
+            "\n"
+            "exit: 0 done, 64 usage, 69 service unreachable, 77 auth refused, 78 bad connection\n"
+            "string, 1 any other failure.\n",
+            DEFAULT_PAGE_SIZE, MAX_REPS, DEFAULT_REPS);
+}
+
+static int exit_for(int azt_rc)
+{
+    switch (azt_rc) {
+    case AZT_ECONFIG:
+        return EXIT_CONFIG;
+    case AZT_ENET:
+    case AZT_ETHROTTLED:
+        return EXIT_UNAVAILABLE;
+    case AZT_EAUTH:
+        return EXIT_NOPERM;
+    default:
+        return EXIT_FAIL;
+    }
+}
+
+static void report(const char *what)
+{
+    fprintf(stderr, "leadsync-parsefloor: %s: %s\n", what, azt_error_last());
+}
+
+static void log_cb(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    if (level <= 1)
+        fprintf(stderr, "leadsync-parsefloor: azure: %s\n", msg);
+}
+
+static int parse_long(const char *name, const char *s, long lo, long hi, long *out)
+{
+    char *end = NULL;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "leadsync-parsefloor: %s must be an integer in %ld..%ld (got '%s')\n", name,
+                lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct floor_opts *o)
+{
+    static const char *const with_value[] = {"--connection-string", "--table", "--page-size",
+                                             "--reps"};
+    size_t k;
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        const char *arg = argv[i], *val = NULL, *eq;
+        char name[32];
+
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            usage(stdout);
+            exit(EXIT_OK);
+        }
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+            fprintf(stderr, "leadsync-parsefloor: unexpected argument '%s'\n", arg);
+            usage(stderr);
+            return -1;
+        }
+        eq = strchr(arg, '=');
+        snprintf(name, sizeof(name), "%.*s", (int)(eq ? (size_t)(eq - arg) : strlen(arg)), arg);
+        for (k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
+            if (strcmp(name, with_value[k]) == 0)
+                break;
+        if (k == sizeof(with_value) / sizeof(with_value[0])) {
+            fprintf(stderr, "leadsync-parsefloor: unknown option '%s' (see --help)\n", name);
+            return -1;
+        }
+        if (eq) {
+            val = eq + 1;
+        } else if (i + 1 < argc) {
+            val = argv[++i];
+        } else {
+            fprintf(stderr, "leadsync-parsefloor: %s needs a value\n", name);
+            return -1;
+        }
+        if (strcmp(name, "--connection-string") == 0) {
+            o->conn_string = val;
+        } else if (strcmp(name, "--table") == 0) {
+            o->table = val;
+        } else if (strcmp(name, "--page-size") == 0) {
+            if (parse_long(name, val, 1, 1000, &o->page_size))
+                return -1;
+        } else if (strcmp(name, "--reps") == 0) {
+            if (parse_long(name, val, 1, MAX_REPS, &o->reps))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int open_client(const struct floor_opts *o, struct azt_client **out)
+{
+    struct azt_client_opts copts;
+    struct azt_conn *conn = NULL;
+    int rc;
+
+    *out = NULL;
+    memset(&copts, 0, sizeof(copts));
+    copts.log = log_cb;
+    copts.user_agent = "leadsync-parsefloor";
+    rc = azt_conn_parse(o->conn_string, strlen(o->conn_string), &conn);
+    if (rc != AZT_OK) {
+        report("connection string");
+        goto done;
+    }
+    rc = azt_client_create(conn, &copts, out);
+    if (rc != AZT_OK)
+        report("client");
+done:
+    azt_conn_free(conn);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fetching                                                                  */
+
+static void pages_free(struct pages *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->n; i++)
+        free(p->body[i]);
+    free(p->body);
+    free(p->len);
+    memset(p, 0, sizeof(*p));
+}
+
+/* Appends a body (taking it over). */
+static void pages_add(struct pages *p, char *body, size_t len)
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 64;
+        p->body = azt__xrealloc(p->body, p->cap * sizeof(*p->body));
+        p->len = azt__xrealloc(p->len, p->cap * sizeof(*p->len));
+    }
+    p->body[p->n] = body;
+    p->len[p->n] = len;
+    p->n++;
+    p->bytes += len;
+}
+
+static int append_param(struct azt_buf *b, const char *name, const char *value)
+{
+    char *enc = NULL;
+    int rc;
+
+    rc = azt_url_encode(value, strlen(value), &enc);
+    if (rc != AZT_OK)
+        return rc;
+    rc = azt__buf_appendf(b, "&%s=%s", name, enc);
+    free(enc);
+    return rc;
+}
+
+static int same_str(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+/* Every page of the table, raw, the same requests as azt_iter_next sends. */
+static int fetch_pages(struct azt_client *c, const struct floor_opts *o, struct pages *out)
+{
+    struct azt__response resp;
+    struct azt_buf path = {0};
+    char *next_pk = NULL, *next_rk = NULL;
+    char accept[80];
+    const char *headers[2];
+    int same = 0, rc = AZT_OK;
+
+    memset(&resp, 0, sizeof(resp));
+    snprintf(accept, sizeof(accept), "Accept: %s", azt__accept_for(AZT_META_MINIMAL));
+    headers[0] = accept;
+    headers[1] = NULL;
+    for (;;) {
+        size_t len;
+
+        azt__buf_dispose(&path);
+        if ((rc = azt__buf_appendf(&path, "/%s()?$top=%ld", o->table, o->page_size)) != AZT_OK)
+            goto done;
+        if (next_pk && (rc = append_param(&path, "NextPartitionKey", next_pk)) != AZT_OK)
+            goto done;
+        if (next_rk && (rc = append_param(&path, "NextRowKey", next_rk)) != AZT_OK)
+            goto done;
+        azt__response_dispose(&resp);
+        memset(&resp, 0, sizeof(resp));
+        if ((rc = azt__request(c, "GET", path.ptr, NULL, NULL, 0, headers, 0, &resp)) != AZT_OK) {
+            report("query");
+            goto done;
+        }
+        if (resp.next_rk && !resp.next_pk) {
+            rc = azt__error(AZT_EPARSE, "NextRowKey without NextPartitionKey");
+            report("query");
+            goto done;
+        }
+        if (resp.next_pk && same_str(resp.next_pk, next_pk) && same_str(resp.next_rk, next_rk)) {
+            if (++same >= MAX_SAME_TOKEN) {
+                rc = azt__error(AZT_EPARSE, "the server returned the same continuation %d times",
+                                same);
+                report("query");
+                goto done;
+            }
+        } else {
+            same = 0;
+        }
+        len = resp.body.len;
+        pages_add(out, resp.body.ptr ? azt__buf_take(&resp.body) : azt__xstrdup(""), len);
+        free(next_pk);
+        free(next_rk);
+        next_pk = resp.next_pk;
+        next_rk = resp.next_rk;
+        resp.next_pk = resp.next_rk = NULL;
+        if (!next_pk)
+            break;
+    }
+    rc = AZT_OK;
+done:
+    free(next_pk);
+    free(next_rk);
+    azt__response_dispose(&resp);
+    azt__buf_dispose(&path);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Parsing                                                                   */
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * One pass over every body: load, walk every property of every entity
+ * (reading each value, so the walk is not optimized away), and with
+ * customer_info also load the CustomerInfo text. Returns 0 or -1 (a page
+ * that is not a query page).
+ */
+static int parse_all(const struct pages *p, int customer_info, struct pass *out)
+{
+    size_t i;
+
+    memset(out, 0, sizeof(*out));
+    for (i = 0; i < p->n; i++) {
+        json_error_t jerr;
+        json_t *root = json_loadb(p->body[i], p->len[i], JSON_ALLOW_NUL, &jerr);
+        json_t *value = json_object_get(root, "value"), *entity;
+        size_t k;
+
+        if (!root) {
+            fprintf(stderr, "leadsync-parsefloor: page %zu is not JSON (line %d column %d)\n",
+                    i + 1, jerr.line, jerr.column);
+            return -1;
+        }
+        if (!json_is_array(value)) {
+            fprintf(stderr, "leadsync-parsefloor: page %zu has no \"value\" array\n", i + 1);
+            json_decref(root);
+            return -1;
+        }
+        json_array_foreach(value, k, entity)
+        {
+            const char *key;
+            json_t *v, *ci;
+
+            out->rows++;
+            json_object_foreach(entity, key, v)
+            {
+                out->props += json_is_string(v) ? json_string_length(v) : 1;
+            }
+            if (customer_info && json_is_string(ci = json_object_get(entity, "CustomerInfo"))) {
+                json_t *doc = json_loadb(json_string_value(ci), json_string_length(ci),
+                                         JSON_DECODE_ANY, NULL);
+
+                if (doc)
+                    out->ci_parsed++;
+                else
+                    out->ci_failed++;
+                json_decref(doc);
+            }
+        }
+        json_decref(root);
+    }
+    return 0;
+}
+
+/* The minimum CPU seconds over reps passes; the passes must agree. */
+static int measure(const struct pages *p, int customer_info, long reps, struct pass *seen,
+                   double *best)
+{
+    struct pass pass;
+    long r;
+
+    *best = -1;
+    for (r = 0; r < reps; r++) {
+        double t0 = cpu_now(), t;
+
+        if (parse_all(p, customer_info, &pass) != 0)
+            return -1;
+        t = cpu_now() - t0;
+        if (*best < 0 || t < *best)
+            *best = t;
+        if (r > 0 && memcmp(&pass, seen, sizeof(pass)) != 0) {
+            fprintf(stderr, "leadsync-parsefloor: two parses of the same pages disagree\n");
+            return -1;
+        }
+        *seen = pass;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct floor_opts o;
+    struct azt_client *client = NULL;
+    struct pages pages;
+    struct pass plain, with_ci;
+    double parse_s = 0, parse_ci_s = 0;
+    const char *env;
+    int rc = AZT_OK, code = EXIT_OK;
+
+    memset(&o, 0, sizeof(o));
+    memset(&pages, 0, sizeof(pages));
+    o.page_size = DEFAULT_PAGE_SIZE;
+    o.reps = DEFAULT_REPS;
+    if (parse_args(argc, argv, &o) != 0)
+        return EXIT_USAGE;
+    if (!o.conn_string && (env = getenv("LEADSYNC_CONNECTION_STRING")) && *env)
+        o.conn_string = env;
+    if (!o.conn_string && (env = getenv("AZURE_STORAGE_CONNECTION_STRING")) && *env)
+        o.conn_string = env;
+    if (!o.table && (env = getenv("LEADSYNC_TABLE")) && *env)
+        o.table = env;
+    if (!o.table)
+        o.table = DEFAULT_TABLE;
+    if (azt__table_name_check(o.table) != AZT_OK) {
+        fprintf(stderr, "leadsync-parsefloor: invalid table name '%s'\n", o.table);
+        return EXIT_USAGE;
+    }
+    if (!o.conn_string) {
+        fprintf(stderr, "leadsync-parsefloor: no connection string: set "
+                        "LEADSYNC_CONNECTION_STRING or pass --connection-string\n");
+        return EXIT_CONFIG;
+    }
+
+    if ((rc = open_client(&o, &client)) != AZT_OK)
+        goto done;
+    if ((rc = fetch_pages(client, &o, &pages)) != AZT_OK)
+        goto done;
+    if (measure(&pages, 0, o.reps, &plain, &parse_s) != 0 ||
+        measure(&pages, 1, o.reps, &with_ci, &parse_ci_s) != 0) {
+        code = EXIT_FAIL;
+        goto done;
+    }
+    if (with_ci.ci_failed)
+        fprintf(stderr, "leadsync-parsefloor: %zu CustomerInfo values are not JSON\n",
+                with_ci.ci_failed);
+    printf("rows=%zu pages=%zu bytes=%zu parse_s=%.3f parse_ci_s=%.3f\n", plain.rows, pages.n,
+           pages.bytes, parse_s, parse_ci_s);
+done:
+    pages_free(&pages);
+    azt_client_destroy(client);
+    if (rc != AZT_OK)
+        code = exit_for(rc);
+    return code;
+}
