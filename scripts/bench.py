@@ -21,10 +21,15 @@ leadsync-seed, then measures, in the same run and against the same rows:
                       maxPageSize as leadsync's page size), counts entities
   azure.data.tables   bare pull: scripts/bench-sdk.py (list_entities by page),
                       counts entities
+  floor               leadsync-parsefloor, once: fetches the same pages, keeps
+                      the bodies, then times only their jansson parse (each
+                      page and each entity's CustomerInfo text) with the
+                      process CPU clock, best of 3 passes in that process
 
 Each contender runs --reps times (default 3); the median CPU (user+sys of the
 child, from wait4), wall and peak RSS (ru_maxrss) are reported. Azurite's own
-CPU is not counted for anyone. Python 3 stdlib only.
+CPU is not counted for anyone. The floor's CPU is its own parse time, not
+the process's (its HTTP is left out). Python 3 stdlib only.
 """
 import argparse
 import datetime
@@ -44,6 +49,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SYS_PYTHON = "/usr/bin/python3"
 PAGE_SIZE = 1000
+FLOOR = "floor: jansson parse of the page bodies"
 MIN_GAP = 6  # seconds between the end of the seeding and the JSONL runs
 
 
@@ -119,6 +125,20 @@ def median_of(samples):
     }
 
 
+def parse_floor(floorer, table, env, n):
+    """Runs leadsync-parsefloor once; its CPU is parse_ci_s (no wall, no RSS)."""
+    p = subprocess.run([floorer, "--table", table, "--page-size", str(PAGE_SIZE)], env=env,
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"leadsync-parsefloor exited {p.returncode}: "
+                           f"{p.stderr.strip()[-600:]}")
+    f = dict(re.findall(r"(\w+)=([\d.]+)", p.stdout))
+    if "parse_ci_s" not in f or int(f.get("rows", -1)) != n:
+        raise RuntimeError(f"leadsync-parsefloor: expected {n} rows, got: {p.stdout.strip()}")
+    log(f"   {'floor':<22} {p.stdout.strip()}")
+    return {"cpu": float(f["parse_ci_s"]), "wall": None, "rss": None, "rows": n, "note": ""}
+
+
 def versions(bindir):
     v = {}
     out = subprocess.run([os.path.join(bindir, "leadsync"), "--version"], capture_output=True,
@@ -180,6 +200,7 @@ def main():
     args.bindir = os.path.abspath(args.bindir)
     leadsync = os.path.join(args.bindir, "leadsync")
     seeder = os.path.join(args.bindir, "leadsync-seed")
+    floorer = os.path.join(args.bindir, "leadsync-parsefloor")
     work = tempfile.mkdtemp(prefix="leadsync-bench.")
     azdir = os.path.join(work, "azurite")
     receiver = None
@@ -278,6 +299,7 @@ def main():
             rep("leadsync pull", pull)
             rep("@azure/data-tables", node_sdk)
             rep("azure.data.tables", py_sdk)
+            res[FLOOR] = parse_floor(floorer, table, env, n)
             if receiver and n <= args.webhook_max:
                 rep("leadsync -> webhook", full_webhook)
             # The JSONL runs go last before the tick, a few seconds after the
@@ -342,7 +364,7 @@ def render(results, sizes, reps, v, command):
     lines.append("")
     lines.append(f"Every contender reads the same rows of the same table, {PAGE_SIZE} per page; "
                  f"median of {reps} runs. CPU is user+sys of the process (Azurite's own CPU is "
-                 "not counted for anyone), RSS is its peak resident set. Ratios are leadsync's "
+                 "not counted for anyone), RSS is its peak resident set. Ratios are each row's "
                  "CPU over each SDK's bare pull.")
     lines.append("")
     lines.append("- *leadsync pull*: `run --once --dry-run` without a ledger: every page read "
@@ -355,6 +377,12 @@ def render(results, sizes, reps, v, command):
                  "tick that finds nothing new.")
     lines.append("- *SDK bare pulls*: `scripts/bench-sdk.mjs` (listEntities().byPage) and "
                  "`scripts/bench-sdk.py` (list_entities by page), counting the entities.")
+    lines.append("- *floor: jansson parse*: `leadsync-parsefloor` fetches the same pages once "
+                 "and keeps the bodies, then times only their parse with jansson, the project's "
+                 "JSON library (process CPU clock, best of 3 passes, one run): each page body "
+                 "loaded and its entities walked, and each entity's CustomerInfo text loaded. "
+                 "It is the lower bound of any pipeline built on jansson, not counting HTTP, "
+                 "the lead model, hashing, the ledger or the output.")
     lines.append("")
     lines.append("| rows | contender | CPU s | wall s | peak RSS MiB | CPU µs/row | "
                  "CPU vs @azure/data-tables | CPU vs azure.data.tables |")
@@ -370,8 +398,10 @@ def render(results, sizes, reps, v, command):
                 f"{r['cpu'] / py:.2f}×" if py else "")
             label = name + (f" ({r['note']})" if r.get("note") else "")
             per = f"{r['cpu'] * 1e6 / n:.0f}" if name != "no-op tick" else ""
-            lines.append(f"| {fmt_n(n)} | {label} | {r['cpu']:.3f} | {r['wall']:.3f} | "
-                         f"{r['rss'] / 1024:.1f} | {per} | {ratio} | {ratio_py} |")
+            wall = "" if r["wall"] is None else f"{r['wall']:.3f}"
+            rss = "" if r["rss"] is None else f"{r['rss'] / 1024:.1f}"
+            lines.append(f"| {fmt_n(n)} | {label} | {r['cpu']:.3f} | {wall} | {rss} | {per} | "
+                         f"{ratio} | {ratio_py} |")
     if len(sizes) > 1:
         lo, hi = sizes[0], sizes[-1]
         lines.append("")
