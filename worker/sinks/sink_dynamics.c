@@ -83,8 +83,11 @@ void ls_dv_classify(int status, const char *body, size_t len, long retry_after_m
     }
     if (status == 0) {
         r->outcome = LS_SINK_RETRY;
-        snprintf(r->error, sizeof(r->error), "no answer: %.280s",
-                 body && len ? body : "transport error");
+        if (body && len)
+            snprintf(r->error, sizeof(r->error), "no answer: %.*s", (int)(len < 280 ? len : 280),
+                     body);
+        else
+            snprintf(r->error, sizeof(r->error), "no answer: transport error");
         return;
     }
     j = json_loadb(body ? body : "", len, 0, NULL);
