@@ -437,47 +437,165 @@ static int parse_entity(struct ctx *cx, json_t *obj, struct azt_entity *e)
     return AZT_OK;
 }
 
-/* Loads the page's JSON; when own is set, disposes it right after. */
-static int page_parse(const char *body, size_t n, struct azt_buf *own, struct azt_page **out)
+/*
+ * A page body is {"odata.metadata": "...", "value": [{entity}, ...]}. The
+ * entities are decoded by jansson one at a time (JSON_DISABLE_EOF_CHECK stops
+ * after one value and reports how many bytes it read), converted into the
+ * arena and dropped, so a page never holds a document tree of all its
+ * entities: its peak memory is the body plus the arena. Only the
+ * punctuation between values ({ : , [ ] }) and whitespace are read here;
+ * every key and value is decoded by jansson.
+ */
+struct reader {
+    const char *p;
+    size_t n, pos;
+};
+
+static void skip_ws(struct reader *r)
+{
+    while (r->pos < r->n && (r->p[r->pos] == ' ' || r->p[r->pos] == '\t' || r->p[r->pos] == '\n' ||
+                             r->p[r->pos] == '\r'))
+        r->pos++;
+}
+
+/* Skips whitespace and takes `c` when it comes next. */
+static int take(struct reader *r, char c)
+{
+    skip_ws(r);
+    if (r->pos < r->n && r->p[r->pos] == c) {
+        r->pos++;
+        return 1;
+    }
+    return 0;
+}
+
+static int invalid_json(const struct reader *r, size_t at)
+{
+    /* jansson's text may quote the input (personal data): offsets only. */
+    return azt__error(AZT_EPARSE, "page: invalid JSON at byte %zu of %zu", at, r->n);
+}
+
+/* Decodes the next JSON value with jansson and steps over it. */
+static json_t *next_value(struct reader *r, size_t flags, int *rc)
 {
     json_error_t jerr;
-    json_t *root = NULL, *value;
+    json_t *v;
+
+    v = json_loadb(r->p + r->pos, r->n - r->pos,
+                   flags | JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
+    if (!v) {
+        *rc = invalid_json(r, r->pos + (size_t)(jerr.position > 0 ? jerr.position : 0));
+        return NULL;
+    }
+    r->pos += (size_t)jerr.position;
+    return v;
+}
+
+static struct azt_entity *next_entity_slot(struct page_impl *pi, size_t *cap)
+{
+    struct azt_page *pg = &pi->page;
+
+    if (pg->count == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        pg->entities = azt__xrealloc(pg->entities, *cap * sizeof(*pg->entities));
+    }
+    memset(&pg->entities[pg->count], 0, sizeof(*pg->entities));
+    return &pg->entities[pg->count];
+}
+
+static int parse_value_array(struct reader *r, struct page_impl *pi)
+{
+    struct ctx cx = {pi, 0};
+    size_t cap = 0;
+    json_t *obj;
+    int rc = AZT_OK;
+
+    if (!take(r, '['))
+        return azt__error(AZT_EPARSE, "page: \"value\" is not an array");
+    if (take(r, ']'))
+        return AZT_OK;
+    do {
+        struct azt_entity *e = next_entity_slot(pi, &cap);
+
+        cx.index = pi->page.count;
+        obj = next_value(r, 0, &rc);
+        if (!obj)
+            return rc;
+        rc = parse_entity(&cx, obj, e);
+        json_decref(obj);
+        if (rc != AZT_OK)
+            return rc;
+        pi->page.count++;
+    } while (take(r, ','));
+    if (!take(r, ']'))
+        return invalid_json(r, r->pos);
+    return AZT_OK;
+}
+
+/* Parses the page; when own is set, disposes of it as soon as it is read. */
+static int page_parse(const char *body, size_t n, struct azt_buf *own, struct azt_page **out)
+{
+    struct reader r = {body ? body : "", n, 0};
     struct page_impl *pi = NULL;
-    struct ctx cx;
-    size_t i;
+    json_t *key = NULL, *skipped;
+    int seen_value = 0;
     int rc = AZT_OK;
 
     *out = NULL;
     if (!body && n)
         return azt__error(AZT_EINVAL, "page: NULL body");
-    root = json_loadb(body ? body : "", n, JSON_ALLOW_NUL, &jerr);
-    if (own)
-        azt__buf_dispose(own);
-    if (!root) {
-        /* jerr.text may quote the input: report the position only. */
-        rc = azt__error(AZT_EPARSE, "page: invalid JSON at line %d column %d", jerr.line,
-                        jerr.column);
+    pi = azt__xcalloc(1, sizeof(*pi));
+    if (!take(&r, '{')) {
+        if (r.pos < r.n && r.p[r.pos] == '[')
+            rc = azt__error(AZT_EPARSE, "page: body is not an object with a \"value\" array");
+        else
+            rc = invalid_json(&r, r.pos);
         goto done;
     }
-    value = json_object_get(root, "value");
-    if (!json_is_object(root) || !json_is_array(value)) {
+    if (!take(&r, '}')) {
+        do {
+            skip_ws(&r);
+            key = next_value(&r, 0, &rc);
+            if (!key)
+                goto done;
+            if (!json_is_string(key) || !take(&r, ':')) {
+                rc = invalid_json(&r, r.pos);
+                goto done;
+            }
+            if (strcmp(json_string_value(key), "value") == 0 && !seen_value) {
+                seen_value = 1;
+                rc = parse_value_array(&r, pi);
+            } else {
+                /* odata.metadata and anything else: decoded, not kept */
+                skip_ws(&r);
+                skipped = next_value(&r, 0, &rc);
+                json_decref(skipped);
+            }
+            json_decref(key);
+            key = NULL;
+            if (rc != AZT_OK)
+                goto done;
+        } while (take(&r, ','));
+        if (!take(&r, '}')) {
+            rc = invalid_json(&r, r.pos);
+            goto done;
+        }
+    }
+    skip_ws(&r);
+    if (r.pos != r.n) {
+        rc = invalid_json(&r, r.pos);
+        goto done;
+    }
+    if (!seen_value) {
         rc = azt__error(AZT_EPARSE, "page: body is not an object with a \"value\" array");
         goto done;
-    }
-    pi = azt__xcalloc(1, sizeof(*pi));
-    pi->page.count = json_array_size(value);
-    pi->page.entities = arena_alloc(pi, pi->page.count * sizeof(*pi->page.entities));
-    cx.pi = pi;
-    for (i = 0; i < pi->page.count; i++) {
-        cx.index = i;
-        rc = parse_entity(&cx, json_array_get(value, i), &pi->page.entities[i]);
-        if (rc != AZT_OK)
-            goto done;
     }
     *out = &pi->page;
     pi = NULL;
 done:
-    json_decref(root);
+    json_decref(key);
+    if (own)
+        azt__buf_dispose(own);
     if (pi)
         azt_page_free(&pi->page);
     return rc;
@@ -505,6 +623,7 @@ void azt_page_free(struct azt_page *page)
         next = b->next;
         free(b);
     }
+    free(page->entities);
     free(page->next_partition_key);
     free(page->next_row_key);
     free(page->server_date);
