@@ -4,10 +4,16 @@
  * legacy Atom <error>. Never fails and never prints: garbage gives empty
  * fields. XML is parsed without network access, DTD loading or entity
  * expansion, and only literal text is read, so entity tricks go nowhere.
+ *
+ * libxml2 is loaded on first use (dlopen) instead of being linked: linked,
+ * it and the ICU and C++ runtimes it pulls in add about 2.4 MiB to the
+ * resident memory of every run, while XML error bodies are rare. When it
+ * cannot be loaded an XML body gives empty fields, like garbage.
  */
 #include "azt.h"
 #include "internal/azt_int.h"
 
+#include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
 #include <string.h>
@@ -21,11 +27,59 @@
 
 #define XML_TEXT_MAX 4096 /* bytes of an element's text looked at */
 
+/* The libxml2 functions used here, resolved by xml_load. libxml2 keeps its
+ * error handlers per thread behind the __xml*Error accessors that its
+ * xmlStructuredError and xmlGenericError macros call. */
+static struct {
+    void (*init_parser)(void);
+    xmlDocPtr (*read_memory)(const char *buffer, int size, const char *url, const char *encoding,
+                             int options);
+    xmlNodePtr (*doc_root)(const xmlDoc *doc);
+    void (*free_doc)(xmlDocPtr doc);
+    void (*set_structured)(void *ctx, xmlStructuredErrorFunc handler);
+    void (*set_generic)(void *ctx, xmlGenericErrorFunc handler);
+    xmlStructuredErrorFunc *(*structured)(void);
+    void **(*structured_ctx)(void);
+    xmlGenericErrorFunc *(*generic)(void);
+    void **(*generic_ctx)(void);
+} X;
+static int xml_ok;
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
 
-static void xml_init(void)
+/* Looks a symbol up into *slot (a function pointer's storage). */
+static int sym(void *lib, const char *name, void *slot)
 {
-    xmlInitParser();
+    void *f = dlsym(lib, name);
+
+    if (!f)
+        return -1;
+    memcpy(slot, &f, sizeof(f));
+    return 0;
+}
+
+static void xml_load(void)
+{
+    static const char *const names[] = {"libxml2.so.2", "libxml2.so.16", "libxml2.so"};
+    void *lib = NULL;
+    size_t i;
+
+    for (i = 0; !lib && i < sizeof(names) / sizeof(names[0]); i++)
+        lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+        return;
+    if (sym(lib, "xmlInitParser", &X.init_parser) || sym(lib, "xmlReadMemory", &X.read_memory) ||
+        sym(lib, "xmlDocGetRootElement", &X.doc_root) || sym(lib, "xmlFreeDoc", &X.free_doc) ||
+        sym(lib, "xmlSetStructuredErrorFunc", &X.set_structured) ||
+        sym(lib, "xmlSetGenericErrorFunc", &X.set_generic) ||
+        sym(lib, "__xmlStructuredError", &X.structured) ||
+        sym(lib, "__xmlStructuredErrorContext", &X.structured_ctx) ||
+        sym(lib, "__xmlGenericError", &X.generic) ||
+        sym(lib, "__xmlGenericErrorContext", &X.generic_ctx)) {
+        dlclose(lib);
+        return;
+    }
+    X.init_parser();
+    xml_ok = 1; /* the library stays loaded for the life of the process */
 }
 
 static void swallow_structured(void *ctx, xmlErrorPtr err)
@@ -143,18 +197,20 @@ static void parse_xml(const char *body, size_t n, struct azt_service_error *out)
 
     if (n > INT_MAX)
         return;
-    pthread_once(&xml_once, xml_init);
+    pthread_once(&xml_once, xml_load);
+    if (!xml_ok)
+        return;
     /* libxml2 keeps these per thread: silence this parse, then restore. */
-    old_serror = xmlStructuredError;
-    old_sctx = xmlStructuredErrorContext;
-    old_gerror = xmlGenericError;
-    old_gctx = xmlGenericErrorContext;
-    xmlSetStructuredErrorFunc(NULL, swallow_structured);
-    xmlSetGenericErrorFunc(NULL, swallow_generic);
+    old_serror = *X.structured();
+    old_sctx = *X.structured_ctx();
+    old_gerror = *X.generic();
+    old_gctx = *X.generic_ctx();
+    X.set_structured(NULL, swallow_structured);
+    X.set_generic(NULL, swallow_generic);
 
-    doc = xmlReadMemory(body, (int)n, "error.xml", NULL,
+    doc = X.read_memory(body, (int)n, "error.xml", NULL,
                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    root = doc ? xmlDocGetRootElement(doc) : NULL;
+    root = doc ? X.doc_root(doc) : NULL;
     /* <Error><Code/><Message/></Error> or Atom <error><code/><message/></error> */
     if (root && name_is(root, "error")) {
         for (c = root->children; c; c = c->next) {
@@ -164,10 +220,11 @@ static void parse_xml(const char *body, size_t n, struct azt_service_error *out)
                 element_text(c, out->message, sizeof(out->message));
         }
     }
-    xmlFreeDoc(doc);
+    if (doc)
+        X.free_doc(doc);
 
-    xmlSetStructuredErrorFunc(old_sctx, old_serror);
-    xmlSetGenericErrorFunc(old_gctx, old_gerror);
+    X.set_structured(old_sctx, old_serror);
+    X.set_generic(old_gctx, old_gerror);
 }
 
 void azt_service_error_parse(const char *body, size_t n, struct azt_service_error *out)
