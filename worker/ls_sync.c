@@ -147,6 +147,10 @@ static void log_problems(const struct ls_lead *lead)
             lead->row_key, what);
 }
 
+/* Inline deliveries handed to a sink at a time (each is one write + fsync
+ * for the JSONL file). */
+#define INLINE_CHUNK 256
+
 /* A page's new row versions for inline sinks (ls_sink.h deliver_inline):
  * written before the page's transaction commits. Owns the strings. */
 struct inline_page {
@@ -173,7 +177,7 @@ static void inline_page_add(struct inline_page *ip, const char *lead_id, const c
     char **o;
 
     if (ip->n == ip->cap) {
-        ip->cap = ip->cap ? ip->cap * 2 : 256;
+        ip->cap = ip->cap ? ip->cap * 2 : INLINE_CHUNK;
         ip->items = ls_xrealloc(ip->items, ip->cap * sizeof(*ip->items));
         ip->results = ls_xrealloc(ip->results, ip->cap * sizeof(*ip->results));
         ip->owned = ls_xrealloc(ip->owned, 3 * ip->cap * sizeof(*ip->owned));
@@ -506,6 +510,14 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
                              &page->entities[i], now_ms, ip, st);
             if (rc)
                 goto done;
+            /* Inline deliveries go out in chunks, still inside the page's
+             * transaction: a page's payloads are never all held at once. */
+            if (ip && ip->n >= INLINE_CHUNK) {
+                rc = inline_page_flush(ledger, sinks, nsinks, ip, now_ms, st);
+                inline_page_clear(ip);
+                if (rc)
+                    goto done;
+            }
         }
         azt_page_free(page);
         page = NULL;
