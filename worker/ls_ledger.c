@@ -167,11 +167,24 @@ static const char *const sql[ST_COUNT] = {
                         " ORDER BY key",
 };
 
+/* The ledger file as leadsync left it at its last clean close, and when it
+ * was last checked in full (see "The integrity check" below). */
+struct file_record {
+    int valid;
+    unsigned long long dev, ino;
+    long long size, mtime_s, mtime_ns, checked_at;
+};
+
 struct ls_ledger {
     sqlite3 *db;
     char *path;
     int lock_fd;
     int readonly;
+    int opened;              /* the open completed: a clean close may be recorded */
+    int suspect;             /* SQLite reported damage or an I/O error: record nothing */
+    int checked;             /* the integrity check ran on this open */
+    long long checked_at;    /* when the last full check ran (epoch seconds) */
+    struct file_record prev; /* what the lock file said when we took it */
     sqlite3_stmt *st[ST_COUNT];
 };
 
@@ -180,6 +193,9 @@ static int db_err(struct ls_ledger *l, int rc, const char *what)
 {
     const char *msg = l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc);
 
+    if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB ||
+        (rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL)
+        l->suspect = 1;
     switch (rc & 0xff) {
     case SQLITE_FULL:
         return ls_error(LS_EDB, "ledger disk full: %s (%s): %s", what, l->path, msg);
@@ -354,6 +370,91 @@ done:
     return err;
 }
 
+/*
+ * The integrity check (PRAGMA quick_check) reads the whole file: on a large
+ * ledger it is most of a CronJob tick that finds nothing new. A writer skips
+ * it when the file is exactly as leadsync left it at its last clean close -
+ * same device, inode, size and modification time, no write-ahead or rollback
+ * journal - and the last full check is less than CHECK_EVERY_S old. The lock
+ * file's second line records that state at each clean close:
+ *     clean <dev> <ino> <size> <mtime_s> <mtime_ns> <checked_at>
+ * Anything else (a crash, an error, the file touched by anything but
+ * leadsync, a clock that went back) means a full check.
+ */
+#define CHECK_EVERY_S (24 * 3600)
+
+static void read_record(int fd, struct file_record *r)
+{
+    char buf[256];
+    const char *line;
+    ssize_t n;
+
+    memset(r, 0, sizeof(*r));
+    n = pread(fd, buf, sizeof(buf) - 1, 0);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    line = strchr(buf, '\n');
+    if (line && sscanf(line + 1, "clean %llu %llu %lld %lld %lld %lld", &r->dev, &r->ino, &r->size,
+                       &r->mtime_s, &r->mtime_ns, &r->checked_at) == 6)
+        r->valid = 1;
+}
+
+static void record_of(const struct stat *sb, struct file_record *r)
+{
+    r->dev = (unsigned long long)sb->st_dev;
+    r->ino = (unsigned long long)sb->st_ino;
+    r->size = (long long)sb->st_size;
+    r->mtime_s = (long long)sb->st_mtim.tv_sec;
+    r->mtime_ns = (long long)sb->st_mtim.tv_nsec;
+}
+
+/* 1 when <path><suffix> exists and is not empty. */
+static int journal_present(const char *path, const char *suffix)
+{
+    char *p = ls_xasprintf("%s%s", path, suffix);
+    struct stat sb;
+    int present = stat(p, &sb) == 0 && sb.st_size > 0;
+
+    free(p);
+    return present;
+}
+
+/* 1 when the file is as the last clean close left it and its last full
+ * check is recent. */
+static int unchanged_since_clean_close(const struct ls_ledger *l, long long now_s)
+{
+    struct file_record cur;
+    struct stat sb;
+
+    if (!l->prev.valid || stat(l->path, &sb) != 0 || journal_present(l->path, "-wal") ||
+        journal_present(l->path, "-journal"))
+        return 0;
+    record_of(&sb, &cur);
+    return cur.dev == l->prev.dev && cur.ino == l->prev.ino && cur.size == l->prev.size &&
+           cur.mtime_s == l->prev.mtime_s && cur.mtime_ns == l->prev.mtime_ns &&
+           l->prev.checked_at <= now_s && now_s - l->prev.checked_at < CHECK_EVERY_S;
+}
+
+/* After a clean close: the pid line and the file's state. Best effort - a
+ * record that is missing or wrong only costs a full check next time. */
+static void write_record(const struct ls_ledger *l)
+{
+    struct file_record r;
+    struct stat sb;
+    char buf[256];
+    int len;
+
+    if (stat(l->path, &sb) != 0 || journal_present(l->path, "-wal") ||
+        journal_present(l->path, "-journal"))
+        return;
+    record_of(&sb, &r);
+    len = snprintf(buf, sizeof(buf), "%ld\nclean %llu %llu %lld %lld %lld %lld\n", (long)getpid(),
+                   r.dev, r.ino, r.size, r.mtime_s, r.mtime_ns, l->checked_at);
+    if (len > 0 && (size_t)len < sizeof(buf) && pwrite(l->lock_fd, buf, (size_t)len, 0) == len)
+        (void)!ftruncate(l->lock_fd, len);
+}
+
 /* Takes the exclusive writer lock on <path>.lock and writes our pid into it. */
 static int take_lock(struct ls_ledger *l)
 {
@@ -389,6 +490,7 @@ static int take_lock(struct ls_ledger *l)
             err = ls_error(LS_ELOCKED, "ledger %s is in use by another leadsync process", l->path);
         goto done;
     }
+    read_record(l->lock_fd, &l->prev);
     len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
     if (ftruncate(l->lock_fd, 0) != 0 || pwrite(l->lock_fd, buf, (size_t)len, 0) != len) {
         err = ls_error(LS_EIO, "cannot write %s: %s", lock_path, strerror(errno));
@@ -627,8 +729,17 @@ int ls_ledger_open(const struct ls_ledger_opts *opts, struct ls_ledger **out)
     sqlite3_extended_result_codes(l->db, 1);
     sqlite3_busy_timeout(l->db, BUSY_TIMEOUT_MS);
     err = check_schema(l, &version);
-    if (!err && !l->readonly && version > 0)
-        err = check_integrity(l);
+    if (!err && !l->readonly) {
+        long long now_s = (long long)(ls_now_ms() / 1000);
+
+        l->checked_at = now_s; /* a new ledger: nothing to check yet */
+        if (version > 0 && unchanged_since_clean_close(l, now_s)) {
+            l->checked_at = l->prev.checked_at;
+        } else if (version > 0) {
+            err = check_integrity(l);
+            l->checked = 1;
+        }
+    }
     if (err)
         goto done;
     if (!l->readonly) {
@@ -645,11 +756,17 @@ int ls_ledger_open(const struct ls_ledger_opts *opts, struct ls_ledger **out)
             goto done;
         }
     }
+    l->opened = 1;
     *out = l;
     l = NULL;
 done:
     ls_ledger_close(l);
     return err;
+}
+
+int ls_ledger_checked_on_open(const struct ls_ledger *l)
+{
+    return l ? l->checked : 0;
 }
 
 void ls_ledger_close(struct ls_ledger *l)
@@ -660,7 +777,8 @@ void ls_ledger_close(struct ls_ledger *l)
         sqlite3_finalize(l->st[i]);
     if (l->db && !sqlite3_get_autocommit(l->db))
         sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_close(l->db);
+    if (sqlite3_close(l->db) == SQLITE_OK && l->opened && !l->suspect && l->lock_fd >= 0)
+        write_record(l);
     if (l->lock_fd >= 0)
         close(l->lock_fd);
     free(l->path);

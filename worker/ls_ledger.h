@@ -51,6 +51,11 @@ struct ls_ledger_opts {
 LS_NODISCARD int ls_ledger_open(const struct ls_ledger_opts *opts, struct ls_ledger **out);
 void ls_ledger_close(struct ls_ledger *l);
 
+/* 1 when this writer's open read the whole file to check its integrity; 0
+ * when the file was exactly as the last clean close left it and was checked
+ * in full less than a day ago (ls_ledger.c, "The integrity check"). */
+int ls_ledger_checked_on_open(const struct ls_ledger *l);
+
 /* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK). */
 LS_NODISCARD int ls_ledger_begin(struct ls_ledger *l);
 LS_NODISCARD int ls_ledger_commit(struct ls_ledger *l);

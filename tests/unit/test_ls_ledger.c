@@ -1112,6 +1112,155 @@ static void test_throughput(void **state)
     }
 }
 
+/* Rewrites the checked_at field (the last) of the lock file's record. */
+static void age_last_check(const char *path, long long seconds)
+{
+    char *lock = ls_xasprintf("%s.lock", path);
+    char *text = lst_read_file(lock, NULL);
+    char *rec, *last;
+    long long checked_at;
+    FILE *fp;
+
+    assert_non_null(text);
+    rec = strstr(text, "\nclean ");
+    assert_non_null(rec);
+    last = strrchr(rec, ' ');
+    assert_non_null(last);
+    checked_at = strtoll(last + 1, NULL, 10);
+    assert_true(checked_at > 0);
+    *last = '\0';
+    fp = fopen(lock, "w");
+    assert_non_null(fp);
+    fprintf(fp, "%s %lld\n", text, checked_at - seconds);
+    fclose(fp);
+    free(text);
+    free(lock);
+}
+
+/* Writes garbage over a page in the middle of the file and, when
+ * keep_mtime, puts the modification time back (damage nothing announced). */
+static void damage_middle(const char *path, int keep_mtime)
+{
+    struct stat sb;
+    struct timespec ts[2];
+    char junk[4096];
+    int fd;
+
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(sb.st_size >= 8 * 4096);
+    memset(junk, 0xA5, sizeof(junk));
+    fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, junk, sizeof(junk), (sb.st_size / 4096 / 2) * 4096),
+                     (ssize_t)sizeof(junk));
+    close(fd);
+    if (keep_mtime) {
+        ts[0] = sb.st_atim;
+        ts[1] = sb.st_mtim;
+        assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+    }
+}
+
+static void test_integrity_check_policy(void **state)
+{
+    struct fix *f = *state;
+    struct timespec ts[2];
+    char pk[32], rk[32];
+    int i;
+
+    /* Enough rows for a file of many pages. */
+    assert_int_equal(ls_ledger_begin(f->l), 0);
+    for (i = 0; i < 2000; i++) {
+        snprintf(pk, sizeof(pk), "pk%d", i % 7);
+        snprintf(rk, sizeof(rk), "rk-%06d", i);
+        assert_int_equal(ls_ledger_row_put(f->l, pk, rk,
+                                           "0123456789abcdef0123456789abcdef0123456789abcdef"
+                                           "0123456789abcdef",
+                                           "2026-11-24T02:03:34.5663250Z", "3f9c0a7d51e2b846", 1),
+                         0);
+    }
+    assert_int_equal(ls_ledger_commit(f->l), 0);
+    ls_ledger_close(f->l);
+    f->l = NULL;
+
+    /* As the clean close left it: no full read. */
+    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(ls_ledger_checked_on_open(f->l), 0);
+    ls_ledger_close(f->l);
+    f->l = NULL;
+
+    /* Touched by something else (its modification time moved): checked. */
+    assert_int_equal(clock_gettime(CLOCK_REALTIME, &ts[0]), 0);
+    ts[0].tv_sec -= 3600;
+    ts[1] = ts[0];
+    assert_int_equal(utimensat(AT_FDCWD, f->path, ts, 0), 0);
+    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(ls_ledger_checked_on_open(f->l), 1);
+    ls_ledger_close(f->l);
+    f->l = NULL;
+    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(ls_ledger_checked_on_open(f->l), 0);
+    ls_ledger_close(f->l);
+    f->l = NULL;
+
+    /* The last full check more than a day old: checked again. */
+    age_last_check(f->path, 25 * 3600);
+    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(ls_ledger_checked_on_open(f->l), 1);
+    ls_ledger_close(f->l);
+    f->l = NULL;
+
+    /* A lock file without a record (a crash, an older leadsync): checked. */
+    {
+        char *lock = ls_xasprintf("%s.lock", f->path);
+        FILE *fp = fopen(lock, "w");
+
+        assert_non_null(fp);
+        fputs("12345\n", fp);
+        fclose(fp);
+        free(lock);
+    }
+    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(ls_ledger_checked_on_open(f->l), 1);
+    ls_ledger_close(f->l);
+    f->l = NULL;
+
+    /* Damage that moves the modification time is found on the next open. */
+    damage_middle(f->path, 0);
+    assert_int_equal(open_path(f->path, 0, &f->l), LS_EDB);
+    assert_non_null(strstr(ls_error_last(), "not a valid leadsync ledger"));
+    assert_null(f->l);
+}
+
+static void test_integrity_silent_damage_found_within_a_day(void **state)
+{
+    struct fix *f = *state;
+    char pk[32], rk[32];
+    int i;
+
+    assert_int_equal(ls_ledger_begin(f->l), 0);
+    for (i = 0; i < 2000; i++) {
+        snprintf(pk, sizeof(pk), "pk%d", i % 7);
+        snprintf(rk, sizeof(rk), "rk-%06d", i);
+        assert_int_equal(ls_ledger_row_put(f->l, pk, rk,
+                                           "0123456789abcdef0123456789abcdef0123456789abcdef"
+                                           "0123456789abcdef",
+                                           "2026-11-24T02:03:34.5663250Z", "3f9c0a7d51e2b846", 1),
+                         0);
+    }
+    assert_int_equal(ls_ledger_commit(f->l), 0);
+    ls_ledger_close(f->l);
+    f->l = NULL;
+
+    /* Damage that leaves size and modification time as they were (the disk
+     * itself): the daily full check is what finds it. */
+    damage_middle(f->path, 1);
+    age_last_check(f->path, 25 * 3600);
+    assert_int_equal(open_path(f->path, 0, &f->l), LS_EDB);
+    assert_non_null(strstr(ls_error_last(), "not a valid leadsync ledger"));
+    assert_null(f->l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1145,6 +1294,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_throughput, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_integrity_check_policy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_integrity_silent_damage_found_within_a_day, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
