@@ -53,9 +53,8 @@ struct azt__response {
 };
 void azt__response_dispose(struct azt__response *r);
 
-/* azt_page_parse that frees body (disposes it) as soon as the JSON is
- * loaded, before the entities are built: the page's peak memory then holds
- * the DOM and the entities, not the response text as well. (azt_entity.c) */
+/* azt_page_parse that disposes of body once the entities are built: a
+ * page's peak memory is its response text plus its arena. (azt_entity.c) */
 int azt__page_parse_body(struct azt_buf *body, struct azt_page **out);
 
 /* Request flags. */
