@@ -76,6 +76,9 @@ class FaultKills(lstest.WorkerCase):
 
         seed_next()
         kills = named = attempts = 0
+        # A random kill lands only while the run is still going: when a run
+        # finishes first, later kills are drawn within what that run took.
+        hi = 1.0
         while kills < KILLS:
             attempts += 1
             self.assertLess(attempts, KILLS * 4, "could not land %d kills in %d runs"
@@ -86,15 +89,19 @@ class FaultKills(lstest.WorkerCase):
                 env = {"LEADSYNC_TEST_CRASH_AT": point}
                 delay = 120
             else:
-                delay = rnd.uniform(0.05, 1.0)
+                delay = rnd.uniform(0.02, hi)
+            t0 = time.monotonic()
             p = faultlib.spawn(self, ["run", "--once"], env=env)
             rc, err = faultlib.kill_after(p, delay)
+            took = time.monotonic() - t0
             if rc == -signal.SIGKILL:
                 kills += 1
                 named += 1 if env else 0
                 if kills % (KILLS // (CHUNKS - 1) or 1) == 0 and seeded < ROWS:
                     seed_next()
             elif rc == 0:
+                if not env:
+                    hi = max(0.05, min(hi, 0.9 * took))
                 if seeded < ROWS:
                     seed_next()
             else:
