@@ -55,13 +55,13 @@ struct ls_lead {
     char *description;
     char *created_time;
     struct ls_customer customer;
-    enum ls_stage stage; /* of this row alone */
-    int is_test;         /* a Microsoft validation lead (MSFT_TEST_ in its values) */
-    char lead_id[17];    /* 16 hex chars */
+    enum ls_stage stage;   /* of this row alone */
+    int is_test;           /* a Microsoft validation lead (MSFT_TEST_ in its values) */
+    char lead_id[17];      /* 16 hex chars */
     char content_hash[65]; /* SHA-256 hex of the entity's content, Timestamp/ETag excluded */
-    unsigned problems;   /* enum ls_lead_problem bits */
-    json_t *extra;       /* object: every property the model does not name, typed values as text */
-    json_t *raw;         /* object: the entity as received (all properties, text values) */
+    unsigned problems;     /* enum ls_lead_problem bits */
+    json_t *extra; /* object: every property the model does not name, typed values as text */
+    json_t *raw;   /* object: the entity as received (all properties, text values) */
 };
 
 /* Builds a lead from an entity. Never fails on bad data; returns LS-style 0
@@ -88,5 +88,9 @@ json_t *ls_lead_envelope(json_t *lead_obj, int created);
  *  "LeadSource":"Source-Action|Offer","ActionCode":...,"OfferTitle":...,
  *  "Description":...}. New reference. */
 json_t *ls_lead_marketplace_body(const json_t *lead_obj);
+
+/* SHA-256 as the lead model uses it, fetched from OpenSSL once (see
+ * ls_lead.c); never NULL. For the other hashes of a sync. */
+const struct evp_md_st *ls_lead_sha256(void);
 
 #endif /* LS_LEAD_H */

@@ -105,7 +105,7 @@ void ls_delivery_id(const char *pk, const char *rk, const char *content_hash, ch
     memcpy(buf, pk, lp + 1);
     memcpy(buf + lp + 1, rk, lr + 1);
     memcpy(buf + lp + lr + 2, content_hash, lh);
-    EVP_Digest(buf, lp + lr + lh + 2, md, &mdlen, EVP_sha256(), NULL);
+    EVP_Digest(buf, lp + lr + lh + 2, md, &mdlen, ls_lead_sha256(), NULL);
     free(buf);
     memcpy(out, "msg_", 4);
     for (i = 0; i < 16; i++) {
