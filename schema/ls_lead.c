@@ -1003,9 +1003,11 @@ void ls_lead_free(struct ls_lead *lead)
 /* ------------------------------------------------------------------------ */
 /* JSON bodies                                                               */
 
+/* A lead's own strings are valid UTF-8 by construction (dup_utf8) and the
+ * keys below are ASCII literals: the bodies skip jansson's checks. */
 static json_t *js(const char *s)
 {
-    return jstr(s ? s : "", s ? strlen(s) : 0);
+    return s ? json_stringn_nocheck(s, strlen(s)) : json_string_nocheck("");
 }
 
 json_t *ls_lead_json(const struct ls_lead *lead, enum ls_stage stage, int dnc)
@@ -1021,33 +1023,34 @@ json_t *ls_lead_json(const struct ls_lead *lead, enum ls_stage stage, int dnc)
     c = json_object();
     if (!o || !c)
         goto fail;
-    bad |= json_object_set_new(c, "firstName", js(cu->first_name));
-    bad |= json_object_set_new(c, "lastName", js(cu->last_name));
-    bad |= json_object_set_new(c, "email", js(cu->email));
-    bad |= json_object_set_new(c, "phone", js(cu->phone));
-    bad |= json_object_set_new(c, "country", js(cu->country));
-    bad |= json_object_set_new(c, "company", js(cu->company));
-    bad |= json_object_set_new(c, "title", js(cu->title));
+    bad |= json_object_set_new_nocheck(c, "firstName", js(cu->first_name));
+    bad |= json_object_set_new_nocheck(c, "lastName", js(cu->last_name));
+    bad |= json_object_set_new_nocheck(c, "email", js(cu->email));
+    bad |= json_object_set_new_nocheck(c, "phone", js(cu->phone));
+    bad |= json_object_set_new_nocheck(c, "country", js(cu->country));
+    bad |= json_object_set_new_nocheck(c, "company", js(cu->company));
+    bad |= json_object_set_new_nocheck(c, "title", js(cu->title));
 
-    bad |= json_object_set_new(o, "leadId", js(lead->lead_id));
-    bad |= json_object_set_new(o, "partitionKey", js(lead->partition_key));
-    bad |= json_object_set_new(o, "rowKey", js(lead->row_key));
-    bad |= json_object_set_new(o, "timestamp", js(lead->timestamp));
-    bad |= json_object_set_new(o, "source", js(lead->source));
-    bad |= json_object_set_new(o, "action", js(lead->action));
-    bad |= json_object_set_new(o, "offerId", js(lead->offer_id));
-    bad |= json_object_set_new(o, "offerTitle", js(lead->offer_title));
-    bad |= json_object_set_new(o, "stage", json_string(ls_stage_name(stage)));
-    bad |= json_object_set_new(o, "doNotContact",
-                               json_boolean(dnc || stage == LS_STAGE_DO_NOT_CONTACT));
-    bad |= json_object_set_new(o, "isTest", json_boolean(lead->is_test));
-    bad |= json_object_set_new(o, "customer", c);
+    bad |= json_object_set_new_nocheck(o, "leadId", js(lead->lead_id));
+    bad |= json_object_set_new_nocheck(o, "partitionKey", js(lead->partition_key));
+    bad |= json_object_set_new_nocheck(o, "rowKey", js(lead->row_key));
+    bad |= json_object_set_new_nocheck(o, "timestamp", js(lead->timestamp));
+    bad |= json_object_set_new_nocheck(o, "source", js(lead->source));
+    bad |= json_object_set_new_nocheck(o, "action", js(lead->action));
+    bad |= json_object_set_new_nocheck(o, "offerId", js(lead->offer_id));
+    bad |= json_object_set_new_nocheck(o, "offerTitle", js(lead->offer_title));
+    bad |= json_object_set_new_nocheck(o, "stage", json_string(ls_stage_name(stage)));
+    bad |= json_object_set_new_nocheck(o, "doNotContact",
+                                       json_boolean(dnc || stage == LS_STAGE_DO_NOT_CONTACT));
+    bad |= json_object_set_new_nocheck(o, "isTest", json_boolean(lead->is_test));
+    bad |= json_object_set_new_nocheck(o, "customer", c);
     c = NULL;
-    bad |= json_object_set_new(o, "description", js(lead->description));
-    bad |= json_object_set_new(o, "createdTime", js(lead->created_time));
+    bad |= json_object_set_new_nocheck(o, "description", js(lead->description));
+    bad |= json_object_set_new_nocheck(o, "createdTime", js(lead->created_time));
     /* A shallow copy: the caller may add to its extra without touching the
      * lead's; the (immutable) values are shared. */
-    bad |= json_object_set_new(o, "extra", lead->extra ? json_copy(lead->extra) : json_object());
+    bad |= json_object_set_new_nocheck(o, "extra",
+                                       lead->extra ? json_copy(lead->extra) : json_object());
     if (bad)
         goto fail;
     return o;

@@ -80,11 +80,27 @@ int ls_iso_add_seconds(const char *iso, long seconds, char out[40])
     return LS_OK;
 }
 
+/* 1 for the service's own form, "YYYY-MM-DDThh:mm:ss.fffffffZ": two of
+ * those compare as strings. */
+static int iso_canonical(const char *s)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddddddZ";
+    size_t i;
+
+    for (i = 0; shape[i]; i++) {
+        if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+            return 0;
+    }
+    return s[i] == '\0';
+}
+
 int ls_iso_compare(const char *a, const char *b)
 {
     int64_t sa = 0, sb = 0;
     char fa[8], fb[8];
 
+    if (iso_canonical(a) && iso_canonical(b))
+        return strcmp(a, b); /* fixed width: string order is time order */
     if (iso_parse(a, &sa, fa) != 0 || iso_parse(b, &sb, fb) != 0)
         return strcmp(a, b);
     if (sa != sb)
@@ -265,6 +281,27 @@ static int use_inline(struct ls_ledger *ledger, const struct ls_sink *sinks, siz
     return LS_OK;
 }
 
+/* json_dumps(obj, JSON_COMPACT) through a stack buffer: jansson's own
+ * grows a heap buffer from 16 bytes by doubling, for every row. */
+static char *dump_compact(const json_t *obj)
+{
+    char small[4096];
+    size_t n = json_dumpb(obj, small, sizeof(small), JSON_COMPACT);
+    char *out;
+
+    if (n == 0)
+        return NULL;
+    out = ls_xmalloc(n + 1);
+    if (n <= sizeof(small))
+        memcpy(out, small, n);
+    else if (json_dumpb(obj, out, n, JSON_COMPACT) != n) {
+        free(out);
+        return NULL;
+    }
+    out[n] = '\0';
+    return out;
+}
+
 /* Handles one row inside the page's transaction; ip: inline delivery. */
 static int process_row(struct ls_ledger *ledger, const struct ls_sink *sinks, size_t nsinks,
                        const struct ls_sync_opts *o, const struct azt_entity *e, int64_t now,
@@ -334,7 +371,7 @@ static int process_row(struct ls_ledger *ledger, const struct ls_sink *sinks, si
     if (rc)
         goto done;
     obj = ls_lead_json(lead, (enum ls_stage)stage, new_dnc);
-    payload = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    payload = obj ? dump_compact(obj) : NULL;
     if (!payload) {
         rc = ls_error(LS_ENOMEM, "cannot serialize row pk=%s rk=%s", lead->partition_key,
                       lead->row_key);

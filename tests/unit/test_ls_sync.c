@@ -40,6 +40,12 @@ static void test_ls_sync__iso_compare(void **state)
     assert_int_equal(ls_iso_compare("2026-11-24T02:03:34.5Z", "2026-11-24T02:03:34.5000000Z"), 0);
     assert_true(ls_iso_compare("2026-11-24T02:03:34Z", "2026-11-24T02:03:35Z") < 0);
     assert_true(ls_iso_compare("2025-12-31T23:59:59.9999999Z", "2026-01-01T00:00:00Z") < 0);
+    /* the service's own 7-digit form, compared as strings */
+    assert_true(ls_iso_compare("2026-11-24T02:03:34.5663250Z", "2026-11-24T02:03:34.5663251Z") < 0);
+    assert_true(ls_iso_compare("2026-11-24T02:03:35.0000000Z", "2026-11-24T02:03:34.9999999Z") > 0);
+    assert_true(ls_iso_compare("2027-01-01T00:00:00.0000000Z", "2026-12-31T23:59:59.9999999Z") > 0);
+    assert_int_equal(ls_iso_compare("2026-11-24T02:03:34.5663250Z", "2026-11-24T02:03:34.5663250Z"),
+                     0);
 }
 
 static void test_ls_sync__iso_format(void **state)
