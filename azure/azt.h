@@ -36,19 +36,19 @@ extern "C" {
 
 enum azt_err {
     AZT_OK = 0,
-    AZT_ERROR = -1,      /* anything not listed below */
-    AZT_ENOMEM = -2,     /* allocation failed */
-    AZT_EINVAL = -3,     /* bad argument from the caller */
-    AZT_ECONFIG = -4,    /* malformed connection string or option */
-    AZT_ENET = -5,       /* service unreachable (connect/DNS/TLS/timeout) after retries */
-    AZT_EAUTH = -6,      /* 401/403: credentials refused */
-    AZT_ENOTFOUND = -7,  /* 404 */
-    AZT_ECONFLICT = -8,  /* 409 (already exists) */
-    AZT_EHTTP = -9,      /* any other non-retryable HTTP status */
-    AZT_EPARSE = -10,    /* response body or header malformed */
+    AZT_ERROR = -1,       /* anything not listed below */
+    AZT_ENOMEM = -2,      /* allocation failed */
+    AZT_EINVAL = -3,      /* bad argument from the caller */
+    AZT_ECONFIG = -4,     /* malformed connection string or option */
+    AZT_ENET = -5,        /* service unreachable (connect/DNS/TLS/timeout) after retries */
+    AZT_EAUTH = -6,       /* 401/403: credentials refused */
+    AZT_ENOTFOUND = -7,   /* 404 */
+    AZT_ECONFLICT = -8,   /* 409 (already exists) */
+    AZT_EHTTP = -9,       /* any other non-retryable HTTP status */
+    AZT_EPARSE = -10,     /* response body or header malformed */
     AZT_ETHROTTLED = -11, /* retries exhausted on 429/503/500/5xx */
-    AZT_ETOOBIG = -12,   /* response larger than the configured cap */
-    AZT_ECANCELED = -13, /* the cancel callback asked to stop */
+    AZT_ETOOBIG = -12,    /* response larger than the configured cap */
+    AZT_ECANCELED = -13,  /* the cancel callback asked to stop */
 };
 
 /* The last error's message for this thread ("" when none). Borrowed. */
@@ -67,12 +67,12 @@ const char *azt_error_name(int code);
  * caller supplies a bearer-token credential.
  */
 struct azt_conn {
-    char *account;          /* account name; derived from the endpoint host when absent */
-    unsigned char *key;     /* decoded AccountKey bytes, or NULL */
+    char *account;      /* account name; derived from the endpoint host when absent */
+    unsigned char *key; /* decoded AccountKey bytes, or NULL */
     size_t key_len;
-    char *sas;              /* SAS query string without leading '?', or NULL */
-    char *table_endpoint;   /* e.g. https://acct.table.core.windows.net (no trailing '/') */
-    int is_emulator;        /* path-style endpoint: account is the first path segment */
+    char *sas;            /* SAS query string without leading '?', or NULL */
+    char *table_endpoint; /* e.g. https://acct.table.core.windows.net (no trailing '/') */
+    int is_emulator;      /* path-style endpoint: account is the first path segment */
 };
 
 /* Parses s[0..n). On error returns AZT_ECONFIG with a message naming the bad
@@ -124,8 +124,7 @@ AZT_NODISCARD int azt_hmac_sha256_b64(const unsigned char *key, size_t key_len, 
 
 /* Strict-but-lenient base64 decode (padding optional, whitespace rejected).
  * *out is malloc'd; *out_len is the true byte count. */
-AZT_NODISCARD int azt_base64_decode(const char *s, size_t n, unsigned char **out,
-                                    size_t *out_len);
+AZT_NODISCARD int azt_base64_decode(const char *s, size_t n, unsigned char **out, size_t *out_len);
 
 /* RFC 1123 date in the C locale: "Mon, 05 Dec 2011 17:55:02 GMT". */
 void azt_format_http_date(time_t t, char out[30]);
@@ -193,8 +192,8 @@ struct azt_page {
     struct azt_entity *entities;
     char *next_partition_key; /* continuation tokens, NULL when absent */
     char *next_row_key;
-    char *server_date;        /* the response's Date header, or NULL */
-    char *request_id;         /* x-ms-request-id, or NULL */
+    char *server_date; /* the response's Date header, or NULL */
+    char *request_id;  /* x-ms-request-id, or NULL */
 };
 
 /* Parses a Query Entities JSON body ({"value":[...]}) in no, minimal or full
@@ -228,23 +227,23 @@ void azt_service_error_parse(const char *body, size_t n, struct azt_service_erro
 typedef void (*azt_log_fn)(void *ctx, int level, const char *msg);
 
 struct azt_client_opts {
-    enum azt_auth auth;            /* SHAREDKEY default when the conn has a key, SAS when it has a sas */
+    enum azt_auth auth; /* SHAREDKEY default when the conn has a key, SAS when it has a sas */
     const struct azt_token_source *token_source; /* for AZT_AUTH_BEARER */
-    long connect_timeout_ms;       /* default 10000 */
-    long request_timeout_ms;       /* whole request, default 30000 */
-    int max_attempts;              /* default 5 (1 = no retry) */
-    long backoff_base_ms;          /* default 500 */
-    long backoff_cap_ms;           /* default 30000 */
-    size_t max_response_bytes;     /* default 32 MiB */
-    const char *ca_file;           /* extra CA bundle, NULL for system */
-    const char *user_agent;        /* default "azt/<version>" */
+    long connect_timeout_ms;                     /* default 10000 */
+    long request_timeout_ms;                     /* whole request, default 30000 */
+    int max_attempts;                            /* default 5 (1 = no retry) */
+    long backoff_base_ms;                        /* default 500 */
+    long backoff_cap_ms;                         /* default 30000 */
+    size_t max_response_bytes;                   /* default 32 MiB */
+    const char *ca_file;                         /* extra CA bundle, NULL for system */
+    const char *user_agent;                      /* default "azt/<version>" */
     azt_log_fn log;
     void *log_ctx;
     /* Seams for tests; NULL means the real thing. */
-    time_t (*now)(void *ctx);                 /* wall clock for x-ms-date */
-    void (*sleep_ms)(void *ctx, long ms);     /* backoff sleeps */
-    uint32_t (*random)(void *ctx);            /* jitter */
-    int (*cancel)(void *ctx);                 /* non-zero: stop retrying, AZT_ECANCELED */
+    time_t (*now)(void *ctx);             /* wall clock for x-ms-date */
+    void (*sleep_ms)(void *ctx, long ms); /* backoff sleeps */
+    uint32_t (*random)(void *ctx);        /* jitter */
+    int (*cancel)(void *ctx);             /* non-zero: stop retrying, AZT_ECANCELED */
     void *seam_ctx;
 };
 
@@ -261,7 +260,7 @@ time_t azt_client_server_time(const struct azt_client *c);
 
 /* Counters since creation. */
 struct azt_stats {
-    uint64_t requests;  /* HTTP requests sent, retries included */
+    uint64_t requests; /* HTTP requests sent, retries included */
     uint64_t retries;
     uint64_t bytes_in;
 };
@@ -275,6 +274,11 @@ struct azt_query {
     const char *select; /* comma-separated property names; NULL for all */
     int top;            /* page size, 1..1000; 0 means 1000 */
     enum { AZT_META_NONE = 0, AZT_META_MINIMAL, AZT_META_FULL } metadata;
+    /* 1: while the caller works on a page, the next page's request is in
+     * flight on a helper thread (at most one response body more in memory).
+     * The client is then in use: the caller must not use it for anything
+     * else until azt_iter_free. */
+    int prefetch;
 };
 
 struct azt_iter;

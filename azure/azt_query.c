@@ -6,10 +6,17 @@
  * still continue; only the absence of x-ms-continuation-NextPartitionKey ends
  * the query. The iterator advances only after a page was fully received and
  * parsed, so a failed azt_iter_next can simply be called again.
+ *
+ * With prefetch, the request for page N+1 goes out on a helper thread as soon
+ * as page N is handed to the caller, so the service's time and the caller's
+ * work on a page overlap. Only the HTTP exchange runs there (the body is
+ * parsed by the caller, as without prefetch), and a failed prefetch is
+ * reported by the next azt_iter_next, whose retry is an ordinary request.
  */
 #include "azt.h"
 #include "internal/azt_int.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +34,15 @@ struct azt_iter {
     char *next_rk;
     int same_token;
     int done;
+    int prefetch;
+    struct {
+        pthread_t thread;
+        int running;               /* a request is in flight on thread */
+        char *path;                /* what it asks for */
+        struct azt__response resp; /* its answer, once joined */
+        int rc;
+        char error[512]; /* its last-error message (thread-local there) */
+    } pf;
 };
 
 static int append_param(struct azt_buf *b, const char *name, const char *value)
@@ -77,6 +93,7 @@ int azt_query_open(struct azt_client *c, const char *table, const struct azt_que
     it->table = azt__xstrdup(table);
     it->base_query = azt__buf_take(&b);
     it->metadata = q ? (int)q->metadata : AZT_META_NONE;
+    it->prefetch = q ? q->prefetch : 0;
     *out = it;
     it = NULL;
 done:
@@ -92,14 +109,81 @@ static int same_str(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
+/* The request path of the next page: the query plus the continuation. */
+static int next_path(const struct azt_iter *it, struct azt_buf *path)
+{
+    int rc = azt__buf_appendf(path, "/%s()%s", it->table, it->base_query);
+
+    if (rc == AZT_OK && it->next_pk)
+        rc = append_param(path, "NextPartitionKey", it->next_pk);
+    if (rc == AZT_OK && it->next_rk)
+        rc = append_param(path, "NextRowKey", it->next_rk);
+    return rc;
+}
+
+static int fetch(struct azt_iter *it, const char *path, struct azt__response *resp)
+{
+    char accept[80];
+    const char *headers[2];
+
+    snprintf(accept, sizeof(accept), "Accept: %s", azt__accept_for(it->metadata));
+    headers[0] = accept;
+    headers[1] = NULL;
+    return azt__request(it->c, "GET", path, NULL, NULL, 0, headers, 0, resp);
+}
+
+static void *prefetch_main(void *arg)
+{
+    struct azt_iter *it = arg;
+
+    it->pf.rc = fetch(it, it->pf.path, &it->pf.resp);
+    if (it->pf.rc != AZT_OK)
+        snprintf(it->pf.error, sizeof(it->pf.error), "%s", azt_error_last());
+    return NULL;
+}
+
+/* Sends the next page's request on a helper thread; when no thread can be
+ * started the next azt_iter_next simply asks itself. */
+static void prefetch_start(struct azt_iter *it)
+{
+    struct azt_buf path = {0};
+
+    if (next_path(it, &path) != AZT_OK) {
+        azt__buf_dispose(&path);
+        return;
+    }
+    it->pf.path = azt__buf_take(&path);
+    memset(&it->pf.resp, 0, sizeof(it->pf.resp));
+    it->pf.rc = AZT_OK;
+    it->pf.error[0] = '\0';
+    if (pthread_create(&it->pf.thread, NULL, prefetch_main, it) != 0) {
+        free(it->pf.path);
+        it->pf.path = NULL;
+        return;
+    }
+    it->pf.running = 1;
+}
+
+/* Waits for the request in flight and takes its answer over. */
+static int prefetch_finish(struct azt_iter *it, struct azt__response *resp)
+{
+    pthread_join(it->pf.thread, NULL);
+    it->pf.running = 0;
+    free(it->pf.path);
+    it->pf.path = NULL;
+    *resp = it->pf.resp;
+    memset(&it->pf.resp, 0, sizeof(it->pf.resp));
+    if (it->pf.rc != AZT_OK)
+        return azt__error(it->pf.rc, "%s", it->pf.error);
+    return AZT_OK;
+}
+
 int azt_iter_next(struct azt_iter *it, struct azt_page **page)
 {
     struct azt_buf path = {0};
     struct azt__response resp;
     struct azt_page *p = NULL;
-    char accept[80];
     char why[400];
-    const char *headers[2];
     int rc;
 
     memset(&resp, 0, sizeof(resp));
@@ -108,22 +192,19 @@ int azt_iter_next(struct azt_iter *it, struct azt_page **page)
     *page = NULL;
     if (!it)
         return azt__error(AZT_EINVAL, "azt_iter_next: iterator is NULL");
-    if (it->done)
-        return 0;
-
-    if ((rc = azt__buf_appendf(&path, "/%s()%s", it->table, it->base_query)) != AZT_OK)
-        goto done;
-    if (it->next_pk && (rc = append_param(&path, "NextPartitionKey", it->next_pk)) != AZT_OK)
-        goto done;
-    if (it->next_rk && (rc = append_param(&path, "NextRowKey", it->next_rk)) != AZT_OK)
-        goto done;
-    snprintf(accept, sizeof(accept), "Accept: %s", azt__accept_for(it->metadata));
-    headers[0] = accept;
-    headers[1] = NULL;
-
-    rc = azt__request(it->c, "GET", path.ptr, NULL, NULL, 0, headers, 0, &resp);
-    if (rc != AZT_OK)
-        goto done;
+    if (it->pf.running) {
+        rc = prefetch_finish(it, &resp);
+        if (rc != AZT_OK)
+            goto done;
+    } else {
+        if (it->done)
+            return 0;
+        if ((rc = next_path(it, &path)) != AZT_OK)
+            goto done;
+        rc = fetch(it, path.ptr, &resp);
+        if (rc != AZT_OK)
+            goto done;
+    }
     /* the body is freed once loaded: it is not needed past the JSON */
     rc = azt__page_parse_body(&resp.body, &p);
     if (rc != AZT_OK) {
@@ -168,6 +249,8 @@ int azt_iter_next(struct azt_iter *it, struct azt_page **page)
     *page = p;
     p = NULL;
     rc = 1;
+    if (it->prefetch && !it->done)
+        prefetch_start(it);
 done:
     azt_page_free(p);
     azt__response_dispose(&resp);
@@ -177,8 +260,15 @@ done:
 
 void azt_iter_free(struct azt_iter *it)
 {
+    struct azt__response resp;
+
     if (!it)
         return;
+    if (it->pf.running) {
+        memset(&resp, 0, sizeof(resp));
+        (void)prefetch_finish(it, &resp);
+        azt__response_dispose(&resp);
+    }
     free(it->table);
     free(it->base_query);
     free(it->next_pk);
