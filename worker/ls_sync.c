@@ -519,6 +519,7 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
     q.filter = st->lower[0] ? filter : NULL;
     q.top = o->page_size;
     q.metadata = AZT_META_MINIMAL;
+    q.prefetch = 1;
     rc = azt_query_open(client, o->table, &q, &it);
     if (rc) {
         rc = ls_from_azt(rc);
