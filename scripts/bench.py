@@ -29,7 +29,12 @@ leadsync-seed, then measures, in the same run and against the same rows:
 Each contender runs --reps times (default 3); the median CPU (user+sys of the
 child, from wait4), wall and peak RSS (ru_maxrss) are reported. Azurite's own
 CPU is not counted for anyone. The floor's CPU is its own parse time, not
-the process's (its HTTP is left out). Python 3 stdlib only.
+the process's (its HTTP is left out).
+
+Then, unless --no-profile, a CPU profile (scripts/bench_profile.py): one
+`leadsync run --once` of 5,000 rows into JSONL under callgrind, the
+pipeline's stages in instructions, for this build and for BASE_REV's (built
+once, kept in BINDIR/base-HASH) on the same table. Python 3 stdlib only.
 """
 import argparse
 import datetime
@@ -46,11 +51,17 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_profile  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SYS_PYTHON = "/usr/bin/python3"
 PAGE_SIZE = 1000
 FLOOR = "floor: jansson parse of the page bodies"
 MIN_GAP = 6  # seconds between the end of the seeding and the JSONL runs
+# The commit before the profile-driven work: the CPU profile's "before".
+BASE_REV = "abbf4ad"
+PROFILE_ROWS = 5000
 
 
 def log(msg):
@@ -189,6 +200,9 @@ def main():
                     help="largest size the webhook contender runs at (the loopback receiver "
                          "is Python and slow)")
     ap.add_argument("--no-readme", action="store_true")
+    ap.add_argument("--no-profile", action="store_true",
+                    help="skip the callgrind profile of the pipeline (this build and "
+                         f"{BASE_REV}'s)")
     ap.add_argument("--bindir", required=True)
     ap.add_argument("--command", default="scripts/bench")
     args = ap.parse_args()
@@ -205,6 +219,7 @@ def main():
     azdir = os.path.join(work, "azurite")
     receiver = None
     results = {}
+    profile_md = None
     try:
         conn = subprocess.run([os.path.join(ROOT, "scripts/azurite"), "start", azdir],
                               check=True, capture_output=True, text=True).stdout.strip()
@@ -338,6 +353,20 @@ def main():
             res["no-op tick"]["note"] = (f"overlap {overlap} s; the window held {held[-1]} rows "
                                          f"(nothing new)")
             results[n] = res
+
+        if not args.no_profile:
+            table = f"prof{PROFILE_ROWS}"
+            env = dict(base, LEADSYNC_TABLE=table)
+            log(f"== CPU profile: seeding {fmt_n(PROFILE_ROWS)} rows into table {table}")
+            subprocess.run([seeder, "--table", table, "bulk", str(PROFILE_ROWS), "--partitions",
+                            str(args.partitions), "--jobs", "4"], env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+            time.sleep(1.2)  # the window ends at the server's Date (1 s resolution)
+            try:
+                profile_md = bench_profile.run(args.bindir, conn, table, PROFILE_ROWS, work,
+                                               BASE_REV)
+            except RuntimeError as e:
+                log(f"   CPU profile not taken: {e}")
     finally:
         if receiver:
             receiver.shutdown()
@@ -345,7 +374,7 @@ def main():
                        capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
 
-    md = render(results, sizes, reps, versions(args.bindir), args.command)
+    md = render(results, sizes, reps, versions(args.bindir), args.command, profile_md)
     print(md)
     if not args.no_readme:
         write_readme(md)
@@ -353,7 +382,7 @@ def main():
     return 0
 
 
-def render(results, sizes, reps, v, command):
+def render(results, sizes, reps, v, command, profile_md=None):
     lines = []
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     lines.append(f"Taken {date} with `{command}` on {os.cpu_count()} CPUs ({cpu_model()}), "
@@ -412,6 +441,9 @@ def render(results, sizes, reps, v, command):
                          f"{b['rss'] / 1024:.1f} MiB at {fmt_n(hi)}; CPU per row "
                          f"{a['cpu'] * 1e6 / lo:.0f} µs and {b['cpu'] * 1e6 / hi:.0f} µs")
         lines.append("Flatness: " + "; ".join(parts) + ".")
+    if profile_md:
+        lines.append("")
+        lines.append(profile_md)
     return "\n".join(lines).replace("->", "→")
 
 
