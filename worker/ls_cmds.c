@@ -388,6 +388,7 @@ int ls_cmd_send_test_lead(const struct ls_config *cfg, const char *sink_name, in
     struct ls_sink *sinks = NULL;
     size_t nsinks = 0, i, sent = 0;
     json_t *lead = NULL;
+    char *payload = NULL;
     int rc;
 
     *exit_code = LS_EXIT_OK;
@@ -395,6 +396,8 @@ int ls_cmd_send_test_lead(const struct ls_config *cfg, const char *sink_name, in
     if (rc)
         goto done;
     lead = test_lead();
+    /* as the engine hands a stored lead over: parsed, and as text */
+    payload = lead ? json_dumps(lead, JSON_COMPACT) : NULL;
     for (i = 0; i < nsinks; i++) {
         struct ls_sink_item item = {0};
         struct ls_sink_result res;
@@ -407,6 +410,7 @@ int ls_cmd_send_test_lead(const struct ls_config *cfg, const char *sink_name, in
         item.delivery_id = did;
         item.lead_id = json_string_value(json_object_get(lead, "leadId"));
         item.lead = lead;
+        item.payload = payload;
         item.created = 1;
         item.attempt = 1;
         memset(&res, 0, sizeof(res));
@@ -428,6 +432,7 @@ int ls_cmd_send_test_lead(const struct ls_config *cfg, const char *sink_name, in
     if (!sent)
         rc = ls_error(LS_EUSAGE, "no configured sink is named '%s'", sink_name);
 done:
+    free(payload);
     json_decref(lead);
     ls_sinks_destroy(sinks, nsinks);
     return rc;

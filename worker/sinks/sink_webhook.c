@@ -562,14 +562,26 @@ static void hook_destroy(void *ctx)
     hook_free(ctx);
 }
 
-/* Builds the body of one item; NULL when the lead cannot be serialized. */
+/*
+ * Builds the body of one item; NULL when the lead cannot be serialized. The
+ * contract's body is the stored lead text wrapped in its envelope, as the
+ * JSONL sink writes it (the engine hands it over unparsed: wants_text); only
+ * the marketplace format reads the lead's fields.
+ */
 static char *item_body(const struct hook *h, const struct ls_sink_item *it)
 {
-    json_t *body = h->marketplace ? ls_lead_marketplace_body(it->lead)
-                                  : ls_lead_envelope(it->lead, it->created);
-    char *txt = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_t *lead = NULL, *body = NULL;
+    char *txt = NULL;
 
+    if (!h->marketplace && it->payload)
+        return ls_xasprintf("{\"type\":\"%s\",\"lead\":%s}",
+                            it->created ? "lead.created" : "lead.updated", it->payload);
+    lead =
+        it->lead ? json_incref(it->lead) : (it->payload ? json_loads(it->payload, 0, NULL) : NULL);
+    body = h->marketplace ? ls_lead_marketplace_body(lead) : ls_lead_envelope(lead, it->created);
+    txt = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
+    json_decref(lead);
     return txt;
 }
 
@@ -830,6 +842,7 @@ const struct ls_sink_ops ls_sink_webhook_ops = {
     .abi_version = LS_SINK_ABI,
     .name = "webhook",
     .coalesce = 1, /* a receiver wants the newest state; stage never goes back */
+    .wants_text = 1,
     .create = hook_create,
     .deliver = hook_deliver,
     .check = hook_check,
