@@ -62,6 +62,25 @@ class WebhookConfig(whtest.WebhookCase):
         self.assertEqual(len(recs), 3)
         self.assertTrue(all(r["type"] == "marketplace" and "@" in r["lead"] for r in recs))
 
+    def test_send_test_lead_to_jsonl_and_marketplace_webhook(self):
+        # The engine hands sinks a stored lead as text; send-test-lead too.
+        recv = self.receiver()
+        path = os.path.join(self.dir, "test-lead.jsonl")
+        env = {"LEADSYNC_SINKS": "jsonl:%s,webhook:%s" % (path, recv.url),
+               "LEADSYNC_WEBHOOK_FORMAT": "marketplace"}
+        p = self.run_worker("send-test-lead", env=env, check=0)
+        self.assertEqual(p.stdout.count("delivered"), 2, p.stdout)
+        with open(path) as f:
+            lines = [json.loads(line) for line in f]
+        self.assertEqual(len(lines), 1)
+        self.assertEqual(lines[0]["type"], "lead.created")
+        self.assertTrue(lines[0]["lead"]["isTest"])
+        self.assertTrue(lines[0]["deliveryId"].startswith("msg_test"))
+        recs = recv.records()
+        self.common_checks(recs)
+        self.assertEqual(len(recs), 1)
+        self.assertEqual(recs[0]["type"], "marketplace")
+
     def test_auth_refused_and_gone(self):
         recv = self.receiver(rules=[{"status": 401, "count": 1}])
         self.seed("bulk", 4)
