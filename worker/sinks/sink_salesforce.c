@@ -76,8 +76,11 @@ enum ls_sf_signal ls_sf_classify(int status, const char *body, size_t len, struc
     }
     if (status == 0) {
         r->outcome = LS_SINK_RETRY;
-        snprintf(r->error, sizeof(r->error), "no answer: %.280s",
-                 body && len ? body : "transport error");
+        if (body && len)
+            snprintf(r->error, sizeof(r->error), "no answer: %.*s", (int)(len < 280 ? len : 280),
+                     body);
+        else
+            snprintf(r->error, sizeof(r->error), "no answer: transport error");
         return LS_SF_NONE;
     }
     first_error(body, len, code, sizeof(code), msg, sizeof(msg));
