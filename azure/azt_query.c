@@ -17,6 +17,7 @@
 #include "internal/azt_int.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,8 @@ static void *prefetch_main(void *arg)
 static void prefetch_start(struct azt_iter *it)
 {
     struct azt_buf path = {0};
+    sigset_t all, old;
+    int started;
 
     if (next_path(it, &path) != AZT_OK) {
         azt__buf_dispose(&path);
@@ -156,7 +159,13 @@ static void prefetch_start(struct azt_iter *it)
     memset(&it->pf.resp, 0, sizeof(it->pf.resp));
     it->pf.rc = AZT_OK;
     it->pf.error[0] = '\0';
-    if (pthread_create(&it->pf.thread, NULL, prefetch_main, it) != 0) {
+    /* The helper takes no signals: SIGTERM and the like stay with the
+     * caller's thread, whose handlers and blocking calls expect them. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    started = pthread_create(&it->pf.thread, NULL, prefetch_main, it) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!started) {
         free(it->pf.path);
         it->pf.path = NULL;
         return;
