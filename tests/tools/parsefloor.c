@@ -18,6 +18,7 @@
  *   rows=N pages=P bytes=B parse_s=S parse_ci_s=S
  */
 #include "azt.h"
+#include "tool_cli.h"
 #include "internal/azt_int.h"
 
 #include <errno.h>
@@ -32,15 +33,6 @@
 #define DEFAULT_REPS      3
 #define MAX_REPS          100
 #define MAX_SAME_TOKEN    20
-
-enum floor_exit {
-    EXIT_OK = 0,
-    EXIT_FAIL = 1,
-    EXIT_USAGE = 64,
-    EXIT_UNAVAILABLE = 69,
-    EXIT_NOPERM = 77,
-    EXIT_CONFIG = 78,
-};
 
 struct floor_opts {
     const char *conn_string;
@@ -92,58 +84,14 @@ static void usage(FILE *f)
             DEFAULT_PAGE_SIZE, MAX_REPS, DEFAULT_REPS);
 }
 
-static int exit_for(int azt_rc)
-{
-    switch (azt_rc) {
-    case AZT_ECONFIG:
-        return EXIT_CONFIG;
-    case AZT_ENET:
-    case AZT_ETHROTTLED:
-        return EXIT_UNAVAILABLE;
-    case AZT_EAUTH:
-        return EXIT_NOPERM;
-    default:
-        return EXIT_FAIL;
-    }
-}
-
-static void report(const char *what)
-{
-    fprintf(stderr, "leadsync-parsefloor: %s: %s\n", what, azt_error_last());
-}
-
-static void log_cb(void *ctx, int level, const char *msg)
-{
-    (void)ctx;
-    if (level <= 1)
-        fprintf(stderr, "leadsync-parsefloor: azure: %s\n", msg);
-}
-
-static int parse_long(const char *name, const char *s, long lo, long hi, long *out)
-{
-    char *end = NULL;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "leadsync-parsefloor: %s must be an integer in %ld..%ld (got '%s')\n", name,
-                lo, hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, struct floor_opts *o)
 {
     static const char *const with_value[] = {"--connection-string", "--table", "--page-size",
                                              "--reps"};
-    size_t k;
     int i;
 
     for (i = 1; i < argc; i++) {
-        const char *arg = argv[i], *val = NULL, *eq;
+        const char *arg = argv[i], *val = NULL;
         char name[32];
 
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -155,59 +103,22 @@ static int parse_args(int argc, char **argv, struct floor_opts *o)
             usage(stderr);
             return -1;
         }
-        eq = strchr(arg, '=');
-        snprintf(name, sizeof(name), "%.*s", (int)(eq ? (size_t)(eq - arg) : strlen(arg)), arg);
-        for (k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
-            if (strcmp(name, with_value[k]) == 0)
-                break;
-        if (k == sizeof(with_value) / sizeof(with_value[0])) {
-            fprintf(stderr, "leadsync-parsefloor: unknown option '%s' (see --help)\n", name);
+        if (tool_option(argc, argv, &i, with_value, sizeof(with_value) / sizeof(with_value[0]),
+                        name, sizeof(name), &val))
             return -1;
-        }
-        if (eq) {
-            val = eq + 1;
-        } else if (i + 1 < argc) {
-            val = argv[++i];
-        } else {
-            fprintf(stderr, "leadsync-parsefloor: %s needs a value\n", name);
-            return -1;
-        }
         if (strcmp(name, "--connection-string") == 0) {
             o->conn_string = val;
         } else if (strcmp(name, "--table") == 0) {
             o->table = val;
         } else if (strcmp(name, "--page-size") == 0) {
-            if (parse_long(name, val, 1, 1000, &o->page_size))
+            if (tool_parse_long(name, val, 1, 1000, &o->page_size))
                 return -1;
         } else if (strcmp(name, "--reps") == 0) {
-            if (parse_long(name, val, 1, MAX_REPS, &o->reps))
+            if (tool_parse_long(name, val, 1, MAX_REPS, &o->reps))
                 return -1;
         }
     }
     return 0;
-}
-
-static int open_client(const struct floor_opts *o, struct azt_client **out)
-{
-    struct azt_client_opts copts;
-    struct azt_conn *conn = NULL;
-    int rc;
-
-    *out = NULL;
-    memset(&copts, 0, sizeof(copts));
-    copts.log = log_cb;
-    copts.user_agent = "leadsync-parsefloor";
-    rc = azt_conn_parse(o->conn_string, strlen(o->conn_string), &conn);
-    if (rc != AZT_OK) {
-        report("connection string");
-        goto done;
-    }
-    rc = azt_client_create(conn, &copts, out);
-    if (rc != AZT_OK)
-        report("client");
-done:
-    azt_conn_free(conn);
-    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -285,19 +196,19 @@ static int fetch_pages(struct azt_client *c, const struct floor_opts *o, struct 
         azt__response_dispose(&resp);
         memset(&resp, 0, sizeof(resp));
         if ((rc = azt__request(c, "GET", path.ptr, NULL, NULL, 0, headers, 0, &resp)) != AZT_OK) {
-            report("query");
+            tool_report("query");
             goto done;
         }
         if (resp.next_rk && !resp.next_pk) {
             rc = azt__error(AZT_EPARSE, "NextRowKey without NextPartitionKey");
-            report("query");
+            tool_report("query");
             goto done;
         }
         if (resp.next_pk && same_str(resp.next_pk, next_pk) && same_str(resp.next_rk, next_rk)) {
             if (++same >= MAX_SAME_TOKEN) {
                 rc = azt__error(AZT_EPARSE, "the server returned the same continuation %d times",
                                 same);
-                report("query");
+                tool_report("query");
                 goto done;
             }
         } else {
@@ -421,6 +332,8 @@ int main(int argc, char **argv)
     const char *env;
     int rc = AZT_OK, code = EXIT_OK;
 
+    tool_init("leadsync-parsefloor");
+
     memset(&o, 0, sizeof(o));
     memset(&pages, 0, sizeof(pages));
     o.page_size = DEFAULT_PAGE_SIZE;
@@ -445,7 +358,7 @@ int main(int argc, char **argv)
         return EXIT_CONFIG;
     }
 
-    if ((rc = open_client(&o, &client)) != AZT_OK)
+    if ((rc = tool_open_client(o.conn_string, &client)) != AZT_OK)
         goto done;
     if ((rc = fetch_pages(client, &o, &pages)) != AZT_OK)
         goto done;
@@ -463,6 +376,6 @@ done:
     pages_free(&pages);
     azt_client_destroy(client);
     if (rc != AZT_OK)
-        code = exit_for(rc);
+        code = tool_exit_for(rc);
     return code;
 }

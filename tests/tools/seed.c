@@ -13,6 +13,7 @@
  * addresses are fictional (example.com/.net/.org).
  */
 #include "azt.h"
+#include "tool_cli.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -30,15 +31,6 @@
 #define MAX_JOBS           32
 #define BATCH_MAX          100
 #define TIES_PARTITION     "12:2F31:2F2026"
-
-enum seed_exit {
-    EXIT_OK = 0,
-    EXIT_FAIL = 1,
-    EXIT_USAGE = 64,
-    EXIT_UNAVAILABLE = 69,
-    EXIT_NOPERM = 77,
-    EXIT_CONFIG = 78,
-};
 
 /* ------------------------------------------------------------------------ */
 /* Rows                                                                      */
@@ -528,61 +520,18 @@ static void usage(FILE *f)
         sizeof(demo_rows) / sizeof(demo_rows[0]), DEFAULT_PARTITIONS, DEFAULT_JOBS, MAX_JOBS);
 }
 
-static int exit_for(int azt_rc)
-{
-    switch (azt_rc) {
-    case AZT_ECONFIG:
-        return EXIT_CONFIG;
-    case AZT_ENET:
-    case AZT_ETHROTTLED:
-        return EXIT_UNAVAILABLE;
-    case AZT_EAUTH:
-        return EXIT_NOPERM;
-    default:
-        return EXIT_FAIL;
-    }
-}
-
-static void report(const char *what)
-{
-    fprintf(stderr, "leadsync-seed: %s: %s\n", what, azt_error_last());
-}
-
-static void log_cb(void *ctx, int level, const char *msg)
-{
-    (void)ctx;
-    if (level <= 1)
-        fprintf(stderr, "leadsync-seed: azure: %s\n", msg);
-}
-
-static int parse_long(const char *name, const char *s, long lo, long hi, long *out)
-{
-    char *end = NULL;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "leadsync-seed: %s must be an integer in %ld..%ld (got '%s')\n", name, lo,
-                hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, struct seed_opts *o)
 {
     static const char *const with_value[] = {
         "--connection-string", "--table",    "--partitions", "--seed",  "--start",
         "--customers",         "--revision", "--jobs",       "--filter"};
     const char *positional[2] = {NULL, NULL};
-    size_t npos = 0, k;
+    size_t npos = 0;
     long v;
     int i;
 
     for (i = 1; i < argc; i++) {
-        const char *arg = argv[i], *val = NULL, *eq;
+        const char *arg = argv[i], *val = NULL;
         char name[32];
 
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -597,23 +546,9 @@ static int parse_args(int argc, char **argv, struct seed_opts *o)
             positional[npos++] = arg;
             continue;
         }
-        eq = strchr(arg, '=');
-        snprintf(name, sizeof(name), "%.*s", (int)(eq ? (size_t)(eq - arg) : strlen(arg)), arg);
-        for (k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
-            if (strcmp(name, with_value[k]) == 0)
-                break;
-        if (k == sizeof(with_value) / sizeof(with_value[0])) {
-            fprintf(stderr, "leadsync-seed: unknown option '%s' (see --help)\n", name);
+        if (tool_option(argc, argv, &i, with_value, sizeof(with_value) / sizeof(with_value[0]),
+                        name, sizeof(name), &val))
             return -1;
-        }
-        if (eq) {
-            val = eq + 1;
-        } else if (i + 1 < argc) {
-            val = argv[++i];
-        } else {
-            fprintf(stderr, "leadsync-seed: %s needs a value\n", name);
-            return -1;
-        }
         if (strcmp(name, "--connection-string") == 0) {
             o->conn_string = val;
         } else if (strcmp(name, "--table") == 0) {
@@ -621,23 +556,23 @@ static int parse_args(int argc, char **argv, struct seed_opts *o)
         } else if (strcmp(name, "--filter") == 0) {
             o->filter = val;
         } else if (strcmp(name, "--partitions") == 0) {
-            if (parse_long(name, val, 1, 100000, &o->partitions))
+            if (tool_parse_long(name, val, 1, 100000, &o->partitions))
                 return -1;
         } else if (strcmp(name, "--seed") == 0) {
-            if (parse_long(name, val, 0, 2147483647L, &v))
+            if (tool_parse_long(name, val, 0, 2147483647L, &v))
                 return -1;
             o->seed = (uint64_t)v;
         } else if (strcmp(name, "--start") == 0) {
-            if (parse_long(name, val, 0, 1000000000L, &o->start))
+            if (tool_parse_long(name, val, 0, 1000000000L, &o->start))
                 return -1;
         } else if (strcmp(name, "--customers") == 0) {
-            if (parse_long(name, val, 1, 1000000000L, &o->customers))
+            if (tool_parse_long(name, val, 1, 1000000000L, &o->customers))
                 return -1;
         } else if (strcmp(name, "--revision") == 0) {
-            if (parse_long(name, val, 0, 1000000000L, &o->revision))
+            if (tool_parse_long(name, val, 0, 1000000000L, &o->revision))
                 return -1;
         } else if (strcmp(name, "--jobs") == 0) {
-            if (parse_long(name, val, 1, MAX_JOBS, &o->jobs))
+            if (tool_parse_long(name, val, 1, MAX_JOBS, &o->jobs))
                 return -1;
         }
     }
@@ -652,37 +587,14 @@ static int parse_args(int argc, char **argv, struct seed_opts *o)
             fprintf(stderr, "leadsync-seed: %s needs a row count N\n", o->command);
             return -1;
         }
-        if (parse_long("N", positional[1], 1,
-                       strcmp(o->command, "ties") == 0 ? BATCH_MAX : 100000000L, &o->n))
+        if (tool_parse_long("N", positional[1], 1,
+                            strcmp(o->command, "ties") == 0 ? BATCH_MAX : 100000000L, &o->n))
             return -1;
     } else if (positional[1]) {
         fprintf(stderr, "leadsync-seed: unexpected argument '%s'\n", positional[1]);
         return -1;
     }
     return 0;
-}
-
-static int open_client(const struct seed_opts *o, struct azt_client **out)
-{
-    struct azt_client_opts copts;
-    struct azt_conn *conn = NULL;
-    int rc;
-
-    *out = NULL;
-    memset(&copts, 0, sizeof(copts));
-    copts.log = log_cb;
-    copts.user_agent = "leadsync-seed";
-    rc = azt_conn_parse(o->conn_string, strlen(o->conn_string), &conn);
-    if (rc != AZT_OK) {
-        report("connection string");
-        goto done;
-    }
-    rc = azt_client_create(conn, &copts, out);
-    if (rc != AZT_OK)
-        report("client");
-done:
-    azt_conn_free(conn);
-    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -711,7 +623,7 @@ static int write_row(struct azt_client *c, const char *table, const struct lead_
     rc = azt_entity_write(c, table, &w);
     if (rc != AZT_OK) {
         snprintf(what, sizeof(what), "writing row %s/%s", r->pk, rk);
-        report(what);
+        tool_report(what);
     }
     free(json);
     return rc;
@@ -904,7 +816,7 @@ static int write_batch(struct azt_client *c, const char *table, struct gen_row *
     rc = azt_batch(c, table, ws, n);
     if (rc != AZT_OK) {
         snprintf(what, sizeof(what), "batch of %zu rows in partition %s", n, rows[0].pk);
-        report(what);
+        tool_report(what);
     }
 done:
     for (i = 0; i < built; i++)
@@ -977,7 +889,7 @@ static int cmd_bulk(const struct seed_opts *o, long revision)
     /* Clients are created here, not in the threads: library set-up is not
      * guaranteed to be thread-safe. */
     for (j = 0; j < njobs; j++) {
-        if ((rc = open_client(o, &jobs[j].client)) != AZT_OK)
+        if ((rc = tool_open_client(o->conn_string, &jobs[j].client)) != AZT_OK)
             goto done;
         jobs[j].o = o;
         jobs[j].index = (int)j;
@@ -1051,7 +963,7 @@ static int cmd_count(struct azt_client *c, const struct seed_opts *o)
     q.top = 1000;
     q.metadata = AZT_META_NONE;
     if ((rc = azt_query_open(c, o->table, &q, &it)) != AZT_OK) {
-        report("query");
+        tool_report("query");
         goto done;
     }
     while ((rc = azt_iter_next(it, &page)) == 1) {
@@ -1060,7 +972,7 @@ static int cmd_count(struct azt_client *c, const struct seed_opts *o)
         page = NULL;
     }
     if (rc < 0) {
-        report("query");
+        tool_report("query");
         goto done;
     }
     printf("%llu\n", total);
@@ -1079,6 +991,8 @@ int main(int argc, char **argv)
     struct azt_client *client = NULL;
     const char *env;
     int rc = AZT_OK, code = EXIT_OK;
+
+    tool_init("leadsync-seed");
 
     memset(&o, 0, sizeof(o));
     o.partitions = DEFAULT_PARTITIONS;
@@ -1108,11 +1022,11 @@ int main(int argc, char **argv)
     }
     json_object_seed(0); /* before any thread builds JSON */
 
-    if ((rc = open_client(&o, &client)) != AZT_OK)
+    if ((rc = tool_open_client(o.conn_string, &client)) != AZT_OK)
         goto done;
     if (strcmp(o.command, "count") != 0) {
         if ((rc = azt_table_create(client, o.table, 1)) != AZT_OK) {
-            report("creating the table");
+            tool_report("creating the table");
             goto done;
         }
     }
@@ -1131,6 +1045,6 @@ int main(int argc, char **argv)
 done:
     azt_client_destroy(client);
     if (rc != AZT_OK)
-        code = exit_for(rc);
+        code = tool_exit_for(rc);
     return code;
 }
