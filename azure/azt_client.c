@@ -273,6 +273,21 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* Called by libcurl about once a second and whenever data moves: a stop
+ * requested through the cancel seam ends the transfer in flight instead of
+ * waiting for its answer or its timeout. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    struct xfer *x = ud;
+
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return canceled(x->c);
+}
+
 static int header_is(const char *p, size_t n, const char *name)
 {
     size_t len = strlen(name);
@@ -699,6 +714,11 @@ static int attempt(struct azt_client *c, const char *verb, const char *path_and_
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &x);
+    if (c->cancel) {
+        curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, &x);
+        curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+    }
     curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
@@ -859,6 +879,8 @@ int azt__request(struct azt_client *c, const char *verb, const char *path_and_qu
         force_refresh = 0;
         if (rc != AZT_OK)
             return rc;
+        if (cc == CURLE_ABORTED_BY_CALLBACK && canceled(c))
+            return azt__error(AZT_ECANCELED, "%s %s: canceled", verb, mpath);
         if (toobig)
             return azt__error(AZT_ETOOBIG, "%s %s: response larger than the %zu-byte limit", verb,
                               mpath, c->max_response_bytes);

@@ -171,11 +171,11 @@ struct drain {
     char error_msg[512];
 };
 
-/* Reads a query to the end; an error is retried by calling next again up to
- * `retry_errors` times. Returns 0 when complete, else the last error. */
 /* drain() with the next page's request in flight while a page is handled. */
 static int use_prefetch;
 
+/* Reads a query to the end; an error is retried by calling next again up to
+ * `retry_errors` times. Returns 0 when complete, else the last error. */
 static int drain(struct azt_client *c, const char *table, int top, int retry_errors,
                  struct drain *d)
 {
@@ -549,6 +549,24 @@ static void bearer_refreshes_once_on_401(void **state)
     azt_client_destroy(c);
 }
 
+/* A stop requested while an answer is awaited ends that transfer: the
+ * server holds page 1 for 2 s, and the cancel seam turns true during the
+ * wait (between attempts there is nothing to stop: the first one succeeds). */
+static void cancel_ends_a_transfer_in_flight(void **state)
+{
+    struct seams s = {0};
+    struct azt_client *c = client(&s);
+    struct drain d;
+
+    (void)state;
+    s.cancel_after = 3;
+    assert_int_equal(drain(c, "slow3", 50, 0, &d), AZT_ECANCELED);
+    assert_int_equal(d.pages, 0);
+    assert_true(s.cancel_calls >= 3);
+    assert_int_equal(s.nsleeps, 0);
+    azt_client_destroy(c);
+}
+
 /* The scenarios again with prefetch (each its own table, so the server's
  * per-page attempt counts start afresh): every entity exactly once, the
  * same requests and retries as without it, and a page that arrives cut is
@@ -635,6 +653,7 @@ int main(void)
         cmocka_unit_test(cancel_between_attempts),
         cmocka_unit_test(connection_refused),
         cmocka_unit_test(bearer_refreshes_once_on_401),
+        cmocka_unit_test(cancel_ends_a_transfer_in_flight),
         cmocka_unit_test(prefetch_scenarios),
         cmocka_unit_test(prefetch_freed_in_flight),
     };
