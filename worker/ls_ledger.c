@@ -400,15 +400,6 @@ static void read_record(int fd, struct file_record *r)
         r->valid = 1;
 }
 
-static void record_of(const struct stat *sb, struct file_record *r)
-{
-    r->dev = (unsigned long long)sb->st_dev;
-    r->ino = (unsigned long long)sb->st_ino;
-    r->size = (long long)sb->st_size;
-    r->mtime_s = (long long)sb->st_mtim.tv_sec;
-    r->mtime_ns = (long long)sb->st_mtim.tv_nsec;
-}
-
 /* 1 when <path><suffix> exists and is not empty. */
 static int journal_present(const char *path, const char *suffix)
 {
@@ -420,20 +411,32 @@ static int journal_present(const char *path, const char *suffix)
     return present;
 }
 
+/* The ledger file's state into *r; 0 when it cannot be read or a write-ahead
+ * or rollback journal is left beside it (the file alone is not the ledger). */
+static int file_state(const char *path, struct file_record *r)
+{
+    struct stat sb;
+
+    if (stat(path, &sb) != 0 || journal_present(path, "-wal") || journal_present(path, "-journal"))
+        return 0;
+    r->dev = (unsigned long long)sb.st_dev;
+    r->ino = (unsigned long long)sb.st_ino;
+    r->size = (long long)sb.st_size;
+    r->mtime_s = (long long)sb.st_mtim.tv_sec;
+    r->mtime_ns = (long long)sb.st_mtim.tv_nsec;
+    return 1;
+}
+
 /* 1 when the file is as the last clean close left it and its last full
  * check is recent. */
 static int unchanged_since_clean_close(const struct ls_ledger *l, long long now_s)
 {
     struct file_record cur;
-    struct stat sb;
 
-    if (!l->prev.valid || stat(l->path, &sb) != 0 || journal_present(l->path, "-wal") ||
-        journal_present(l->path, "-journal"))
-        return 0;
-    record_of(&sb, &cur);
-    return cur.dev == l->prev.dev && cur.ino == l->prev.ino && cur.size == l->prev.size &&
-           cur.mtime_s == l->prev.mtime_s && cur.mtime_ns == l->prev.mtime_ns &&
-           l->prev.checked_at <= now_s && now_s - l->prev.checked_at < CHECK_EVERY_S;
+    return l->prev.valid && file_state(l->path, &cur) && cur.dev == l->prev.dev &&
+           cur.ino == l->prev.ino && cur.size == l->prev.size && cur.mtime_s == l->prev.mtime_s &&
+           cur.mtime_ns == l->prev.mtime_ns && l->prev.checked_at <= now_s &&
+           now_s - l->prev.checked_at < CHECK_EVERY_S;
 }
 
 /* After a clean close: the pid line and the file's state. Best effort - a
@@ -441,14 +444,11 @@ static int unchanged_since_clean_close(const struct ls_ledger *l, long long now_
 static void write_record(const struct ls_ledger *l)
 {
     struct file_record r;
-    struct stat sb;
     char buf[256];
     int len;
 
-    if (stat(l->path, &sb) != 0 || journal_present(l->path, "-wal") ||
-        journal_present(l->path, "-journal"))
+    if (!file_state(l->path, &r))
         return;
-    record_of(&sb, &r);
     len = snprintf(buf, sizeof(buf), "%ld\nclean %llu %llu %lld %lld %lld %lld\n", (long)getpid(),
                    r.dev, r.ino, r.size, r.mtime_s, r.mtime_ns, l->checked_at);
     if (len > 0 && (size_t)len < sizeof(buf) && pwrite(l->lock_fd, buf, (size_t)len, 0) == len)
