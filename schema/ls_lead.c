@@ -718,7 +718,7 @@ static int compute_content_hash(EVP_MD_CTX *md, const struct azt_entity *e, stru
 {
     const struct azt_prop *small[32];
     const struct azt_prop **v = small;
-    struct hash_input h = {.p = NULL};
+    struct hash_input h;
     struct azt_prop keys[2];
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned int dn = 0;
@@ -726,6 +726,9 @@ static int compute_content_hash(EVP_MD_CTX *md, const struct azt_entity *e, stru
     int ok = 1, rc = 0;
 
     memset(keys, 0, sizeof(keys));
+    h.p = h.small;
+    h.len = 0;
+    h.cap = sizeof(h.small);
     if (e->nprops + 2 > ARRAY_LEN(small)) {
         v = malloc((e->nprops + 2) * sizeof(*v));
         if (!v)
@@ -750,8 +753,6 @@ static int compute_content_hash(EVP_MD_CTX *md, const struct azt_entity *e, stru
             v[n++] = p;
     }
     qsort(v, n, sizeof(*v), cmp_prop);
-    h.p = h.small;
-    h.cap = sizeof(h.small);
     for (i = 0; ok && i < n; i++) {
         const char *type = edm_name(v[i]->type);
         struct slice t = prop_text(v[i]);
@@ -766,7 +767,7 @@ static int compute_content_hash(EVP_MD_CTX *md, const struct azt_entity *e, stru
     }
     to_hex(d, 32, lead->content_hash);
 done:
-    if (h.p && h.p != h.small)
+    if (h.p != h.small)
         free(h.p);
     if (v != small)
         free(v);
