@@ -1069,6 +1069,12 @@ json_t *ls_lead_envelope(json_t *lead_obj, int created)
                      lead_obj);
 }
 
+const char *ls_lead_envelope_prefix(int created)
+{
+    return created ? "{\"type\":\"lead.created\",\"lead\":"
+                   : "{\"type\":\"lead.updated\",\"lead\":";
+}
+
 static const char *get_str(const json_t *obj, const char *key)
 {
     const char *s = json_string_value(json_object_get(obj, key));

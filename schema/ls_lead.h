@@ -83,6 +83,10 @@ json_t *ls_lead_json(const struct ls_lead *lead, enum ls_stage stage, int dnc);
  * borrowed (incref'd into the result). New reference. */
 json_t *ls_lead_envelope(json_t *lead_obj, int created);
 
+/* The same envelope as text, up to the lead: {"type":"lead.created","lead":
+ * - a sink that holds the lead as compact JSON text appends it and "}". */
+const char *ls_lead_envelope_prefix(int created);
+
 /* The marketplace's own HTTPS-endpoint payload built from a lead object:
  * {"UserDetails":{FirstName,LastName,Email,Phone,Country,Company,Title},
  *  "LeadSource":"Source-Action|Offer","ActionCode":...,"OfferTitle":...,

@@ -170,10 +170,9 @@ static char *json_quoted(const char *s)
 static int jsonl_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
                          struct ls_sink_result *results)
 {
-    static const char created[] = "{\"type\":\"lead.created\",\"lead\":";
-    static const char updated[] = "{\"type\":\"lead.updated\",\"lead\":";
     static const char did[] = ",\"deliveryId\":";
     struct jsonl *j = ctx;
+    const char *prefix;
     char *buf = NULL;
     size_t len = 0, cap = 0, i;
     int err = 0;
@@ -188,10 +187,8 @@ static int jsonl_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
             snprintf(results[i].error, sizeof(results[i].error), "lead is not serializable");
             continue;
         }
-        if (items[i].created)
-            buf_add(&buf, &len, &cap, created, sizeof(created) - 1);
-        else
-            buf_add(&buf, &len, &cap, updated, sizeof(updated) - 1);
+        prefix = ls_lead_envelope_prefix(items[i].created);
+        buf_add(&buf, &len, &cap, prefix, strlen(prefix));
         buf_add(&buf, &len, &cap, items[i].payload, strlen(items[i].payload));
         buf_add(&buf, &len, &cap, did, sizeof(did) - 1);
         buf_add(&buf, &len, &cap, id, strlen(id));

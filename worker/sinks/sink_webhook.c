@@ -564,21 +564,22 @@ static void hook_destroy(void *ctx)
 
 /*
  * Builds the body of one item; NULL when the lead cannot be serialized. The
- * contract's body is the stored lead text wrapped in its envelope, as the
- * JSONL sink writes it (the engine hands it over unparsed: wants_text); only
- * the marketplace format reads the lead's fields.
+ * contract's body is the stored lead text in its envelope, as the JSONL sink
+ * writes it (the engine hands it over unparsed: wants_text); only the
+ * marketplace format reads the lead's fields.
  */
 static char *item_body(const struct hook *h, const struct ls_sink_item *it)
 {
-    json_t *lead = NULL, *body = NULL;
-    char *txt = NULL;
+    json_t *lead, *body;
+    char *txt;
 
-    if (!h->marketplace && it->payload)
-        return ls_xasprintf("{\"type\":\"%s\",\"lead\":%s}",
-                            it->created ? "lead.created" : "lead.updated", it->payload);
+    if (!h->marketplace)
+        return it->payload
+                   ? ls_xasprintf("%s%s}", ls_lead_envelope_prefix(it->created), it->payload)
+                   : NULL;
     lead =
         it->lead ? json_incref(it->lead) : (it->payload ? json_loads(it->payload, 0, NULL) : NULL);
-    body = h->marketplace ? ls_lead_marketplace_body(lead) : ls_lead_envelope(lead, it->created);
+    body = ls_lead_marketplace_body(lead);
     txt = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     json_decref(lead);
