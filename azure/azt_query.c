@@ -187,9 +187,55 @@ static int prefetch_finish(struct azt_iter *it, struct azt__response *resp)
     return AZT_OK;
 }
 
-int azt_iter_next(struct azt_iter *it, struct azt_page **page)
+/* The next page's answer: the prefetched one, or asked for now. 1 with
+ * *resp filled, 0 when the query is complete, or a negative error. */
+static int next_response(struct azt_iter *it, struct azt__response *resp)
 {
     struct azt_buf path = {0};
+    int rc;
+
+    if (it->pf.running)
+        return (rc = prefetch_finish(it, resp)) == AZT_OK ? 1 : rc;
+    if (it->done)
+        return 0;
+    rc = next_path(it, &path);
+    if (rc == AZT_OK)
+        rc = fetch(it, path.ptr, resp);
+    azt__buf_dispose(&path);
+    return rc == AZT_OK ? 1 : rc;
+}
+
+/* Checks the answer's continuation and moves the iterator past the page it
+ * carries (taking the tokens over from resp). */
+static int advance(struct azt_iter *it, struct azt__response *resp)
+{
+    if (resp->next_rk && !resp->next_pk)
+        return azt__error(AZT_EPARSE,
+                          "query %s: NextRowKey without NextPartitionKey (request id %s)",
+                          it->table, resp->request_id ? resp->request_id : "none");
+    if (resp->next_pk && it->next_pk && same_str(resp->next_pk, it->next_pk) &&
+        same_str(resp->next_rk, it->next_rk)) {
+        if (++it->same_token >= AZT_MAX_SAME_TOKEN)
+            return azt__error(AZT_EPARSE,
+                              "query %s: the server returned the same continuation %d times",
+                              it->table, it->same_token);
+    } else {
+        it->same_token = 0;
+    }
+    free(it->next_pk);
+    free(it->next_rk);
+    it->next_pk = resp->next_pk;
+    it->next_rk = resp->next_pk ? resp->next_rk : NULL;
+    if (!resp->next_pk)
+        free(resp->next_rk);
+    resp->next_pk = resp->next_rk = NULL;
+    if (!it->next_pk)
+        it->done = 1;
+    return AZT_OK;
+}
+
+int azt_iter_next(struct azt_iter *it, struct azt_page **page)
+{
     struct azt__response resp;
     struct azt_page *p = NULL;
     char why[400];
@@ -201,19 +247,9 @@ int azt_iter_next(struct azt_iter *it, struct azt_page **page)
     *page = NULL;
     if (!it)
         return azt__error(AZT_EINVAL, "azt_iter_next: iterator is NULL");
-    if (it->pf.running) {
-        rc = prefetch_finish(it, &resp);
-        if (rc != AZT_OK)
-            goto done;
-    } else {
-        if (it->done)
-            return 0;
-        if ((rc = next_path(it, &path)) != AZT_OK)
-            goto done;
-        rc = fetch(it, path.ptr, &resp);
-        if (rc != AZT_OK)
-            goto done;
-    }
+    rc = next_response(it, &resp);
+    if (rc <= 0)
+        goto done;
     /* the body is freed once loaded: it is not needed past the JSON */
     rc = azt__page_parse_body(&resp.body, &p);
     if (rc != AZT_OK) {
@@ -222,34 +258,9 @@ int azt_iter_next(struct azt_iter *it, struct azt_page **page)
                         resp.request_id ? resp.request_id : "none");
         goto done;
     }
-    if (resp.next_rk && !resp.next_pk) {
-        rc = azt__error(AZT_EPARSE, "query %s: NextRowKey without NextPartitionKey (request id %s)",
-                        it->table, resp.request_id ? resp.request_id : "none");
-        goto done;
-    }
-    if (resp.next_pk && it->next_pk && same_str(resp.next_pk, it->next_pk) &&
-        same_str(resp.next_rk, it->next_rk)) {
-        if (++it->same_token >= AZT_MAX_SAME_TOKEN) {
-            rc = azt__error(AZT_EPARSE,
-                            "query %s: the server returned the same continuation %d times",
-                            it->table, it->same_token);
-            goto done;
-        }
-    } else {
-        it->same_token = 0;
-    }
-
     /* the page is complete: advance */
-    free(it->next_pk);
-    free(it->next_rk);
-    it->next_pk = resp.next_pk;
-    it->next_rk = resp.next_pk ? resp.next_rk : NULL;
-    if (!resp.next_pk)
-        free(resp.next_rk);
-    resp.next_pk = resp.next_rk = NULL;
-    if (!it->next_pk)
-        it->done = 1;
-
+    if ((rc = advance(it, &resp)) != AZT_OK)
+        goto done;
     p->next_partition_key = it->next_pk ? azt__xstrdup(it->next_pk) : NULL;
     p->next_row_key = it->next_rk ? azt__xstrdup(it->next_rk) : NULL;
     p->server_date = resp.date;
@@ -263,7 +274,22 @@ int azt_iter_next(struct azt_iter *it, struct azt_page **page)
 done:
     azt_page_free(p);
     azt__response_dispose(&resp);
-    azt__buf_dispose(&path);
+    return rc;
+}
+
+int azt__iter_next_body(struct azt_iter *it, struct azt_buf *body)
+{
+    struct azt__response resp;
+    int rc;
+
+    memset(&resp, 0, sizeof(resp));
+    rc = next_response(it, &resp);
+    if (rc > 0 && (rc = advance(it, &resp)) == AZT_OK) {
+        *body = resp.body;
+        memset(&resp.body, 0, sizeof(resp.body));
+        rc = 1;
+    }
+    azt__response_dispose(&resp);
     return rc;
 }
 

@@ -40,22 +40,28 @@ char *azt__buf_take(struct azt_buf *b);
 
 /* What azt__request captured from the final response. */
 struct azt__response {
-    long status;          /* HTTP status, 0 when no response was received */
-    struct azt_buf body;  /* capped at the client's max_response_bytes */
-    char *date;           /* Date */
-    char *request_id;     /* x-ms-request-id */
-    char *error_code;     /* x-ms-error-code, else the body's code on errors */
-    char *next_pk;        /* x-ms-continuation-NextPartitionKey */
-    char *next_rk;        /* x-ms-continuation-NextRowKey */
-    char *etag;           /* ETag */
-    char *content_type;   /* Content-Type */
-    long retry_after_ms;  /* Retry-After / retry-after-ms / x-ms-retry-after-ms, -1 when absent */
+    long status;         /* HTTP status, 0 when no response was received */
+    struct azt_buf body; /* capped at the client's max_response_bytes */
+    char *date;          /* Date */
+    char *request_id;    /* x-ms-request-id */
+    char *error_code;    /* x-ms-error-code, else the body's code on errors */
+    char *next_pk;       /* x-ms-continuation-NextPartitionKey */
+    char *next_rk;       /* x-ms-continuation-NextRowKey */
+    char *etag;          /* ETag */
+    char *content_type;  /* Content-Type */
+    long retry_after_ms; /* Retry-After / retry-after-ms / x-ms-retry-after-ms, -1 when absent */
 };
 void azt__response_dispose(struct azt__response *r);
 
 /* azt_page_parse that disposes of body once the entities are built: a
  * page's peak memory is its response text plus its arena. (azt_entity.c) */
 int azt__page_parse_body(struct azt_buf *body, struct azt_page **out);
+
+/* azt_iter_next without the parse: the next page's raw body into *body (the
+ * caller disposes of it), continuation and checks as usual; 1, 0 when the
+ * query is complete, or a negative error. For measuring the parse alone.
+ * (azt_query.c) */
+int azt__iter_next_body(struct azt_iter *it, struct azt_buf *body);
 
 /* Request flags. */
 #define AZT__REQ_NONIDEMPOTENT 1u /* POST insert, $batch: retry only when surely not applied */

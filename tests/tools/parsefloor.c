@@ -32,7 +32,6 @@
 #define DEFAULT_PAGE_SIZE 1000
 #define DEFAULT_REPS      3
 #define MAX_REPS          100
-#define MAX_SAME_TOKEN    20
 
 struct floor_opts {
     const char *conn_string;
@@ -149,88 +148,30 @@ static void pages_add(struct pages *p, char *body, size_t len)
     p->bytes += len;
 }
 
-static int append_param(struct azt_buf *b, const char *name, const char *value)
-{
-    char *enc = NULL;
-    int rc;
-
-    rc = azt_url_encode(value, strlen(value), &enc);
-    if (rc != AZT_OK)
-        return rc;
-    rc = azt__buf_appendf(b, "&%s=%s", name, enc);
-    free(enc);
-    return rc;
-}
-
-static int same_str(const char *a, const char *b)
-{
-    if (!a || !b)
-        return a == b;
-    return strcmp(a, b) == 0;
-}
-
-/* Every page of the table, raw, the same requests as azt_iter_next sends. */
+/* Every page of the table, raw: the query leadsync sends, through the
+ * library's iterator without its parse. */
 static int fetch_pages(struct azt_client *c, const struct floor_opts *o, struct pages *out)
 {
-    struct azt__response resp;
-    struct azt_buf path = {0};
-    char *next_pk = NULL, *next_rk = NULL;
-    char accept[80];
-    const char *headers[2];
-    int same = 0, rc = AZT_OK;
+    struct azt_query q;
+    struct azt_iter *it = NULL;
+    struct azt_buf body = {0};
+    int rc;
 
-    memset(&resp, 0, sizeof(resp));
-    snprintf(accept, sizeof(accept), "Accept: %s", azt__accept_for(AZT_META_MINIMAL));
-    headers[0] = accept;
-    headers[1] = NULL;
-    for (;;) {
-        size_t len;
+    memset(&q, 0, sizeof(q));
+    q.top = (int)o->page_size;
+    q.metadata = AZT_META_MINIMAL;
+    rc = azt_query_open(c, o->table, &q, &it);
+    while (rc == AZT_OK && (rc = azt__iter_next_body(it, &body)) > 0) {
+        size_t len = body.len;
 
-        azt__buf_dispose(&path);
-        if ((rc = azt__buf_appendf(&path, "/%s()?$top=%ld", o->table, o->page_size)) != AZT_OK)
-            goto done;
-        if (next_pk && (rc = append_param(&path, "NextPartitionKey", next_pk)) != AZT_OK)
-            goto done;
-        if (next_rk && (rc = append_param(&path, "NextRowKey", next_rk)) != AZT_OK)
-            goto done;
-        azt__response_dispose(&resp);
-        memset(&resp, 0, sizeof(resp));
-        if ((rc = azt__request(c, "GET", path.ptr, NULL, NULL, 0, headers, 0, &resp)) != AZT_OK) {
-            tool_report("query");
-            goto done;
-        }
-        if (resp.next_rk && !resp.next_pk) {
-            rc = azt__error(AZT_EPARSE, "NextRowKey without NextPartitionKey");
-            tool_report("query");
-            goto done;
-        }
-        if (resp.next_pk && same_str(resp.next_pk, next_pk) && same_str(resp.next_rk, next_rk)) {
-            if (++same >= MAX_SAME_TOKEN) {
-                rc = azt__error(AZT_EPARSE, "the server returned the same continuation %d times",
-                                same);
-                tool_report("query");
-                goto done;
-            }
-        } else {
-            same = 0;
-        }
-        len = resp.body.len;
-        pages_add(out, resp.body.ptr ? azt__buf_take(&resp.body) : azt__xstrdup(""), len);
-        free(next_pk);
-        free(next_rk);
-        next_pk = resp.next_pk;
-        next_rk = resp.next_rk;
-        resp.next_pk = resp.next_rk = NULL;
-        if (!next_pk)
-            break;
+        pages_add(out, body.ptr ? azt__buf_take(&body) : azt__xstrdup(""), len);
+        rc = AZT_OK;
     }
-    rc = AZT_OK;
-done:
-    free(next_pk);
-    free(next_rk);
-    azt__response_dispose(&resp);
-    azt__buf_dispose(&path);
-    return rc;
+    if (rc < 0)
+        tool_report("query");
+    azt__buf_dispose(&body);
+    azt_iter_free(it);
+    return rc < 0 ? rc : AZT_OK;
 }
 
 /* ------------------------------------------------------------------------ */
