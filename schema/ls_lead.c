@@ -1,6 +1,6 @@
 /*
- * ls_lead.c - the lead model (design.md section 3) and the lead's JSON bodies
- * (design.md section 5).
+ * ls_lead.c - the lead model (worker/README.md, The lead model) and the lead's JSON bodies
+ * (worker/README.md, The contract).
  *
  * One call per table row, so the work is linear in the row's size: one pass
  * over the properties, one jansson parse of CustomerInfo (plus a tolerant

@@ -1,6 +1,6 @@
 /*
  * ls_lead.h - the lead model: a marketplace table entity -> a normalized lead
- * (design.md section 3), and the lead's JSON bodies (design.md section 5).
+ * (worker/README.md, The lead model), and the lead's JSON bodies (worker/README.md, The contract).
  *
  * Why: every sink speaks in terms of one normalized lead. The normalization
  * is pure (no I/O, no clock), so it is tested on fixed entities, and it never
@@ -71,7 +71,7 @@ int ls_lead_from_entity(const struct azt_entity *e, enum ls_identity identity,
 void ls_lead_free(struct ls_lead *lead);
 
 /*
- * The contract's "lead" object (design.md section 5): leadId, partitionKey,
+ * The contract's "lead" object (worker/README.md, The contract): leadId, partitionKey,
  * rowKey, timestamp, source, action, offerId, offerTitle, stage, doNotContact,
  * isTest, customer{...}, description, createdTime, extra{...}. `stage` is the
  * effective (highest so far) stage and `dnc` the sticky flag. New reference.

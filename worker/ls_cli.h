@@ -1,5 +1,5 @@
 /*
- * ls_cli.h - the command line (design.md section 5, the contract):
+ * ls_cli.h - the command line (worker/README.md, The contract):
  *   leadsync run [--once] [--since ISO8601] [--dry-run]
  *   leadsync check | send-test-lead [--sink NAME] | status [--json]
  *   leadsync retry [--sink NAME] | purge --older-than DAYS | --help | --version

@@ -33,7 +33,7 @@ enum ls_err {
     LS_EUSAGE = -13, /* command-line usage (exit 64) */
 };
 
-/* sysexits(3) values used by the contract (design.md section 5). */
+/* sysexits(3) values used by the contract (worker/README.md, The contract). */
 enum ls_exit {
     LS_EXIT_OK = 0,
     LS_EXIT_USAGE = 64,

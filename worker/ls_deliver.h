@@ -1,7 +1,7 @@
 /*
  * ls_deliver.h - the delivery engine, one for every sink: takes due
  * deliveries from the ledger's outbox, hands them to the sink, and records
- * each outcome (design.md section 4):
+ * each outcome (worker/README.md, Sync semantics):
  *   OK      delivered; (sink, lead_id) remembered for lead.created/updated
  *   RETRY   backoff base*2^(n-1) with jitter, never sooner than Retry-After;
  *           a throttled answer pauses the whole sink; after max attempts the

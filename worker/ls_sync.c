@@ -463,7 +463,7 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
         goto done;
     /* A window that ends in the future loses rows: the cursor would pass
      * Timestamps the service has not handed out yet, and rows written later
-     * fall behind it. The server's clock decides (design.md section 4), but
+     * fall behind it. The server's clock decides (worker/README.md, Sync semantics), but
      * when the local clock is earlier the window stops there: an ahead
      * clock on either side only delays rows, never skips them. */
     local_s = ls_now_ms() / 1000;

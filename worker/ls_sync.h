@@ -1,5 +1,5 @@
 /*
- * ls_sync.h - the sync engine (design.md section 4): reads one window of the
+ * ls_sync.h - the sync engine (worker/README.md, Sync semantics): reads one window of the
  * table, page by page, and records every new or changed row in the ledger,
  * enqueueing one delivery per sink, in the same transaction as the page.
  *

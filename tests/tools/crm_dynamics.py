@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """crm_dynamics.py - a loopback HTTPS double of Microsoft Entra's token
-endpoint and the Dataverse Web API (crm-sinks.md sections 2 and 7) for the
+endpoint and the Dataverse Web API (as Microsoft documents them) for the
 Dynamics sink's tests.
 
 Routes:

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """crm_hubspot.py - a loopback HTTPS double of the HubSpot CRM v3 contacts
-API (crm-sinks.md sections 4 and 7) for the HubSpot sink's tests.
+API (as HubSpot documents it) for the HubSpot sink's tests.
 
 Routes (static bearer --token, else 401 INVALID_AUTHENTICATION):
   POST /crm/v3/objects/contacts/batch/upsert  <= 100 inputs {idProperty, id,

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """crm_marketo.py - a loopback HTTPS double of the Marketo REST API
-(crm-sinks.md sections 3 and 7) for the Marketo sink's tests.
+(as Adobe documents it) for the Marketo sink's tests.
 
 Routes:
   GET|POST /identity/oauth/token   client_credentials (query or form); the same

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """crm_salesforce.py - a loopback HTTPS double of the Salesforce REST API
-(crm-sinks.md sections 1a and 7) for the Salesforce sink's tests.
+(as Salesforce documents it) for the Salesforce sink's tests.
 
 Routes:
   POST  /services/oauth2/token                  client_credentials, or jwt-bearer with an

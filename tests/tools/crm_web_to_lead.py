@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """crm_web_to_lead.py - a loopback HTTPS double of Salesforce Web-to-Lead
-(crm-sinks.md sections 1b and 7) for the Web-to-Lead sink's tests.
+(as Salesforce documents it) for the Web-to-Lead sink's tests.
 
 Route: POST /servlet/servlet.WebToLead, form-urlencoded, always 200 (as the
 real one: no error reaches the caller). A post with the right --oid creates a

@@ -1,7 +1,7 @@
 """crmdouble.py - the common half of the loopback CRM test doubles
 (crm_salesforce.py, crm_marketo.py, crm_hubspot.py, crm_web_to_lead.py, ...):
 an HTTPS server on 127.0.0.1 with a certificate from a CA made at test time,
-issued bearer tokens, fault rules and a control API (crm-sinks.md section 7).
+issued bearer tokens, fault rules and a control API.
 
 A vendor subclasses Double and implements
   api(headers, method, path, query, raw) -> (status, body, headers or None)

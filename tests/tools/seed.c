@@ -4,7 +4,7 @@
  *
  * Why this exists: leadsync reads what the commercial marketplace writes, and
  * nobody can make the marketplace write on demand. This tool writes rows of
- * the same shape (design.md section 3, reference/lead-schema.md): a fixed,
+ * the same shape (worker/README.md, The lead model): a fixed,
  * realistic demo set, deterministic synthetic bulk loads written with entity
  * group transactions, targeted rewrites, and same-Timestamp bursts.
  *

@@ -24,7 +24,12 @@ struct vector {
     const char *expected_sig;
 };
 
-/* azure-table.md section 1.5: A1, A2, B (both), C1-C6. */
+/*
+ * A: published SDK test vectors (A1: azure-sdk-for-node's SharedKeyLite
+ * SignRequestServiceProperties; A2: azure-sdk-for-js data-tables'
+ * sharedKeyCredential spec). B: the Azure C++ SDK's SharedKeyLite policy test
+ * inputs, outputs computed independently. C1-C6: signatures Azurite accepts.
+ */
 static const struct vector vectors[] = {
     {"A1", DEVSTORE_KEY, AZT_AUTH_SHAREDKEY_LITE, "GET", NULL, DATE_2011, "devstoreaccount1", "/",
      "restype=service&comp=properties", DATE_2011 "\n/devstoreaccount1/?comp=properties",

@@ -1,5 +1,5 @@
-/* test_ls_lead.c - the lead model (design.md section 3) and its JSON bodies
- * (design.md section 5), on entities built by hand. */
+/* test_ls_lead.c - the lead model (worker/README.md, The lead model) and its JSON bodies
+ * (worker/README.md, The contract), on entities built by hand. */
 #include "ls_test.h"
 
 #include "ls_lead.h"

@@ -16,7 +16,7 @@
 
 #define LS_SINK_ABI 1
 
-/* What one attempt at one item came to (design.md section 4). */
+/* What one attempt at one item came to (worker/README.md, Sync semantics). */
 enum ls_outcome {
     LS_SINK_OK = 0,
     LS_SINK_RETRY,  /* transport error, 408, 429, 5xx, vendor throttle: try again later */

@@ -4,7 +4,7 @@
  * an HTTP answer into a delivery outcome. No I/O, no clock: tests hit them
  * with fixed vectors.
  *
- * Classification (design.md section 4, crm-sinks.md section 5):
+ * Classification (worker/README.md, Sync semantics):
  *   2xx                       OK
  *   408, 409, 425, 5xx,
  *   transport errors/timeouts RETRY

@@ -1,5 +1,5 @@
 /*
- * sink_jsonl.c - the JSONL file sink (design.md section 5, contract): one
+ * sink_jsonl.c - the JSONL file sink (worker/README.md, The contract): one
  * JSON object per line, the webhook body plus "deliveryId", appended and
  * fsynced once per delivered batch. The file is created 0600 (personal data).
  *

@@ -1,5 +1,5 @@
 /*
- * sink_webhook.c - the HTTPS webhook sink (design.md section 5, contract).
+ * sink_webhook.c - the HTTPS webhook sink (worker/README.md, The contract).
  *
  * LEADSYNC_SINKS=webhook:URL. Every delivery is a POST of the lead's JSON body
  * (or, with LEADSYNC_WEBHOOK_FORMAT=marketplace, the marketplace's own
