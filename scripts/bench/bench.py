@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench.py - the benchmarks behind scripts/bench (run that, not this).
+"""bench.py - the benchmarks behind scripts/bench/run (run that, not this).
 
 Starts a private Azurite, seeds each size into its own table with
 leadsync-seed, then measures, in the same run and against the same rows:
@@ -17,9 +17,9 @@ leadsync-seed, then measures, in the same run and against the same rows:
   no-op tick          `leadsync run --once` again on the JSONL run's ledger:
                       nothing new; the window is the overlap (what it held is
                       reported)
-  @azure/data-tables  bare pull: scripts/bench-sdk.mjs (listEntities().byPage,
+  @azure/data-tables  bare pull: scripts/bench/sdk.mjs (listEntities().byPage,
                       maxPageSize as leadsync's page size), counts entities
-  azure.data.tables   bare pull: scripts/bench-sdk.py (list_entities by page),
+  azure.data.tables   bare pull: scripts/bench/sdk.py (list_entities by page),
                       counts entities
   floor               leadsync-parsefloor, once: fetches the same pages, keeps
                       the bodies, then times only their jansson parse (each
@@ -31,7 +31,7 @@ child, from wait4), wall and peak RSS (ru_maxrss) are reported. Azurite's own
 CPU is not counted for anyone. The floor's CPU is its own parse time, not
 the process's (its HTTP is left out).
 
-Then, unless --no-profile, a CPU profile (scripts/bench_profile.py): one
+Then, unless --no-profile, a CPU profile (scripts/bench/bench_profile.py): one
 `leadsync run --once` of 5,000 rows into JSONL under callgrind, the
 pipeline's stages in instructions, for this build and for BASE_REV's (built
 once, kept in BINDIR/base-HASH) on the same table. Python 3 stdlib only.
@@ -54,7 +54,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_profile  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
 SYS_PYTHON = "/usr/bin/python3"
 PAGE_SIZE = 1000
 FLOOR = "floor: jansson parse of the page bodies"
@@ -187,7 +188,7 @@ def fmt_n(n):
 
 
 def main():
-    ap = argparse.ArgumentParser(prog="scripts/bench")
+    ap = argparse.ArgumentParser(prog="scripts/bench/run")
     ap.add_argument("--sizes", default="1000,10000,20000,100000")
     ap.add_argument("--quick", action="store_true", help="sizes 1000,10000, one repetition")
     ap.add_argument("--reps", type=int, default=3)
@@ -204,7 +205,7 @@ def main():
                     help="skip the callgrind profile of the pipeline (this build and "
                          f"{BASE_REV}'s)")
     ap.add_argument("--bindir", required=True)
-    ap.add_argument("--command", default="scripts/bench")
+    ap.add_argument("--command", default="scripts/bench/run")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     reps = args.reps
@@ -302,12 +303,12 @@ def main():
                 return [leadsync, "run", "--once"], e, note
 
             def node_sdk(i):
-                return (["node", os.path.join(ROOT, "scripts/bench-sdk.mjs"), table,
+                return (["node", os.path.join(HERE, "sdk.mjs"), table,
                          str(PAGE_SIZE)], env,
                         lambda err, out: check_rows(summary_rows(out), "@azure/data-tables"))
 
             def py_sdk(i):
-                return ([SYS_PYTHON, os.path.join(ROOT, "scripts/bench-sdk.py"), table,
+                return ([SYS_PYTHON, os.path.join(HERE, "sdk.py"), table,
                          str(PAGE_SIZE)], env,
                         lambda err, out: check_rows(summary_rows(out), "azure.data.tables"))
 
@@ -378,7 +379,7 @@ def main():
     print(md)
     if not args.no_readme:
         write_readme(md)
-        log("README.md: Benchmarks section updated")
+        log("scripts/bench/README.md: Results section updated")
     return 0
 
 
@@ -404,8 +405,8 @@ def render(results, sizes, reps, v, command, profile_md=None):
                  "receiver (Python, in the harness; its speed bounds that wall time).")
     lines.append("- *no-op tick*: `run --once` again on the JSONL run's ledger, as a CronJob "
                  "tick that finds nothing new.")
-    lines.append("- *SDK bare pulls*: `scripts/bench-sdk.mjs` (listEntities().byPage) and "
-                 "`scripts/bench-sdk.py` (list_entities by page), counting the entities.")
+    lines.append("- *SDK bare pulls*: `scripts/bench/sdk.mjs` (listEntities().byPage) and "
+                 "`scripts/bench/sdk.py` (list_entities by page), counting the entities.")
     lines.append("- *floor: jansson parse*: `leadsync-parsefloor` fetches the same pages once "
                  "and keeps the bodies, then times only their parse with jansson, the project's "
                  "JSON library (process CPU clock, best of 3 passes, one run): each page body "
@@ -448,13 +449,13 @@ def render(results, sizes, reps, v, command, profile_md=None):
 
 
 def write_readme(md):
-    path = os.path.join(ROOT, "README.md")
+    path = os.path.join(HERE, "README.md")
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    m = re.search(r"^## Benchmarks[ \t]*\n", text, re.M)
+    m = re.search(r"^## Results[ \t]*\n", text, re.M)
     if not m:
-        text = text.rstrip("\n") + "\n\n## Benchmarks\n"
-        m = re.search(r"^## Benchmarks[ \t]*\n", text, re.M)
+        text = text.rstrip("\n") + "\n\n## Results\n"
+        m = re.search(r"^## Results[ \t]*\n", text, re.M)
     rest = text[m.end():]
     nxt = re.search(r"^## ", rest, re.M)
     tail = rest[nxt.start():] if nxt else ""

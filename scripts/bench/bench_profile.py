@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench_profile.py - a CPU profile of leadsync's full pipeline, in instructions.
 
-  python3 scripts/bench_profile.py --bindir DIR [--base-rev REV] [--rows N]
+  python3 scripts/bench/bench_profile.py --bindir DIR [--base-rev REV] [--rows N]
 
 Runs one `leadsync run --once` (DIR/leadsync) into a fresh JSONL file and
 ledger under `valgrind --tool=callgrind`, which counts the instructions the
@@ -25,7 +25,7 @@ same table: before, after and the change of each stage.
 Standalone, it uses the table LEADSYNC_TABLE (or --table) at
 LEADSYNC_CONNECTION_STRING, which must already hold --rows rows; without a
 connection string it starts its own Azurite, seeds the rows with
-DIR/leadsync-seed and stops it afterwards. scripts/bench.py imports it.
+DIR/leadsync-seed and stops it afterwards. scripts/bench/bench.py imports it.
 Python 3 stdlib only.
 """
 import argparse
@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PAGE_SIZE = 1000
 DEFAULT_ROWS = 5000
 
@@ -321,7 +321,7 @@ def run(bindir, conn, table, rows, work, base_rev=None):
 
 
 def main():
-    ap = argparse.ArgumentParser(prog="scripts/bench_profile.py")
+    ap = argparse.ArgumentParser(prog="scripts/bench/bench_profile.py")
     ap.add_argument("--bindir", required=True, help="a build with leadsync (and leadsync-seed)")
     ap.add_argument("--base-rev", help="also profile this git revision, built as Release")
     ap.add_argument("--rows", type=int, default=DEFAULT_ROWS)

@@ -1,6 +1,6 @@
 // Bare pull with the official JavaScript SDK (@azure/data-tables), for
-// scripts/bench: lists every entity of a table page by page and counts them.
-//   node scripts/bench-sdk.mjs TABLE [PAGE_SIZE]
+// scripts/bench/run: lists every entity of a table page by page and counts them.
+//   node scripts/bench/sdk.mjs TABLE [PAGE_SIZE]
 // The connection string comes from LEADSYNC_CONNECTION_STRING. Prints the
 // number of entities and pages read.
 import { createRequire } from "node:module";
@@ -15,7 +15,7 @@ const table = process.argv[2];
 const pageSize = Number(process.argv[3] || 1000);
 const conn = process.env.LEADSYNC_CONNECTION_STRING;
 if (!table || !conn) {
-  console.error("usage: LEADSYNC_CONNECTION_STRING=... node bench-sdk.mjs TABLE [PAGE_SIZE]");
+  console.error("usage: LEADSYNC_CONNECTION_STRING=... node sdk.mjs TABLE [PAGE_SIZE]");
   process.exit(64);
 }
 const client = TableClient.fromConnectionString(conn, table, { allowInsecureConnection: true });
