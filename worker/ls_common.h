@@ -9,6 +9,8 @@
 #ifndef LS_COMMON_H
 #define LS_COMMON_H
 
+#include "ls_version.h"
+
 #include <stddef.h>
 #include <stdint.h>
 

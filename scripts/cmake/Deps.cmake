@@ -6,11 +6,9 @@ find_package(LibXml2 REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(Threads REQUIRED)
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
-# The daemon's /healthz and /metrics listener (worker/ls_http_server.c).
+# The daemon's /healthz and /metrics listener (worker/ls_http_server.c, linked
+# by lscore in worker/CMakeLists.txt).
 pkg_check_modules(MICROHTTPD REQUIRED IMPORTED_TARGET libmicrohttpd)
-# lscore is defined later (worker/); link it once every directory is read.
-cmake_language(DEFER DIRECTORY "${CMAKE_SOURCE_DIR}" CALL
-               target_link_libraries lscore PUBLIC PkgConfig::MICROHTTPD)
 if(BUILD_TESTING)
     pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 endif()

@@ -17,10 +17,6 @@
 #include <strings.h>
 #include <time.h>
 
-#ifndef LS_VERSION
-#define LS_VERSION "0"
-#endif
-
 #define BODY_MAX (8u * 1024 * 1024)
 
 int64_t ls_crm_now_ms(void)

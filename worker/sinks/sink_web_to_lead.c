@@ -20,10 +20,6 @@
     "(Web-to-Lead cannot deduplicate): check Salesforce and `leadsync retry` only if the lead "    \
     "is missing"
 
-#ifndef LS_VERSION
-#define LS_VERSION "0"
-#endif
-
 /* ------------------------------------------------------------------------ */
 /* Pure parts                                                                */
 

@@ -46,10 +46,6 @@
 #include <strings.h>
 #include <time.h>
 
-#ifndef LS_VERSION
-#define LS_VERSION "0"
-#endif
-
 #define COMP "sink:webhook"
 
 /* ------------------------------------------------------------------------ */
