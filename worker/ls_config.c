@@ -288,6 +288,33 @@ static const char *real_getenv(void *ctx, const char *name)
     return getenv(name);
 }
 
+/* A description of a JSON load error that quotes none of the input. */
+static const char *json_error_summary(const json_error_t *jerr)
+{
+    switch (json_error_code(jerr)) {
+    case json_error_cannot_open_file:
+        return "cannot be read";
+    case json_error_premature_end_of_input:
+        return "ends too early";
+    case json_error_duplicate_key:
+        return "a key appears twice";
+    case json_error_null_character:
+        return "a NUL character";
+    case json_error_invalid_utf8:
+        return "not UTF-8";
+    case json_error_stack_overflow:
+        return "nested too deeply";
+    case json_error_numeric_overflow:
+        return "a number out of range";
+    case json_error_end_of_input_expected:
+        return "text after the top-level value";
+    case json_error_null_byte_in_key:
+        return "a NUL character in a key";
+    default:
+        return "JSON syntax error";
+    }
+}
+
 static int load_file(struct ls_config *cfg, const char *file)
 {
     json_error_t jerr;
@@ -298,7 +325,12 @@ static int load_file(struct ls_config *cfg, const char *file)
 
     root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        rc = ls_error(LS_ECONFIG, "config file %s: line %d: %s", file, jerr.line, jerr.text);
+        /* jansson's text quotes the file near the error: it may be a secret */
+        if (jerr.line < 1)
+            rc = ls_error(LS_ECONFIG, "config file %s: %s", file, json_error_summary(&jerr));
+        else
+            rc = ls_error(LS_ECONFIG, "config file %s: line %d, column %d: %s", file, jerr.line,
+                          jerr.column, json_error_summary(&jerr));
         goto done;
     }
     if (!json_is_object(root)) {
@@ -419,9 +451,10 @@ int ls_config_require_source(const struct ls_config *cfg)
 {
     if ((!cfg->connection_string || !*cfg->connection_string) &&
         (!cfg->table_endpoint || !*cfg->table_endpoint))
-        return ls_error(LS_ECONFIG, "LEADSYNC_CONNECTION_STRING is not set (nor "
-                                    "AZURE_STORAGE_CONNECTION_STRING, nor LEADSYNC_TABLE_ENDPOINT); for "
-                                    "a local Azurite use UseDevelopmentStorage=true");
+        return ls_error(LS_ECONFIG,
+                        "LEADSYNC_CONNECTION_STRING is not set (nor "
+                        "AZURE_STORAGE_CONNECTION_STRING, nor LEADSYNC_TABLE_ENDPOINT); for "
+                        "a local Azurite use UseDevelopmentStorage=true");
     return LS_OK;
 }
 

@@ -56,9 +56,12 @@ static void test_ls_config__defaults(void **state)
 
 static void test_ls_config__environment(void **state)
 {
-    char *vars[] = {"LEADSYNC_TABLE=Leads2", "LEADSYNC_OVERLAP_SECONDS=60",
+    char *vars[] = {"LEADSYNC_TABLE=Leads2",
+                    "LEADSYNC_OVERLAP_SECONDS=60",
                     "AZURE_STORAGE_CONNECTION_STRING=UseDevelopmentStorage=true",
-                    "LEADSYNC_IDENTITY=row", "PATH=/bin", NULL};
+                    "LEADSYNC_IDENTITY=row",
+                    "PATH=/bin",
+                    NULL};
     struct ls_config cfg;
 
     (void)state;
@@ -158,6 +161,8 @@ static void test_ls_config__file_errors(void **state)
     char *dir = lst_tmpdir();
     char *unknown = write_tmp(dir, "u.json", "{\"LEADSYNC_TABLE\": \"T\", \"table_name\": 1}");
     char *broken = write_tmp(dir, "b.json", "{\"LEADSYNC_TABLE\": ");
+    char *leaky = write_tmp(
+        dir, "l.json", "{\"LEADSYNC_TABLE\": \"T\",\n \"LEADSYNC_HUBSPOT_TOKEN\": s3cr3t-pat}");
     char *arr = write_tmp(dir, "a.json", "[1,2]");
     char *typed = write_tmp(dir, "t.json", "{\"LEADSYNC_TABLE\": [\"x\"]}");
     char *vars[] = {NULL};
@@ -171,6 +176,11 @@ static void test_ls_config__file_errors(void **state)
     assert_int_equal(load(&cfg, broken, vars), LS_ECONFIG);
     assert_non_null(strstr(ls_error_last(), "line"));
     ls_config_dispose(&cfg);
+    /* a syntax error names the line and column, never the text near it (a secret) */
+    assert_int_equal(load(&cfg, leaky, vars), LS_ECONFIG);
+    assert_non_null(strstr(ls_error_last(), "line 2, column"));
+    assert_null(strstr(ls_error_last(), "s3cr"));
+    ls_config_dispose(&cfg);
     assert_int_equal(load(&cfg, arr, vars), LS_ECONFIG);
     ls_config_dispose(&cfg);
     assert_int_equal(load(&cfg, typed, vars), LS_ECONFIG);
@@ -180,6 +190,7 @@ static void test_ls_config__file_errors(void **state)
     ls_config_dispose(&cfg);
     free(unknown);
     free(broken);
+    free(leaky);
     free(arr);
     free(typed);
     lst_rmtree(dir);
@@ -189,7 +200,8 @@ static void test_ls_config__file_errors(void **state)
 static void test_ls_config__secret_from_file(void **state)
 {
     char *dir = lst_tmpdir();
-    char *secret = write_tmp(dir, "s", "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=k==\n");
+    char *secret =
+        write_tmp(dir, "s", "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=k==\n");
     char var[4096];
     char *vars[] = {var, NULL};
     char *missing[] = {"LEADSYNC_CONNECTION_STRING_FILE=/nonexistent/secret", NULL};
