@@ -13,7 +13,8 @@ extern const struct ls_sink_ops ls_sink_web_to_lead_ops;
 extern const struct ls_sink_ops ls_sink_salesforce_ops;
 extern const struct ls_sink_ops ls_sink_dynamics_ops;
 
-/* The one registry: a sink exists when it is listed here. */
+/* The one registry: a sink exists when it is listed here, one per line. */
+/* clang-format off */
 static const struct ls_sink_ops *const registry[] = {
     &ls_sink_jsonl_ops,
     &ls_sink_webhook_ops,
@@ -23,6 +24,7 @@ static const struct ls_sink_ops *const registry[] = {
     &ls_sink_salesforce_ops,
     &ls_sink_dynamics_ops,
 };
+/* clang-format on */
 
 const struct ls_sink_ops *ls_sink_lookup(const char *name)
 {
