@@ -16,8 +16,7 @@ struct ls_run_args {
     const char *since;
 };
 
-/* Set by SIGTERM/SIGINT. */
-extern volatile sig_atomic_t ls_stop_requested;
+/* Counts SIGTERM/SIGINT in ls_stop_requested (ls_common.h). */
 void ls_install_signal_handlers(void);
 
 /* run: returns LS_OK, or LS_ESINK-like codes; *exit_code gets the contract's code. */

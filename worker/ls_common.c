@@ -21,6 +21,8 @@ int64_t ls_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+volatile sig_atomic_t ls_stop_requested;
+
 int64_t ls_mono_ms(void)
 {
     struct timespec ts;

@@ -11,6 +11,7 @@
 
 #include "ls_version.h"
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,14 @@ enum ls_exit {
 /* Clocks, in milliseconds: wall (unix epoch) and monotonic (for intervals). */
 int64_t ls_now_ms(void);
 int64_t ls_mono_ms(void);
+
+/*
+ * Stopping on a signal: the handlers `run` installs count SIGTERM/SIGINT
+ * here (0 running; 1 start nothing new, let requests already in flight
+ * finish within LEADSYNC_STOP_GRACE_SECONDS; 2 or more stop now). Either
+ * way only what was answered is committed, so nothing is lost.
+ */
+extern volatile sig_atomic_t ls_stop_requested;
 
 /* Sets the last error message and returns code. */
 int ls_error(int code, const char *fmt, ...) LS_PRINTF(2, 3);

@@ -57,6 +57,8 @@ const struct ls_conf_entry ls_conf_entries[] = {
      "deliveries per second per sink (0 = unlimited)", NULL},
     {"LEADSYNC_ONCE_MAX_WAIT_SECONDS", LS_CONF_INT, "60", S(once_max_wait_seconds), 0, 0, 86400, NULL,
      "run --once waits out a Retry-After up to this long, then exits 75 with work pending", NULL},
+    {"LEADSYNC_STOP_GRACE_SECONDS", LS_CONF_INT, "7", S(stop_grace_seconds), 0, 0, 3600, NULL,
+     "on SIGTERM, how long requests already sent may take to answer before the process stops (a second signal stops at once; unanswered deliveries go out next run)", NULL},
     {"LEADSYNC_WEBHOOK_FORMAT", LS_CONF_ENUM, "json", S(webhook_format), 0, 0, 0, "json|marketplace",
      "webhook body: leadsync JSON or the marketplace's own HTTPS-endpoint payload", NULL},
     {"LEADSYNC_WEBHOOK_HEADERS", LS_CONF_STRING, NULL, S(webhook_headers), LS_CONF_SECRET, 0, 0, NULL,

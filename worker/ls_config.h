@@ -61,6 +61,7 @@ struct ls_config {
     long max_in_flight;
     long rate_limit; /* deliveries per second per sink, 0 = unlimited */
     long once_max_wait_seconds;
+    long stop_grace_seconds;
     char *webhook_format;  /* json | marketplace */
     char *webhook_headers; /* "Name: value\nName2: value2" or ";"-separated */
     char *webhook_ca_file;

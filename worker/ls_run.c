@@ -23,12 +23,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
-volatile sig_atomic_t ls_stop_requested;
-
 static void on_signal(int sig)
 {
     (void)sig;
-    ls_stop_requested = 1;
+    if (ls_stop_requested < 2) /* the second signal means "stop now" */
+        ls_stop_requested++;
 }
 
 void ls_install_signal_handlers(void)

@@ -9,6 +9,7 @@ import http.server
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -168,6 +169,69 @@ class DaemonOps(whtest.WebhookCase):
         again = [r["id"] for r in after if r["id"] in got]
         self.assertLessEqual(len(again), 1, "committed deliveries were repeated: %s" % again)
         self.assertEqual(len({r["id"] for r in rcv.accepted()}), n)
+
+    def sigterm_mid_batch(self, n, rules, grace):
+        """A slow receiver and one batch out (the default batch of 200, 4
+        requests at a time): SIGTERM once 8 deliveries were answered."""
+        rcv = self.receiver(rules=rules)
+        self.env["LEADSYNC_SINKS"] = "webhook:" + rcv.url
+        self.env["LEADSYNC_MAX_IN_FLIGHT"] = "4"
+        self.env["LEADSYNC_WEBHOOK_TIMEOUT_SECONDS"] = "120"
+        self.env["LEADSYNC_STOP_GRACE_SECONDS"] = str(grace)
+        self.write_rows(lstest.bulk_rows(n, prefix="slow"))
+        time.sleep(1.1)
+        self.start_daemon()
+        wait_for(lambda: len(rcv.records()) >= 8, 60, "delivery to start")
+        self.proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: "in-flight deliveries (again to stop now)" in self.stderr(), 30,
+                 "the daemon to say it is finishing the requests in flight")
+        self.assertRegex(self.stderr(), r"finishing [1-4] in-flight deliveries")
+        return rcv
+
+    def rerun_and_check(self, rcv, n, committed):
+        """The next run delivers the rest; nothing committed goes out again."""
+        before = len(rcv.records())
+        rcv.faults([])
+        self.run_worker("run", "--once", check=0)
+        again = [r["id"] for r in rcv.records()[before:] if r["id"] in committed]
+        self.assertEqual(again, [], "committed deliveries were sent again")
+        self.assertEqual(len({r["id"] for r in rcv.accepted()}), n)
+
+    def delivered_ids(self):
+        con = sqlite3.connect(self.env["LEADSYNC_STATE"])
+        try:
+            return {r[0] for r in con.execute(
+                "SELECT delivery_id FROM outbox WHERE state = 'delivered'")}
+        finally:
+            con.close()
+
+    def test_sigterm_finishes_in_flight_requests_and_commits_them(self):
+        # A batch of 200 takes 50 s here, far beyond `docker stop`'s 10 s: the
+        # daemon starts nothing new, lets the 4 requests in flight answer
+        # (1 s, within the grace) and commits them, then exits 0.
+        n = 200
+        rcv = self.sigterm_mid_batch(n, [{"delay_ms": 1000}], 30)
+        self.assertEqual(self.proc.wait(20), 0, self.stderr()[-3000:])
+        self.assertIn("stopped by signal", self.stderr())
+        committed = self.delivered_ids()
+        got = {r["id"] for r in rcv.accepted()}
+        self.assertTrue(committed, "nothing was committed before the stop")
+        self.assertLess(len(committed), n, "the whole batch went out; the test proves nothing")
+        self.assertEqual(committed, got, "an answered delivery was not committed (or the reverse)")
+        self.rerun_and_check(rcv, n, committed)
+
+    def test_second_sigterm_stops_at_once_and_loses_nothing(self):
+        # Requests that take a minute and a long grace: only the second
+        # signal ends the wait; the requests cut off go out on the next run.
+        n = 40
+        rcv = self.sigterm_mid_batch(n, [{"count": 8}, {"delay_ms": 60000}], 600)
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(30), 0, self.stderr()[-3000:])
+        committed = self.delivered_ids()
+        got = {r["id"] for r in rcv.accepted()}
+        self.assertEqual(len(got), 8)
+        self.assertEqual(committed, got, "the answered deliveries were not committed (or more)")
+        self.rerun_and_check(rcv, n, committed)
 
     def test_once_pushes_to_pushgateway(self):
         got = []

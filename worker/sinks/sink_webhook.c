@@ -284,6 +284,7 @@ struct hook {
     long timeout_s;
     long rate; /* requests per second, 0 = unlimited */
     size_t max_in_flight;
+    long stop_grace_s; /* after SIGTERM, how long requests in flight may take */
     CURLM *multi;
     struct hook_xfer *xf;
     int64_t next_slot_us; /* rate pacing (monotonic) */
@@ -520,6 +521,7 @@ static int hook_create(const char *arg, const struct ls_config *cfg, void **ctx)
     h->timeout_s = cfg->webhook_timeout_seconds > 0 ? cfg->webhook_timeout_seconds : 15;
     h->rate = cfg->rate_limit > 0 ? cfg->rate_limit : 0;
     h->max_in_flight = cfg->max_in_flight > 0 ? (size_t)cfg->max_in_flight : 1;
+    h->stop_grace_s = cfg->stop_grace_seconds;
     snprintf(h->ua, sizeof(h->ua), "leadsync/%s", LS_VERSION);
     h->multi = curl_multi_init();
     if (!h->multi) {
@@ -653,6 +655,16 @@ static int start_item(struct hook *h, struct hook_xfer *x, const struct ls_sink_
     return 0;
 }
 
+static void release_xfer(struct hook *h, struct hook_xfer *x)
+{
+    curl_multi_remove_handle(h->multi, x->easy);
+    curl_slist_free_all(x->hdrs);
+    x->hdrs = NULL;
+    free(x->body);
+    x->body = NULL;
+    x->busy = 0;
+}
+
 static void finish_xfer(struct hook *h, struct hook_xfer *x, CURLcode cc,
                         struct ls_sink_result *res)
 {
@@ -677,12 +689,49 @@ static void finish_xfer(struct hook *h, struct hook_xfer *x, CURLcode cc,
                      msg);
         }
     }
-    curl_multi_remove_handle(h->multi, x->easy);
-    curl_slist_free_all(x->hdrs);
-    x->hdrs = NULL;
-    free(x->body);
-    x->body = NULL;
-    x->busy = 0;
+    release_xfer(h, x);
+}
+
+static void mark_not_sent(struct ls_sink_result *r, const char *why)
+{
+    /* The delivery engine counts no attempt for these; they stay due. */
+    r->outcome = LS_SINK_RETRY;
+    r->status = 0;
+    r->throttled = 1;
+    r->retry_after_ms = -1;
+    snprintf(r->error, sizeof(r->error), "not sent: %s", why);
+}
+
+/*
+ * A signal while the batch is out (ls_stop_requested): nothing new starts;
+ * the requests in flight get the stop grace to answer. Returns 1 when they
+ * must be cut off now (grace over, or a second signal). *until_us is 0 until
+ * the stop is first seen.
+ */
+static int stop_now(const struct hook *h, size_t active, int64_t *until_us)
+{
+    if (!ls_stop_requested)
+        return 0;
+    if (!*until_us) {
+        *until_us = mono_us() + (int64_t)h->stop_grace_s * 1000000;
+        if (active)
+            LS_INFO(COMP, "finishing %zu in-flight deliveries (again to stop now)", active);
+    }
+    return ls_stop_requested > 1 || mono_us() >= *until_us;
+}
+
+/* Cuts off every request still in flight: reported not sent (the receiver
+ * may have it; it goes out again under the same webhook-id). */
+static void cut_off(struct hook *h, struct ls_sink_result *results)
+{
+    size_t i;
+
+    for (i = 0; i < h->max_in_flight; i++) {
+        if (!h->xf[i].busy)
+            continue;
+        mark_not_sent(&results[h->xf[i].idx], "stopped by a signal before the answer came");
+        release_xfer(h, &h->xf[i]);
+    }
 }
 
 static int hook_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
@@ -691,6 +740,7 @@ static int hook_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
     struct hook *h = ctx;
     size_t next = 0, active = 0, i;
     int halt = 0; /* throttled or fatal: start nothing more */
+    int64_t stop_until_us = 0;
 
     for (i = 0; i < n; i++) {
         memset(&results[i], 0, sizeof(results[i]));
@@ -703,6 +753,11 @@ static int hook_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
         CURLMsg *m;
         int left;
 
+        if (stop_now(h, active, &stop_until_us)) {
+            cut_off(h, results);
+            break;
+        }
+        halt = halt || ls_stop_requested;
         while (!halt && next < n && active < h->max_in_flight) {
             struct hook_xfer *x = NULL;
 
@@ -763,15 +818,10 @@ static int hook_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
         if (active > 0 || (!halt && next < n))
             curl_multi_poll(h->multi, NULL, 0, (int)wait_ms, NULL);
     }
-    for (i = next; i < n; i++) {
-        /* Never sent: the delivery engine counts no attempt for these. */
-        results[i].outcome = LS_SINK_RETRY;
-        results[i].status = 0;
-        results[i].throttled = 1;
-        results[i].retry_after_ms = -1;
-        snprintf(results[i].error, sizeof(results[i].error),
-                 "not sent: the batch stopped after a throttled or fatal answer");
-    }
+    for (i = next; i < n; i++)
+        mark_not_sent(&results[i], ls_stop_requested ? "stopping on a signal"
+                                                     : "the batch stopped after a throttled or "
+                                                       "fatal answer");
     return LS_OK;
 }
 
