@@ -80,9 +80,20 @@ static time_t now_of(const struct azt_client *c)
     return c->now ? c->now(c->seam_ctx) : time(NULL);
 }
 
+static int canceled(const struct azt_client *c)
+{
+    return c->cancel && c->cancel(c->seam_ctx);
+}
+
+/* A backoff sleep of up to 300 s (Retry-After): taken in short slices so a
+ * cancellation (SIGTERM) ends it within a slice. The seam gets the whole
+ * delay: it records the policy, it does not sleep. */
+#define AZT_SLEEP_SLICE_MS 100
+
 static void sleep_of(const struct azt_client *c, long ms)
 {
     struct timespec ts;
+    long slice;
 
     if (ms <= 0)
         return;
@@ -90,10 +101,14 @@ static void sleep_of(const struct azt_client *c, long ms)
         c->sleep_ms(c->seam_ctx, ms);
         return;
     }
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000L;
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
+    while (ms > 0 && !canceled(c)) {
+        slice = ms < AZT_SLEEP_SLICE_MS ? ms : AZT_SLEEP_SLICE_MS;
+        ts.tv_sec = 0;
+        ts.tv_nsec = slice * 1000000L;
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+        ms -= slice;
+    }
 }
 
 static uint32_t random_of(const struct azt_client *c)
@@ -105,11 +120,6 @@ static uint32_t random_of(const struct azt_client *c)
     if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
         r = (uint32_t)time(NULL) * 2654435761u;
     return r;
-}
-
-static int canceled(const struct azt_client *c)
-{
-    return c->cancel && c->cancel(c->seam_ctx);
 }
 
 static void logf_warn(const struct azt_client *c, const char *fmt, ...) AZT_PRINTF(2, 3);

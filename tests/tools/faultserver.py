@@ -28,6 +28,22 @@ Scenarios (faults apply to the FIRST attempt of page 1 unless stated):
   big       one page of all entities (for response size caps)
   bearer    401 unless "Authorization: Bearer fresh-token" (instead of SharedKey)
 
+Hostile scenarios, for the worker (they apply to every page of the window):
+  sleepy    503 ServerBusy with Retry-After: 300 on every request
+  flood     a page of 2 x $top + 1 entities, most of them empty objects
+  wide      entity 3 of each page carries 300 properties
+  nokeys    every entity whose index ends in 3 has no PartitionKey nor RowKey
+  oversize  while $top > 25 an answer of 33 MiB (over the client's 32 MiB cap)
+  endless   empty pages, each with a fresh continuation, forever
+  nul       marketplace-shaped rows; index ending in 3: a NUL inside the
+            CustomerInfo email, ending in 7: a raw NUL in OfferDisplayName
+  hostile   403 whose error code, request id and message carry terminal
+            escapes and key=value words
+
+A query whose $filter is "PartitionKey eq '' and RowKey eq ''" (the worker's
+clock probe) is answered with an empty page, as the service does. State is
+kept per table and $filter, so the probe and the window do not mix.
+
 Checks on every request (a violation answers 400 with code FaultServerCheck):
 x-ms-date, x-ms-version and an Authorization "SharedKey <account>:" header
 (bearer excepted) are present; no Date header; Accept is JSON; $filter/$select/$top are
@@ -65,6 +81,30 @@ def entity(i):
         "Seq": i,
         "Name": "e%d" % i,
     }
+
+
+def marketplace_entity(i):
+    email = "lead%d@example.com" % i
+    if i % 10 == 3:
+        email = "victim@example.com\\u0000.attacker.example"
+    e = entity(i)
+    e["CustomerInfo"] = ('{"FirstName":"F%d","LastName":"L","Email":"%s","Phone":"","Country":"US",'
+                         '"Company":"C","Title":""}' % (i, email))
+    e["LeadSource"] = "SPZA-PLT|contoso.offer"
+    e["OfferDisplayName"] = "Offer\x00cut" if i % 10 == 7 else "Offer"
+    return e
+
+
+def planned_entity(scenario, i):
+    if scenario == "nul":
+        return marketplace_entity(i)
+    e = entity(i)
+    if scenario == "nokeys" and i % 10 == 3:
+        del e["PartitionKey"], e["RowKey"]
+    if scenario == "wide" and i % 10 == 3:
+        for k in range(300):
+            e["P%03d" % k] = k
+    return e
 
 
 def token(pos, page):
@@ -140,8 +180,13 @@ class Handler(BaseHTTPRequestHandler):
         if nrk == "":
             return self.check_fail("empty NextRowKey sent")
 
+        if p.get("$filter") == "PartitionKey eq '' and RowKey eq ''":
+            return self.send_json(200, {"value": []})
+        if scenario == "oversize":
+            query = query[:2]  # $top shrinks after an oversized answer
         with lock:
-            st = tables.setdefault(table, {"query": query, "attempts": {}, "issued": {}})
+            st = tables.setdefault((table, p.get("$filter")),
+                                   {"query": query, "attempts": {}, "issued": {}})
             if st["query"] != query:
                 return self.check_fail("query changed between pages")
             if npk is None:
@@ -158,6 +203,22 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_xml_error(403, "AuthenticationFailed")
         if scenario == "always":
             return self.send_error_json(503, "ServerBusy", "Operations per second is over the account limit.")
+        if scenario == "sleepy":
+            return self.send_error_json(503, "ServerBusy", "Operations per second is over the account limit.",
+                                        {"Retry-After": "300"})
+        if scenario == "hostile":
+            return self.send_error_json(
+                403, "AuthenticationFailed\x1b[2J\x1b]0;owned\x07",
+                "Denied.\u001b[31m level=debug msg=forged forged=1 rows=999\r\nfake: line",
+                {"x-ms-request-id": "req\x1b[1mid"})
+        if scenario == "oversize" and top > 25:
+            pad = b"x" * (33 * 1024 * 1024)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json;odata=nometadata")
+            self.send_header("Content-Length", str(len(pad) + 20))
+            self.end_headers()
+            self.wfile.write(b'{"value":[{"Pad":"' + pad + b'"}]}')
+            return
         first = page == 1 and attempt == 1
         if scenario == "busy" and first:
             return self.send_error_json(503, "ServerBusy", "Operations per second is over the account limit.",
@@ -168,7 +229,7 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(2.0)
 
         # plan the page
-        if scenario == "loop":
+        if scenario in ("loop", "endless"):
             count = 0
         elif scenario == "short" and page < len(SHORT_PLAN):
             count = SHORT_PLAN[page]
@@ -177,10 +238,14 @@ class Handler(BaseHTTPRequestHandler):
         else:
             count = top
         count = max(0, min(count, top if scenario != "big" else N_ENTITIES, N_ENTITIES - pos))
-        ents = [entity(i) for i in range(pos, pos + count)]
+        ents = [planned_entity(scenario, i) for i in range(pos, pos + count)]
+        if scenario == "flood":
+            ents += [{}] * (2 * top + 1 - len(ents))
         end = pos + count
         headers = {}
-        if scenario == "loop" or end < N_ENTITIES:
+        if scenario == "endless":
+            end = pos + 1  # a fresh token every time, and no entity ever
+        if scenario in ("loop", "endless") or end < N_ENTITIES:
             nxt_pos = pos if scenario == "loop" else end
             nxt_page = page if scenario == "loop" else page + 1
             tpk, trk = token(nxt_pos, nxt_page)

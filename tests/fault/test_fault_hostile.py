@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""A hostile or broken table endpoint (tests/tools/faultserver.py).
+
+The worker runs against the fault server instead of Azurite, which serves
+pages no real service would: more entities than $top, entities with 300
+properties, rows without keys, 33 MiB answers, fresh continuations on empty
+pages forever, NUL bytes inside values, escapes and key=value words in error
+codes. Each case ends with a clear error or a clean run, never a hang, a
+crash, a silent loss or a forged log field; a failed window leaves the cursor
+where it was.
+"""
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+import lstest  # noqa: E402
+
+KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+SERVER = os.path.join(HERE, "..", "tools", "faultserver.py")
+
+
+class HostileTable(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = subprocess.Popen(
+            [sys.executable, SERVER, "--entities", "200", "--max-seconds", "600"],
+            stdout=subprocess.PIPE, text=True)
+        cls.port = int(cls.server.stdout.readline())
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.terminate()
+        cls.server.wait(10)
+        cls.server.stdout.close()
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="leadsync-hostile-")
+        self.jsonl = os.path.join(self.dir, "leads.jsonl")
+        self.ledger = os.path.join(self.dir, "ledger.db")
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LEADSYNC_CONNECTION_STRING": (
+                "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=%s;"
+                "TableEndpoint=http://127.0.0.1:%d/devstoreaccount1;" % (KEY, self.port)),
+            "LEADSYNC_STATE": self.ledger,
+            "LEADSYNC_SINKS": "jsonl:" + self.jsonl,
+            "LEADSYNC_SETTLE_SECONDS": "0",
+            "LEADSYNC_TEST_LEADS": "deliver",
+        }
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TMPDIR"):
+            if k in os.environ:
+                self.env[k] = os.environ[k]
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def table(self, scenario):
+        """A fresh table of the scenario (the server keeps state per table)."""
+        n = getattr(HostileTable, "_n", 0) + 1
+        HostileTable._n = n
+        self.env["LEADSYNC_TABLE"] = "%s%d" % (scenario, n)
+
+    def run_once(self, env=None, timeout=300):
+        e = dict(self.env)
+        e.update(env or {})
+        p = subprocess.run([lstest.binary(), "run", "--once"], env=e, capture_output=True,
+                           text=True, timeout=timeout, errors="replace")
+        self.assertNotIn("AddressSanitizer", p.stderr)
+        self.assertNotIn("runtime error", p.stderr)
+        return p
+
+    def cursor(self):
+        if not os.path.exists(self.ledger):
+            return None
+        con = sqlite3.connect(self.ledger)
+        try:
+            row = con.execute("SELECT value FROM meta WHERE key = 'cursor'").fetchone()
+        except sqlite3.OperationalError:
+            row = None
+        con.close()
+        return row[0] if row else None
+
+    def lines(self):
+        if not os.path.exists(self.jsonl):
+            return []
+        with open(self.jsonl, encoding="utf-8") as f:
+            return [json.loads(line) for line in f]
+
+    def test_sigterm_during_retry_after(self):
+        """A SIGTERM during a 300 s Retry-After ends the run promptly."""
+        self.table("sleepy")
+        e = dict(self.env)
+        e["LEADSYNC_LOG_LEVEL"] = "info"
+        p = subprocess.Popen([lstest.binary(), "run", "--once"], env=e, stderr=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, text=True, errors="replace")
+        seen = []
+        for line in p.stderr:
+            seen.append(line)
+            if "300000 ms" in line:
+                break
+        self.assertTrue(seen and "300000 ms" in seen[-1], "".join(seen)[-2000:])
+        p.send_signal(signal.SIGTERM)
+        try:
+            # far below the 300 s the sleep would take
+            rest = p.communicate(timeout=60)[1]
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            self.fail("the run ignored SIGTERM during the Retry-After sleep")
+        self.assertRegex(rest, "(?i)cancel|stop")
+        self.assertIsNone(self.cursor())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
