@@ -1,0 +1,120 @@
+/*
+ * ls_ledger_int.h - what the parts of the ledger share; nothing outside
+ * worker/ls_ledger*.c includes it.
+ *
+ * The ledger is one SQLite file with four parts, one source file each:
+ *   ls_ledger.c         the file: open, lock, integrity record, migrations,
+ *                       transactions, meta
+ *   ls_ledger_sync.c    sync state: rows and leads
+ *   ls_ledger_outbox.c  the outbox: deliveries, delivered leads, dead
+ *                       letters, purge
+ *   ls_ledger_runs.c    runs and statistics
+ * and the statement plumbing they all use (ls_ledger_stmt.c). Each part
+ * lists its SQL in a table of its own; ls_ledger_open() prepares every
+ * statement of every table once.
+ */
+#ifndef LS_LEDGER_INT_H
+#define LS_LEDGER_INT_H
+
+#include "ls_ledger.h"
+
+#include <sqlite3.h>
+
+#include <stdint.h>
+
+/* Runtime statements, prepared once at open. */
+enum ls_ledger_stmt {
+    /* the file: transactions and savepoints, meta (ls_ledger.c) */
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
+    ST_META_GET,
+    ST_META_SET,
+    ST_META_DEL,
+    /* sync state: rows and leads (ls_ledger_sync.c) */
+    ST_ROW_GET,
+    ST_ROW_PUT,
+    ST_LEAD_GET,
+    ST_LEAD_PUT,
+    /* the outbox: deliveries, delivered leads, dead letters, purge (ls_ledger_outbox.c) */
+    ST_ENQUEUE,
+    ST_COALESCE,
+    ST_PENDING,
+    ST_MARK_DELIVERED,
+    ST_SINK_LEAD_PUT,
+    ST_SINK_LEAD_GET,
+    ST_NEXT_DUE,
+    ST_PENDING_COUNT,
+    ST_MARK_RETRY,
+    ST_MARK_DEAD,
+    ST_DEAD_SUPERSEDE,
+    ST_DEAD_REQUEUE,
+    ST_DEAD_LETTERS,
+    ST_PURGE,
+    ST_INLINE_ADD,
+    /* runs and statistics (ls_ledger_runs.c) */
+    ST_SINK_STATS,
+    ST_INLINE_STATS,
+    ST_ROW_COUNT,
+    ST_RUN_START,
+    ST_RUN_FINISH,
+    ST_LAST_RUN,
+    ST_COUNT
+};
+
+/* One statement of a part: ST_COUNT and NULL end a part's table. */
+struct ls_ledger_sql {
+    enum ls_ledger_stmt id;
+    const char *sql;
+};
+
+extern const struct ls_ledger_sql ls_ledger_file_sql[];
+extern const struct ls_ledger_sql ls_ledger_sync_sql[];
+extern const struct ls_ledger_sql ls_ledger_outbox_sql[];
+extern const struct ls_ledger_sql ls_ledger_runs_sql[];
+
+/* The ledger file as leadsync left it at its last clean close, and when it
+ * was last checked in full (ls_ledger.c, "The integrity check"). */
+struct file_record {
+    int valid;
+    unsigned long long dev, ino;
+    long long size, mtime_s, mtime_ns, checked_at;
+};
+
+struct ls_ledger {
+    sqlite3 *db;
+    char *path;
+    int lock_fd;
+    int readonly;
+    int opened;              /* the open completed: a clean close may be recorded */
+    int suspect;             /* SQLite reported damage or an I/O error: record nothing */
+    int checked;             /* the integrity check ran on this open */
+    long long checked_at;    /* when the last full check ran (epoch seconds) */
+    struct file_record prev; /* what the lock file said when we took it */
+    sqlite3_stmt *st[ST_COUNT];
+};
+
+/* Statement plumbing (ls_ledger_stmt.c). Each sets the last error. */
+
+/* Sets the last error for a failed SQLite call made while doing `what`. */
+int ledger_db_err(struct ls_ledger *l, int rc, const char *what);
+/* Resets a statement and clears its bindings. */
+void ledger_reset(sqlite3_stmt *st);
+int ledger_bind_text(struct ls_ledger *l, sqlite3_stmt *st, const char *name, const char *v);
+int ledger_bind_i64(struct ls_ledger *l, sqlite3_stmt *st, const char *name, int64_t v);
+/* Binds :error, cut to ~300 bytes on a UTF-8 boundary. */
+int ledger_bind_error(struct ls_ledger *l, sqlite3_stmt *st, const char *error);
+/* Steps a statement that returns no rows to completion and resets it. */
+int ledger_run(struct ls_ledger *l, sqlite3_stmt *st, const char *what);
+/* Column i as a malloc'd string, NULL for SQL NULL. */
+char *ledger_col_strdup(sqlite3_stmt *st, int i);
+/* A savepoint makes a multi-statement operation atomic inside or outside a
+ * caller's transaction; op_end releases it, or undoes it when err != 0 and
+ * returns err unchanged. */
+int ledger_op_begin(struct ls_ledger *l);
+int ledger_op_end(struct ls_ledger *l, int err);
+
+#endif /* LS_LEDGER_INT_H */

@@ -1,0 +1,149 @@
+/* ls_ledger_stmt.c - the statement plumbing every part of the ledger uses
+ * (ls_ledger_int.h). */
+#include "ls_ledger_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ERROR_BYTES 300
+
+int ledger_db_err(struct ls_ledger *l, int rc, const char *what)
+{
+    const char *msg = l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc);
+
+    if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB ||
+        (rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL)
+        l->suspect = 1;
+    switch (rc & 0xff) {
+    case SQLITE_FULL:
+        return ls_error(LS_EDB, "ledger disk full: %s (%s): %s", what, l->path, msg);
+    case SQLITE_READONLY:
+        return ls_error(LS_EDB, "ledger is read-only: cannot %s (%s): %s", what, l->path, msg);
+    case SQLITE_IOERR:
+        if (l->db &&
+            (sqlite3_system_errno(l->db) == ENOSPC || sqlite3_system_errno(l->db) == EDQUOT))
+            return ls_error(LS_EDB, "ledger disk full: %s (%s): %s", what, l->path,
+                            strerror(sqlite3_system_errno(l->db)));
+        return ls_error(LS_EDB, "ledger I/O error: %s (%s): %s", what, l->path, msg);
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+        return ls_error(LS_EDB, "ledger %s is not a valid leadsync ledger: %s", l->path, msg);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return ls_error(LS_EDB, "ledger %s is busy: %s: %s", l->path, what, msg);
+    case SQLITE_CANTOPEN:
+        return ls_error(LS_EDB, "cannot open ledger %s: %s", l->path, msg);
+    default:
+        return ls_error(LS_EDB, "ledger %s: %s: %s", l->path, what, msg);
+    }
+}
+
+void ledger_reset(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+static int param(struct ls_ledger *l, sqlite3_stmt *st, const char *name)
+{
+    int i = sqlite3_bind_parameter_index(st, name);
+
+    if (i == 0)
+        ls_error(LS_ERROR, "ledger %s: internal: no parameter %s in \"%s\"", l->path, name,
+                 sqlite3_sql(st));
+    return i;
+}
+
+int ledger_bind_text(struct ls_ledger *l, sqlite3_stmt *st, const char *name, const char *v)
+{
+    int i = param(l, st, name);
+    int rc;
+
+    if (i == 0)
+        return LS_ERROR;
+    rc = v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+    return rc == SQLITE_OK ? 0 : ledger_db_err(l, rc, "binding a parameter");
+}
+
+static int ledger_bind_textn(struct ls_ledger *l, sqlite3_stmt *st, const char *name, const char *v,
+                             size_t n)
+{
+    int i = param(l, st, name);
+    int rc;
+
+    if (i == 0)
+        return LS_ERROR;
+    rc = sqlite3_bind_text64(st, i, v, n, SQLITE_TRANSIENT, SQLITE_UTF8);
+    return rc == SQLITE_OK ? 0 : ledger_db_err(l, rc, "binding a parameter");
+}
+
+int ledger_bind_i64(struct ls_ledger *l, sqlite3_stmt *st, const char *name, int64_t v)
+{
+    int i = param(l, st, name);
+    int rc;
+
+    if (i == 0)
+        return LS_ERROR;
+    rc = sqlite3_bind_int64(st, i, v);
+    return rc == SQLITE_OK ? 0 : ledger_db_err(l, rc, "binding a parameter");
+}
+
+/* Binds an error message, cut to MAX_ERROR_BYTES on a UTF-8 boundary. */
+int ledger_bind_error(struct ls_ledger *l, sqlite3_stmt *st, const char *error)
+{
+    size_t n;
+
+    if (!error)
+        return ledger_bind_text(l, st, ":error", NULL);
+    n = strnlen(error, MAX_ERROR_BYTES + 1);
+    if (n > MAX_ERROR_BYTES) {
+        n = MAX_ERROR_BYTES;
+        while (n > 0 && ((unsigned char)error[n] & 0xc0) == 0x80)
+            n--;
+    }
+    return ledger_bind_textn(l, st, ":error", error, n);
+}
+
+/* Steps a statement that returns no rows to completion and resets it. */
+int ledger_run(struct ls_ledger *l, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    int err = 0;
+
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        err = ledger_db_err(l, rc, what);
+    ledger_reset(st);
+    return err;
+}
+
+char *ledger_col_strdup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+
+    return s ? ls_xstrdup((const char *)s) : NULL;
+}
+
+/* A savepoint makes a multi-statement operation atomic inside or outside a
+ * caller's transaction. */
+int ledger_op_begin(struct ls_ledger *l)
+{
+    return ledger_run(l, l->st[ST_SAVEPOINT], "starting a savepoint");
+}
+
+/* On error, undoes the operation without replacing the error message (after
+ * an I/O error or a full disk SQLite may already have rolled back the whole
+ * transaction, savepoint included). */
+int ledger_op_end(struct ls_ledger *l, int err)
+{
+    if (err) {
+        if (!sqlite3_get_autocommit(l->db)) {
+            sqlite3_step(l->st[ST_ROLLBACK_TO]);
+            sqlite3_reset(l->st[ST_ROLLBACK_TO]);
+            sqlite3_step(l->st[ST_RELEASE]);
+            sqlite3_reset(l->st[ST_RELEASE]);
+        }
+        return err;
+    }
+    return ledger_run(l, l->st[ST_RELEASE], "releasing a savepoint");
+}

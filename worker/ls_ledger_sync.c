@@ -1,0 +1,124 @@
+/* ls_ledger_sync.c - the ledger's sync state: the rows seen in the table
+ * (content hash, Timestamp, lead) and the leads they belong to (highest
+ * stage, do-not-contact). See ls_ledger.h. */
+#include "ls_ledger_int.h"
+
+#include <stdio.h>
+
+/* The sync part's statements. */
+const struct ls_ledger_sql ls_ledger_sync_sql[] = {
+    {ST_ROW_GET, "SELECT content_hash FROM rows"
+                 " WHERE partition_key = :partition_key AND row_key = :row_key"},
+    {ST_ROW_PUT, "INSERT INTO rows (partition_key, row_key, content_hash, timestamp, lead_id,"
+                 " first_seen, last_seen)"
+                 " VALUES (:partition_key, :row_key, :content_hash, :timestamp, :lead_id,"
+                 " :now, :now)"
+                 " ON CONFLICT (partition_key, row_key) DO UPDATE SET"
+                 " content_hash = excluded.content_hash, timestamp = excluded.timestamp,"
+                 " lead_id = excluded.lead_id, last_seen = excluded.last_seen"},
+    {ST_LEAD_GET, "SELECT max_stage, dnc FROM leads WHERE lead_id = :lead_id"},
+    {ST_LEAD_PUT, "INSERT INTO leads (lead_id, max_stage, dnc, first_seen, updated_at)"
+                  " VALUES (:lead_id, :max_stage, :dnc, :now, :now)"
+                  " ON CONFLICT (lead_id) DO UPDATE SET"
+                  " max_stage = max(max_stage, excluded.max_stage), dnc = excluded.dnc,"
+                  " updated_at = excluded.updated_at"},
+    {ST_COUNT, NULL},
+};
+
+int ls_ledger_row_get(struct ls_ledger *l, const char *pk, const char *rk, char hash[65],
+                      int *found)
+{
+    sqlite3_stmt *st = l->st[ST_ROW_GET];
+    const unsigned char *h;
+    int rc;
+    int err;
+
+    *found = 0;
+    hash[0] = '\0';
+    err = ledger_bind_text(l, st, ":partition_key", pk);
+    if (!err)
+        err = ledger_bind_text(l, st, ":row_key", rk);
+    if (err)
+        goto done;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        h = sqlite3_column_text(st, 0);
+        snprintf(hash, 65, "%s", h ? (const char *)h : "");
+        *found = 1;
+    } else if (rc != SQLITE_DONE) {
+        err = ledger_db_err(l, rc, "reading a row");
+    }
+done:
+    ledger_reset(st);
+    return err;
+}
+
+int ls_ledger_row_put(struct ls_ledger *l, const char *pk, const char *rk, const char *hash,
+                      const char *timestamp, const char *lead_id, int64_t now)
+{
+    sqlite3_stmt *st = l->st[ST_ROW_PUT];
+    int err;
+
+    err = ledger_bind_text(l, st, ":partition_key", pk);
+    if (!err)
+        err = ledger_bind_text(l, st, ":row_key", rk);
+    if (!err)
+        err = ledger_bind_text(l, st, ":content_hash", hash);
+    if (!err)
+        err = ledger_bind_text(l, st, ":timestamp", timestamp);
+    if (!err)
+        err = ledger_bind_text(l, st, ":lead_id", lead_id);
+    if (!err)
+        err = ledger_bind_i64(l, st, ":now", now);
+    if (err) {
+        ledger_reset(st);
+        return err;
+    }
+    return ledger_run(l, st, "recording a row");
+}
+
+int ls_ledger_lead_get(struct ls_ledger *l, const char *lead_id, int *max_stage, int *dnc,
+                       int *found)
+{
+    sqlite3_stmt *st = l->st[ST_LEAD_GET];
+    int rc;
+    int err;
+
+    *found = 0;
+    *max_stage = 0;
+    *dnc = 0;
+    err = ledger_bind_text(l, st, ":lead_id", lead_id);
+    if (err)
+        goto done;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *max_stage = sqlite3_column_int(st, 0);
+        *dnc = sqlite3_column_int(st, 1);
+        *found = 1;
+    } else if (rc != SQLITE_DONE) {
+        err = ledger_db_err(l, rc, "reading a lead");
+    }
+done:
+    ledger_reset(st);
+    return err;
+}
+
+int ls_ledger_lead_put(struct ls_ledger *l, const char *lead_id, int max_stage, int dnc,
+                       int64_t now)
+{
+    sqlite3_stmt *st = l->st[ST_LEAD_PUT];
+    int err;
+
+    err = ledger_bind_text(l, st, ":lead_id", lead_id);
+    if (!err)
+        err = ledger_bind_i64(l, st, ":max_stage", max_stage);
+    if (!err)
+        err = ledger_bind_i64(l, st, ":dnc", dnc ? 1 : 0);
+    if (!err)
+        err = ledger_bind_i64(l, st, ":now", now);
+    if (err) {
+        ledger_reset(st);
+        return err;
+    }
+    return ledger_run(l, st, "recording a lead");
+}
