@@ -49,11 +49,14 @@ const char *azt_error_name(int code)
 
 int azt__error(int code, const char *fmt, ...)
 {
+    char msg[sizeof(last_error)];
     va_list ap;
 
+    /* Formatted aside first: a message may quote azt_error_last() itself. */
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    memcpy(last_error, msg, sizeof(msg));
     return code;
 }
 

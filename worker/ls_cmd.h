@@ -1,6 +1,8 @@
 /*
  * ls_cmd.h - the commands behind the command line. Each returns 0 or a
- * negative ls_err with ls_error_last() set; ls_cli maps that to an exit code.
+ * negative ls_err with ls_error_last() set, and sets *exit_code when the
+ * outcome is not simply that error's code (ls_exit_code); ls_cli prints the
+ * message and returns the code.
  */
 #ifndef LS_CMD_H
 #define LS_CMD_H
@@ -10,22 +12,28 @@
 
 #include <signal.h>
 
-struct ls_run_args {
-    int once;
-    int dry_run;
-    const char *since;
+/* Every command's options, filled by ls_cli's per-command parser and
+ * validated there before a command runs (a usage error touches nothing). */
+struct ls_cmd_args {
+    int once;               /* run --once */
+    int dry_run;            /* run --dry-run */
+    const char *since;      /* run --since, as given */
+    char since_iso[40];     /* ...as a UTC instant, "" when not given */
+    int json;               /* status --json */
+    const char *sink;       /* retry/send-test-lead --sink */
+    const char *older_than; /* purge --older-than, as given */
+    long days;              /* ...as a number */
 };
 
 /* Counts SIGTERM/SIGINT in ls_stop_requested (ls_common.h). */
 void ls_install_signal_handlers(void);
 
-/* run: returns LS_OK, or LS_ESINK-like codes; *exit_code gets the contract's code. */
-int ls_cmd_run(const struct ls_config *cfg, const struct ls_run_args *a, int *exit_code);
-int ls_cmd_check(const struct ls_config *cfg, int *exit_code);
-int ls_cmd_status(const struct ls_config *cfg, int json, int *exit_code);
-int ls_cmd_retry(const struct ls_config *cfg, const char *sink, int *exit_code);
-int ls_cmd_purge(const struct ls_config *cfg, long days, int *exit_code);
-int ls_cmd_send_test_lead(const struct ls_config *cfg, const char *sink, int *exit_code);
+int ls_cmd_run(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code);
+int ls_cmd_check(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code);
+int ls_cmd_status(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code);
+int ls_cmd_retry(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code);
+int ls_cmd_purge(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code);
+int ls_cmd_send_test_lead(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code);
 
 /* Shared by the commands: an Azure client from the configuration. */
 struct azt_client;

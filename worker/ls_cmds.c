@@ -34,7 +34,7 @@ static void fmt_time_ms(int64_t ms, char out[32])
 /* ------------------------------------------------------------------------ */
 /* check                                                                     */
 
-int ls_cmd_check(const struct ls_config *cfg, int *exit_code)
+int ls_cmd_check(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code)
 {
     struct azt_client *client = NULL;
     struct azt_iter *it = NULL;
@@ -45,6 +45,7 @@ int ls_cmd_check(const struct ls_config *cfg, int *exit_code)
     int64_t t0;
     int rc, worst = LS_OK;
 
+    (void)a;
     *exit_code = LS_EXIT_OK;
     rc = ls_open_table_client(cfg, &client);
     if (rc) {
@@ -156,8 +157,9 @@ static int api_usage(struct ls_ledger *l, const char *sink, long long *used, lon
     return found;
 }
 
-int ls_cmd_status(const struct ls_config *cfg, int json, int *exit_code)
+int ls_cmd_status(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code)
 {
+    int json = a->json;
     struct ls_ledger *l = NULL;
     struct ls_sink_stats *ss = NULL;
     struct ls_dead_letter *dl = NULL;
@@ -328,8 +330,9 @@ done:
     return rc;
 }
 
-int ls_cmd_retry(const struct ls_config *cfg, const char *sink, int *exit_code)
+int ls_cmd_retry(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code)
 {
+    const char *sink = a->sink;
     size_t n = 0;
     int rc;
 
@@ -341,8 +344,9 @@ int ls_cmd_retry(const struct ls_config *cfg, const char *sink, int *exit_code)
     return rc;
 }
 
-int ls_cmd_purge(const struct ls_config *cfg, long days, int *exit_code)
+int ls_cmd_purge(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code)
 {
+    long days = a->days;
     size_t n = 0;
     int rc;
 
@@ -383,8 +387,9 @@ static json_t *test_lead(void)
                      "createdTime", ts, "extra", "sentBy", "leadsync send-test-lead");
 }
 
-int ls_cmd_send_test_lead(const struct ls_config *cfg, const char *sink_name, int *exit_code)
+int ls_cmd_send_test_lead(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code)
 {
+    const char *sink_name = a->sink;
     struct ls_sink *sinks = NULL;
     size_t nsinks = 0, i, sent = 0;
     json_t *lead = NULL;

@@ -33,11 +33,15 @@ int64_t ls_mono_ms(void)
 
 int ls_error(int code, const char *fmt, ...)
 {
+    char msg[sizeof(last_error)];
     va_list ap;
 
+    /* Formatted aside first: callers add context to the last message with
+     * ls_error(rc, "...: %s", ls_error_last()), which reads last_error. */
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    memcpy(last_error, msg, sizeof(msg));
     return code;
 }
 

@@ -267,7 +267,7 @@ static void daemon_sleep(struct run_ctx *r, long seconds)
     }
 }
 
-int ls_cmd_run(const struct ls_config *cfg, const struct ls_run_args *a, int *exit_code)
+int ls_cmd_run(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code)
 {
     struct azt_client *client = NULL;
     struct ls_ledger *ledger = NULL;
@@ -293,7 +293,7 @@ int ls_cmd_run(const struct ls_config *cfg, const struct ls_run_args *a, int *ex
     so.page_size = (int)cfg->page_size;
     so.identity = strcmp(cfg->identity, "row") == 0 ? LS_IDENTITY_ROW : LS_IDENTITY_CUSTOMER_OFFER;
     so.deliver_test_leads = strcmp(cfg->test_leads, "deliver") == 0;
-    so.since = a->since;
+    so.since = a->since_iso[0] ? a->since_iso : NULL;
     so.dry_run = a->dry_run;
     so.progress_seconds = cfg->progress_seconds;
     so.stop = &ls_stop_requested;
