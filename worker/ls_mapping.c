@@ -434,19 +434,68 @@ static json_t *render_template(const json_t *lead, const char *t, size_t len)
     return res;
 }
 
-/* Cuts a UTF-8 string to max code points; new reference. */
+/* Cuts a UTF-8 string to at most max UTF-16 code units, the unit every
+ * vendor counts its field lengths in (Salesforce, Dataverse, Web-to-Lead):
+ * a character beyond U+FFFF (a 4-byte UTF-8 sequence, e.g. an emoji) is a
+ * surrogate pair and counts 2. A character that does not fit whole is left
+ * out, so neither a UTF-8 sequence nor a surrogate pair is ever split. New
+ * reference. */
 static json_t *cut(json_t *v, long max)
 {
     const char *s = json_string_value(v);
-    size_t len = json_string_length(v), i, cps = 0;
+    size_t len = json_string_length(v), i, units = 0;
 
     for (i = 0; i < len; i++) {
-        if (((unsigned char)s[i] & 0xC0) != 0x80) {
-            if (cps == (size_t)max)
-                return json_stringn_nocheck(s, i);
-            cps++;
-        }
+        unsigned char c = (unsigned char)s[i];
+        size_t w;
+
+        if ((c & 0xC0) == 0x80)
+            continue; /* continuation byte: counted with its lead byte */
+        w = c >= 0xF0 ? 2 : 1;
+        if (units + w > (size_t)max)
+            return json_stringn_nocheck(s, i);
+        units += w;
     }
+    return json_incref(v);
+}
+
+/* The e-mail as CRMs should store it: surrounding whitespace trimmed and the
+ * domain (after the last '@') lower-cased; the local part is kept as written
+ * (RFC 5321 leaves its case to the receiving host). New reference. */
+static json_t *normalize_email(json_t *v)
+{
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v), b = 0, e = len, i;
+    char *t;
+    json_t *out;
+
+    if (!s)
+        return json_incref(v);
+    while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\r' || s[b] == '\n'))
+        b++;
+    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r' || s[e - 1] == '\n'))
+        e--;
+    t = ls_xmalloc(e - b + 1);
+    memcpy(t, s + b, e - b);
+    t[e - b] = '\0';
+    for (i = e - b; i > 0 && t[i - 1] != '@'; i--)
+        if (t[i - 1] >= 'A' && t[i - 1] <= 'Z')
+            t[i - 1] = (char)(t[i - 1] - 'A' + 'a');
+    if (i == 0) /* no '@': not an address, only trimmed */
+        memcpy(t, s + b, e - b);
+    out = json_stringn_nocheck(t, e - b);
+    free(t);
+    return out;
+}
+
+/* The value of a path as the CRMs get it (new reference): customer.email
+ * normalized, everything else as in the lead. */
+static json_t *source_value(const json_t *lead, const char *path)
+{
+    json_t *v = ls_mapping_lookup(lead, path);
+
+    if (json_is_string(v) && strcmp(path, "customer.email") == 0)
+        return normalize_email(v);
     return json_incref(v);
 }
 
@@ -456,7 +505,7 @@ static json_t *eval_spec(const json_t *lead, const json_t *spec)
     json_t *v = NULL, *t;
 
     if (json_is_string(spec))
-        return json_incref(ls_mapping_lookup(lead, json_string_value(spec)));
+        return source_value(lead, json_string_value(spec));
     from = json_object_get(spec, "from");
     tmpl = json_object_get(spec, "template");
     map = json_object_get(spec, "map");
@@ -467,19 +516,20 @@ static json_t *eval_spec(const json_t *lead, const json_t *spec)
     } else if (tmpl) {
         v = render_template(lead, json_string_value(tmpl), json_string_length(tmpl));
     } else if (json_is_string(from)) {
-        v = json_incref(ls_mapping_lookup(lead, json_string_value(from)));
+        v = source_value(lead, json_string_value(from));
     } else if (json_is_array(from)) {
         size_t i;
         json_t *p;
 
         json_array_foreach(from, i, p)
         {
-            json_t *x = ls_mapping_lookup(lead, json_string_value(p));
+            json_t *x = source_value(lead, json_string_value(p));
 
             if (!is_empty(x)) {
-                v = json_incref(x);
+                v = x;
                 break;
             }
+            json_decref(x);
         }
     }
     if (map && !is_empty(v)) {

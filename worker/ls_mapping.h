@@ -35,8 +35,11 @@
  *   "map"       object: source value (as text) -> JSON value; "*" catches the rest,
  *               otherwise an unmapped value passes through
  *   "fallback"  JSON value used when the result is empty or missing
- *   "maxLength" integer 1..1000000: strings are cut to this many characters
- *               (UTF-8 code points)
+ *   "maxLength" integer 1..1000000: strings are cut to this many UTF-16 code
+ *               units, the way Salesforce, Dataverse and Web-to-Lead count a
+ *               field's length (a character beyond U+FFFF, such as an emoji,
+ *               counts 2); a character that does not fit whole is dropped
+ * customer.email is sent normalized: trimmed, its domain lower-cased.
  * Empty strings are not sent (an update never blanks a CRM field) unless a
  * fallback applies.
  *

@@ -93,6 +93,10 @@ class DynamicsSink(crmtest.CrmCase):
         for rec in st.values():
             ranks = [crmtest.STAGE_RANK[h["new_stage"]] for h in rec["history"]]
             self.assertEqual(ranks, sorted(ranks), "stage went back")
+            if rec["fields"]["new_stage"] == "active":
+                self.assertIn("stage active", rec["fields"]["description"])
+                self.assertNotIn("PLT", rec["fields"]["description"], "record went backwards")
+                self.assertEqual(rec["fields"]["leadqualitycode"], 1)
             if rec["fields"]["new_stage"] == "do-not-contact":
                 self.assertEqual([rec["fields"][k] for k in
                                   ("donotemail", "donotphone", "donotbulkemail")],
@@ -103,6 +107,18 @@ class DynamicsSink(crmtest.CrmCase):
         p = self.run_worker("send-test-lead", check=0)
         self.assertIn("delivered", p.stdout)
         self.assertEqual(len([k for k in dv.state() if k.startswith("test")]), 1)
+
+    def test_utf16_limits_and_normalized_email(self):
+        """lastname holds 50 UTF-16 code units: 49 letters and an emoji are
+        cut to the letters; the e-mail goes out trimmed, domain lower-cased."""
+        dv = self.start()
+        self.put([crmtest.row(1, last="a" * 49 + "\U0001F600", email=" ZO.155@EXAMPLE.COM ")])
+        self.run_worker("run", "--once", check=0)
+        s = self.sink_stats("dynamics")
+        self.assertEqual((s["delivered"], s["dead"]), (1, 0))
+        rec = list(dv.state().values())[0]["fields"]
+        self.assertEqual(rec["lastname"], "a" * 49)
+        self.assertEqual(rec["emailaddress1"], "ZO.155@example.com")
 
     def test_throttle_expiry_validation(self):
         dv = self.start()

@@ -93,6 +93,10 @@ class SalesforceSink(crmtest.CrmCase):
             ranks = [crmtest.STAGE_RANK[s] for s in seen]
             self.assertEqual(ranks, sorted(ranks), "stage went back: %s" % seen)
         self.assertIn("active", stages)
+        act = [r for r in st.values() if r["fields"]["Marketplace_Stage__c"] == "active"][0]
+        self.assertIn("stage active", act["fields"]["Description"])
+        self.assertNotIn("PLT", act["fields"]["Description"], "the record went backwards")
+        self.assertEqual(act["fields"]["Rating"], "Hot")
 
         p = self.run_worker("check")
         self.assertIn("sink salesforce: ok", p.stdout, p.stdout + p.stderr)
@@ -106,6 +110,21 @@ class SalesforceSink(crmtest.CrmCase):
         self.assertEqual(len(st), 6)
         test = [r for k, r in st.items() if k.startswith("test")]
         self.assertEqual(test[0]["fields"]["Company"], "leadsync test")
+
+    def test_utf16_limits_and_normalized_email(self):
+        """LastName holds 80 UTF-16 code units: 79 letters and an emoji (2
+        units) are cut to the 79 letters, never half an emoji; the e-mail goes
+        out trimmed with its domain lower-cased."""
+        sf = self.start()
+        self.put([crmtest.row(1, last="a" * 79 + "\U0001F600", email=" ZO.155@EXAMPLE.COM "),
+                  crmtest.row(2, last="b" * 78 + "\U0001F600")])
+        self.run_worker("run", "--once", check=0)
+        s = self.sink_stats("salesforce")
+        self.assertEqual((s["delivered"], s["dead"]), (2, 0))
+        names = sorted(r["fields"]["LastName"] for r in sf.state().values())
+        self.assertEqual(names, ["a" * 79, "b" * 78 + "\U0001F600"])
+        emails = [r["fields"]["Email"] for r in sf.state().values()]
+        self.assertIn("ZO.155@example.com", emails)
 
     def test_throttle_session_and_partial_failures(self):
         sf = self.start()

@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """crm_dynamics.py - a loopback HTTPS double of Microsoft Entra's token
-endpoint and the Dataverse Web API (as Microsoft documents them) for the
-Dynamics sink's tests.
+endpoint and the Dataverse Web API for the Dynamics sink's tests, written from
+Microsoft Learn: "Microsoft identity platform and the OAuth 2.0 client
+credentials flow", Dataverse Web API "Upsert a table row" (alternate keys,
+If-Match / If-None-Match), "Execute batch operations using the Web API",
+"Service protection API limits" (429 + Retry-After, 0x80072322) and the lead
+table reference (string column MaxLength counted in UTF-16 code units, as .NET
+strings are; leadqualitycode options 1 Hot, 2 Warm, 3 Cold).
 
 Routes:
   POST  /{tenant}/oauth2/v2.0/token        client_credentials; scope must end in
@@ -25,7 +30,8 @@ Routes:
                                           answers one part instead of the upsert.
 Bearer tokens must be issued here and not expired (/__expire), else 401.
 OData-Version: 4.0 required (400 otherwise). Records by key value in
-GET /__state. Faults: see crmdouble.py (e.g. 429 + Retry-After + 0x80072322).
+GET /__state. A string longer than its column's MaxLength (UTF-16 code units) is a
+400 0x80044331. Faults: see crmdouble.py (e.g. 429 + Retry-After + 0x80072322).
 """
 
 import base64
@@ -45,7 +51,19 @@ import crmdouble  # noqa: E402
 
 COLUMNS = {"firstname", "lastname", "emailaddress1", "telephone1", "companyname", "jobtitle",
            "address1_country", "subject", "description", "leadsourcecode", "donotemail",
-           "donotphone", "donotbulkemail"}
+           "donotphone", "donotbulkemail", "leadqualitycode"}
+# MaxLength of the lead table's string columns (Dataverse lead table reference).
+MAX_LENGTH = {"firstname": 50, "lastname": 50, "emailaddress1": 100, "telephone1": 50,
+              "companyname": 100, "jobtitle": 100, "address1_country": 80, "subject": 300,
+              "description": 2000}
+
+
+def too_long(body):
+    for k, n in MAX_LENGTH.items():
+        v = body.get(k)
+        if isinstance(v, str) and len(v.encode("utf-16-le")) // 2 > n:
+            return k, n
+    return None
 
 
 def err(code, message):
@@ -252,6 +270,13 @@ class Dynamics(crmdouble.Double):
                 return 400, err("0x80048d19", "key column repeated in the body"), None
             if k not in COLUMNS and not k.startswith("new_"):
                 return 400, err("0x80048d19", "Invalid property '%s' on lead" % k), None
+        long = too_long(body)
+        if long:
+            return 400, err("0x80044331", "A validation error occurred. The length of the '%s' "
+                            "attribute of the 'lead' entity exceeded the maximum allowed length "
+                            "of '%d'." % long), None
+        if body.get("leadqualitycode", 1) not in (1, 2, 3):
+            return 400, err("0x80044331", "leadqualitycode: not a valid option"), None
         with self.lock:
             bad = self.invalid(body)
             if bad:

@@ -1,6 +1,12 @@
 #!/usr/bin/env python3
-"""crm_salesforce.py - a loopback HTTPS double of the Salesforce REST API
-(as Salesforce documents it) for the Salesforce sink's tests.
+"""crm_salesforce.py - a loopback HTTPS double of the Salesforce REST API for
+the Salesforce sink's tests, written from the Salesforce REST API Developer
+Guide ("Insert or Update (Upsert) a Record Using an External ID", "sObject
+Collections: Upsert" with per-record results in input order, "Status Codes
+and Error Responses", "API usage" Sforce-Limit-Info, 403
+REQUEST_LIMIT_EXCEEDED) and the Lead object reference (field lengths, counted
+in UTF-16 code units as Salesforce strings are; Rating picklist Hot / Warm /
+Cold).
 
 Routes:
   POST  /services/oauth2/token                  client_credentials, or jwt-bearer with an
@@ -17,7 +23,8 @@ Every API answer carries Sforce-Limit-Info: api-usage=N/100000. Bearer tokens
 must be ones this server issued and not expired (/__expire) or 401
 INVALID_SESSION_ID. Required LastName and Company are enforced on create;
 a record naming the external-ID field or Id in a single upsert body is a
-400. Records stored by external ID (GET /__state) with their update count
+400; a text longer than its field (UTF-16 code units: an emoji counts 2) is a
+400 STRING_TOO_LONG; a Rating outside the picklist is INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST. Records stored by external ID (GET /__state) with their update count
 and the history of bodies. Faults: see crmdouble.py.
 """
 
@@ -31,7 +38,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import crmdouble  # noqa: E402
 
 FIELDS = ["Id", "FirstName", "LastName", "Email", "Phone", "Company", "Title", "Country",
-          "LeadSource", "Description", "HasOptedOutOfEmail", "DoNotCall", "Status"]
+          "LeadSource", "Description", "HasOptedOutOfEmail", "DoNotCall", "Status", "Rating"]
+LENGTHS = {"FirstName": 40, "LastName": 80, "Email": 80, "Phone": 40, "Company": 255,
+           "Title": 128, "Country": 80, "Description": 32000}
+
+
+def utf16_len(s):
+    return len(s.encode("utf-16-le")) // 2
 
 
 def err(code, message, fields=None):
@@ -90,6 +103,14 @@ class Salesforce(crmdouble.Double):
                 return 400, None, err("INVALID_FIELD", "%s not allowed in the body" % k, [k])
             if not self.known(k):
                 return 400, None, err("INVALID_FIELD", "No such column '%s' on Lead" % k, [k])
+        for k, n in LENGTHS.items():
+            v = rec.get(k)
+            if isinstance(v, str) and utf16_len(v) > n:
+                return 400, None, err("STRING_TOO_LONG", "%s: data value too large (max length=%d)"
+                                      % (k, n), [k])
+        if "Rating" in rec and rec["Rating"] not in ("Hot", "Warm", "Cold"):
+            return 400, None, err("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                                  "Rating: bad value for restricted picklist field", ["Rating"])
         bad = self.invalid(rec)
         if bad:
             return 400, None, err("FIELD_CUSTOM_VALIDATION_EXCEPTION",

@@ -43,7 +43,7 @@ static void test_ls_mapping__salesforce_default(void **state)
     assert_string_equal(json_string_value(json_object_get(rec, "Company")), "Acme");
     assert_string_equal(json_string_value(json_object_get(rec, "Email")), "jane@example.com");
     assert_string_equal(json_string_value(json_object_get(rec, "Description")),
-                        "Contoso CRM (contoso.crm), SPZA PLT: hello");
+                        "Contoso CRM (contoso.crm), SPZA, stage initial-interest: hello");
     assert_null(json_object_get(rec, "Phone")); /* empty values are not sent */
     assert_null(json_object_get(rec, "DoNotCall"));
     json_decref(rec);
@@ -135,6 +135,87 @@ static void test_ls_mapping__utf8_cut(void **state)
     ls_mapping_free(m);
 }
 
+/* A later "Contact me" (PLT) of a lead that is already active: what the
+ * record shows follows the lead's furthest stage, not the newest action. */
+static void test_ls_mapping__record_follows_furthest_stage(void **state)
+{
+    static const char *const crms[] = {"salesforce", "dynamics", "web_to_lead"};
+    static const char *const field[] = {"Description", "description", "description"};
+    json_t *lead = lead_obj("Doe", "Acme", 0), *rec = NULL;
+    size_t i;
+
+    (void)state;
+    json_object_set_new(lead, "stage", json_string("active"));
+    for (i = 0; i < LS_ARRAY_LEN(crms); i++) {
+        struct ls_mapping *m = NULL;
+        const char *d;
+
+        assert_int_equal(ls_mapping_load(crms[i], NULL, &m), 0);
+        assert_int_equal(ls_mapping_apply(m, lead, &rec), 0);
+        d = json_string_value(json_object_get(rec, field[i]));
+        assert_non_null(d);
+        assert_non_null(strstr(d, "stage active"));
+        assert_null(strstr(d, "PLT"));
+        if (i == 0)
+            assert_string_equal(json_string_value(json_object_get(rec, "Rating")), "Hot");
+        if (i == 1)
+            assert_int_equal(json_integer_value(json_object_get(rec, "leadqualitycode")), 1);
+        json_decref(rec);
+        ls_mapping_free(m);
+    }
+    json_decref(lead);
+}
+
+/* Vendors count field lengths in UTF-16 code units: an emoji (U+1F600,
+ * 4 bytes of UTF-8) is a surrogate pair and counts 2, and is never split. */
+static void test_ls_mapping__utf16_cut(void **state)
+{
+    struct ls_mapping *m = parse_text("x",
+                                      "{\"fields\": {\"T\": {\"from\": \"customer.lastName\", "
+                                      "\"maxLength\": 3}, \"C\": {\"from\": \"customer.company\", "
+                                      "\"maxLength\": 3}}}",
+                                      NULL, 0);
+    json_t *lead = lead_obj("a\xf0\x9f\x98\x80\xf0\x9f\x98\x80", "ab\xf0\x9f\x98\x80", 0);
+    json_t *rec = NULL;
+
+    (void)state;
+    assert_int_equal(ls_mapping_apply(m, lead, &rec), 0);
+    assert_string_equal(json_string_value(json_object_get(rec, "T")), "a\xf0\x9f\x98\x80");
+    assert_string_equal(json_string_value(json_object_get(rec, "C")), "ab");
+    json_decref(rec);
+    json_decref(lead);
+    ls_mapping_free(m);
+}
+
+/* The address the marketplace wrote (" ZO.155@EXAMPLE.COM ") goes out
+ * trimmed with its domain lower-cased, through every kind of source. */
+static void test_ls_mapping__email_normalized(void **state)
+{
+    struct ls_mapping *m = NULL;
+    json_t *lead = lead_obj("Doe", "Acme", 0), *rec = NULL;
+
+    (void)state;
+    json_object_set_new(json_object_get(lead, "customer"), "email",
+                        json_string(" ZO.155@EXAMPLE.COM \t"));
+    m = parse_text("x",
+                   "{\"fields\": {\"A\": \"customer.email\", \"B\": {\"from\": "
+                   "[\"customer.phone\", \"customer.email\"]}, \"C\": {\"from\": "
+                   "\"customer.email\", \"maxLength\": 80}}}",
+                   NULL, 0);
+    assert_int_equal(ls_mapping_apply(m, lead, &rec), 0);
+    assert_string_equal(json_string_value(json_object_get(rec, "A")), "ZO.155@example.com");
+    assert_string_equal(json_string_value(json_object_get(rec, "B")), "ZO.155@example.com");
+    assert_string_equal(json_string_value(json_object_get(rec, "C")), "ZO.155@example.com");
+    json_decref(rec);
+    ls_mapping_free(m);
+    assert_int_equal(ls_mapping_load("hubspot", NULL, &m), 0);
+    assert_int_equal(ls_mapping_apply(m, lead, &rec), 0);
+    assert_string_equal(json_string_value(json_object_get(rec, "email")), "ZO.155@example.com");
+    json_decref(rec);
+    json_decref(lead);
+    ls_mapping_free(m);
+}
+
 static void expect_error(const char *text, const char *want1, const char *want2)
 {
     struct ls_mapping *base = NULL, *m = NULL;
@@ -180,6 +261,9 @@ int main(void)
         cmocka_unit_test(test_ls_mapping__fallbacks_and_dnc),
         cmocka_unit_test(test_ls_mapping__user_extends),
         cmocka_unit_test(test_ls_mapping__utf8_cut),
+        cmocka_unit_test(test_ls_mapping__utf16_cut),
+        cmocka_unit_test(test_ls_mapping__record_follows_furthest_stage),
+        cmocka_unit_test(test_ls_mapping__email_normalized),
         cmocka_unit_test(test_ls_mapping__errors_name_file_and_key),
     };
 
