@@ -43,6 +43,11 @@ class MarketoSink(crmtest.CrmCase):
         self.put(rows)
         p = self.run_worker("run", "--once", check=0)
         self.assertNotIn(SECRET, p.stdout + p.stderr)
+        toks = self.tokens()
+        self.assertTrue(toks)
+        for t in toks:  # the documented form: GET, credentials in the query string
+            self.assertEqual(t["method"], "GET")
+            self.assertIn("grant_type=client_credentials", t["query"])
         leads = mk.state()["leads"]
         self.assertEqual(sorted(leads), ["customer%06d@example.com" % i for i in range(5)],
                          "one lead per lead id; none for the DNC or the validation lead")
@@ -74,7 +79,7 @@ class MarketoSink(crmtest.CrmCase):
         d = leads["customer000001@example.com"]
         self.assertEqual(d["updates"], 1)
         self.assertIs(d["fields"]["unsubscribed"], True)
-        self.assertIs(d["fields"]["marketingSuspended"], True)
+        self.assertNotIn("marketingSuspended", d["fields"])
         self.assertEqual(self.calls()[-1]["body"]["action"], "updateOnly")
         self.assertEqual(mk.state()["overlaps"], 0)
         self.assertEqual(len(self.tokens()), 2, "one token per run")

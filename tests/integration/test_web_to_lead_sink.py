@@ -73,6 +73,19 @@ class WebToLeadSink(crmtest.CrmCase):
         self.assertEqual(len(self.posts()), 5)
         self.assertIn("not sent", p.stderr)
 
+    def test_utf16_limits_and_no_answer_page_on_stdout(self):
+        """A last name of 79 letters and an emoji is 81 UTF-16 code units:
+        cut to 79 (never half an emoji), so Salesforce creates the lead; the
+        answer page never reaches stdout."""
+        w = self.start()
+        self.put([crmtest.row(1, last="a" * 79 + "\U0001F600", email=" ZO.155@EXAMPLE.COM ")])
+        p = self.run_worker("run", "--once", check=0)
+        self.assertNotIn("ANSWER PAGE", p.stdout)
+        st = w.state()
+        self.assertEqual(st["dropped"], 0)
+        self.assertEqual([f["last_name"] for f in st["leads"]], ["a" * 79])
+        self.assertEqual(st["leads"][0]["email"], "ZO.155@example.com")
+
     def test_never_retried_once_sent(self):
         w = self.start()
         w.faults([{"route": ROUTE, "drop": True, "count": 1},

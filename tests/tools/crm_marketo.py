@@ -1,12 +1,20 @@
 #!/usr/bin/env python3
-"""crm_marketo.py - a loopback HTTPS double of the Marketo REST API
-(as Adobe documents it) for the Marketo sink's tests.
+"""crm_marketo.py - a loopback HTTPS double of the Marketo REST API for the
+Marketo sink's tests, written from Adobe's Marketo Engage developer docs:
+"Authentication" (experienceleague.adobe.com/en/docs/marketo-developer/
+marketo/rest/authentication: GET|POST <identity>/oauth/token with
+grant_type, client_id and client_secret as QUERY parameters; the token as an
+"Authorization: Bearer" header, the access_token query parameter being
+removed), "Leads" (Sync Leads: action, lookupField, per-record status and
+reasons), "Error Codes" (errors in the body of an HTTP 200 answer) and
+"List of standard fields" (unsubscribed, doNotCall).
 
 Routes:
-  GET|POST /identity/oauth/token   client_credentials (query or form); the same
-                                   token until it expires, expires_in counting
-                                   down (--token-ttl, double's clock); 401 on a
-                                   bad client id/secret
+  GET|POST /identity/oauth/token   client_credentials in the query string only
+                                   (a form body is ignored, as documented); the
+                                   same token until it expires, expires_in
+                                   counting down (--token-ttl, double's clock);
+                                   401 on a bad or missing client id/secret
   POST /rest/v1/leads.json         <= 300 records; action createOrUpdate |
                                    createOnly | updateOnly; lookupField; answers
                                    HTTP 200 with per-record created/updated/
@@ -52,7 +60,6 @@ class Marketo(crmdouble.Double):
 
     def token(self, query, raw):
         f = urllib.parse.parse_qs(query)
-        f.update(urllib.parse.parse_qs(raw.decode()))
         if f.get("grant_type", [""])[0] != "client_credentials":
             return 400, {"error": "unsupported_grant_type"}, None
         if f.get("client_id", [""])[0] != self.args.client_id or \
@@ -71,9 +78,11 @@ class Marketo(crmdouble.Double):
         return 200, {"requestId": "x#1", "success": False,
                      "errors": [{"code": code, "message": MESSAGES.get(code, "error")}]}, None
 
-    def leads(self, headers, raw):
+    def leads(self, headers, query, raw):
         if len(raw) > 1024 * 1024:
             return 413, "Request Entity Too Large", {"Content-Type": "text/plain"}
+        if "access_token=" in query:
+            return self.fail("601")  # the query parameter is no longer accepted
         t = self.token_state(self.bearer(headers))
         if t != "ok":
             return self.fail("601" if t == "unknown" else "602")
@@ -136,7 +145,7 @@ class Marketo(crmdouble.Double):
         if path == "/identity/oauth/token" and method in ("GET", "POST"):
             return self.token(query, raw)
         if path == "/rest/v1/leads.json" and method == "POST":
-            return self.leads(headers, raw)
+            return self.leads(headers, query, raw)
         return 404, {"error": "not found"}, None
 
 

@@ -3,8 +3,10 @@
  * record building and answer classification. No I/O.
  *
  * The sink (LEADSYNC_SINKS=marketo):
- *   auth     client credentials, POSTed as a form to
- *            <LEADSYNC_MARKETO_BASE_URL>/identity/oauth/token. The token is
+ *   auth     client credentials, the documented way: GET
+ *            <LEADSYNC_MARKETO_BASE_URL>/identity/oauth/token?grant_type=
+ *            client_credentials&client_id=..&client_secret=.. (Adobe, Marketo
+ *            REST "Authentication"); calls carry "Authorization: Bearer". The token is
  *            kept until its expires_in (the REMAINING life) has passed or the
  *            API answers 601/602; then fetched again once. Marketo hands out
  *            the same token until it expires, so there is no early refresh.
@@ -15,7 +17,8 @@
  *            twice in one call, and calls go out one at a time, so two upserts
  *            of one key are never in flight together.
  *   DNC      {"action":"updateOnly"} with the mapping's doNotContact flags
- *            (unsubscribed, marketingSuspended, doNotCall): never creates; a
+ *            (unsubscribed, the documented standard opt-out field, and
+ *            doNotCall): never creates; a
  *            lead Marketo does not know (1004) is delivered with nothing to do.
  *   errors   always HTTP 200 with success:false: 601/602 token, 606/615 pause
  *            the sink LEADSYNC_MARKETO_THROTTLE_SECONDS, 607 (daily quota)

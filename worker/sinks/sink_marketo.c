@@ -391,10 +391,9 @@ static void mkto_destroy(void *ctx)
 /* Fetches a token. 0, or fills *r (FATAL auth on refusal, RETRY otherwise). */
 static int fetch_token(struct mkto *s, struct ls_sink_result *r)
 {
-    static const char *const hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
-                                       "Accept: application/json", NULL};
+    static const char *const hdrs[] = {"Accept: application/json", NULL};
     struct ls_crm_resp resp;
-    char *id = NULL, *sec = NULL, *form = NULL, *tok = NULL;
+    char *id = NULL, *sec = NULL, *url = NULL, *tok = NULL;
     long exp = -1;
     int rc = LS_ERROR;
 
@@ -404,8 +403,11 @@ static int fetch_token(struct mkto *s, struct ls_sink_result *r)
     drop_token(s);
     id = ls_crm_escape(s->client_id);
     sec = ls_crm_escape(s->client_secret);
-    form = ls_xasprintf("grant_type=client_credentials&client_id=%s&client_secret=%s", id, sec);
-    if (ls_crm_request(s->http, "POST", s->token_url, hdrs, form, strlen(form), &resp) != LS_OK) {
+    /* Adobe documents the identity call as a GET with the client id and
+     * secret as query parameters; the URL is never logged. */
+    url = ls_xasprintf("%s?grant_type=client_credentials&client_id=%s&client_secret=%s",
+                       s->token_url, id, sec);
+    if (ls_crm_request(s->http, "GET", url, hdrs, NULL, 0, &resp) != LS_OK) {
         r->outcome = LS_SINK_RETRY;
         snprintf(r->error, sizeof(r->error), "token request: %.280s", ls_error_last());
         goto done;
@@ -443,11 +445,11 @@ static int fetch_token(struct mkto *s, struct ls_sink_result *r)
 done:
     if (sec)
         OPENSSL_cleanse(sec, strlen(sec));
-    if (form)
-        OPENSSL_cleanse(form, strlen(form));
+    if (url)
+        OPENSSL_cleanse(url, strlen(url));
     free(id);
     free(sec);
-    free(form);
+    free(url);
     free(tok);
     ls_crm_resp_dispose(&resp);
     return rc;

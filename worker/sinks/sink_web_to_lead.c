@@ -453,6 +453,16 @@ static int mark_drop(struct w2l *s, const char *lead_id, const char *today, long
     return rc;
 }
 
+/* The answer page is not read (Web-to-Lead answers 200 whatever happened),
+ * and nothing a CRM answers may reach the process's stdout, where curl
+ * writes a body that has no write callback. */
+static size_t discard_body(char *p, size_t size, size_t n, void *ctx)
+{
+    (void)p;
+    (void)ctx;
+    return size * n;
+}
+
 /* One form post; *status 0 when no answer, *sent 1 once body bytes left. */
 static int post_form(struct w2l *s, const char *form, int *status, int *sent, int *tls_config,
                      char *transport, size_t tcap)
@@ -488,6 +498,7 @@ static int post_form(struct w2l *s, const char *form, int *status, int *sent, in
     c |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, s->timeout_s < 10 ? s->timeout_s : 10L);
     c |= curl_easy_setopt(e, CURLOPT_USERAGENT, s->ua);
     c |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
+    c |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body);
     c |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
     c |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
     c |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, form);
