@@ -313,6 +313,9 @@ static int edit_ledger(const struct ls_config *cfg, enum ledger_edit what, const
     rc = open_writer(cfg, &l);
     if (rc)
         goto done;
+    rc = ls_sinks_attach(l, cfg->sinks);
+    if (rc)
+        goto done;
     rc = ls_ledger_begin(l);
     if (rc)
         goto done;

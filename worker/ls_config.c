@@ -18,7 +18,7 @@ const struct ls_conf_entry ls_conf_entries[] = {
     {"LEADSYNC_STATE", LS_CONF_STRING, "./leadsync.db", S(state), 0, 0, 0, NULL,
      "SQLite ledger path (created 0600)", NULL},
     {"LEADSYNC_SINKS", LS_CONF_STRING, "jsonl:./leads.jsonl", S(sinks), 0, 0, 0, NULL,
-     "comma-separated sinks: jsonl:PATH, webhook:URL, salesforce, dynamics, marketo, hubspot, web_to_lead", NULL},
+     "comma-separated sinks, each [NAME=]KIND[:ARG]: jsonl:PATH, webhook:URL, salesforce, dynamics, marketo, hubspot, web_to_lead", NULL},
     {"LEADSYNC_WEBHOOK_SECRET", LS_CONF_STRING, NULL, S(webhook_secret), LS_CONF_SECRET, 0, 0, NULL,
      "Standard Webhooks secret (whsec_ + base64); unsigned deliveries when unset", NULL},
     {"LEADSYNC_OVERLAP_SECONDS", LS_CONF_INT, "300", S(overlap_seconds), 0, 0, 86400 * 30, NULL,

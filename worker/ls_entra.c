@@ -1,6 +1,8 @@
 /* ls_entra.c - the Entra ID credential chain and token cache. */
 #include "ls_entra.h"
 
+#include "ls_url.h"
+
 #include "azt.h"
 
 #include "ls_log.h"
@@ -108,6 +110,19 @@ int ls_entra_create(const struct ls_entra_opts *opts, struct ls_entra **out)
             if (!e->endpoint)
                 e->endpoint = ls_xstrdup("http://169.254.169.254");
             strip_slash(e->endpoint);
+        }
+    }
+    /* A client secret, a federated token or an App Service identity header
+     * goes only over TLS, or to this machine. */
+    if (e->kind != LS_ENTRA_IMDS_MI) {
+        const char *url = e->kind == LS_ENTRA_APP_SERVICE_MI ? e->endpoint : e->authority;
+        const char *what =
+            e->kind == LS_ENTRA_APP_SERVICE_MI ? "IDENTITY_ENDPOINT" : "AZURE_AUTHORITY_HOST";
+        int rc = ls_url_check(url, what, LS_URL_HTTP | LS_URL_TLS_ONLY | LS_URL_NO_USERINFO, NULL);
+
+        if (rc) {
+            ls_entra_free(e);
+            return rc;
         }
     }
     *out = e;

@@ -140,6 +140,16 @@ LS_NODISCARD int ls_ledger_retry_dead(struct ls_ledger *l, const char *sink, int
  * transaction, and merged into ls_ledger_sink_stats' delivered. */
 LS_NODISCARD int ls_ledger_inline_delivered(struct ls_ledger *l, const char *sink, int64_t n);
 
+/* Every sink id the ledger holds anything under (outbox, sink_leads, meta
+ * counters), sorted; *ids malloc'd, each entry too. */
+LS_NODISCARD int ls_ledger_sink_ids(struct ls_ledger *l, char ***ids, size_t *n);
+/* Moves everything stored under sink `from` to `to`, atomically: deliveries
+ * (one already under `to` with the same delivery id wins; the other is
+ * superseded), delivered leads, counters (added), other meta keys. */
+LS_NODISCARD int ls_ledger_sink_rename(struct ls_ledger *l, const char *from, const char *to);
+/* Records a configured sink's kind (table sinks). */
+LS_NODISCARD int ls_ledger_sink_register(struct ls_ledger *l, const char *name, const char *kind);
+
 struct ls_sink_stats {
     char sink[256];
     int64_t pending;

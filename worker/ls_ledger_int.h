@@ -9,6 +9,7 @@
  *   ls_ledger_outbox.c  the outbox: deliveries, delivered leads, dead
  *                       letters, purge
  *   ls_ledger_runs.c    runs and statistics
+ *   ls_ledger_sinks.c   sink names: renames, each sink's kind
  * and the statement plumbing they all use (ls_ledger_stmt.c). Each part
  * lists its SQL in a table of its own; ls_ledger_open() prepares every
  * statement of every table once.

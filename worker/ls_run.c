@@ -308,6 +308,8 @@ int ls_cmd_run(const struct ls_config *cfg, const struct ls_cmd_args *a, int *ex
     if (rc)
         goto done;
     rc = ls_sinks_create(cfg, &sinks, &nsinks);
+    if (rc == LS_OK)
+        rc = ls_sinks_attach(ledger, cfg->sinks);
     if (rc)
         goto done;
     dopt.max_attempts = (int)cfg->delivery_max_attempts;

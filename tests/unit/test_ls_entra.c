@@ -39,14 +39,19 @@ static void test_ls_entra__chain_order(void **state)
                    "AZURE_CLIENT_ID=c",
                    "AZURE_CLIENT_SECRET=s",
                    "AZURE_FEDERATED_TOKEN_FILE=/f",
-                   "IDENTITY_ENDPOINT=http://x",
+                   "IDENTITY_ENDPOINT=http://127.0.0.1:41061/msi/token",
                    "IDENTITY_HEADER=h",
                    NULL};
-    char *wi[] = {
-        "AZURE_TENANT_ID=t",          "AZURE_CLIENT_ID=c", "AZURE_FEDERATED_TOKEN_FILE=/f",
-        "IDENTITY_ENDPOINT=http://x", "IDENTITY_HEADER=h", NULL};
-    char *app[] = {"AZURE_CLIENT_ID=c", "IDENTITY_ENDPOINT=http://x", "IDENTITY_HEADER=h", NULL};
-    char *half[] = {"AZURE_CLIENT_SECRET=s", "IDENTITY_ENDPOINT=http://x", NULL};
+    char *wi[] = {"AZURE_TENANT_ID=t",
+                  "AZURE_CLIENT_ID=c",
+                  "AZURE_FEDERATED_TOKEN_FILE=/f",
+                  "IDENTITY_ENDPOINT=http://127.0.0.1:41061/msi/token",
+                  "IDENTITY_HEADER=h",
+                  NULL};
+    char *app[] = {"AZURE_CLIENT_ID=c", "IDENTITY_ENDPOINT=http://127.0.0.1:41061/msi/token",
+                   "IDENTITY_HEADER=h", NULL};
+    char *half[] = {"AZURE_CLIENT_SECRET=s", "IDENTITY_ENDPOINT=http://127.0.0.1:41061/msi/token",
+                    NULL};
     char *none[] = {NULL};
 
     (void)state;
@@ -56,6 +61,47 @@ static void test_ls_entra__chain_order(void **state)
     assert_int_equal(kind_for(half), LS_ENTRA_IMDS_MI);
     assert_int_equal(kind_for(none), LS_ENTRA_IMDS_MI);
     ls_entra_free(NULL);
+}
+
+static int create_rc(char **vars)
+{
+    struct ls_entra_opts o;
+    struct ls_entra *e = NULL;
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    o.getenv = fake_getenv;
+    o.ctx = vars;
+    rc = ls_entra_create(&o, &e);
+    ls_entra_free(e);
+    return rc;
+}
+
+/* A client secret, federated token or identity header goes only over TLS or
+ * to this machine; the host is compared, not a string prefix. */
+static void test_ls_entra__secrets_need_tls(void **state)
+{
+    char *plain[] = {"AZURE_TENANT_ID=t", "AZURE_CLIENT_ID=c", "AZURE_CLIENT_SECRET=s",
+                     "AZURE_AUTHORITY_HOST=http://login.example.com", NULL};
+    char *trick[] = {"AZURE_TENANT_ID=t", "AZURE_CLIENT_ID=c", "AZURE_CLIENT_SECRET=s",
+                     "AZURE_AUTHORITY_HOST=http://127.0.0.1:80@evil.example/", NULL};
+    char *local[] = {"AZURE_TENANT_ID=t", "AZURE_CLIENT_ID=c", "AZURE_CLIENT_SECRET=s",
+                     "AZURE_AUTHORITY_HOST=http://127.0.0.1:8443", NULL};
+    char *wi[] = {"AZURE_TENANT_ID=t", "AZURE_CLIENT_ID=c", "AZURE_FEDERATED_TOKEN_FILE=/f",
+                  "AZURE_AUTHORITY_HOST=http://[::2]/", NULL};
+    char *app[] = {"IDENTITY_ENDPOINT=http://msi.example.com/token", "IDENTITY_HEADER=h", NULL};
+    char *imds[] = {"AZURE_POD_IDENTITY_AUTHORITY_HOST=http://169.254.169.254", NULL};
+
+    (void)state;
+    assert_int_equal(create_rc(plain), LS_ECONFIG);
+    assert_non_null(strstr(ls_error_last(), "AZURE_AUTHORITY_HOST"));
+    assert_int_equal(create_rc(trick), LS_ECONFIG);
+    assert_null(strstr(ls_error_last(), "evil"));
+    assert_int_equal(create_rc(local), 0);
+    assert_int_equal(create_rc(wi), LS_ECONFIG);
+    assert_int_equal(create_rc(app), LS_ECONFIG);
+    assert_non_null(strstr(ls_error_last(), "IDENTITY_ENDPOINT"));
+    assert_int_equal(create_rc(imds), 0); /* no secret travels to the metadata service */
 }
 
 static void test_ls_entra__parse(void **state)
@@ -96,6 +142,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ls_entra__chain_order),
+        cmocka_unit_test(test_ls_entra__secrets_need_tls),
         cmocka_unit_test(test_ls_entra__parse),
     };
 

@@ -1,6 +1,10 @@
 /* ls_sink.c - the sink registry and LEADSYNC_SINKS parsing. */
 #include "ls_sink.h"
 
+#include "ls_ledger.h"
+#include "ls_log.h"
+#include "ls_url.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +20,8 @@ extern const struct ls_sink_ops ls_sink_dynamics_ops;
 /* The one registry: a sink exists when it is listed here, one per line. */
 /* clang-format off */
 static const struct ls_sink_ops *const registry[] = {
-    &ls_sink_jsonl_ops,
-    &ls_sink_webhook_ops,
-    &ls_sink_marketo_ops,
-    &ls_sink_hubspot_ops,
-    &ls_sink_web_to_lead_ops,
-    &ls_sink_salesforce_ops,
-    &ls_sink_dynamics_ops,
+    &ls_sink_jsonl_ops,       &ls_sink_webhook_ops,    &ls_sink_marketo_ops,  &ls_sink_hubspot_ops,
+    &ls_sink_web_to_lead_ops, &ls_sink_salesforce_ops, &ls_sink_dynamics_ops,
 };
 /* clang-format on */
 
@@ -65,11 +64,103 @@ static char *trim_dup(const char *s, size_t n)
     return ls_xstrndup(s, n);
 }
 
-int ls_sinks_create(const struct ls_config *cfg, struct ls_sink **out, size_t *n)
+#define NAME_MAX_LEN 63
+
+static int name_ok(const char *s, size_t n)
 {
-    struct ls_sink *sinks = NULL;
+    size_t i;
+
+    if (n == 0 || n > NAME_MAX_LEN)
+        return 0;
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+/* KIND[:ARG] of a sink URL entry: the key, or NULL when the URL does not parse. */
+static char *url_key(const struct ls_sink_ops *ops, const char *arg)
+{
+    char *disp = ls_url_display(arg);
+    char *key = disp ? ls_xasprintf("%s:%s", ops->name, disp) : NULL;
+
+    free(disp);
+    return key;
+}
+
+char *ls_sink_key_of(const char *stored_id)
+{
+    const char *colon = strchr(stored_id, ':');
+    char kind[64];
+    const struct ls_sink_ops *ops;
+    char *key = NULL;
+
+    if (colon && (size_t)(colon - stored_id) < sizeof(kind)) {
+        memcpy(kind, stored_id, (size_t)(colon - stored_id));
+        kind[colon - stored_id] = '\0';
+        ops = ls_sink_lookup(kind);
+        if (ops && ops->url_arg)
+            key = url_key(ops, colon + 1);
+    }
+    return key ? key : ls_xstrdup(stored_id);
+}
+
+/* One entry, trimmed and non-empty, into *s. */
+static int parse_entry(const char *entry, struct ls_sink_spec *s)
+{
+    const char *eq = strchr(entry, '='), *colon = strchr(entry, ':');
+    const char *spec = entry, *arg;
+    size_t klen;
+    char kind[64], what[128];
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    if (eq && (!colon || eq < colon)) {
+        if (!name_ok(entry, (size_t)(eq - entry)))
+            return ls_error(LS_ECONFIG,
+                            "LEADSYNC_SINKS: sink name '%.*s' must be 1-%d letters, digits, '_', "
+                            "'-' or '.'",
+                            (int)((eq - entry) > NAME_MAX_LEN ? NAME_MAX_LEN : eq - entry), entry,
+                            NAME_MAX_LEN);
+        spec = eq + 1;
+        colon = strchr(spec, ':');
+    }
+    klen = colon ? (size_t)(colon - spec) : strlen(spec);
+    arg = colon ? colon + 1 : "";
+    if (klen == 0 || klen >= sizeof(kind))
+        return ls_error(LS_ECONFIG, "LEADSYNC_SINKS: malformed entry (no sink kind)");
+    memcpy(kind, spec, klen);
+    kind[klen] = '\0';
+    s->ops = ls_sink_lookup(kind);
+    if (!s->ops)
+        return ls_error(LS_ECONFIG, "LEADSYNC_SINKS: unknown sink '%s' (known: %s)", kind,
+                        ls_sink_names());
+    s->arg = ls_xstrdup(arg);
+    if (s->ops->url_arg) {
+        snprintf(what, sizeof(what), "LEADSYNC_SINKS: %s", kind);
+        if (!*arg)
+            return ls_error(LS_ECONFIG, "%s needs a URL (%s:https://...)", what, kind);
+        rc = ls_url_check(arg, what, LS_URL_HTTP | LS_URL_TLS_ONLY | LS_URL_NO_USERINFO, NULL);
+        if (rc)
+            return rc;
+        s->key = url_key(s->ops, arg);
+    } else {
+        s->key =
+            *arg ? ls_xasprintf("%s:%.*s", kind, (int)strcspn(arg, "?"), arg) : ls_xstrdup(kind);
+    }
+    s->id = spec != entry ? ls_xstrndup(entry, (size_t)(eq - entry)) : ls_xstrdup(s->key);
+    return LS_OK;
+}
+
+int ls_sink_specs_parse(const char *list, struct ls_sink_spec **out, size_t *n)
+{
+    struct ls_sink_spec *specs = NULL;
     size_t count = 0, i;
-    const char *p = cfg->sinks ? cfg->sinks : "";
+    const char *p = list ? list : "";
     char *entry = NULL;
     int rc = LS_OK;
 
@@ -78,68 +169,150 @@ int ls_sinks_create(const struct ls_config *cfg, struct ls_sink **out, size_t *n
     while (*p) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        const struct ls_sink_ops *ops;
-        char *colon, *q;
-        const char *arg;
-        char name[64];
 
         free(entry);
         entry = trim_dup(p, len);
         p += len + (comma ? 1 : 0);
         if (!*entry)
             continue;
-        colon = strchr(entry, ':');
-        if (colon && (size_t)(colon - entry) < sizeof(name)) {
-            memcpy(name, entry, (size_t)(colon - entry));
-            name[colon - entry] = '\0';
-            arg = colon + 1;
-        } else if (!colon && strlen(entry) < sizeof(name)) {
-            memcpy(name, entry, strlen(entry) + 1);
-            arg = "";
-        } else {
-            rc = ls_error(LS_ECONFIG, "LEADSYNC_SINKS: malformed entry (sink name too long)");
+        specs = ls_xrealloc(specs, (count + 1) * sizeof(*specs));
+        rc = parse_entry(entry, &specs[count++]);
+        if (rc)
             goto done;
-        }
-        ops = ls_sink_lookup(name);
-        if (!ops) {
-            rc = ls_error(LS_ECONFIG, "LEADSYNC_SINKS: unknown sink '%s' (known: %s)", name,
-                          ls_sink_names());
-            goto done;
-        }
-        q = strchr(entry, '?');
-        if (q)
-            *q = '\0'; /* the ledger name never carries a query string (tokens) */
-        for (i = 0; i < count; i++) {
-            if (strcmp(sinks[i].id, entry) == 0) {
-                rc = ls_error(LS_ECONFIG, "LEADSYNC_SINKS: sink '%s' is listed twice", entry);
+        for (i = 0; i + 1 < count; i++) {
+            if (strcmp(specs[i].id, specs[count - 1].id) == 0) {
+                rc = ls_error(LS_ECONFIG, "LEADSYNC_SINKS: two sinks are named '%s'", specs[i].id);
                 goto done;
             }
         }
-        if (q)
-            *q = '?';
-        sinks = ls_xrealloc(sinks, (count + 1) * sizeof(*sinks));
-        memset(&sinks[count], 0, sizeof(sinks[count]));
-        sinks[count].ops = ops;
-        sinks[count].id = ls_xstrdup(entry);
-        q = strchr(sinks[count].id, '?');
-        if (q)
-            *q = '\0';
-        count++;
-        rc = ops->create(arg, cfg, &sinks[count - 1].ctx);
-        if (rc)
-            goto done;
     }
     if (count == 0) {
         rc = ls_error(LS_ECONFIG, "LEADSYNC_SINKS is empty: name at least one sink (%s)",
                       ls_sink_names());
         goto done;
     }
+    *out = specs;
+    *n = count;
+    specs = NULL;
+    count = 0;
+done:
+    free(entry);
+    ls_sink_specs_free(specs, count);
+    return rc;
+}
+
+void ls_sink_specs_free(struct ls_sink_spec *specs, size_t n)
+{
+    size_t i;
+
+    for (i = 0; specs && i < n; i++) {
+        free(specs[i].id);
+        free(specs[i].key);
+        free(specs[i].arg);
+    }
+    free(specs);
+}
+
+/* The configured sink a stored id belongs to, by key; NULL when none or
+ * when two configured sinks share the key (then nothing is moved). */
+static const struct ls_sink_spec *owner_of(const char *stored, const struct ls_sink_spec *specs,
+                                           size_t n)
+{
+    const struct ls_sink_spec *found = NULL;
+    char *key = ls_sink_key_of(stored);
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(specs[i].key, key) != 0)
+            continue;
+        if (found) {
+            found = NULL;
+            break;
+        }
+        found = &specs[i];
+    }
+    free(key);
+    return found;
+}
+
+static int attach_specs(struct ls_ledger *l, const struct ls_sink_spec *specs, size_t n)
+{
+    char **ids = NULL;
+    size_t nids = 0, i, k;
+    int rc;
+
+    rc = ls_ledger_sink_ids(l, &ids, &nids);
+    for (i = 0; rc == LS_OK && i < nids; i++) {
+        const struct ls_sink_spec *to;
+
+        for (k = 0; k < n && strcmp(specs[k].id, ids[i]) != 0; k++)
+            ;
+        if (k < n || !(to = owner_of(ids[i], specs, n)))
+            continue;
+        rc = ls_ledger_sink_rename(l, ids[i], to->id);
+        if (rc == LS_OK)
+            LS_INFO("ledger", "deliveries of sink %s (%s) are now under its configured name",
+                    to->id, to->key);
+    }
+    for (k = 0; rc == LS_OK && k < n; k++)
+        rc = ls_ledger_sink_register(l, specs[k].id, specs[k].ops->name);
+    for (i = 0; i < nids; i++)
+        free(ids[i]);
+    free(ids);
+    return rc;
+}
+
+int ls_sinks_attach(struct ls_ledger *l, const char *list)
+{
+    struct ls_sink_spec *specs = NULL;
+    size_t n = 0;
+    int rc = ls_sink_specs_parse(list, &specs, &n);
+
+    if (rc == LS_OK)
+        rc = ls_ledger_begin(l);
+    if (rc == LS_OK) {
+        rc = attach_specs(l, specs, n);
+        if (rc)
+            ls_ledger_rollback(l);
+        else
+            rc = ls_ledger_commit(l);
+    }
+    ls_sink_specs_free(specs, n);
+    return rc;
+}
+
+int ls_sinks_create(const struct ls_config *cfg, struct ls_sink **out, size_t *n)
+{
+    struct ls_sink_spec *specs = NULL;
+    struct ls_sink *sinks = NULL;
+    size_t nspecs = 0, count = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    rc = ls_sink_specs_parse(cfg->sinks, &specs, &nspecs);
+    if (rc)
+        return rc;
+    sinks = ls_xcalloc(nspecs, sizeof(*sinks));
+    for (count = 0; count < nspecs; count++) {
+        struct ls_sink *s = &sinks[count];
+
+        s->ops = specs[count].ops;
+        s->id = specs[count].id;
+        s->key = specs[count].key;
+        specs[count].id = specs[count].key = NULL;
+        rc = s->ops->create(specs[count].arg, cfg, &s->ctx);
+        if (rc) {
+            count++;
+            goto done;
+        }
+    }
     *out = sinks;
     *n = count;
     sinks = NULL;
     count = 0;
 done:
-    free(entry);
+    ls_sink_specs_free(specs, nspecs);
     ls_sinks_destroy(sinks, count);
     return rc;
 }
@@ -154,6 +327,7 @@ void ls_sinks_destroy(struct ls_sink *sinks, size_t n)
         if (sinks[i].ops && sinks[i].ctx)
             sinks[i].ops->destroy(sinks[i].ctx);
         free(sinks[i].id);
+        free(sinks[i].key);
     }
     free(sinks);
 }

@@ -72,6 +72,9 @@ struct ls_sink_ops {
      * the lead_id (the leads table), not the sink_leads table.
      */
     int deliver_inline;
+    /* url_arg: the text after "name:" is a URL; the sink is named by its
+     * scheme://host[:port]/path (ls_url.h), and userinfo is refused. */
+    int url_arg;
     /* arg: the text after "name:" (may be ""). *ctx owned by the sink. */
     int (*create)(const char *arg, const struct ls_config *cfg, void **ctx);
     /* Attempts n items (distinct lead_ids); fills results[i] for each. Returns 0,
@@ -90,12 +93,47 @@ struct ls_sink_ops {
     int (*usage)(void *ctx, struct ls_sink_usage *out);
 };
 
+/*
+ * One LEADSYNC_SINKS entry: [NAME=]KIND[:ARG]. The id is what `status`,
+ * metrics, `retry --sink` and routes call the sink: NAME when given, else the
+ * key. The key says what the sink is: KIND, or KIND:ARG with a URL reduced to
+ * scheme://host[:port]/path (no userinfo, no query). Earlier versions stored
+ * deliveries under the unnamed form; ls_sinks_attach() moves them.
+ */
+struct ls_sink_spec {
+    const struct ls_sink_ops *ops;
+    char *id;
+    char *key;
+    char *arg; /* as written after "KIND:" ("" when none); a URL keeps its query */
+};
+
 /* A configured sink instance. */
 struct ls_sink {
     const struct ls_sink_ops *ops;
     void *ctx;
-    char *id; /* ledger name: the LEADSYNC_SINKS entry without any query string */
+    char *id;  /* ledger name (ls_sink_spec.id) */
+    char *key; /* ls_sink_spec.key */
 };
+
+/* Parses a LEADSYNC_SINKS list without creating anything: rejects unknown
+ * kinds, malformed names, URLs with userinfo and duplicate ids with
+ * LS_ECONFIG naming the entry (never its query or credentials). */
+LS_NODISCARD int ls_sink_specs_parse(const char *list, struct ls_sink_spec **out, size_t *n);
+void ls_sink_specs_free(struct ls_sink_spec *specs, size_t n);
+/* The key a stored sink id names (an older ledger's "webhook:https://u:p@h/x"
+ * is "webhook:https://h/x"); malloc'd. */
+char *ls_sink_key_of(const char *stored_id);
+
+struct ls_ledger;
+/*
+ * Brings a writable ledger up to the configured names (list: LEADSYNC_SINKS),
+ * in one transaction: deliveries, dead
+ * letters and counters stored under an id that is not configured but whose
+ * key is a configured sink's key (the sink was named, or an older version
+ * named it by its raw URL) move to that sink's id; every sink's kind is
+ * recorded. Nothing is re-delivered and nothing stays stranded.
+ */
+LS_NODISCARD int ls_sinks_attach(struct ls_ledger *l, const char *list);
 
 /* Looks an ops table up by name; NULL when unknown. */
 const struct ls_sink_ops *ls_sink_lookup(const char *name);

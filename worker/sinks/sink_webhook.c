@@ -35,6 +35,7 @@
 #include "ls_lead.h"
 #include "ls_log.h"
 #include "ls_sink.h"
+#include "ls_url.h"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -275,6 +276,7 @@ struct hook_xfer {
 
 struct hook {
     char *url;
+    char *shown; /* scheme://host[:port]/path: what messages print */
     unsigned char key[LS_WEBHOOK_KEY_MAX];
     size_t keylen;
     int marketplace;
@@ -383,18 +385,6 @@ static int parse_extra_headers(struct hook *h, const char *spec)
     return LS_OK;
 }
 
-static int loopback_http(const char *url)
-{
-    static const char *const ok[] = {"http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:",
-                                     "http://localhost/", "http://[::1]:",     "http://[::1]/"};
-    size_t i;
-
-    for (i = 0; i < LS_ARRAY_LEN(ok); i++)
-        if (strncasecmp(url, ok[i], strlen(ok[i])) == 0)
-            return 1;
-    return 0;
-}
-
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     struct hook_xfer *x = ud;
@@ -471,6 +461,7 @@ static void hook_free(struct hook *h)
         free(h->extra[i]);
     free(h->extra);
     free(h->url);
+    free(h->shown);
     free(h->ca_file);
     OPENSSL_cleanse(h->key, sizeof(h->key));
     free(h);
@@ -490,12 +481,12 @@ static int hook_create(const char *arg, const struct ls_config *cfg, void **ctx)
         rc = ls_error(LS_ECONFIG, "LEADSYNC_SINKS: webhook needs a URL (webhook:https://...)");
         goto done;
     }
-    if (strncasecmp(arg, "https://", 8) != 0 && !loopback_http(arg)) {
-        rc = ls_error(LS_ECONFIG, "LEADSYNC_SINKS: webhook URLs must be https:// (plain http:// "
-                                  "only to 127.0.0.1, localhost or [::1])");
+    rc = ls_url_check(arg, "LEADSYNC_SINKS: webhook",
+                      LS_URL_HTTP | LS_URL_TLS_ONLY | LS_URL_NO_USERINFO, NULL);
+    if (rc)
         goto done;
-    }
     h->url = ls_xstrdup(arg);
+    h->shown = ls_url_display(arg);
     if (cfg->webhook_secret && *cfg->webhook_secret) {
         rc = ls_webhook_key_decode(cfg->webhook_secret, h->key, &h->keylen);
         if (rc)
@@ -863,20 +854,20 @@ static int hook_check(void *ctx, char *msg, size_t msglen)
     cc = curl_easy_perform(e);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     if (cc != CURLE_OK || status == 0) {
-        snprintf(msg, msglen, "%s unreachable: %s%s%s", h->url, curl_easy_strerror(cc),
+        snprintf(msg, msglen, "%s unreachable: %s%s%s", h->shown, curl_easy_strerror(cc),
                  x.errbuf[0] ? ": " : "", x.errbuf);
         rc = LS_EUNAVAIL;
     } else if (status == 401 || status == 403) {
         snprintf(msg, msglen,
                  "%s answered OPTIONS with %ld: credentials refused (check "
                  "LEADSYNC_WEBHOOK_HEADERS)",
-                 h->url, status);
+                 h->shown, status);
         rc = LS_EAUTH;
     } else if (status == 410) {
-        snprintf(msg, msglen, "%s answered 410 Gone: the endpoint is disabled", h->url);
+        snprintf(msg, msglen, "%s answered 410 Gone: the endpoint is disabled", h->shown);
         rc = LS_ECONFIG;
     } else {
-        snprintf(msg, msglen, "%s answers (OPTIONS: HTTP %ld)%s", h->url, status,
+        snprintf(msg, msglen, "%s answers (OPTIONS: HTTP %ld)%s", h->shown, status,
                  h->keylen ? ", deliveries signed" : ", deliveries unsigned");
     }
 done:
@@ -890,6 +881,7 @@ const struct ls_sink_ops ls_sink_webhook_ops = {
     .name = "webhook",
     .coalesce = 1, /* a receiver wants the newest state; stage never goes back */
     .wants_text = 1,
+    .url_arg = 1,
     .create = hook_create,
     .deliver = hook_deliver,
     .check = hook_check,
