@@ -196,10 +196,16 @@ struct azt_page {
     char *request_id;  /* x-ms-request-id, or NULL */
 };
 
+/* The service's limits: at most 1000 entities a page, 255 properties an
+ * entity (PartitionKey, RowKey and Timestamp included). */
+#define AZT_MAX_TOP        1000
+#define AZT_MAX_PROPERTIES 255
+
 /* Parses a Query Entities JSON body ({"value":[...]}) in no, minimal or full
  * metadata. Continuation and header fields are left NULL (the client fills
  * them). Returns AZT_EPARSE with a message naming the entity index and
- * property on malformed input. */
+ * property on malformed input, and on a page over the limits above (an
+ * iterator's pages are held to the query's $top). */
 AZT_NODISCARD int azt_page_parse(const char *body, size_t n, struct azt_page **out);
 void azt_page_free(struct azt_page *page);
 

@@ -122,9 +122,7 @@ static uint32_t random_of(const struct azt_client *c)
     return r;
 }
 
-static void logf_warn(const struct azt_client *c, const char *fmt, ...) AZT_PRINTF(2, 3);
-
-static void logf_warn(const struct azt_client *c, const char *fmt, ...)
+void azt__warn(const struct azt_client *c, const char *fmt, ...)
 {
     char line[512];
     va_list ap;
@@ -921,12 +919,12 @@ int azt__request(struct azt_client *c, const char *verb, const char *path_and_qu
         delay = azt__backoff_ms(tries - 1, c->backoff_base_ms, c->backoff_cap_ms,
                                 cc == CURLE_OK ? resp->retry_after_ms : -1, random_of(c));
         if (cc == CURLE_OK)
-            logf_warn(c, "azt: %s %s: %ld %s (request id %s), retry %d/%d in %ld ms", verb, mpath,
+            azt__warn(c, "azt: %s %s: %ld %s (request id %s), retry %d/%d in %ld ms", verb, mpath,
                       resp->status, resp->error_code ? resp->error_code : "",
                       resp->request_id ? resp->request_id : "none", tries, c->max_attempts - 1,
                       delay);
         else
-            logf_warn(c, "azt: %s %s: %s, retry %d/%d in %ld ms", verb, mpath,
+            azt__warn(c, "azt: %s %s: %s, retry %d/%d in %ld ms", verb, mpath,
                       curl_easy_strerror(cc), tries, c->max_attempts - 1, delay);
         sleep_of(c, delay);
         if (canceled(c))

@@ -384,6 +384,22 @@ static int take_key_string(const struct ctx *cx, const char *name, json_t *v, co
     return AZT_OK;
 }
 
+/* The properties of an entity object: its keys less annotations and odata.*. */
+static size_t count_properties(json_t *obj)
+{
+    const char *key;
+    size_t key_len, n = 0;
+    json_t *v;
+
+    json_object_keylen_foreach(obj, key, key_len, v)
+    {
+        (void)v;
+        if (!memchr(key, '@', key_len) && !(key_len > 6 && memcmp(key, "odata.", 6) == 0))
+            n++;
+    }
+    return n;
+}
+
 static int parse_entity(struct ctx *cx, json_t *obj, struct azt_entity *e)
 {
     const char *key;
@@ -393,6 +409,9 @@ static int parse_entity(struct ctx *cx, json_t *obj, struct azt_entity *e)
 
     if (!json_is_object(obj))
         return azt__error(AZT_EPARSE, "page: entity %zu is not an object", cx->index);
+    if (count_properties(obj) > AZT_MAX_PROPERTIES)
+        return azt__error(AZT_EPARSE, "page: entity %zu has more than the service's %d properties",
+                          cx->index, AZT_MAX_PROPERTIES);
     e->props = arena_alloc(cx->pi, json_object_size(obj) * sizeof(*e->props));
     json_object_keylen_foreach(obj, key, key_len, v)
     {
@@ -503,7 +522,7 @@ static struct azt_entity *next_entity_slot(struct page_impl *pi, size_t *cap)
     return &pg->entities[pg->count];
 }
 
-static int parse_value_array(struct reader *r, struct page_impl *pi)
+static int parse_value_array(struct reader *r, struct page_impl *pi, size_t max_entities)
 {
     struct ctx cx = {pi, 0};
     size_t cap = 0;
@@ -515,7 +534,12 @@ static int parse_value_array(struct reader *r, struct page_impl *pi)
     if (take(r, ']'))
         return AZT_OK;
     do {
-        struct azt_entity *e = next_entity_slot(pi, &cap);
+        struct azt_entity *e;
+
+        if (pi->page.count >= max_entities)
+            return azt__error(AZT_EPARSE, "page: more than the %zu entities asked for ($top)",
+                              max_entities);
+        e = next_entity_slot(pi, &cap);
 
         cx.index = pi->page.count;
         obj = next_value(r, 0, &rc);
@@ -533,7 +557,8 @@ static int parse_value_array(struct reader *r, struct page_impl *pi)
 }
 
 /* Parses the page; when own is set, disposes of it as soon as it is read. */
-static int page_parse(const char *body, size_t n, struct azt_buf *own, struct azt_page **out)
+static int page_parse(const char *body, size_t n, size_t max_entities, struct azt_buf *own,
+                      struct azt_page **out)
 {
     struct reader r = {body ? body : "", n, 0};
     struct page_impl *pi = NULL;
@@ -564,7 +589,7 @@ static int page_parse(const char *body, size_t n, struct azt_buf *own, struct az
             }
             if (strcmp(json_string_value(key), "value") == 0 && !seen_value) {
                 seen_value = 1;
-                rc = parse_value_array(&r, pi);
+                rc = parse_value_array(&r, pi, max_entities);
             } else {
                 /* odata.metadata and anything else: decoded, not kept */
                 skip_ws(&r);
@@ -603,12 +628,12 @@ done:
 
 int azt_page_parse(const char *body, size_t n, struct azt_page **out)
 {
-    return page_parse(body, n, NULL, out);
+    return page_parse(body, n, AZT_MAX_TOP, NULL, out);
 }
 
-int azt__page_parse_body(struct azt_buf *body, struct azt_page **out)
+int azt__page_parse_body(struct azt_buf *body, size_t max_entities, struct azt_page **out)
 {
-    return page_parse(body->ptr ? body->ptr : "", body->len, body, out);
+    return page_parse(body->ptr ? body->ptr : "", body->len, max_entities, body, out);
 }
 
 void azt_page_free(struct azt_page *page)

@@ -29,7 +29,8 @@
 struct azt_iter {
     struct azt_client *c;
     char *table;
-    char *base_query; /* "?$filter=..&$select=..&$top=N", encoded */
+    char *base_query; /* "?$filter=..&$select=..&", encoded; $top follows */
+    int top;          /* halved after an answer over the size cap */
     int metadata;
     char *next_pk;
     char *next_rk;
@@ -86,13 +87,14 @@ int azt_query_open(struct azt_client *c, const char *table, const struct azt_que
         goto done;
     if (q && q->select && *q->select && (rc = append_param(&b, "$select", q->select)) != AZT_OK)
         goto done;
-    if ((rc = azt__buf_appendf(&b, "%c$top=%d", b.len ? '&' : '?', top)) != AZT_OK)
+    if ((rc = azt__buf_appendf(&b, "%c", b.len ? '&' : '?')) != AZT_OK)
         goto done;
 
     it = azt__xcalloc(1, sizeof(*it));
     it->c = c;
     it->table = azt__xstrdup(table);
     it->base_query = azt__buf_take(&b);
+    it->top = top;
     it->metadata = q ? (int)q->metadata : AZT_META_NONE;
     it->prefetch = q ? q->prefetch : 0;
     *out = it;
@@ -113,7 +115,7 @@ static int same_str(const char *a, const char *b)
 /* The request path of the next page: the query plus the continuation. */
 static int next_path(const struct azt_iter *it, struct azt_buf *path)
 {
-    int rc = azt__buf_appendf(path, "/%s()%s", it->table, it->base_query);
+    int rc = azt__buf_appendf(path, "/%s()%s$top=%d", it->table, it->base_query, it->top);
 
     if (rc == AZT_OK && it->next_pk)
         rc = append_param(path, "NextPartitionKey", it->next_pk);
@@ -247,11 +249,19 @@ int azt_iter_next(struct azt_iter *it, struct azt_page **page)
     *page = NULL;
     if (!it)
         return azt__error(AZT_EINVAL, "azt_iter_next: iterator is NULL");
-    rc = next_response(it, &resp);
+    /* An answer over the size cap is asked for again with half the $top
+     * (the same continuation), down to one entity a page. */
+    while ((rc = next_response(it, &resp)) == AZT_ETOOBIG && it->top > 1) {
+        it->top /= 2;
+        azt__response_dispose(&resp);
+        memset(&resp, 0, sizeof(resp));
+        azt__warn(it->c, "azt: query %s: a page over the size cap; asking again with $top=%d",
+                  it->table, it->top);
+    }
     if (rc <= 0)
         goto done;
     /* the body is freed once loaded: it is not needed past the JSON */
-    rc = azt__page_parse_body(&resp.body, &p);
+    rc = azt__page_parse_body(&resp.body, (size_t)it->top, &p);
     if (rc != AZT_OK) {
         snprintf(why, sizeof(why), "%s", azt_error_last());
         rc = azt__error(rc, "query %s page: %s (request id %s)", it->table, why,

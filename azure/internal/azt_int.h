@@ -55,13 +55,16 @@ void azt__response_dispose(struct azt__response *r);
 
 /* azt_page_parse that disposes of body once the entities are built: a
  * page's peak memory is its response text plus its arena. (azt_entity.c) */
-int azt__page_parse_body(struct azt_buf *body, struct azt_page **out);
+int azt__page_parse_body(struct azt_buf *body, size_t max_entities, struct azt_page **out);
 
 /* azt_iter_next without the parse: the next page's raw body into *body (the
  * caller disposes of it), continuation and checks as usual; 1, 0 when the
  * query is complete, or a negative error. For measuring the parse alone.
  * (azt_query.c) */
 int azt__iter_next_body(struct azt_iter *it, struct azt_buf *body);
+
+/* A warning through the client's log callback. (azt_client.c) */
+void azt__warn(const struct azt_client *c, const char *fmt, ...) AZT_PRINTF(2, 3);
 
 /* Request flags. */
 #define AZT__REQ_NONIDEMPOTENT 1u /* POST insert, $batch: retry only when surely not applied */

@@ -121,5 +121,31 @@ class HostileTable(unittest.TestCase):
         self.assertIsNone(self.cursor())
 
 
+    def test_more_entities_than_top(self):
+        """A page of 2 x $top + 1 (mostly empty) entities is refused, not built."""
+        self.table("flood")
+        p = self.run_once({"LEADSYNC_PAGE_SIZE": "50"})
+        self.assertEqual(p.returncode, 65, p.stderr[-2000:])
+        self.assertIn("more than the 50 entities asked for", p.stderr.strip().splitlines()[-1])
+        self.assertEqual(self.lines(), [])
+        self.assertIsNone(self.cursor())
+
+    def test_entity_over_255_properties(self):
+        self.table("wide")
+        p = self.run_once()
+        self.assertEqual(p.returncode, 65, p.stderr[-2000:])
+        self.assertRegex(p.stderr.strip().splitlines()[-1], "entity 3 has more than .*255")
+        self.assertIsNone(self.cursor())
+
+    def test_oversized_page_halves_top(self):
+        """Answers over the 32 MiB cap are asked for again with half the $top."""
+        self.table("oversize")
+        p = self.run_once({"LEADSYNC_PAGE_SIZE": "100"})
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        self.assertIn("asking again with $top=50", p.stderr)
+        self.assertIn("asking again with $top=25", p.stderr)
+        self.assertEqual(len(self.lines()), 200)
+        self.assertIsNotNone(self.cursor())
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -308,6 +308,50 @@ static void test_azt_entity__malformed(void **state)
     }
 }
 
+/* The service's limits hold: a page of more than 1000 entities or an entity
+ * of more than 255 properties is a hostile or broken server, rejected before
+ * it costs memory. */
+static void test_azt_entity__service_limits(void **state)
+{
+    char *body = malloc(16 * 1024);
+    struct azt_page *page = NULL;
+    size_t n = 0;
+    int i;
+
+    (void)state;
+    /* 252 properties + PartitionKey, RowKey, Timestamp = 255: accepted */
+    n += (size_t)snprintf(body + n, 16 * 1024 - n,
+                          "{\"value\":[{\"PartitionKey\":\"p\",\"RowKey\":\"r\","
+                          "\"Timestamp\":\"2026-11-24T02:03:34Z\"");
+    for (i = 0; i < 252; i++)
+        n += (size_t)snprintf(body + n, 16 * 1024 - n,
+                              ",\"P%d\":1,\"P%d@odata.type\":\"Edm.Int64\"", i, i);
+    memcpy(body + n, "}]}", 4);
+    assert_int_equal(azt_page_parse(body, strlen(body), &page), AZT_OK);
+    assert_int_equal(page->entities[0].nprops, 252);
+    azt_page_free(page);
+    page = NULL;
+    /* one more: rejected */
+    memcpy(body + n, ",\"X\":1}]}", 10);
+    assert_int_equal(azt_page_parse(body, strlen(body), &page), AZT_EPARSE);
+    assert_null(page);
+    assert_non_null(strstr(azt_error_last(), "255 properties"));
+    /* 1001 empty entities: rejected */
+    n = (size_t)snprintf(body, 16 * 1024, "{\"value\":[{}");
+    for (i = 1; i < 1001; i++)
+        n += (size_t)snprintf(body + n, 16 * 1024 - n, ",{}");
+    memcpy(body + n, "]}", 3);
+    assert_int_equal(azt_page_parse(body, strlen(body), &page), AZT_EPARSE);
+    assert_null(page);
+    assert_non_null(strstr(azt_error_last(), "1000 entities"));
+    /* 1000: accepted */
+    memcpy(body + n - 3, "]}", 3);
+    assert_int_equal(azt_page_parse(body, strlen(body), &page), AZT_OK);
+    assert_int_equal(page->count, 1000);
+    azt_page_free(page);
+    free(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_azt_entity__large_page),
         cmocka_unit_test(test_azt_entity__long_name_and_offset),
         cmocka_unit_test(test_azt_entity__malformed),
+        cmocka_unit_test(test_azt_entity__service_limits),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
