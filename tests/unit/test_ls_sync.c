@@ -78,6 +78,25 @@ static void test_ls_sync__delivery_id_stable_and_distinct(void **state)
     assert_string_not_equal(a, e);
 }
 
+/*
+ * Golden vectors: receivers deduplicate on the delivery id, so a change to
+ * how it is derived would make every receiver record every lead again after
+ * an upgrade. The expected ids were computed once, independently, as
+ * "msg_" + the first 16 bytes of SHA-256(pk NUL rk NUL content_hash) in hex;
+ * if this test fails, the change breaks every deployment's deduplication.
+ */
+static void test_ls_sync__delivery_id_golden(void **state)
+{
+    char id[40];
+
+    (void)state;
+    ls_delivery_id("p", "r", "00ff", id);
+    assert_string_equal(id, "msg_adaa4f1b39bb74886e6221daa9df81d2");
+    ls_delivery_id("2026-11-24", "a1b2c3d4-0000-4000-8000-000000000001",
+                   "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", id);
+    assert_string_equal(id, "msg_77a3569e854b8dd7f5f7b4d6c139aedf");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -86,6 +105,7 @@ int main(void)
         cmocka_unit_test(test_ls_sync__iso_compare),
         cmocka_unit_test(test_ls_sync__iso_format),
         cmocka_unit_test(test_ls_sync__delivery_id_stable_and_distinct),
+        cmocka_unit_test(test_ls_sync__delivery_id_golden),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
