@@ -134,27 +134,20 @@ static int open_readonly(const struct ls_config *cfg, struct ls_ledger **out, in
     return ls_ledger_open(&lo, out);
 }
 
-/* The API usage the delivery engine last stored for sink (ls_deliver.c:
- * meta "api_usage:<sink>" = "<used>/<limit> <unix s>"); 1 when there is one. */
+/* The API usage the delivery engine last stored for sink
+ * (ls_ledger_usage_put); 1 when there is one. */
 static int api_usage(struct ls_ledger *l, const char *sink, long long *used, long long *limit,
                      long long *at)
 {
-    char *key = ls_xasprintf("api_usage:%s", sink), *v = NULL, *e1, *e2, *e3;
+    struct ls_api_usage u;
     int found = 0;
 
-    if (ls_ledger_meta_get(l, key, &v) == LS_OK && v) {
-        *used = strtoll(v, &e1, 10);
-        if (*e1 == '/') {
-            *limit = strtoll(e1 + 1, &e2, 10);
-            if (*e2 == ' ') {
-                *at = strtoll(e2 + 1, &e3, 10);
-                found = *e3 == '\0';
-            }
-        }
-    }
-    free(key);
-    free(v);
-    return found;
+    if (ls_ledger_usage_get(l, sink, &u, &found) != LS_OK || !found)
+        return 0;
+    *used = (long long)u.used;
+    *limit = (long long)u.limit;
+    *at = (long long)u.at_s;
+    return 1;
 }
 
 int ls_cmd_status(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code)

@@ -124,14 +124,14 @@ static int sendable(const struct ls_sink *sink, const struct ls_sink_item *it)
 
 /* One round for one sink: take due items, deliver, record. *progress = items handled. */
 /* The API usage the sink's receiver last reported (ls_sink.h usage): the
- * gauges, and meta "api_usage:<sink id>" = "<used>/<limit> <unix s>" when it
+ * gauges, and the ledger's record of it (ls_ledger_usage_put) when it
  * changed, so that `status` (another process) can show it. In the round's
  * transaction. */
 static int note_usage(struct ls_deliverer *d, struct sink_state *s, int64_t now)
 {
     struct ls_sink_usage u = {0, 0};
     const char *lab[] = {"sink", s->sink->id, NULL};
-    char *key = NULL, val[64];
+    struct ls_api_usage rec;
     int rc;
 
     if (!s->sink->ops->usage || s->sink->ops->usage(s->sink->ctx, &u) != 1)
@@ -140,11 +140,10 @@ static int note_usage(struct ls_deliverer *d, struct sink_state *s, int64_t now)
     ls_metrics_set(ls_metrics_default(), "leadsync_sink_api_limit", lab, (double)u.limit);
     if (u.used == s->usage.used && u.limit == s->usage.limit)
         return LS_OK;
-    key = ls_xasprintf("api_usage:%s", s->sink->id);
-    snprintf(val, sizeof(val), "%lld/%lld %lld", (long long)u.used, (long long)u.limit,
-             (long long)(now / 1000));
-    rc = ls_ledger_meta_set(d->ledger, key, val);
-    free(key);
+    rec.used = (int64_t)u.used;
+    rec.limit = (int64_t)u.limit;
+    rec.at_s = now / 1000;
+    rc = ls_ledger_usage_put(d->ledger, s->sink->id, &rec);
     if (rc == LS_OK)
         s->usage = u;
     return rc;

@@ -3,12 +3,13 @@
  *
  * Why: nothing may be lost or duplicated across crashes, so every fact lives
  * in one SQLite file and changes in transactions:
- *   meta      key/value: the sync cursor, the table it belongs to, last run
+ *   meta      key/value: the sync cursor and the table it belongs to
  *   rows      (PartitionKey, RowKey) -> content hash, last Timestamp, lead_id
  *   leads     lead_id -> highest stage reached, do-not-contact flag
  *   outbox    one delivery per (sink, row version): pending, delivered,
  *             dead (dead letter) or superseded (coalesced into a newer one)
  *   sink_leads (sink, lead_id) -> delivered before? (lead.created vs updated)
+ *   sink_counts, sink_usage  per sink: inline deliveries, reported API usage
  *   runs      one line per run, for status
  * The schema is in schema/sqlite/NNN_*.sql, applied in order by
  * ls_ledger_open() (PRAGMA user_version = highest applied).
@@ -136,16 +137,29 @@ LS_NODISCARD int ls_ledger_retry_dead(struct ls_ledger *l, const char *sink, int
                                       size_t *n);
 
 /* Inline sinks (ls_sink.h) keep no outbox rows: their delivered count is a
- * counter in meta ("inline_delivered:<sink>"), raised by n inside the page's
- * transaction, and merged into ls_ledger_sink_stats' delivered. */
+ * counter (table sink_counts), raised by n inside the page's transaction,
+ * and merged into ls_ledger_sink_stats' delivered. */
 LS_NODISCARD int ls_ledger_inline_delivered(struct ls_ledger *l, const char *sink, int64_t n);
 
-/* Every sink id the ledger holds anything under (outbox, sink_leads, meta
- * counters), sorted; *ids malloc'd, each entry too. */
+/* The API usage a sink's receiver last reported (ls_sink.h usage), kept
+ * (table sink_usage) so that `status`, another process, can show it. */
+struct ls_api_usage {
+    int64_t used;
+    int64_t limit;
+    int64_t at_s; /* when it was reported, unix SECONDS */
+};
+LS_NODISCARD int ls_ledger_usage_put(struct ls_ledger *l, const char *sink,
+                                     const struct ls_api_usage *u);
+/* found = 0 when the sink never reported any. */
+LS_NODISCARD int ls_ledger_usage_get(struct ls_ledger *l, const char *sink, struct ls_api_usage *u,
+                                     int *found);
+
+/* Every sink id the ledger holds anything under (outbox, sink_leads, inline
+ * counts), sorted; *ids malloc'd, each entry too. */
 LS_NODISCARD int ls_ledger_sink_ids(struct ls_ledger *l, char ***ids, size_t *n);
 /* Moves everything stored under sink `from` to `to`, atomically: deliveries
  * (one already under `to` with the same delivery id wins; the other is
- * superseded), delivered leads, counters (added), other meta keys. */
+ * superseded), delivered leads, inline counts (added), API usage, meta keys "<prefix>:<sink>". */
 LS_NODISCARD int ls_ledger_sink_rename(struct ls_ledger *l, const char *from, const char *to);
 /* Records a configured sink's kind (table sinks). */
 LS_NODISCARD int ls_ledger_sink_register(struct ls_ledger *l, const char *name, const char *kind);

@@ -56,6 +56,8 @@ enum ls_ledger_stmt {
     ST_DEAD_LETTERS,
     ST_PURGE,
     ST_INLINE_ADD,
+    ST_USAGE_PUT,
+    ST_USAGE_GET,
     /* runs and statistics (ls_ledger_runs.c) */
     ST_SINK_STATS,
     ST_INLINE_STATS,

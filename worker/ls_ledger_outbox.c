@@ -1,10 +1,11 @@
 /* ls_ledger_outbox.c - the ledger's outbox: deliveries from enqueue to
  * delivered, retry or dead letter; the leads each sink has seen; inline
- * sinks' counters; purging delivered payloads. See ls_ledger.h. */
+ * sinks' counters and API usage; purging delivered payloads. See ls_ledger.h. */
 #include "ls_ledger_int.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The outbox part's statements. */
 const struct ls_ledger_sql ls_ledger_outbox_sql[] = {
@@ -69,10 +70,15 @@ const struct ls_ledger_sql ls_ledger_outbox_sql[] = {
     {ST_PURGE, "UPDATE outbox SET payload = NULL"
                " WHERE state IN ('delivered', 'superseded') AND updated_at < :before"
                " AND payload IS NOT NULL"},
-    /* Inline sinks' delivered counts: meta keys "inline_delivered:<sink>". */
-    {ST_INLINE_ADD, "INSERT INTO meta (key, value) VALUES ('inline_delivered:' || :sink, :n)"
-                    " ON CONFLICT (key) DO UPDATE SET"
-                    " value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)"},
+    /* Inline sinks' delivered counts (they keep no outbox rows). */
+    {ST_INLINE_ADD, "INSERT INTO sink_counts (sink, inline_delivered) VALUES (:sink, :n)"
+                    " ON CONFLICT (sink) DO UPDATE SET"
+                    " inline_delivered = inline_delivered + excluded.inline_delivered"},
+    {ST_USAGE_PUT, "INSERT INTO sink_usage (sink, used, quota, reported_at)"
+                   " VALUES (:sink, :used, :quota, :at)"
+                   " ON CONFLICT (sink) DO UPDATE SET used = excluded.used,"
+                   " quota = excluded.quota, reported_at = excluded.reported_at"},
+    {ST_USAGE_GET, "SELECT used, quota, reported_at FROM sink_usage WHERE sink = :sink"},
     {ST_COUNT, NULL},
 };
 
@@ -409,6 +415,50 @@ int ls_ledger_inline_delivered(struct ls_ledger *l, const char *sink, int64_t n)
         return err;
     }
     return ledger_run(l, st, "counting inline deliveries");
+}
+
+int ls_ledger_usage_put(struct ls_ledger *l, const char *sink, const struct ls_api_usage *u)
+{
+    sqlite3_stmt *st = l->st[ST_USAGE_PUT];
+    int err;
+
+    err = ledger_bind_text(l, st, ":sink", sink);
+    if (!err)
+        err = ledger_bind_i64(l, st, ":used", u->used);
+    if (!err)
+        err = ledger_bind_i64(l, st, ":quota", u->limit);
+    if (!err)
+        err = ledger_bind_i64(l, st, ":at", u->at_s);
+    if (err) {
+        ledger_reset(st);
+        return err;
+    }
+    return ledger_run(l, st, "recording a sink's API usage");
+}
+
+int ls_ledger_usage_get(struct ls_ledger *l, const char *sink, struct ls_api_usage *u, int *found)
+{
+    sqlite3_stmt *st = l->st[ST_USAGE_GET];
+    int rc;
+    int err;
+
+    *found = 0;
+    memset(u, 0, sizeof(*u));
+    err = ledger_bind_text(l, st, ":sink", sink);
+    if (err)
+        goto done;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        u->used = sqlite3_column_int64(st, 0);
+        u->limit = sqlite3_column_int64(st, 1);
+        u->at_s = sqlite3_column_int64(st, 2);
+        *found = 1;
+    } else if (rc != SQLITE_DONE) {
+        err = ledger_db_err(l, rc, "reading a sink's API usage");
+    }
+done:
+    ledger_reset(st);
+    return err;
 }
 
 void ls_dead_letters_free(struct ls_dead_letter *d, size_t n)

@@ -17,9 +17,7 @@ const struct ls_ledger_sql ls_ledger_runs_sql[] = {
                     " (SELECT min(p.created_at) FROM outbox AS p INDEXED BY outbox_pending"
                     " WHERE p.sink = o.sink AND p.state = 'pending')"
                     " FROM outbox AS o INDEXED BY outbox_lead GROUP BY o.sink ORDER BY o.sink"},
-    {ST_INLINE_STATS, "SELECT substr(key, 18), CAST(value AS INTEGER) FROM meta"
-                      " WHERE key >= 'inline_delivered:' AND key < 'inline_delivered;'"
-                      " ORDER BY key"},
+    {ST_INLINE_STATS, "SELECT sink, inline_delivered FROM sink_counts ORDER BY sink"},
     {ST_ROW_COUNT, "SELECT (SELECT count(*) FROM rows), (SELECT count(*) FROM leads)"},
     {ST_RUN_START, "INSERT INTO runs (mode, started_at) VALUES (:mode, :now)"},
     {ST_RUN_FINISH, "UPDATE runs SET finished_at = :now, exit_code = :exit_code,"

@@ -69,8 +69,7 @@ int ls_ledger_sink_ids(struct ls_ledger *l, char ***ids, size_t *n)
     static const char *const q[] = {
         "SELECT min(sink) FROM outbox WHERE sink > :from",
         "SELECT min(sink) FROM sink_leads WHERE sink > :from",
-        ("SELECT min(substr(key, 18)) FROM meta WHERE key > 'inline_delivered:' || :from"
-         " AND key < 'inline_delivered;'"),
+        "SELECT min(sink) FROM sink_counts WHERE sink > :from",
     };
     char *prev = NULL, *id = NULL;
     size_t k;
@@ -105,10 +104,12 @@ int ls_ledger_sink_rename(struct ls_ledger *l, const char *from, const char *to)
          " AND state IN ('pending', 'dead')"),
         "UPDATE OR IGNORE sink_leads SET sink = :to WHERE sink = :from",
         "DELETE FROM sink_leads WHERE sink = :from",
-        ("INSERT INTO meta (key, value) SELECT 'inline_delivered:' || :to, value FROM meta"
-         " WHERE key = 'inline_delivered:' || :from ON CONFLICT (key) DO UPDATE SET"
-         " value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)"),
-        "DELETE FROM meta WHERE key = 'inline_delivered:' || :from",
+        ("INSERT INTO sink_counts (sink, inline_delivered) SELECT :to, inline_delivered"
+         " FROM sink_counts WHERE sink = :from ON CONFLICT (sink) DO UPDATE SET"
+         " inline_delivered = inline_delivered + excluded.inline_delivered"),
+        "DELETE FROM sink_counts WHERE sink = :from",
+        "UPDATE OR IGNORE sink_usage SET sink = :to WHERE sink = :from",
+        "DELETE FROM sink_usage WHERE sink = :from",
         ("UPDATE OR IGNORE meta SET key = substr(key, 1, instr(key, ':')) || :to"
          " WHERE instr(key, ':') > 0 AND substr(key, instr(key, ':') + 1) = :from"),
         "DELETE FROM meta WHERE instr(key, ':') > 0 AND substr(key, instr(key, ':') + 1) = :from",

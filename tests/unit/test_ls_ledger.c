@@ -864,6 +864,83 @@ static void test_inline_delivered(void **state)
     assert_int_equal(st.delivered, 17);
 }
 
+/* API usage: one record per sink, replaced by each report. */
+static void test_usage(void **state)
+{
+    struct fix *f = *state;
+    struct ls_api_usage u = {12, 15000, 1795485814};
+    int found = 1;
+
+    assert_int_equal(ls_ledger_usage_get(f->l, "salesforce", &u, &found), 0);
+    assert_int_equal(found, 0);
+    assert_int_equal(u.used, 0);
+    u = (struct ls_api_usage){12, 15000, 1795485814};
+    assert_int_equal(ls_ledger_usage_put(f->l, "salesforce", &u), 0);
+    u = (struct ls_api_usage){13, 15000, 1795485900};
+    assert_int_equal(ls_ledger_usage_put(f->l, "salesforce", &u), 0);
+    memset(&u, 0, sizeof(u));
+    assert_int_equal(ls_ledger_usage_get(f->l, "salesforce", &u, &found), 0);
+    assert_int_equal(found, 1);
+    assert_int_equal(u.used, 13);
+    assert_int_equal(u.limit, 15000);
+    assert_int_equal(u.at_s, 1795485900);
+    assert_int_equal(ls_ledger_usage_get(f->l, "salesforce:eu", &u, &found), 0);
+    assert_int_equal(found, 0);
+}
+
+/* A ledger written by a leadsync from before the per-sink tables (schema 2,
+ * the counters in meta) opens, migrates, and keeps its counts and usage. */
+static void test_upgrade_from_meta_counters(void **state)
+{
+    struct fix *f = *state;
+    struct ls_sink_stats st;
+    struct ls_api_usage u;
+    char *v = NULL;
+    char *q;
+    int found = 0;
+
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(strtol(ls_migrations[i].name, NULL, 10), i + 1);
+        exec_raw(f->path, ls_migrations[i].data);
+    }
+    q = ls_xasprintf(
+        "PRAGMA user_version = 2;"
+        "INSERT INTO meta (key, value) VALUES ('cursor', '2026-11-24T02:03:34.0000000Z'),"
+        " ('inline_delivered:jsonl', '40'), ('inline_delivered:jsonl:b', '2'),"
+        " ('api_usage:salesforce', '120/15000 1795485814'),"
+        " ('api_usage:hubspot', 'garbage');"
+        "INSERT INTO outbox (sink, lead_id, delivery_id, payload, state, attempts,"
+        " created_at, updated_at, next_attempt_at)"
+        " VALUES ('jsonl', 'L', 'd1', '{}', 'pending', 0, 1, 1, 1)");
+    exec_raw(f->path, q);
+    free(q);
+    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(query_int(f->path, "PRAGMA user_version"), known_version());
+
+    stats_for(f->l, "jsonl", &st);
+    assert_int_equal(st.pending, 1);
+    assert_int_equal(st.delivered, 40);
+    stats_for(f->l, "jsonl:b", &st);
+    assert_int_equal(st.delivered, 2);
+    assert_int_equal(ls_ledger_inline_delivered(f->l, "jsonl", 2), 0);
+    stats_for(f->l, "jsonl", &st);
+    assert_int_equal(st.delivered, 42);
+
+    assert_int_equal(ls_ledger_usage_get(f->l, "salesforce", &u, &found), 0);
+    assert_int_equal(found, 1);
+    assert_int_equal(u.used, 120);
+    assert_int_equal(u.limit, 15000);
+    assert_int_equal(u.at_s, 1795485814);
+    assert_int_equal(ls_ledger_usage_get(f->l, "hubspot", &u, &found), 0);
+    assert_int_equal(found, 0); /* unreadable before, dropped */
+
+    /* meta keeps the cursor, and only it */
+    assert_int_equal(ls_ledger_meta_get(f->l, "cursor", &v), 0);
+    assert_string_equal(v, "2026-11-24T02:03:34.0000000Z");
+    free(v);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM meta"), 1);
+}
+
 /* The per-round count agrees with the stats: pending only, per sink, due or not. */
 static void test_pending_count(void **state)
 {
@@ -1280,6 +1357,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_dead_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sink_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inline_delivered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_from_meta_counters, setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_pending_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs, setup, teardown),

@@ -190,9 +190,9 @@ static void test_ls_sinks__old_ledger_upgrade(void **state)
     struct ls_ledger_opts o = {0};
     struct ls_ledger *l = NULL;
     char **ids = NULL;
-    char *v = NULL;
+    struct ls_api_usage usage;
     size_t n = 0, i;
-    int delivered = 0;
+    int delivered = 0, found = 0;
 
     (void)state;
     write_old_ledger(path);
@@ -221,9 +221,9 @@ static void test_ls_sinks__old_ledger_upgrade(void **state)
     assert_int_equal(
         ls_ledger_sink_lead_delivered(l, "webhook:https://h.example/", "L9", &delivered), 0);
     assert_int_equal(delivered, 1);
-    assert_int_equal(ls_ledger_meta_get(l, "api_usage:sales", &v), 0);
-    assert_non_null(v);
-    free(v);
+    assert_int_equal(ls_ledger_usage_get(l, "sales", &usage, &found), 0);
+    assert_int_equal(found, 1);
+    assert_int_equal(usage.used, 10);
     /* retry --sink works by the new name, and the renamed Web-to-Lead sink
      * still marks its unknown post re-queued. */
     assert_int_equal(ls_ledger_retry_dead(l, "sales", 2, &n), 0);

@@ -88,8 +88,8 @@ struct ls_sink_ops {
      * last answer reported (Salesforce: Sforce-Limit-Info api-usage=N/M).
      * Returns 1 and fills *out when known, 0 when nothing was seen yet. The
      * engine asks after each round: /metrics gauges leadsync_sink_api_usage
-     * and leadsync_sink_api_limit, and the ledger's meta key
-     * "api_usage:<sink id>" = "<used>/<limit> <unix seconds>" for `status`. */
+     * and leadsync_sink_api_limit, and the ledger's record of it
+     * (ls_ledger_usage_put) for `status`. */
     int (*usage)(void *ctx, struct ls_sink_usage *out);
 };
 
