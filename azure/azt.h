@@ -232,6 +232,30 @@ void azt_service_error_parse(const char *body, size_t n, struct azt_service_erro
  * 1 warn, 2 info, 3 debug. Lines never hold secrets. */
 typedef void (*azt_log_fn)(void *ctx, int level, const char *msg);
 
+/*
+ * The transport seam: one HTTP exchange, for tests that answer a client's
+ * requests from fixtures instead of a network. The request is exactly what
+ * would go on the wire (signed, SAS in the URL). The transport fills the
+ * response with memory it owns, valid until its next call; headers is
+ * "Name: value" lines separated by "\r\n" (or "\n"). A non-zero return is
+ * a transport failure (no response), retried like a refused connection.
+ */
+struct azt_http_request {
+    const char *verb;
+    const char *url;
+    const char *const *headers; /* "Name: value", NULL-terminated */
+    const char *body;           /* NULL when there is none */
+    size_t body_len;
+};
+struct azt_http_response {
+    long status;
+    const char *headers;
+    const char *body;
+    size_t body_len;
+};
+typedef int (*azt_transport_fn)(void *ctx, const struct azt_http_request *req,
+                                struct azt_http_response *resp);
+
 struct azt_client_opts {
     enum azt_auth auth; /* SHAREDKEY default when the conn has a key, SAS when it has a sas */
     const struct azt_token_source *token_source; /* for AZT_AUTH_BEARER */
@@ -250,6 +274,7 @@ struct azt_client_opts {
     void (*sleep_ms)(void *ctx, long ms); /* backoff sleeps */
     uint32_t (*random)(void *ctx);        /* jitter */
     int (*cancel)(void *ctx);             /* non-zero: stop retrying, AZT_ECANCELED */
+    azt_transport_fn transport;           /* instead of libcurl (azt_http_request) */
     void *seam_ctx;
 };
 

@@ -51,6 +51,7 @@ struct azt_client {
     void (*sleep_ms)(void *ctx, long ms);
     uint32_t (*random)(void *ctx);
     int (*cancel)(void *ctx);
+    azt_transport_fn transport;
     void *seam_ctx;
     CURL *curl;
     time_t server_time;
@@ -269,16 +270,19 @@ const char *azt__accept_for(int metadata)
 /* ------------------------------------------------------------------------ */
 /* libcurl callbacks                                                         */
 
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+/* A piece of the body; 0 (stop) once it outgrows the limit. */
+static size_t take_body(struct xfer *x, const char *ptr, size_t n)
 {
-    struct xfer *x = ud;
-    size_t n = size * nmemb;
-
     if (azt__buf_append(&x->resp->body, ptr, n) != AZT_OK) {
         x->toobig = 1;
         return 0;
     }
     return n;
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    return take_body(ud, ptr, size * nmemb);
 }
 
 /* Called by libcurl about once a second and whenever data moves: a stop
@@ -303,11 +307,10 @@ static int header_is(const char *p, size_t n, const char *name)
     return n == len && strncasecmp(p, name, len) == 0;
 }
 
-static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+/* One header line: the ones the client uses are kept in the response. */
+static void take_header(struct xfer *x, const char *ptr, size_t n)
 {
-    struct xfer *x = ud;
     struct azt__response *r = x->resp;
-    size_t n = size * nmemb;
     const char *colon, *v;
     size_t nlen, vlen;
     char **slot = NULL;
@@ -316,11 +319,11 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
         /* a new response (after 100-continue or a 401 challenge) */
         response_clear_headers(r);
-        return n;
+        return;
     }
     colon = memchr(ptr, ':', n);
     if (!colon)
-        return n;
+        return;
     nlen = (size_t)(colon - ptr);
     while (nlen && (ptr[nlen - 1] == ' ' || ptr[nlen - 1] == '\t'))
         nlen--;
@@ -361,7 +364,12 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
         free(*slot);
         *slot = azt__xstrndup(v, vlen);
     }
-    return n;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    take_header(ud, ptr, size * nmemb);
+    return size * nmemb;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -471,6 +479,7 @@ int azt_client_create(const struct azt_conn *conn, const struct azt_client_opts 
     c->sleep_ms = opts->sleep_ms;
     c->random = opts->random;
     c->cancel = opts->cancel;
+    c->transport = opts->transport;
     c->seam_ctx = opts->seam_ctx;
 
     c->curl = curl_easy_init();
@@ -646,6 +655,109 @@ done:
     return rc;
 }
 
+/* One exchange through libcurl; the HTTP status, 0 when none came. */
+static long send_curl(struct azt_client *c, const char *verb, const char *url, struct curl_slist *h,
+                      const char *body, size_t body_len, struct xfer *x, CURLcode *cc,
+                      char errbuf[CURL_ERROR_SIZE])
+{
+    long status = 0;
+    long low_speed_s;
+
+    low_speed_s = c->request_timeout_ms / 1000;
+    if (low_speed_s < 1)
+        low_speed_s = 1;
+    if (low_speed_s > 30)
+        low_speed_s = 30;
+
+    curl_easy_reset(c->curl);
+    curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, x);
+    if (c->cancel) {
+        curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, x);
+        curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+    }
+    curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->request_timeout_ms);
+    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, low_speed_s);
+    curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (c->ca_file)
+        curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
+    curl_easy_setopt(c->curl, CURLOPT_USERAGENT, c->user_agent);
+    curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (body) {
+        curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+        if (strcmp(verb, "POST") != 0)
+            curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, verb);
+    } else if (strcmp(verb, "GET") == 0) {
+        curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(verb, "POST") == 0 || strcmp(verb, "PUT") == 0 ||
+               strcmp(verb, "MERGE") == 0) {
+        curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, "");
+        if (strcmp(verb, "POST") != 0)
+            curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, verb);
+    } else {
+        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, verb);
+    }
+
+    *cc = curl_easy_perform(c->curl);
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    return status;
+}
+
+/* One exchange through the transport seam (azt_http_request), its answer
+ * read by the same callbacks as libcurl's, so a fixture is parsed exactly as
+ * a response from the wire is. */
+static long send_seam(struct azt_client *c, const char *verb, const char *url,
+                      const struct curl_slist *h, const char *body, size_t body_len, struct xfer *x,
+                      CURLcode *cc)
+{
+    struct azt_http_request req = {verb, url, NULL, body, body_len};
+    struct azt_http_response res = {0, NULL, NULL, 0};
+    const struct curl_slist *p;
+    const char **lines;
+    const char *s, *e;
+    size_t n = 0;
+
+    for (p = h; p; p = p->next)
+        n++;
+    lines = azt__xcalloc(n + 1, sizeof(*lines));
+    n = 0;
+    for (p = h; p; p = p->next)
+        lines[n++] = p->data;
+    req.headers = lines;
+    if (c->transport(c->seam_ctx, &req, &res) != 0) {
+        free(lines);
+        *cc = CURLE_COULDNT_CONNECT;
+        return 0;
+    }
+    free(lines);
+    for (s = res.headers; s && *s; s = *e ? e + 1 : e) {
+        e = s + strcspn(s, "\n");
+        take_header(x, s, (size_t)(e - s));
+    }
+    if (res.body_len && take_body(x, res.body, res.body_len) != res.body_len) {
+        *cc = CURLE_WRITE_ERROR;
+        return 0;
+    }
+    *cc = CURLE_OK;
+    return res.status;
+}
+
 /* Performs one attempt. Returns the CURLcode via *cc; rc is an azt_err for
  * failures that happened before sending (those are final). */
 static int attempt(struct azt_client *c, const char *verb, const char *path_and_query,
@@ -662,7 +774,6 @@ static int attempt(struct azt_client *c, const char *verb, const char *path_and_
     char date[30];
     char reqid[37];
     long status = 0;
-    long low_speed_s;
     size_t i;
     int rc = AZT_OK;
 
@@ -709,61 +820,12 @@ static int attempt(struct azt_client *c, const char *verb, const char *path_and_
     x.c = c;
     x.resp = resp;
     x.toobig = 0;
-    low_speed_s = c->request_timeout_ms / 1000;
-    if (low_speed_s < 1)
-        low_speed_s = 1;
-    if (low_speed_s > 30)
-        low_speed_s = 30;
-
-    curl_easy_reset(c->curl);
-    curl_easy_setopt(c->curl, CURLOPT_URL, url.ptr);
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &x);
-    if (c->cancel) {
-        curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, &x);
-        curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
-    }
-    curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->request_timeout_ms);
-    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, low_speed_s);
-    curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (c->ca_file)
-        curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
-    curl_easy_setopt(c->curl, CURLOPT_USERAGENT, c->user_agent);
-    curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
-    if (body) {
-        curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
-        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
-        if (strcmp(verb, "POST") != 0)
-            curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, verb);
-    } else if (strcmp(verb, "GET") == 0) {
-        curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(verb, "POST") == 0 || strcmp(verb, "PUT") == 0 ||
-               strcmp(verb, "MERGE") == 0) {
-        curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
-        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
-        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, "");
-        if (strcmp(verb, "POST") != 0)
-            curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, verb);
-    } else {
-        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, verb);
-    }
-
     c->stats.requests++;
-    *cc = curl_easy_perform(c->curl);
+    if (c->transport)
+        status = send_seam(c, verb, url.ptr, h, body, body_len, &x, cc);
+    else
+        status = send_curl(c, verb, url.ptr, h, body, body_len, &x, cc, errbuf);
     *toobig = x.toobig;
-    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
     resp->status = *cc == CURLE_OK ? status : 0;
     c->stats.bytes_in += resp->body.len;
     if (resp->date) {
