@@ -49,6 +49,7 @@ enum azt_err {
     AZT_ETHROTTLED = -11, /* retries exhausted on 429/503/500/5xx */
     AZT_ETOOBIG = -12,    /* response larger than the configured cap */
     AZT_ECANCELED = -13,  /* the cancel callback asked to stop */
+    AZT_ETLS = -14,       /* the server's TLS certificate does not verify (not retried) */
 };
 
 /* The last error's message for this thread ("" when none). Borrowed. */
@@ -334,6 +335,13 @@ void azt_iter_free(struct azt_iter *it);
 /* Creates a table; an existing table is not an error when exist_ok. */
 AZT_NODISCARD int azt_table_create(struct azt_client *c, const char *table, int exist_ok);
 AZT_NODISCARD int azt_table_delete(struct azt_client *c, const char *table);
+/* The account's table names (the first page: up to 1000), each malloc'd, in
+ * *names (free with azt_table_list_free). Needs account-wide read access: a
+ * SAS for one table gets AZT_EAUTH. */
+AZT_NODISCARD int azt_table_list(struct azt_client *c, char ***names, size_t *n);
+void azt_table_list_free(char **names, size_t n);
+/* 1 when name is a valid table name: 3-63 letters and digits, a letter first. */
+int azt_table_name_valid(const char *name);
 
 enum azt_write_op {
     AZT_OP_INSERT = 0,     /* POST, 409 if present */

@@ -869,6 +869,26 @@ static int transport_retryable(CURLcode cc, unsigned flags)
     }
 }
 
+/* The server's certificate (or the CA file meant to verify it) is wrong:
+ * a retry cannot help. */
+static int tls_verify_failed(CURLcode cc)
+{
+    return cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
+           cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_ISSUER_ERROR;
+}
+
+static int tls_error(const struct azt_client *c, CURLcode cc, const char *errbuf)
+{
+    const char *host = strstr(c->endpoint, "://");
+    size_t n;
+
+    host = host ? host + 3 : c->endpoint;
+    n = strcspn(host, "/");
+    return azt__error(AZT_ETLS, "the TLS certificate of %.*s does not verify (%s%s%s)", (int)n,
+                      host, curl_easy_strerror(cc), errbuf[0] && !strchr(errbuf, '?') ? ": " : "",
+                      errbuf[0] && !strchr(errbuf, '?') ? errbuf : "");
+}
+
 static int status_retry_allowed(long status, unsigned flags)
 {
     if (!azt__status_retryable(status))
@@ -968,6 +988,8 @@ int azt__request(struct azt_client *c, const char *verb, const char *path_and_qu
         if (cc == CURLE_OK) {
             if (!status_retry_allowed(resp->status, flags) || tries >= c->max_attempts)
                 return final_http_error(c, verb, mpath, resp, tries);
+        } else if (tls_verify_failed(cc)) {
+            return tls_error(c, cc, errbuf);
         } else if (!transport_retryable(cc, flags) || tries >= c->max_attempts) {
             return azt__error(AZT_ENET, "%s %s: %s%s%s after %d attempt%s", verb, mpath,
                               curl_easy_strerror(cc), errbuf[0] && !strchr(errbuf, '?') ? ": " : "",

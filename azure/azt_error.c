@@ -42,6 +42,8 @@ const char *azt_error_name(int code)
         return "AZT_ETOOBIG";
     case AZT_ECANCELED:
         return "AZT_ECANCELED";
+    case AZT_ETLS:
+        return "AZT_ETLS";
     default:
         return "AZT_ERROR";
     }

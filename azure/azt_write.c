@@ -114,6 +114,51 @@ int azt_table_create(struct azt_client *c, const char *table, int exist_ok)
     return rc;
 }
 
+int azt_table_name_valid(const char *name)
+{
+    return azt__table_name_check(name) == AZT_OK;
+}
+
+int azt_table_list(struct azt_client *c, char ***names, size_t *n)
+{
+    static const char *const headers[] = {"Accept: application/json;odata=nometadata", NULL};
+    struct azt__response resp;
+    struct azt_page *page = NULL;
+    size_t i;
+    int rc;
+
+    memset(&resp, 0, sizeof(resp));
+    if (!c || !names || !n)
+        return azt__error(AZT_EINVAL, "azt_table_list: bad arguments");
+    *names = NULL;
+    *n = 0;
+    rc = azt__request(c, "GET", "/Tables", NULL, NULL, 0, headers, 0, &resp);
+    if (rc == AZT_OK)
+        rc = azt_page_parse(resp.body.ptr ? resp.body.ptr : "", resp.body.len, &page);
+    if (rc != AZT_OK)
+        goto done;
+    *names = azt__xcalloc(page->count ? page->count : 1, sizeof(char *));
+    for (i = 0; i < page->count; i++) {
+        const struct azt_prop *p = azt_entity_prop(&page->entities[i], "TableName");
+
+        if (p && p->type == AZT_TYPE_STRING)
+            (*names)[(*n)++] = azt__xstrndup(p->text, p->text_len);
+    }
+done:
+    azt_page_free(page);
+    azt__response_dispose(&resp);
+    return rc;
+}
+
+void azt_table_list_free(char **names, size_t n)
+{
+    size_t i;
+
+    for (i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
 int azt_table_delete(struct azt_client *c, const char *table)
 {
     struct azt__response resp;

@@ -161,17 +161,19 @@ static const struct cli_cmd commands[] = {
 };
 
 static const char exit_codes[] =
-    "exit codes (what a scheduler should do):\n"
-    "  0   done (dead letters, if any, are named on the last line and in status)\n"
-    "  64  usage: a wrong option or value; fix the command line\n"
-    "  65  data the run cannot pass (a sink refused the data); see the message\n"
-    "  69  a sink unavailable or refusing for good; fix the sink, then rerun\n"
-    "  74  the ledger cannot be opened, written or trusted; fix the file or disk\n"
-    "  75  temporary (source unreachable, throttled, work pending): rerun later\n"
-    "  77  credentials refused (key, SAS, token, secret); fix them, do not retry\n"
-    "  78  configuration (missing or misnamed table, certificate, connection\n"
-    "      string, setting); fix it, do not retry\n"
-    "  70  a bug: please report it with the log\n";
+    "exit codes (and what a scheduler should do):\n"
+    "  0   done; dead letters, if any, are named on the last line and in status\n"
+    "  64  usage: an unknown option or a bad value; nothing was touched (fix the command)\n"
+    "  65  a sink refused the data (send-test-lead); see the message\n"
+    "  69  a sink is unavailable: paused after rejecting everything, or unreachable\n"
+    "      (send-test-lead); alert, fix the sink; its leads wait in the ledger\n"
+    "  70  a bug; report it with the log\n"
+    "  74  the ledger cannot be opened, written or trusted; see the named file\n"
+    "  75  temporary: table unreachable or throttled, a sink still down, the ledger\n"
+    "      busy; rerun later (safe)\n"
+    "  77  credentials refused (key, SAS, Entra ID, a sink's secret); fix, do not retry\n"
+    "  78  configuration: missing or misnamed table, a certificate that does not\n"
+    "      verify, connection string, a setting; fix it, do not retry\n";
 
 static const struct cli_cmd *find_command(const char *name)
 {

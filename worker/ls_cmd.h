@@ -35,8 +35,4 @@ int ls_cmd_retry(const struct ls_config *cfg, const struct ls_cmd_args *a, int *
 int ls_cmd_purge(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code);
 int ls_cmd_send_test_lead(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code);
 
-/* Shared by the commands: an Azure client from the configuration. */
-struct azt_client;
-LS_NODISCARD int ls_open_table_client(const struct ls_config *cfg, struct azt_client **out);
-
 #endif /* LS_CMD_H */

@@ -8,6 +8,7 @@
 #include "ls_ledger.h"
 #include "ls_log.h"
 #include "ls_sink.h"
+#include "ls_table.h"
 
 #include "azt.h"
 
@@ -34,6 +35,32 @@ static void fmt_time_ms(int64_t ms, char out[32])
 /* ------------------------------------------------------------------------ */
 /* check                                                                     */
 
+/* What to do about a failure of this kind, for check's FAILED lines that do
+ * not already say (a message that names a setting or an action does). */
+static const char *next_step(int code, const char *msg)
+{
+    static const char *const said[] = {"LEADSYNC_", "check ", "set ", "remove ",
+                                       "copy ",     "fix ",   "use "};
+    size_t i;
+
+    for (i = 0; i < LS_ARRAY_LEN(said); i++)
+        if (strstr(msg, said[i]))
+            return "";
+    switch (code) {
+    case LS_EAUTH:
+        return "; fix the credentials, then run 'leadsync check' again";
+    case LS_EUNAVAIL:
+        return "; check the address and that the service is up (runs keep the work and retry)";
+    default:
+        return "; fix the setting, then run 'leadsync check' again ('leadsync --help' lists them)";
+    }
+}
+
+static void failed(const char *what, int code, const char *msg)
+{
+    printf("%s: FAILED: %s%s\n", what, msg, next_step(code, msg));
+}
+
 int ls_cmd_check(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code)
 {
     struct azt_client *client = NULL;
@@ -49,7 +76,7 @@ int ls_cmd_check(const struct ls_config *cfg, const struct ls_cmd_args *a, int *
     *exit_code = LS_EXIT_OK;
     rc = ls_open_table_client(cfg, &client);
     if (rc) {
-        printf("config: FAILED: %s\n", ls_error_last());
+        failed("config", rc, ls_error_last());
         *exit_code = ls_exit_code(rc);
         rc = LS_OK; /* already reported */
         goto done;
@@ -62,13 +89,8 @@ int ls_cmd_check(const struct ls_config *cfg, const struct ls_cmd_args *a, int *
     if (rc == AZT_OK)
         rc = azt_iter_next(it, &page);
     if (rc < 0) {
-        int lrc = ls_from_azt(rc);
-
-        if (rc == AZT_ENOTFOUND)
-            lrc = ls_error(LS_EUNAVAIL, "table %s not found (check LEADSYNC_TABLE): %s", cfg->table,
-                           azt_error_last());
-        printf("table: FAILED: %s\n", ls_error_last());
-        worst = lrc;
+        worst = ls_table_error(client, cfg->table, rc);
+        failed("table", worst, ls_error_last());
     } else {
         char server[32];
 
@@ -88,7 +110,7 @@ int ls_cmd_check(const struct ls_config *cfg, const struct ls_cmd_args *a, int *
     }
 
     if (ls_sinks_create(cfg, &sinks, &nsinks) != LS_OK) {
-        printf("sinks: FAILED: %s\n", ls_error_last());
+        failed("sinks", LS_ECONFIG, ls_error_last());
         if (!worst)
             worst = LS_ECONFIG;
     } else {
@@ -97,9 +119,12 @@ int ls_cmd_check(const struct ls_config *cfg, const struct ls_cmd_args *a, int *
             int src =
                 sinks[i].ops->check ? sinks[i].ops->check(sinks[i].ctx, msg, sizeof(msg)) : LS_OK;
 
-            if (src)
-                printf("sink %s: FAILED: %s\n", sinks[i].id, msg);
-            else
+            if (src) {
+                char *what = ls_xasprintf("sink %s", sinks[i].id);
+
+                failed(what, src, msg);
+                free(what);
+            } else
                 printf("sink %s: ok (%s)\n", sinks[i].id, msg);
             if (src && !worst)
                 worst = src;

@@ -84,6 +84,7 @@ int ls_from_azt(int azt_code)
     case AZT_OK:
         return LS_OK;
     case AZT_ECONFIG:
+    case AZT_ETLS:
         code = LS_ECONFIG;
         break;
     case AZT_ENET:

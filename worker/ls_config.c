@@ -174,6 +174,8 @@ const struct ls_conf_entry ls_conf_entries[] = {
     {"LEADSYNC_TABLE_ENDPOINT", LS_CONF_STRING, NULL, S(table_endpoint), 0, 0, 0, NULL,
      "table endpoint (https://ACCOUNT.table.core.windows.net) authenticated with Entra ID "
      "(workload identity, managed identity or AZURE_CLIENT_SECRET); instead of a connection string", NULL},
+    {"LEADSYNC_TABLE_CA_FILE", LS_CONF_STRING, NULL, S(table_ca_file), 0, 0, 0, NULL,
+     "CA bundle (PEM) trusted for the table endpoint's TLS instead of the system's", NULL},
 };
 /* clang-format on */
 const size_t ls_conf_nentries = LS_ARRAY_LEN(ls_conf_entries);

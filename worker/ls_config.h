@@ -126,6 +126,7 @@ struct ls_config {
     long health_fail_seconds;
     /* Entra ID (no account key on the pod) */
     char *table_endpoint;
+    char *table_ca_file;
 };
 
 /* The table, for --help, docs and tests. */

@@ -6,13 +6,13 @@
 #include "ls_cmd.h"
 
 #include "ls_deliver.h"
-#include "ls_entra.h"
 #include "ls_lead.h"
 #include "ls_ledger.h"
 #include "ls_log.h"
 #include "ls_ops.h"
 #include "ls_sink.h"
 #include "ls_sync.h"
+#include "ls_table.h"
 
 #include "azt.h"
 
@@ -41,59 +41,6 @@ void ls_install_signal_handlers(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-}
-
-static int cancel_cb(void *ctx)
-{
-    (void)ctx;
-    return ls_stop_requested != 0;
-}
-
-int ls_open_table_client(const struct ls_config *cfg, struct azt_client **out)
-{
-    struct azt_conn *conn = NULL;
-    struct azt_client_opts o;
-    struct azt_token_source ts;
-    char *cs = NULL;
-    int rc;
-
-    *out = NULL;
-    rc = ls_config_require_source(cfg);
-    if (rc)
-        return rc;
-    /* LEADSYNC_TABLE_ENDPOINT alone is a key-less connection string: Entra ID. */
-    cs = cfg->connection_string && *cfg->connection_string
-             ? ls_xstrdup(cfg->connection_string)
-             : ls_xasprintf("TableEndpoint=%s", cfg->table_endpoint);
-    rc = azt_conn_parse(cs, strlen(cs), &conn);
-    free(cs);
-    if (rc)
-        return ls_error(LS_ECONFIG, "%s: %s",
-                        cfg->connection_string && *cfg->connection_string
-                            ? "LEADSYNC_CONNECTION_STRING"
-                            : "LEADSYNC_TABLE_ENDPOINT",
-                        azt_error_last());
-    memset(&o, 0, sizeof(o));
-    o.auth = conn->sas ? AZT_AUTH_SAS : AZT_AUTH_SHAREDKEY;
-    if (!conn->key && !conn->sas) {
-        rc = ls_entra_process_source(cfg->http_timeout_seconds * 1000, &ts);
-        if (rc) {
-            azt_conn_free(conn);
-            return rc;
-        }
-        o.auth = AZT_AUTH_BEARER;
-        o.token_source = &ts;
-    }
-    o.request_timeout_ms = cfg->http_timeout_seconds * 1000;
-    o.connect_timeout_ms = o.request_timeout_ms < 10000 ? o.request_timeout_ms : 10000;
-    o.log = ls_log_azt;
-    o.log_ctx = (void *)"azure";
-    o.cancel = cancel_cb;
-    rc = azt_client_create(conn, &o, out);
-    azt_conn_free(conn);
-    if (rc)
-        return ls_error(LS_ECONFIG, "table client: %s", azt_error_last());
-    return LS_OK;
 }
 
 struct run_ctx {

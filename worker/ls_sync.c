@@ -4,6 +4,7 @@
 #include "ls_lead.h"
 #include "ls_log.h"
 #include "ls_metrics.h"
+#include "ls_table.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -426,14 +427,8 @@ static int server_now(struct azt_client *client, const char *table, int64_t *now
         rc = azt_iter_next(it, &page);
     azt_page_free(page);
     azt_iter_free(it);
-    if (rc < 0) {
-        if (rc == AZT_ENOTFOUND)
-            return ls_error(LS_EUNAVAIL,
-                            "table %s not found (the marketplace creates it with the first lead; "
-                            "check LEADSYNC_TABLE): %s",
-                            table, azt_error_last());
-        return ls_from_azt(rc);
-    }
+    if (rc < 0)
+        return ls_table_error(client, table, rc);
     *now = (int64_t)azt_client_server_time(client);
     if (*now <= 0)
         return ls_error(LS_EUNAVAIL, "the table service sent no Date header");
@@ -531,7 +526,7 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
     q.prefetch = 1;
     rc = azt_query_open(client, o->table, &q, &it);
     if (rc) {
-        rc = ls_from_azt(rc);
+        rc = ls_table_error(client, o->table, rc);
         goto done;
     }
     started = last_progress = ls_mono_ms();
@@ -544,7 +539,7 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
         }
         rc = azt_iter_next(it, &page);
         if (rc < 0) {
-            rc = ls_from_azt(rc);
+            rc = ls_table_error(client, o->table, rc);
             goto done;
         }
         if (rc == 0)

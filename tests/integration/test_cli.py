@@ -11,7 +11,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import lstest  # noqa: E402
 
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-WRONG_KEY = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ=="
+# 64 bytes, as an account key is, but not this account's
+WRONG_KEY = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbg=="
 
 
 class Cli(lstest.WorkerCase):
@@ -63,7 +64,7 @@ class Cli(lstest.WorkerCase):
 
     def test_table_missing(self):
         p = self.run_worker("check", env={"LEADSYNC_TABLE": "NoSuchTable"})
-        self.assertEqual(p.returncode, 75, p.stdout)
+        self.assertEqual(p.returncode, 78, p.stdout)
         self.assertIn("NoSuchTable not found", p.stdout)
 
     def test_usage_and_config_errors(self):

@@ -3,11 +3,31 @@
 nothing, run --since forms, and the exit code and message of each mistake."""
 
 import os
+import re
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import lstest  # noqa: E402
+import whtest  # noqa: E402
+
+KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def make_ca(d):
+    """A CA and a server certificate for 127.0.0.1 signed by it."""
+    def ossl(*a):
+        subprocess.run(["openssl"] + list(a), check=True, capture_output=True, cwd=d)
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+         "-days", "2", "-subj", "/CN=leadsync test CA")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr",
+         "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    ossl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+         "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf")
+    return os.path.join(d, "ca.pem"), os.path.join(d, "srv.pem"), os.path.join(d, "srv.key")
 
 COMMANDS = ("run", "check", "send-test-lead", "status", "retry", "purge")
 
@@ -97,6 +117,95 @@ class Since(lstest.WorkerCase):
         os.unlink(self.env["LEADSYNC_STATE"])
         self.run_worker("run", "--once", "--since", "0s", check=0)
         self.assertEqual(self.lines(), [])
+
+
+class ExitCodes(whtest.WebhookCase):
+    """One classification for every command: a mistake a rerun cannot fix is
+    never 75, and the message says what to fix."""
+
+    def both(self, env, code, *needles):
+        """check prints a FAILED line, run --once the same error; same code."""
+        c = self.run_worker("check", env=env)
+        self.assertEqual(c.returncode, code, c.stdout + c.stderr)
+        failed = [l for l in c.stdout.splitlines() if ": FAILED: " in l]
+        self.assertEqual(len(failed), 1, c.stdout)
+        r = self.run_worker("run", "--once", env=env)
+        self.assertEqual(r.returncode, code, r.stderr)
+        last = r.stderr.strip().splitlines()[-1]
+        for n in needles:
+            self.assertIn(n, failed[0])
+            self.assertIn(n, last)
+        return failed[0], last
+
+    def test_missing_table_is_78_and_lists_the_tables(self):
+        line, _ = self.both({"LEADSYNC_TABLE": "MarketplaceLeadz"}, 78,
+                            "MarketplaceLeadz not found (LEADSYNC_TABLE)", "the account has: ")
+
+    def test_invalid_table_name_is_78_before_any_request(self):
+        self.both({"LEADSYNC_TABLE": "marketplace-leads"}, 78,
+                  "'marketplace-leads' is not a table name", "letters and digits")
+
+    def test_connection_string_mistakes_are_78_and_name_the_fix(self):
+        cs = lstest.azurite()
+        keyless = re.sub(r"AccountKey=[^;]*;?", "", cs)
+        short = cs.replace(KEY, KEY[:40])
+        for env, needle in (({"LEADSYNC_CONNECTION_STRING": '"%s"' % cs}, "remove the surrounding quotes"),
+                            ({"LEADSYNC_CONNECTION_STRING": "'%s'" % cs}, "remove the surrounding quotes"),
+                            ({"LEADSYNC_CONNECTION_STRING": keyless}, "no AccountKey= and no SharedAccessSignature="),
+                            ({"LEADSYNC_CONNECTION_STRING": short}, "a storage account key is 64")):
+            line, last = self.both(env, 78, needle)
+            self.assertNotIn(KEY[:20], line + last)
+            # nothing was created: the mistake is found before the ledger is opened
+            self.assertFalse(os.path.exists(self.env["LEADSYNC_STATE"]), needle)
+
+    def test_keyless_connection_string_does_not_fall_back_to_entra(self):
+        keyless = re.sub(r"AccountKey=[^;]*;?", "", lstest.azurite())
+        p = self.run_worker("run", "--once", env={"LEADSYNC_CONNECTION_STRING": keyless,
+                                                  "AZURE_CLIENT_ID": "x", "AZURE_TENANT_ID": "y",
+                                                  "AZURE_CLIENT_SECRET": "z"})
+        self.assertEqual(p.returncode, 78, p.stderr)
+        self.assertIn("LEADSYNC_TABLE_ENDPOINT", p.stderr)
+        self.assertNotIn("entra", p.stderr.lower().replace("entra id", ""))
+
+    def test_table_certificate_that_does_not_verify_is_78_naming_host_and_setting(self):
+        ca, cert, key = make_ca(self.dir)
+        recv = self.receiver(extra_args=["--cert", cert, "--key", key])
+        host = recv.url.split("/")[2]
+        cs = ("DefaultEndpointsProtocol=https;AccountName=devstoreaccount1;AccountKey=%s;"
+              "TableEndpoint=https://%s/devstoreaccount1;" % (KEY, host))
+        env = {"LEADSYNC_CONNECTION_STRING": cs}
+        self.both(env, 78, "TLS certificate of %s does not verify" % host, "LEADSYNC_TABLE_CA_FILE")
+        # with the CA trusted the certificate is no longer the problem
+        env["LEADSYNC_TABLE_CA_FILE"] = ca
+        p = self.run_worker("check", env=env)
+        self.assertNotIn("certificate", p.stdout)
+
+    def test_webhook_certificate_is_78_in_check_and_run(self):
+        ca, cert, key = make_ca(self.dir)
+        recv = self.receiver(extra_args=["--cert", cert, "--key", key])
+        host = recv.url.split("/")[2]
+        self.seed("bulk", 2)
+        env = {"LEADSYNC_SINKS": "webhook:" + recv.url, "LEADSYNC_WEBHOOK_TIMEOUT_SECONDS": "20"}
+        c = self.run_worker("check", env=env)
+        self.assertEqual(c.returncode, 78, c.stdout)
+        self.assertRegex(c.stdout, r"(?m)^sink webhook:.*: FAILED: the TLS certificate of %s "
+                                   r"does not verify.*LEADSYNC_WEBHOOK_CA_FILE" % re.escape(host))
+        r = self.run_worker("run", "--once", env=env)
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn("LEADSYNC_WEBHOOK_CA_FILE", r.stderr)
+
+    def test_every_failed_line_of_check_says_what_to_do(self):
+        port = whtest.free_port()  # nothing listens
+        cs = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=%s;"
+              "TableEndpoint=http://127.0.0.1:%d/devstoreaccount1;" % (KEY, port))
+        p = self.run_worker("check", env={"LEADSYNC_CONNECTION_STRING": cs,
+                                          "LEADSYNC_HTTP_TIMEOUT_SECONDS": "2",
+                                          "LEADSYNC_SINKS": "webhook:http://127.0.0.1:%d/h" % port})
+        self.assertEqual(p.returncode, 75, p.stdout)
+        failed = [l for l in p.stdout.splitlines() if ": FAILED: " in l]
+        self.assertEqual(len(failed), 2, p.stdout)
+        for l in failed:
+            self.assertRegex(l, r"(check|fix|set|remove|copy|use) [^;]*\)?$", l)
 
 
 if __name__ == "__main__":

@@ -656,6 +656,31 @@ static void release_xfer(struct hook *h, struct hook_xfer *x)
     x->busy = 0;
 }
 
+/* A transfer that failed for a reason a retry cannot fix (TLS trust, the
+ * URL): 1 with what to do in out; deliveries and check say the same. */
+static int config_failure(const struct hook *h, CURLcode cc, const char *why, char *out,
+                          size_t outlen)
+{
+    const char *host = strstr(h->shown, "://");
+    size_t n;
+
+    host = host ? host + 3 : h->shown;
+    n = strcspn(host, "/?#");
+    if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
+        cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_ISSUER_ERROR) {
+        snprintf(out, outlen,
+                 "the TLS certificate of %.*s does not verify (%.200s): if it uses a private CA, "
+                 "set LEADSYNC_WEBHOOK_CA_FILE to its PEM bundle",
+                 (int)(n > 200 ? 200 : n), host, why);
+        return 1;
+    }
+    if (cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT) {
+        snprintf(out, outlen, "%.200s: check the webhook URL in LEADSYNC_SINKS", why);
+        return 1;
+    }
+    return 0;
+}
+
 static void finish_xfer(struct hook *h, struct hook_xfer *x, CURLcode cc,
                         struct ls_sink_result *res)
 {
@@ -670,15 +695,8 @@ static void finish_xfer(struct hook *h, struct hook_xfer *x, CURLcode cc,
         snprintf(msg, sizeof(msg), "%s%s%s", curl_easy_strerror(cc), x->errbuf[0] ? ": " : "",
                  x->errbuf);
         ls_webhook_classify(0, msg, -1, NULL, 0, res);
-        if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
-            cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT) {
-            /* Configuration, not a passing failure: TLS trust or the URL. */
+        if (config_failure(h, cc, msg, res->error, sizeof(res->error)))
             res->outcome = LS_SINK_FATAL;
-            snprintf(res->error, sizeof(res->error),
-                     "%.200s (check the URL and "
-                     "LEADSYNC_WEBHOOK_CA_FILE)",
-                     msg);
-        }
     }
     release_xfer(h, x);
 }
@@ -854,9 +872,15 @@ static int hook_check(void *ctx, char *msg, size_t msglen)
     cc = curl_easy_perform(e);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     if (cc != CURLE_OK || status == 0) {
-        snprintf(msg, msglen, "%s unreachable: %s%s%s", h->shown, curl_easy_strerror(cc),
-                 x.errbuf[0] ? ": " : "", x.errbuf);
-        rc = LS_EUNAVAIL;
+        char why[CURL_ERROR_SIZE + 64];
+
+        snprintf(why, sizeof(why), "%s%s%s", curl_easy_strerror(cc), x.errbuf[0] ? ": " : "",
+                 x.errbuf);
+        rc = LS_ECONFIG;
+        if (!config_failure(h, cc, why, msg, msglen)) {
+            snprintf(msg, msglen, "%s unreachable: %s", h->shown, why);
+            rc = LS_EUNAVAIL;
+        }
     } else if (status == 401 || status == 403) {
         snprintf(msg, msglen,
                  "%s answered OPTIONS with %ld: credentials refused (check "
