@@ -5,8 +5,8 @@
  * One call per table row, so the work is linear in the row's size: one pass
  * over the properties, one jansson parse of CustomerInfo (plus a tolerant
  * salvage scan only when that parse fails), two SHA-256 digests on one EVP
- * context, and each property value turned into a jansson value once (string
- * values are shared between `extra` and `raw`).
+ * context, and each property value outside the named ones turned into a
+ * jansson value once.
  *
  * Decisions the design leaves open, made here:
  *  - Strings handed to jansson must be UTF-8; invalid bytes (impossible from
@@ -23,9 +23,6 @@
  *  - The email used for lead_id is trimmed of ASCII whitespace and lowered
  *    for ASCII letters only; Unicode case folding is not applied, so
  *    "ÄBC@x" and "äbc@x" are different customers.
- *  - `raw` holds PartitionKey, RowKey, Timestamp, odata.etag (when known) and
- *    every property with its canonical text; a non-string property also gets
- *    a "<name>@odata.type" annotation, as in the Table service's JSON.
  */
 #include "ls_lead.h"
 
@@ -775,7 +772,7 @@ done:
 }
 
 /* ------------------------------------------------------------------------ */
-/* extra and raw                                                             */
+/* extra                                                                     */
 
 /* The value as `extra` holds it: strings stay strings, Int32 and Double are
  * JSON numbers (non-finite doubles keep their text), Bool a JSON boolean,
@@ -802,42 +799,17 @@ static int is_key_name(const char *name)
            strcmp(name, "Timestamp") == 0;
 }
 
-static int add_prop(json_t *extra, json_t *raw, const struct azt_prop *p, int named)
+/* A property that is neither named nor a key goes into extra. */
+static int add_prop(json_t *extra, const struct azt_prop *p)
 {
     struct slice t = prop_text(p);
-    json_t *text = NULL;
-    char *ann = NULL;
-    size_t nl;
+    json_t *text = jstr(t.p, t.n);
     int rc = -1;
 
-    text = jstr(t.p, t.n);
-    if (!text)
-        goto done;
-    if (!named && !is_key_name(p->name) && obj_set_new(extra, p->name, typed_value(p, text)) != 0)
-        goto done;
-    if (p->type != AZT_TYPE_STRING) {
-        nl = strlen(p->name);
-        ann = malloc(nl + sizeof("@odata.type"));
-        if (!ann)
-            goto done;
-        memcpy(ann, p->name, nl);
-        memcpy(ann + nl, "@odata.type", sizeof("@odata.type"));
-        if (obj_set_new(raw, ann, json_string(edm_name(p->type))) != 0)
-            goto done;
-    }
-    rc = obj_set_new(raw, p->name, text);
-    text = NULL;
-done:
+    if (text)
+        rc = obj_set_new(extra, p->name, typed_value(p, text));
     json_decref(text);
-    free(ann);
     return rc;
-}
-
-static int raw_key(json_t *raw, const char *name, const char *value)
-{
-    if (!value)
-        return 0;
-    return obj_set_new(raw, name, jstr(value, strlen(value)));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -955,18 +927,13 @@ int ls_lead_from_entity(const struct azt_entity *e, enum ls_identity identity, s
         goto done;
 
     lead->extra = json_object();
-    lead->raw = json_object();
-    if (!lead->extra || !lead->raw)
-        goto done;
-    if (raw_key(lead->raw, "PartitionKey", e->partition_key) != 0 ||
-        raw_key(lead->raw, "RowKey", e->row_key) != 0 ||
-        raw_key(lead->raw, "Timestamp", e->timestamp) != 0 ||
-        raw_key(lead->raw, "odata.etag", e->etag) != 0)
+    if (!lead->extra)
         goto done;
     for (i = 0; i < e->nprops; i++) {
         const struct azt_prop *p = &e->props[i];
 
-        if (p->name && add_prop(lead->extra, lead->raw, p, named_index(p->name) >= 0) != 0)
+        if (p->name && named_index(p->name) < 0 && !is_key_name(p->name) &&
+            add_prop(lead->extra, p) != 0)
             goto done;
     }
 
@@ -997,7 +964,6 @@ void ls_lead_free(struct ls_lead *lead)
     for (k = 0; k < CI_N; k++)
         free(*ci_field(&lead->customer, k));
     json_decref(lead->extra);
-    json_decref(lead->raw);
     free(lead);
 }
 

@@ -61,7 +61,6 @@ struct ls_lead {
     char content_hash[65]; /* SHA-256 hex of the entity's content, Timestamp/ETag excluded */
     unsigned problems;     /* enum ls_lead_problem bits */
     json_t *extra; /* object: every property the model does not name, typed values as text */
-    json_t *raw;   /* object: the entity as received (all properties, text values) */
 };
 
 /* Builds a lead from an entity. Never fails on bad data; returns LS-style 0

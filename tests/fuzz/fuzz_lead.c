@@ -45,7 +45,7 @@ static void check_lead(const struct ls_lead *lead)
         check(s[i] != NULL);
     check(strlen(lead->lead_id) == 16 && strspn(lead->lead_id, "0123456789abcdef") == 16);
     check(strlen(lead->content_hash) == 64);
-    check(json_is_object(lead->extra) && json_is_object(lead->raw));
+    check(json_is_object(lead->extra));
 }
 
 static void run(const struct azt_entity *e, enum ls_identity identity)
