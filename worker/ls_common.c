@@ -64,8 +64,6 @@ int ls_exit_code(int err)
         return LS_EXIT_TEMPFAIL;
     case LS_EAUTH:
         return LS_EXIT_NOPERM;
-    case LS_ESINK:
-        return LS_EXIT_UNAVAILABLE;
     case LS_EPARSE:
         return LS_EXIT_DATAERR;
     case LS_EIO:

@@ -32,7 +32,6 @@ enum ls_err {
     LS_EIO = -9,      /* file I/O */
     LS_EPARSE = -10,  /* malformed input */
     LS_ECANCELED = -11,
-    LS_ESINK = -12,  /* a sink stayed unavailable (exit 69 or 75) */
     LS_EUSAGE = -13, /* command-line usage (exit 64) */
 };
 

@@ -10,7 +10,7 @@
 
 /* clang-format off */
 const struct ls_conf_entry ls_conf_entries[] = {
-    {"LEADSYNC_CONNECTION_STRING", LS_CONF_STRING, NULL, S(connection_string), LS_CONF_SECRET | LS_CONF_REQUIRED, 0, 0, NULL,
+    {"LEADSYNC_CONNECTION_STRING", LS_CONF_STRING, NULL, S(connection_string), LS_CONF_SECRET, 0, 0, NULL,
      "Azure Storage connection string (AccountKey=, SharedAccessSignature= or UseDevelopmentStorage=true)",
      "AZURE_STORAGE_CONNECTION_STRING"},
     {"LEADSYNC_TABLE", LS_CONF_STRING, "MarketplaceLeads", S(table), 0, 0, 0, NULL,

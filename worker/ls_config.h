@@ -20,8 +20,7 @@
 enum ls_conf_type { LS_CONF_STRING = 0, LS_CONF_INT, LS_CONF_ENUM };
 
 enum {
-    LS_CONF_SECRET = 1 << 0,   /* never printed; *_FILE accepted */
-    LS_CONF_REQUIRED = 1 << 1, /* checked by ls_config_require() */
+    LS_CONF_SECRET = 1 << 0, /* never printed; *_FILE accepted */
 };
 
 struct ls_conf_entry {

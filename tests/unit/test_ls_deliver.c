@@ -98,7 +98,6 @@ static void fake_destroy(void *ctx)
 }
 
 static const struct ls_sink_ops fake_ops = {
-    .abi_version = LS_SINK_ABI,
     .name = "fake",
     .coalesce = 0,
     .create = fake_create,

@@ -14,8 +14,6 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#define LS_SINK_ABI 1
-
 /* What one attempt at one item came to (worker/README.md, Sync semantics). */
 enum ls_outcome {
     LS_SINK_OK = 0,
@@ -50,7 +48,6 @@ struct ls_sink_usage {
 };
 
 struct ls_sink_ops {
-    int abi_version;
     const char *name; /* "jsonl", "webhook", ... as written in LEADSYNC_SINKS before ':' */
     int coalesce;     /* pending states of one lead may be coalesced into the newest */
     int wants_text;   /* deliver() reads only item.payload: the engine does not parse it */

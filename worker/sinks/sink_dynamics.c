@@ -713,7 +713,6 @@ done:
 }
 
 const struct ls_sink_ops ls_sink_dynamics_ops = {
-    .abi_version = LS_SINK_ABI,
     .name = "dynamics",
     .coalesce = 1,
     .create = dv_create,

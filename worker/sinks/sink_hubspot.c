@@ -489,7 +489,6 @@ done:
 }
 
 const struct ls_sink_ops ls_sink_hubspot_ops = {
-    .abi_version = LS_SINK_ABI,
     .name = "hubspot",
     .coalesce = 1,
     .create = hs_create,

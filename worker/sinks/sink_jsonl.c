@@ -247,7 +247,6 @@ static void jsonl_destroy(void *ctx)
 }
 
 const struct ls_sink_ops ls_sink_jsonl_ops = {
-    .abi_version = LS_SINK_ABI,
     .name = "jsonl",
     .coalesce = 0, /* an audit file: every row version is written */
     .wants_text = 1,

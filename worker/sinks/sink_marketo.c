@@ -668,7 +668,6 @@ static int mkto_check(void *ctx, char *msg, size_t msglen)
 }
 
 const struct ls_sink_ops ls_sink_marketo_ops = {
-    .abi_version = LS_SINK_ABI,
     .name = "marketo",
     .coalesce = 1,
     .create = mkto_create,

@@ -770,7 +770,6 @@ done:
 }
 
 const struct ls_sink_ops ls_sink_salesforce_ops = {
-    .abi_version = LS_SINK_ABI,
     .name = "salesforce",
     .coalesce = 1,
     .create = sf_create,

@@ -676,7 +676,6 @@ static int w2l_check(void *ctx, char *msg, size_t msglen)
 }
 
 const struct ls_sink_ops ls_sink_web_to_lead_ops = {
-    .abi_version = LS_SINK_ABI,
     .name = "web_to_lead",
     .coalesce = 1,
     .create = w2l_create,

@@ -901,7 +901,6 @@ done:
 }
 
 const struct ls_sink_ops ls_sink_webhook_ops = {
-    .abi_version = LS_SINK_ABI,
     .name = "webhook",
     .coalesce = 1, /* a receiver wants the newest state; stage never goes back */
     .wants_text = 1,
