@@ -73,19 +73,36 @@ LS_NODISCARD int ls_ledger_row_put(struct ls_ledger *l, const char *pk, const ch
                                    const char *hash, const char *timestamp, const char *lead_id,
                                    int64_t now);
 
-/* leads: stage is an int rank chosen by the lead model; found=0 when unknown. */
+/* A lead's newest row version as recorded (what ls_row_version_compare in
+ * ls_sync.h orders). From ls_ledger_lead_get: malloc'd, all NULL when the
+ * ledger has none (a lead recorded before it kept them). ls_ledger_lead_put
+ * only reads it. */
+struct ls_ledger_version {
+    char *timestamp, *created_time, *partition_key, *row_key;
+};
+void ls_ledger_version_free(struct ls_ledger_version *v);
+
+/* leads: stage is an int rank chosen by the lead model; found=0 when unknown.
+ * newest may be NULL (get: not wanted; put: keep the recorded one). */
 LS_NODISCARD int ls_ledger_lead_get(struct ls_ledger *l, const char *lead_id, int *max_stage,
-                                    int *dnc, int *found);
+                                    int *dnc, struct ls_ledger_version *newest, int *found);
 LS_NODISCARD int ls_ledger_lead_put(struct ls_ledger *l, const char *lead_id, int max_stage,
-                                    int dnc, int64_t now);
+                                    int dnc, const struct ls_ledger_version *newest, int64_t now);
+
+/* How ls_ledger_enqueue files a delivery. */
+enum ls_enqueue_mode {
+    LS_ENQUEUE_EVERY = 0,    /* every version goes out, in the order enqueued */
+    LS_ENQUEUE_COALESCE = 1, /* the newest state: the lead's pending ones become superseded */
+    LS_ENQUEUE_LATE = 2,     /* a version older than the lead's newest, for a coalescing sink:
+                                recorded as superseded, never sent */
+};
 
 /*
  * Enqueues one delivery. delivery_id is stable per row version; enqueueing
- * the same (sink, delivery_id) twice is a no-op. With coalesce=1, pending
- * deliveries of the same (sink, lead_id) become 'superseded'.
+ * the same (sink, delivery_id) twice is a no-op. mode: enum ls_enqueue_mode.
  */
 LS_NODISCARD int ls_ledger_enqueue(struct ls_ledger *l, const char *sink, const char *lead_id,
-                                   const char *delivery_id, const char *payload, int coalesce,
+                                   const char *delivery_id, const char *payload, int mode,
                                    int64_t now);
 
 struct ls_delivery {

@@ -11,7 +11,7 @@
 const struct ls_ledger_sql ls_ledger_outbox_sql[] = {
     {ST_ENQUEUE, "INSERT OR IGNORE INTO outbox (sink, lead_id, delivery_id, payload, state,"
                  " attempts, created_at, updated_at, next_attempt_at)"
-                 " VALUES (:sink, :lead_id, :delivery_id, :payload, 'pending', 0, :now, :now,"
+                 " VALUES (:sink, :lead_id, :delivery_id, :payload, :state, 0, :now, :now,"
                  " :now)"},
     {ST_COALESCE, "UPDATE outbox SET state = 'superseded', updated_at = :now"
                   " WHERE sink = :sink AND lead_id = :lead_id AND state = 'pending'"
@@ -89,7 +89,7 @@ static int64_t sql_limit(size_t limit)
 }
 
 int ls_ledger_enqueue(struct ls_ledger *l, const char *sink, const char *lead_id,
-                      const char *delivery_id, const char *payload, int coalesce, int64_t now)
+                      const char *delivery_id, const char *payload, int mode, int64_t now)
 {
     sqlite3_stmt *st = l->st[ST_ENQUEUE];
     sqlite3_stmt *co = l->st[ST_COALESCE];
@@ -109,6 +109,8 @@ int ls_ledger_enqueue(struct ls_ledger *l, const char *sink, const char *lead_id
     if (!err)
         err = ledger_bind_text(l, st, ":payload", payload);
     if (!err)
+        err = ledger_bind_text(l, st, ":state", mode == LS_ENQUEUE_LATE ? "superseded" : "pending");
+    if (!err)
         err = ledger_bind_i64(l, st, ":now", now);
     if (err) {
         ledger_reset(st);
@@ -116,7 +118,7 @@ int ls_ledger_enqueue(struct ls_ledger *l, const char *sink, const char *lead_id
     }
     err = ledger_run(l, st, "enqueueing a delivery");
     /* changes() == 0: this (sink, delivery_id) is already known, in any state. */
-    if (err || !coalesce || sqlite3_changes(l->db) == 0)
+    if (err || mode != LS_ENQUEUE_COALESCE || sqlite3_changes(l->db) == 0)
         goto done;
     id = sqlite3_last_insert_rowid(l->db);
     err = ledger_bind_text(l, co, ":sink", sink);

@@ -4,6 +4,8 @@
 #include "ls_ledger_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* The sync part's statements. */
 const struct ls_ledger_sql ls_ledger_sync_sql[] = {
@@ -16,12 +18,20 @@ const struct ls_ledger_sql ls_ledger_sync_sql[] = {
                  " ON CONFLICT (partition_key, row_key) DO UPDATE SET"
                  " content_hash = excluded.content_hash, timestamp = excluded.timestamp,"
                  " lead_id = excluded.lead_id, last_seen = excluded.last_seen"},
-    {ST_LEAD_GET, "SELECT max_stage, dnc FROM leads WHERE lead_id = :lead_id"},
-    {ST_LEAD_PUT, "INSERT INTO leads (lead_id, max_stage, dnc, first_seen, updated_at)"
-                  " VALUES (:lead_id, :max_stage, :dnc, :now, :now)"
+    {ST_LEAD_GET, "SELECT max_stage, dnc, newest_timestamp, newest_created_time,"
+                  " newest_partition_key, newest_row_key FROM leads WHERE lead_id = :lead_id"},
+    /* A NULL :ts keeps the newest version recorded. */
+    {ST_LEAD_PUT, "INSERT INTO leads (lead_id, max_stage, dnc, first_seen, updated_at,"
+                  " newest_timestamp, newest_created_time, newest_partition_key,"
+                  " newest_row_key)"
+                  " VALUES (:lead_id, :max_stage, :dnc, :now, :now, :ts, :created, :pk, :rk)"
                   " ON CONFLICT (lead_id) DO UPDATE SET"
                   " max_stage = max(max_stage, excluded.max_stage), dnc = excluded.dnc,"
-                  " updated_at = excluded.updated_at"},
+                  " updated_at = excluded.updated_at,"
+                  " newest_timestamp = iif(:ts IS NULL, newest_timestamp, :ts),"
+                  " newest_created_time = iif(:ts IS NULL, newest_created_time, :created),"
+                  " newest_partition_key = iif(:ts IS NULL, newest_partition_key, :pk),"
+                  " newest_row_key = iif(:ts IS NULL, newest_row_key, :rk)"},
     {ST_COUNT, NULL},
 };
 
@@ -77,8 +87,24 @@ int ls_ledger_row_put(struct ls_ledger *l, const char *pk, const char *rk, const
     return ledger_run(l, st, "recording a row");
 }
 
+void ls_ledger_version_free(struct ls_ledger_version *v)
+{
+    free(v->timestamp);
+    free(v->created_time);
+    free(v->partition_key);
+    free(v->row_key);
+    memset(v, 0, sizeof(*v));
+}
+
+static char *column_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    return t ? ls_xstrdup((const char *)t) : NULL;
+}
+
 int ls_ledger_lead_get(struct ls_ledger *l, const char *lead_id, int *max_stage, int *dnc,
-                       int *found)
+                       struct ls_ledger_version *newest, int *found)
 {
     sqlite3_stmt *st = l->st[ST_LEAD_GET];
     int rc;
@@ -87,6 +113,8 @@ int ls_ledger_lead_get(struct ls_ledger *l, const char *lead_id, int *max_stage,
     *found = 0;
     *max_stage = 0;
     *dnc = 0;
+    if (newest)
+        memset(newest, 0, sizeof(*newest));
     err = ledger_bind_text(l, st, ":lead_id", lead_id);
     if (err)
         goto done;
@@ -94,6 +122,12 @@ int ls_ledger_lead_get(struct ls_ledger *l, const char *lead_id, int *max_stage,
     if (rc == SQLITE_ROW) {
         *max_stage = sqlite3_column_int(st, 0);
         *dnc = sqlite3_column_int(st, 1);
+        if (newest && sqlite3_column_type(st, 2) != SQLITE_NULL) {
+            newest->timestamp = column_dup(st, 2);
+            newest->created_time = column_dup(st, 3);
+            newest->partition_key = column_dup(st, 4);
+            newest->row_key = column_dup(st, 5);
+        }
         *found = 1;
     } else if (rc != SQLITE_DONE) {
         err = ledger_db_err(l, rc, "reading a lead");
@@ -104,7 +138,7 @@ done:
 }
 
 int ls_ledger_lead_put(struct ls_ledger *l, const char *lead_id, int max_stage, int dnc,
-                       int64_t now)
+                       const struct ls_ledger_version *newest, int64_t now)
 {
     sqlite3_stmt *st = l->st[ST_LEAD_PUT];
     int err;
@@ -116,6 +150,14 @@ int ls_ledger_lead_put(struct ls_ledger *l, const char *lead_id, int max_stage, 
         err = ledger_bind_i64(l, st, ":dnc", dnc ? 1 : 0);
     if (!err)
         err = ledger_bind_i64(l, st, ":now", now);
+    if (!err)
+        err = ledger_bind_text(l, st, ":ts", newest ? newest->timestamp : NULL);
+    if (!err)
+        err = ledger_bind_text(l, st, ":created", newest ? newest->created_time : NULL);
+    if (!err)
+        err = ledger_bind_text(l, st, ":pk", newest ? newest->partition_key : NULL);
+    if (!err)
+        err = ledger_bind_text(l, st, ":rk", newest ? newest->row_key : NULL);
     if (err) {
         ledger_reset(st);
         return err;

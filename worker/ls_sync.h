@@ -31,6 +31,7 @@ struct ls_sync_stats {
     int64_t unchanged;  /* skipped by content hash */
     int64_t test_leads; /* validation leads skipped */
     int64_t malformed;  /* rows with a problem (still processed) */
+    int64_t late;       /* new versions older than their lead's newest (ls_row_version_compare) */
     int64_t enqueued;   /* deliveries enqueued (rows x sinks) */
     int64_t delivered;  /* delivered inline, before the page commit (ls_sink.h) */
     char lower[40];     /* the window read, "" for the beginning of time */
@@ -70,6 +71,23 @@ LS_NODISCARD int ls_iso_add_seconds(const char *iso, long seconds, char out[40])
 void ls_iso_format(int64_t t, char out[40]);
 /* Compares two ISO strings as instants (normalizing fraction length). */
 int ls_iso_compare(const char *a, const char *b);
+/*
+ * Which of two versions of one lead is the newer: the only place that says
+ * what "a lead's newest click" means. By the row's Timestamp (the service's
+ * write time), then CreatedTime when both parse as an instant (ISO 8601 or
+ * "M/D/YYYY h:mm:ss AM"), then PartitionKey, then RowKey. NULL reads as "",
+ * which is older than any time. A page is processed in this order, and a row
+ * older than its lead's newest known version is late: it never replaces the
+ * newer state (ls_ledger_enqueue's LS_ENQUEUE_LATE).
+ */
+struct ls_row_version {
+    const char *timestamp;
+    const char *created_time;
+    const char *partition_key;
+    const char *row_key;
+};
+/* -1, 0 or 1 as a is older than, the same as or newer than b. */
+int ls_row_version_compare(const struct ls_row_version *a, const struct ls_row_version *b);
 /* The webhook-id for a row version: "msg_" + 32 hex of SHA-256(pk, rk, hash). */
 void ls_delivery_id(const char *pk, const char *rk, const char *content_hash, char out[40]);
 

@@ -15,7 +15,8 @@ repeat is answered 200 (no new effect) and logged with "dup": true.
 
 Every request is logged as one JSON line (--log FILE):
   {"seq", "t": arrival (monotonic s), "wall": arrival (unix s), "conn": n,
-   "method", "id", "ts", "sig_ok", "idem_ok", "lead", "stage", "type",
+   "method", "id", "ts", "sig_ok", "idem_ok", "lead", "stage", "type", "row_key",
+   "action" (the lead's rowKey and action),
    "status", "retry_after": seconds or null, "retry_after_date": unix s or null,
    "t_resp": monotonic s just before the answer, "dup", "check", "body_sha",
    "ua", "extra": {header: value} for headers named by --record-header}
@@ -156,7 +157,8 @@ class Handler(BaseHTTPRequestHandler):
         ts = h.get("webhook-timestamp")
         rec = {"t": t, "wall": wall, "conn": self.conn_id, "method": "POST", "path": self.path,
                "id": wid, "ts": ts, "sig_ok": None, "idem_ok": h.get("Idempotency-Key") == wid,
-               "lead": None, "stage": None, "type": None, "status": None,
+               "lead": None, "stage": None, "type": None, "row_key": None, "action": None,
+               "status": None,
                "retry_after": None, "retry_after_date": None, "dup": False, "check": None,
                "body_sha": hashlib.sha256(body).hexdigest(), "ua": h.get("User-Agent"),
                "extra": {k: h.get(k) for k in (ARGS.record_header or [])}}
@@ -184,6 +186,8 @@ class Handler(BaseHTTPRequestHandler):
                 rec["lead"] = lead.get("leadId")
                 rec["stage"] = lead.get("stage")
                 rec["type"] = doc.get("type")
+                rec["row_key"] = lead.get("rowKey")
+                rec["action"] = lead.get("action")
             elif isinstance(doc, dict) and "UserDetails" in doc:
                 rec["type"] = "marketplace"
                 rec["lead"] = (doc.get("UserDetails") or {}).get("Email")

@@ -420,23 +420,23 @@ static void test_leads(void **state)
     int stage = -1, dnc = -1, found = -1;
     int64_t rows = 0, leads = 0;
 
-    assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, &found), 0);
+    assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, NULL, &found), 0);
     assert_int_equal(found, 0);
-    assert_int_equal(ls_ledger_lead_put(f->l, "L1", 3, 0, 10), 0);
-    assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, &found), 0);
+    assert_int_equal(ls_ledger_lead_put(f->l, "L1", 3, 0, NULL, 10), 0);
+    assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, NULL, &found), 0);
     assert_int_equal(found, 1);
     assert_int_equal(stage, 3);
     assert_int_equal(dnc, 0);
     /* The highest stage stays; dnc follows the latest state. */
-    assert_int_equal(ls_ledger_lead_put(f->l, "L1", 1, 1, 20), 0);
-    assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, &found), 0);
+    assert_int_equal(ls_ledger_lead_put(f->l, "L1", 1, 1, NULL, 20), 0);
+    assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, NULL, &found), 0);
     assert_int_equal(stage, 3);
     assert_int_equal(dnc, 1);
-    assert_int_equal(ls_ledger_lead_put(f->l, "L1", 5, 0, 30), 0);
-    assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, &found), 0);
+    assert_int_equal(ls_ledger_lead_put(f->l, "L1", 5, 0, NULL, 30), 0);
+    assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, NULL, &found), 0);
     assert_int_equal(stage, 5);
     assert_int_equal(dnc, 0);
-    assert_int_equal(ls_ledger_lead_put(f->l, "L2", 0, 0, 30), 0);
+    assert_int_equal(ls_ledger_lead_put(f->l, "L2", 0, 0, NULL, 30), 0);
     assert_int_equal(ls_ledger_row_count(f->l, &rows, &leads), 0);
     assert_int_equal(leads, 2);
 }
@@ -452,6 +452,89 @@ static void stats_for(struct ls_ledger *l, const char *sink, struct ls_sink_stat
         if (strcmp(s[i].sink, sink) == 0)
             *out = s[i];
     free(s);
+}
+
+/* A lead's newest row version: recorded by lead_put, kept when put gives none. */
+static void test_lead_newest(void **state)
+{
+    struct fix *f = *state;
+    struct ls_ledger_version v = {0};
+    struct ls_ledger_version in = {"2026-11-24T02:03:34.2500000Z", "11/24/2026 2:03:34 AM", "p",
+                                   "aa-newer"};
+    int stage = 0, dnc = 0, found = 0;
+
+    assert_int_equal(ls_ledger_lead_put(f->l, "L1", 1, 0, NULL, 10), 0);
+    assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, &v, &found), 0);
+    assert_int_equal(found, 1);
+    assert_null(v.timestamp);
+    assert_null(v.row_key);
+    assert_int_equal(ls_ledger_lead_put(f->l, "L1", 3, 0, &in, 20), 0);
+    assert_int_equal(ls_ledger_lead_put(f->l, "L1", 1, 0, NULL, 30), 0); /* a late row */
+    assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, &v, &found), 0);
+    assert_int_equal(stage, 3);
+    assert_string_equal(v.timestamp, in.timestamp);
+    assert_string_equal(v.created_time, in.created_time);
+    assert_string_equal(v.partition_key, "p");
+    assert_string_equal(v.row_key, "aa-newer");
+    ls_ledger_version_free(&v);
+    assert_null(v.timestamp);
+}
+
+/* A late version at a coalescing sink is recorded as superseded: it neither
+ * goes out nor supersedes the newer state queued before it. */
+static void test_enqueue_late(void **state)
+{
+    struct fix *f = *state;
+    struct ls_delivery *d = NULL;
+    struct ls_sink_stats st;
+    size_t n = 0;
+
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a-new", "2", LS_ENQUEUE_COALESCE, 10),
+                     0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a-old", "1", LS_ENQUEUE_LATE, 11), 0);
+    stats_for(f->l, "hook", &st);
+    assert_int_equal(st.pending, 1);
+    assert_int_equal(st.superseded, 1);
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 100, 10, &d, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(d[0].delivery_id, "a-new");
+    ls_deliveries_free(d, n);
+    /* replayed after a crash: still one record of it */
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a-old", "1", LS_ENQUEUE_LATE, 12), 0);
+    stats_for(f->l, "hook", &st);
+    assert_int_equal(st.superseded, 1);
+}
+
+/* A ledger from before the leads kept their newest version: the upgrade
+ * takes each lead's row with the latest Timestamp. */
+static void test_migration_newest_backfill(void **state)
+{
+    struct fix *f = *state;
+    struct ls_ledger_version v = {0};
+    int stage = 0, dnc = 0, found = 0;
+
+    ls_ledger_close(f->l);
+    f->l = NULL;
+    assert_int_equal(unlink(f->path), 0);
+    for (size_t i = 0; ls_migrations[i].name && strtol(ls_migrations[i].name, NULL, 10) < 5; i++)
+        exec_raw(f->path, ls_migrations[i].data);
+    exec_raw(
+        f->path,
+        "INSERT INTO rows VALUES ('p', 'zz', 'h1', '2026-11-24T02:03:34.1000000Z', 'L1', 1, 1);"
+        "INSERT INTO rows VALUES ('p', 'aa', 'h2', '2026-11-24T02:03:34.2500000Z', 'L1', 1, 1);"
+        "INSERT INTO rows VALUES ('q', 'mm', 'h3', '2026-11-24T02:03:30.0000000Z', 'L2', 1, 1);"
+        "INSERT INTO leads VALUES ('L1', 3, 0, 1, 1); INSERT INTO leads VALUES ('L2', 1, 0, 1, 1);"
+        "PRAGMA user_version = 4;");
+    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, &v, &found), 0);
+    assert_int_equal(stage, 3);
+    assert_string_equal(v.timestamp, "2026-11-24T02:03:34.2500000Z");
+    assert_string_equal(v.row_key, "aa");
+    assert_null(v.created_time);
+    ls_ledger_version_free(&v);
+    assert_int_equal(ls_ledger_lead_get(f->l, "L2", &stage, &dnc, &v, &found), 0);
+    assert_string_equal(v.partition_key, "q");
+    ls_ledger_version_free(&v);
 }
 
 static void test_enqueue_duplicate(void **state)
@@ -1337,6 +1420,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wal_files_narrowed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_newest_backfill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lead_newest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enqueue_late, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_file, setup_dir, teardown),

@@ -97,6 +97,58 @@ static void test_ls_sync__delivery_id_golden(void **state)
     assert_string_equal(id, "msg_77a3569e854b8dd7f5f7b4d6c139aedf");
 }
 
+/* The ordering rule of a lead's versions: Timestamp, then CreatedTime, then
+ * the keys - never the keys first (issue: a lead's newest click wins). */
+static void test_ls_sync__row_version_order(void **state)
+{
+    struct ls_row_version older = {"2026-11-24T02:03:34.1000000Z", "11/24/2026 2:03:34 AM", "p",
+                                   "zz-older"};
+    struct ls_row_version newer = {"2026-11-24T02:03:34.2500000Z", "11/24/2026 2:03:34 AM", "p",
+                                   "aa-newer"};
+    struct ls_row_version a = older, b = older;
+
+    (void)state;
+    /* Timestamp decides before the keys, in both key orders */
+    assert_int_equal(ls_row_version_compare(&older, &newer), -1);
+    assert_int_equal(ls_row_version_compare(&newer, &older), 1);
+    older.row_key = "aa-older";
+    newer.row_key = "zz-newer";
+    assert_int_equal(ls_row_version_compare(&older, &newer), -1);
+    assert_int_equal(ls_row_version_compare(&newer, &older), 1);
+    /* a shorter fraction is the same instant: compared as times, not text */
+    a.timestamp = "2026-11-24T02:03:34.1Z";
+    assert_int_equal(ls_row_version_compare(&a, &b), 0);
+    /* equal Timestamps: CreatedTime, as an instant (12 PM is noon, 1 PM after it) */
+    a.created_time = "11/24/2026 1:00:00 PM";
+    b.created_time = "11/24/2026 12:59:59 PM";
+    b.row_key = "zzzz";
+    assert_int_equal(ls_row_version_compare(&a, &b), 1);
+    a.created_time = "11/24/2026 12:00:00 AM"; /* midnight */
+    b.created_time = "11/24/2026 1:00:00 AM";
+    assert_int_equal(ls_row_version_compare(&a, &b), -1);
+    a.created_time = "2026-11-24T13:00:00Z"; /* ISO against the US form */
+    b.created_time = "11/24/2026 12:00:00 PM";
+    assert_int_equal(ls_row_version_compare(&a, &b), 1);
+    /* a CreatedTime that does not parse does not decide: the keys do */
+    a.created_time = "yesterday";
+    b.created_time = "11/24/2026 1:00:00 AM";
+    a.row_key = "b";
+    b.row_key = "a";
+    assert_int_equal(ls_row_version_compare(&a, &b), 1);
+    a.created_time = NULL;
+    assert_int_equal(ls_row_version_compare(&a, &b), 1);
+    /* then PartitionKey before RowKey */
+    a.partition_key = "p1";
+    b.partition_key = "p2";
+    assert_int_equal(ls_row_version_compare(&a, &b), -1);
+    /* the same row is the same version */
+    assert_int_equal(ls_row_version_compare(&a, &a), 0);
+    /* no Timestamp is older than any time */
+    a.timestamp = NULL;
+    assert_int_equal(ls_row_version_compare(&a, &b), -1);
+    assert_int_equal(ls_row_version_compare(&b, &a), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -106,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_ls_sync__iso_format),
         cmocka_unit_test(test_ls_sync__delivery_id_stable_and_distinct),
         cmocka_unit_test(test_ls_sync__delivery_id_golden),
+        cmocka_unit_test(test_ls_sync__row_version_order),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
