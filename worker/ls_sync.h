@@ -9,6 +9,12 @@
  * the overlap re-reads rows harmlessly. The cursor moves to the window's
  * upper bound only once every page of the window is committed; a crash
  * anywhere re-reads the window and skips what was committed.
+ *
+ * A lead's newest click wins: a page's rows are processed oldest version
+ * first (ls_row_version_compare, below), and a row older than the newest
+ * version of its lead already recorded - on an earlier page or in an earlier
+ * window - is late: it is recorded and goes to the sinks that keep every
+ * version, never over the newer state at a coalescing sink.
  */
 #ifndef LS_SYNC_H
 #define LS_SYNC_H

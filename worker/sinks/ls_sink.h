@@ -56,7 +56,8 @@ struct ls_sink_ops {
      * synchronous and durable when it returns (the JSONL file: write +
      * fsync). When every configured sink is inline and none has pending
      * outbox rows, the sync engine keeps no outbox for them: it hands each
-     * page's new row versions to deliver() (page order, created/updated and
+     * page's new row versions to deliver() (oldest version first, as
+     * ls_row_version_compare orders them; created/updated and
      * delivery ids as in the outbox path, id = 0, attempt = 1) BEFORE it
      * commits the page's ledger transaction (rows, leads, the sink's
      * delivered counter). A crash after deliver() and before the commit
