@@ -7,6 +7,7 @@ worker shares this container's network, so the webhook URL is loopback.
 """
 import http.server
 import json
+import signal
 import sys
 
 
@@ -33,6 +34,8 @@ class Hook(http.server.BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    # As PID 1 in a container, SIGTERM has no default action: exit on it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8080
     print("demo receiver on 127.0.0.1:%d" % port, flush=True)
     http.server.ThreadingHTTPServer(("127.0.0.1", port), Hook).serve_forever()

@@ -7,8 +7,9 @@
  *   GET /healthz  200 "ok" once a poll has succeeded and neither the source
  *                 nor every sink has failed for longer than the threshold;
  *                 503 with the reason otherwise (readiness)
- *   GET /livez    like /healthz, but not failing before the first poll
- *                 (liveness: a slow first catch-up is not a dead process)
+ *   GET /livez    200 "ok" while the process answers (liveness): never
+ *                 depends on the source or the sinks, so an outage does not
+ *                 get the pod restarted in a loop
  */
 #ifndef LS_HTTP_SERVER_H
 #define LS_HTTP_SERVER_H
