@@ -21,14 +21,6 @@ struct ls_http_server {
     int port;
 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int ls_http_parse_addr(const char *addr, char *host, size_t hostlen, int *port)
 {
     const char *colon, *p;
@@ -134,7 +126,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return reply(conn, 200, "text/plain", "ok\n", 3);
     if (strcmp(url, "/healthz") == 0) {
         ls_health_snapshot(&h);
-        ok = ls_health_check(&h, wall_ms(), s->fail_after_ms, why, sizeof(why));
+        ok = ls_health_check(&h, ls_now_ms(), s->fail_after_ms, why, sizeof(why));
         snprintf(body, sizeof(body), "%s\n", why);
         return reply(conn, ok ? 200 : 503, "text/plain", body, strlen(body));
     }

@@ -18,14 +18,6 @@ struct ls_ops {
     uint64_t azt_requests, azt_retries; /* last seen, to turn totals into increments */
 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int ls_ops_start(const struct ls_config *cfg, int daemon, struct ls_ops **out)
 {
     struct ls_ops *o = ls_xcalloc(1, sizeof(*o));
@@ -75,7 +67,7 @@ void ls_ops_poll_done(struct ls_ops *o, int window_rc, const struct ls_sync_stat
     struct ls_sink_stats *ss = NULL;
     struct azt_stats as;
     size_t n = 0, i;
-    int64_t now = wall_ms();
+    int64_t now = ls_now_ms();
     int ok = window_rc == LS_OK;
 
     if (!o || !m)

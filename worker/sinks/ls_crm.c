@@ -19,14 +19,6 @@
 
 #define BODY_MAX (8u * 1024 * 1024)
 
-int64_t ls_crm_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 char *ls_b64url(const unsigned char *p, size_t len)
 {
     char *out = ls_xmalloc(4 * ((len + 2) / 3) + 1);
@@ -136,7 +128,7 @@ void ls_crm_uuid(char out[37])
     size_t i, o = 0;
 
     if (RAND_bytes(b, sizeof(b)) != 1) {
-        int64_t t = ls_crm_now_ms();
+        int64_t t = ls_now_ms();
 
         for (i = 0; i < sizeof(b); i++)
             b[i] = (unsigned char)((t >> (i % 8 * 8)) ^ (int64_t)(i * 131));
@@ -248,7 +240,7 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
         r->retry_after_ms = -1;
         r->limit_info[0] = r->entity_id[0] = r->content_type[0] = '\0';
     } else if (header_is(ptr, n, "retry-after")) {
-        r->retry_after_ms = ls_webhook_retry_after_ms(ptr + 12, n - 12, ls_crm_now_ms());
+        r->retry_after_ms = ls_webhook_retry_after_ms(ptr + 12, n - 12, ls_now_ms());
     } else if (header_is(ptr, n, "sforce-limit-info")) {
         copy_header(r->limit_info, sizeof(r->limit_info), ptr + 18, n - 18);
     } else if (header_is(ptr, n, "odata-entityid")) {

@@ -78,7 +78,4 @@ char *ls_crm_lower_trim(const char *s);
 /* Copies an excerpt of a body into dst (control characters replaced). */
 void ls_crm_excerpt(char *dst, size_t cap, const char *body, size_t len);
 
-/* Wall clock in unix ms. */
-int64_t ls_crm_now_ms(void);
-
 #endif /* LS_CRM_H */

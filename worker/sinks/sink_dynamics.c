@@ -305,7 +305,7 @@ static int fetch_token(struct dv *d, struct ls_sink_result *r)
         char jti[37], *a;
 
         ls_crm_uuid(jti);
-        rc = ls_dv_assertion(d->client_id, d->token_url, d->cert, d->key, ls_crm_now_ms() / 1000,
+        rc = ls_dv_assertion(d->client_id, d->token_url, d->cert, d->key, ls_now_ms() / 1000,
                              jti, &assertion);
         if (rc) {
             r->outcome = LS_SINK_FATAL;
@@ -359,7 +359,7 @@ static int fetch_token(struct dv *d, struct ls_sink_result *r)
     d->token = ls_xstrdup(tok);
     if (exp <= 0)
         exp = 3599;
-    d->token_expires_ms = ls_crm_now_ms() + (exp > 120 ? exp - 60 : exp / 2) * 1000;
+    d->token_expires_ms = ls_now_ms() + (exp > 120 ? exp - 60 : exp / 2) * 1000;
     LS_DEBUG(COMP, "token obtained, valid %lld s", (long long)exp);
     rc = LS_OK;
 done:
@@ -401,7 +401,7 @@ static int dv_call(struct dv *d, const char *method, const char *url, const char
             hdrs[nh++] = h1;
         if (h2)
             hdrs[nh++] = h2;
-        if ((!d->token || ls_crm_now_ms() >= d->token_expires_ms) && fetch_token(d, fail))
+        if ((!d->token || ls_now_ms() >= d->token_expires_ms) && fetch_token(d, fail))
             return -1;
         if (snprintf(auth, sizeof(auth), "Authorization: Bearer %s", d->token) >=
             (int)sizeof(auth)) {
@@ -614,7 +614,7 @@ static void deliver_batch(struct dv *d, const struct ls_sink_item *items, size_t
     }
     parts = ls_xcalloc(k, sizeof(*parts));
     if (ls_dv_batch_parse(resp.content_type, strlen(resp.content_type), resp.body, resp.len,
-                          ls_crm_now_ms(), parts, k, &np) != LS_OK) {
+                          ls_now_ms(), parts, k, &np) != LS_OK) {
         memset(&whole, 0, sizeof(whole));
         whole.outcome = LS_SINK_RETRY;
         whole.status = resp.status;

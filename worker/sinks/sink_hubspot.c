@@ -328,7 +328,7 @@ static enum ls_hs_signal batch_call(struct hs *s, json_t *const *inputs, const c
         goto done;
     }
     sig = ls_hs_classify(resp.status, resp.retry_after_ms, resp.body, resp.len, ids, k, update_only,
-                         ls_crm_now_ms(), res, pause_ms);
+                         ls_now_ms(), res, pause_ms);
 done:
     json_decref(doc);
     free(body);
@@ -476,7 +476,7 @@ static int hs_check(void *ctx, char *msg, size_t msglen)
         goto done;
     }
     ls_hs_classify(resp.status, resp.retry_after_ms, resp.body, resp.len, &id, 1, 0,
-                   ls_crm_now_ms(), &r, &pause);
+                   ls_now_ms(), &r, &pause);
     if (r.outcome != LS_SINK_OK) {
         snprintf(msg, msglen, "%s", r.error);
         rc = r.outcome == LS_SINK_FATAL ? (r.auth ? LS_EAUTH : LS_ECONFIG) : LS_EUNAVAIL;

@@ -439,7 +439,7 @@ static int fetch_token(struct mkto *s, struct ls_sink_result *r)
     }
     s->token = tok;
     tok = NULL;
-    s->token_until = exp > 0 ? ls_crm_now_ms() + exp * 1000 : 0;
+    s->token_until = exp > 0 ? ls_now_ms() + exp * 1000 : 0;
     LS_DEBUG(COMP, "token obtained (expires in %ld s)", exp);
     rc = LS_OK;
 done:
@@ -457,7 +457,7 @@ done:
 
 static int token_ready(struct mkto *s, struct ls_sink_result *r)
 {
-    if (s->token && s->token_until && ls_crm_now_ms() >= s->token_until)
+    if (s->token && s->token_until && ls_now_ms() >= s->token_until)
         drop_token(s); /* expired: Marketo hands out a new one now */
     if (s->token)
         return LS_OK;
@@ -627,7 +627,7 @@ static int mkto_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
             if (sig == LS_MKTO_THROTTLE) {
                 r->retry_after_ms = s->throttle_s * 1000;
             } else if (sig == LS_MKTO_QUOTA) {
-                r->retry_after_ms = ls_mkto_quota_reset_ms(ls_crm_now_ms());
+                r->retry_after_ms = ls_mkto_quota_reset_ms(ls_now_ms());
             }
             if (r->outcome == LS_SINK_OK && dnc && strcmp(r->error, "updated") != 0)
                 LS_INFO(COMP, "lead %s is do-not-contact and not in Marketo: nothing created",

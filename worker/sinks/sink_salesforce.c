@@ -391,7 +391,7 @@ static int fetch_token(struct sf *s, struct ls_sink_result *r)
     r->retry_after_ms = -1;
     drop_token(s);
     if (s->jwt) {
-        int64_t now = ls_crm_now_ms() / 1000;
+        int64_t now = ls_now_ms() / 1000;
         json_t *h = json_pack("{s:s}", "alg", "RS256");
         json_t *c = json_pack("{s:s,s:s,s:s,s:I}", "iss", s->client_id, "sub", s->username, "aud",
                               s->audience, "exp", (json_int_t)(now + 180));

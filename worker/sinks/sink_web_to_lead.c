@@ -548,7 +548,7 @@ static int w2l_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
 
     for (i = 0; i < n; i++)
         mark_not_sent(&results[i], "the batch stopped after a throttled or fatal answer");
-    ls_w2l_day(ls_crm_now_ms(), today);
+    ls_w2l_day(ls_now_ms(), today);
     rc = count_get(s, today, &count);
     if (rc)
         return rc;
@@ -598,7 +598,7 @@ static int w2l_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
             continue;
         }
         if (count >= s->limit) {
-            int64_t now = ls_crm_now_ms();
+            int64_t now = ls_now_ms();
 
             r->outcome = LS_SINK_RETRY;
             r->status = 429; /* our own limit: pause the sink, no request made */
@@ -621,7 +621,7 @@ static int w2l_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
             LS_WARN(COMP, "lead %s: posting again as re-queued by `leadsync retry`", it->lead_id);
         /* Marked and counted, durably, before the post: a crash after it
          * must neither post the lead again nor let the day pass the limit. */
-        rc = mark_posting(s, it, today, count + 1, ls_crm_now_ms());
+        rc = mark_posting(s, it, today, count + 1, ls_now_ms());
         if (rc) {
             free(form);
             mark_not_sent(r, ls_error_last());
@@ -653,7 +653,7 @@ static int w2l_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
                               "UPDATE web_to_lead_posts SET state = ?2, status = ?3, "
                               "updated_at = ?4 WHERE lead_id = ?1",
                               it->lead_id, r->outcome == LS_SINK_OK ? "created" : "unknown", status,
-                              ls_crm_now_ms()) != LS_OK) {
+                              ls_now_ms()) != LS_OK) {
             LS_WARN(COMP, "lead %s: recording the answer: %s", it->lead_id, ls_error_last());
         }
         ls_crashpoint("w2l-recorded");

@@ -301,14 +301,6 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int is_token_char(char c)
 {
     return isalnum((unsigned char)c) || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
@@ -408,7 +400,7 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 
     if (n > sizeof(name) - 1 && strncasecmp(ptr, name, sizeof(name) - 1) == 0)
         x->retry_after_ms =
-            ls_webhook_retry_after_ms(ptr + sizeof(name) - 1, n - (sizeof(name) - 1), wall_ms());
+            ls_webhook_retry_after_ms(ptr + sizeof(name) - 1, n - (sizeof(name) - 1), ls_now_ms());
     else if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
         x->retry_after_ms = -1; /* a new response (after 100 Continue) */
     return n;
@@ -603,7 +595,7 @@ static int start_item(struct hook *h, struct hook_xfer *x, const struct ls_sink_
         return 1;
     }
     len = strlen(x->body);
-    ts = wall_ms() / 1000;
+    ts = ls_now_ms() / 1000;
     x->hdrs = add_header(NULL, "Content-Type: application/json", &bad);
     x->hdrs = add_header(x->hdrs, "Accept: */*", &bad);
     x->hdrs = add_header(x->hdrs, "Expect:", &bad);
