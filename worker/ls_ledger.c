@@ -439,6 +439,48 @@ static int prepare_statements(struct ls_ledger *l)
     return 0;
 }
 
+/* 1 when path's directory cannot be written (a read-only mount) and no
+ * -shm file exists, so SQLite could not create one to read a WAL ledger. */
+static int readonly_media(const char *path)
+{
+    char *dir = ls_xstrdup(path), *slash = strrchr(dir, '/');
+    char *shm = ls_xasprintf("%s-shm", path);
+    int ro;
+
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    ro = access(slash ? dir : ".", W_OK) != 0 && access(shm, F_OK) != 0;
+    free(dir);
+    free(shm);
+    return ro;
+}
+
+/* Opens the ledger as immutable (no -shm, no locks): for a ledger on a
+ * read-only mount, which no process can be writing through that mount. */
+static int open_immutable(struct ls_ledger *l)
+{
+    size_t n = strlen(l->path), i, o = 0;
+    char *uri = ls_xmalloc(n * 3 + 32);
+    int rc;
+
+    o += (size_t)snprintf(uri, 8, "file:");
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)l->path[i];
+
+        if (ch == '%' || ch == '?' || ch == '#')
+            o += (size_t)snprintf(uri + o, 4, "%%%02X", ch);
+        else
+            uri[o++] = (char)ch;
+    }
+    snprintf(uri + o, 16, "?immutable=1");
+    rc = sqlite3_open_v2(uri, &l->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+                         NULL);
+    free(uri);
+    if (rc != SQLITE_OK)
+        return ledger_db_err(l, rc, "opening (read-only media)");
+    return LS_OK;
+}
+
 int ls_ledger_open(const struct ls_ledger_opts *opts, struct ls_ledger **out)
 {
     struct ls_ledger *l = NULL;
@@ -463,6 +505,11 @@ int ls_ledger_open(const struct ls_ledger_opts *opts, struct ls_ledger **out)
             goto done;
         }
         flags = SQLITE_OPEN_READONLY;
+        if (readonly_media(l->path)) {
+            err = open_immutable(l);
+            if (err)
+                goto done;
+        }
     } else {
         err = take_lock(l);
         if (!err)
@@ -471,7 +518,7 @@ int ls_ledger_open(const struct ls_ledger_opts *opts, struct ls_ledger **out)
             goto done;
         flags = SQLITE_OPEN_READWRITE;
     }
-    rc = sqlite3_open_v2(l->path, &l->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    rc = l->db ? SQLITE_OK : sqlite3_open_v2(l->path, &l->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         err = ledger_db_err(l, rc, "opening");
         goto done;

@@ -2,6 +2,7 @@
 """What an operator meets: each command's own --help, usage errors that touch
 nothing, run --since forms, and the exit code and message of each mistake."""
 
+import json
 import os
 import re
 import subprocess
@@ -206,6 +207,74 @@ class ExitCodes(whtest.WebhookCase):
         self.assertEqual(len(failed), 2, p.stdout)
         for l in failed:
             self.assertRegex(l, r"(check|fix|set|remove|copy|use) [^;]*\)?$", l)
+
+
+class Status(whtest.WebhookCase):
+    def test_status_for_a_person_and_for_a_program(self):
+        recv = self.receiver(rules=[{"status": 422, "count": 1000,
+                                     "body": "rejected customer000001@example.com"}])
+        self.seed("bulk", 6, "--customers", 3)
+        env = {"LEADSYNC_SINKS": "webhook:" + recv.url, "LEADSYNC_DELIVERY_MAX_ATTEMPTS": "1",
+               "LEADSYNC_STATE": "ledger.db"}  # relative: status prints it absolute
+        self.run_worker("run", "--once", env=env, check=0)
+        st = self.run_worker("status", env=env, check=0).stdout
+        self.assertRegex(st, r"(?m)^status: +degraded: \d+ dead letters?: .*leadsync retry")
+        self.assertRegex(st, r"(?m)^ledger: +/\S+/ledger.db$")
+        self.assertRegex(st, r"(?m)^last run: +\d+ s ago \(\d{4}-\d\d-\d\dT[0-9:]+Z\), exit 0 \(done\)")
+        m = re.search(r"(?m)^  (\d+) deliver(?:y|ies) queued: (\d+) delivered, (\d+) superseded.*"
+                      r", (\d+) pending, (\d+) dead$", st)
+        self.assertIsNotNone(m, st)
+        total, parts = int(m.group(1)), [int(g) for g in m.groups()[1:]]
+        self.assertEqual(total, sum(parts), "the counts on screen add up")
+        self.assertGreater(parts[3], 0)
+        self.assertRegex(st, r"(?m)^  #\d+ webhook:\S+ lead \w+ delivery msg_\w+: 1 attempts, "
+                             r"last HTTP 422 at \S+Z: ")
+        self.assertNotIn("@example.com", st, "no personal data in status")
+        js = json.loads(self.run_worker("status", "--json", env=env, check=0).stdout)
+        self.assertEqual(js["verdict"], "degraded")
+        self.assertTrue(os.path.isabs(js["ledger"]))
+        self.assertRegex(js["lastRun"]["startedAt"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        s = js["sinks"][0]
+        self.assertEqual(s["pending"] + s["delivered"] + s["dead"] + s["superseded"], total)
+        for d in js["deadLetters"]:
+            self.assertEqual(set(d), {"id", "sink", "leadId", "deliveryId", "attempts",
+                                      "lastStatus", "lastError", "at"})
+            self.assertNotIn("@", d["lastError"])
+
+    def test_a_failed_run_makes_status_failing_and_status_writes_nothing(self):
+        self.seed("bulk", 2)
+        self.run_worker("run", "--once", check=0)
+        p = self.run_worker("run", "--once", env={"LEADSYNC_TABLE": "NoSuchTable"})
+        self.assertEqual(p.returncode, 78, p.stderr)
+        db = self.env["LEADSYNC_STATE"]
+        before = os.stat(db).st_mtime_ns, os.stat(db).st_size
+        js = json.loads(self.run_worker("status", "--json", check=0).stdout)
+        self.assertEqual(js["lastRun"]["exitCode"], 78)
+        self.assertEqual(js["verdict"], "failing")
+        self.assertIn("exited 78 (configuration)", js["reason"])
+        self.assertEqual(before, (os.stat(db).st_mtime_ns, os.stat(db).st_size),
+                         "status changed the ledger")
+
+    def test_status_reads_a_wal_ledger_on_a_read_only_mount(self):
+        self.seed("bulk", 3)
+        self.run_worker("run", "--once", check=0)
+        src, mnt = os.path.join(self.dir, "src"), os.path.join(self.dir, "ro")
+        os.mkdir(src)
+        os.mkdir(mnt)
+        os.rename(self.env["LEADSYNC_STATE"], os.path.join(src, "ledger.db"))
+        probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount --bind %s %s" % (src, mnt)],
+                               capture_output=True)
+        if probe.returncode != 0:
+            self.skipTest("no mount namespace here to make a read-only mount")
+        script = ('mount --bind "$1" "$2" && mount -o remount,bind,ro "$2" && '
+                  'exec "$3" status --json')
+        env = dict(self.env, LEADSYNC_STATE=os.path.join(mnt, "ledger.db"))
+        p = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", src, mnt, lstest.binary()],
+                           env=env, capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        js = json.loads(p.stdout)
+        self.assertEqual(js["rows"], 3)
+        self.assertEqual(js["verdict"], "healthy")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,413 @@
+/*
+ * ls_status.c - `leadsync status`: what the ledger says, for a person and
+ * for a program. One read of the ledger (read-only) fills a status_view; a
+ * verdict (healthy, degraded, failing) with its reason is decided from it;
+ * then one renderer prints text and another JSON, from the same view.
+ *
+ * JSON schema (stable; times ISO 8601 UTC, null when unknown):
+ *   {"ledger", "exists", "verdict", "reason", "cursor", "table", "rows",
+ *    "leads", "lastRun": {"startedAt", "finishedAt", "agoSeconds",
+ *    "exitCode", "summary"} | null, "sinks": [{"sink", "pending",
+ *    "delivered", "dead", "superseded", "oldestPendingAgeSeconds",
+ *    "apiUsage"?: {"used", "limit", "at"}}], "deadLetters": [{"id", "sink",
+ *    "leadId", "deliveryId", "attempts", "lastStatus", "lastError",
+ *    "at"}]}
+ */
+#include "ls_cmd.h"
+
+#include "ls_ledger.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* Dead letters status lists at most. */
+#define STATUS_DEAD_MAX 20
+/* A delivery pending longer than this makes the verdict degraded. */
+#define STALE_PENDING_MS (60LL * 60 * 1000)
+
+struct status_view {
+    char ledger[PATH_MAX];
+    int exists;
+    char *cursor, *cursor_table;
+    int64_t rows, leads;
+    int64_t started, finished; /* last run, ms; 0 = none */
+    int last_exit;
+    char *summary; /* the last run's JSON summary */
+    struct ls_sink_stats *ss;
+    size_t nss;
+    struct ls_dead_letter *dl;
+    size_t ndl;
+    int64_t dead_total;
+    int64_t now;
+    const char *verdict;
+    char reason[256];
+};
+
+static void view_dispose(struct status_view *v)
+{
+    free(v->cursor);
+    free(v->cursor_table);
+    free(v->summary);
+    free(v->ss);
+    ls_dead_letters_free(v->dl, v->ndl);
+}
+
+static void iso_ms(int64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* "3 min", "2 h", "4 days": how long ms is, for a person. */
+static void span(int64_t ms, char out[32])
+{
+    int64_t s = ms < 0 ? 0 : ms / 1000;
+
+    if (s < 90)
+        snprintf(out, 32, "%lld s", (long long)s);
+    else if (s < 90 * 60)
+        snprintf(out, 32, "%lld min", (long long)(s / 60));
+    else if (s < 48 * 3600)
+        snprintf(out, 32, "%lld h", (long long)(s / 3600));
+    else
+        snprintf(out, 32, "%lld days", (long long)(s / 86400));
+}
+
+/* A receiver's error text without personal data: any word holding '@' (an
+ * email address) is replaced. */
+static void scrub(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+
+    while (in && *in && o + 1 < cap) {
+        size_t n = strcspn(in, " \t\n\"',;<>()[]{}");
+
+        if (n > 0 && memchr(in, '@', n)) {
+            o += (size_t)snprintf(out + o, cap - o, "%s", "(email)");
+        } else {
+            if (n > cap - o - 1)
+                n = cap - o - 1;
+            memcpy(out + o, in, n);
+            o += n;
+        }
+        in += n;
+        if (*in && o + 1 < cap)
+            out[o++] = isspace((unsigned char)*in) ? ' ' : *in;
+        if (*in)
+            in++;
+        if (o >= cap)
+            o = cap - 1;
+    }
+    out[o < cap ? o : cap - 1] = '\0';
+}
+
+static const char *exit_meaning(int code)
+{
+    switch (code) {
+    case 0:
+        return "done";
+    case 64:
+        return "usage";
+    case 65:
+        return "data";
+    case 69:
+        return "a sink unavailable";
+    case 74:
+        return "ledger";
+    case 75:
+        return "temporary";
+    case 77:
+        return "credentials refused";
+    case 78:
+        return "configuration";
+    default:
+        return "internal error";
+    }
+}
+
+/* healthy, degraded or failing, and why; pure over the view. */
+static void decide_verdict(struct status_view *v)
+{
+    size_t i;
+
+    v->verdict = "healthy";
+    if (!v->started) {
+        v->verdict = "degraded";
+        snprintf(v->reason, sizeof(v->reason), "no run recorded yet");
+        return;
+    }
+    if (v->last_exit != 0 && v->last_exit != LS_EXIT_TEMPFAIL) {
+        v->verdict = "failing";
+        snprintf(v->reason, sizeof(v->reason),
+                 "the last run exited %d (%s): run 'leadsync check' and see the run's log",
+                 v->last_exit, exit_meaning(v->last_exit));
+        return;
+    }
+    if (v->dead_total > 0) {
+        v->verdict = "degraded";
+        snprintf(v->reason, sizeof(v->reason),
+                 "%lld dead letter%s: fix the cause shown below, then 'leadsync retry'",
+                 (long long)v->dead_total, v->dead_total == 1 ? "" : "s");
+        return;
+    }
+    for (i = 0; i < v->nss; i++) {
+        if (v->ss[i].oldest_pending_at && v->now - v->ss[i].oldest_pending_at > STALE_PENDING_MS) {
+            char age[32];
+
+            span(v->now - v->ss[i].oldest_pending_at, age);
+            v->verdict = "degraded";
+            snprintf(v->reason, sizeof(v->reason),
+                     "sink %.150s has had deliveries pending for %s: is it down?", v->ss[i].sink,
+                     age);
+            return;
+        }
+    }
+    if (v->last_exit == LS_EXIT_TEMPFAIL) {
+        v->verdict = "degraded";
+        snprintf(v->reason, sizeof(v->reason),
+                 "the last run left work for the next one (exit 75, temporary)");
+        return;
+    }
+    snprintf(v->reason, sizeof(v->reason), "the last run finished its work");
+}
+
+/* Fills v from the ledger, opened read-only into *lp (NULL when there is
+ * none yet); the renderers read each sink's API usage from it. */
+static int load_view(const struct ls_config *cfg, struct status_view *v, struct ls_ledger **lp)
+{
+    struct ls_ledger_opts lo = {0};
+    struct ls_ledger *l;
+    struct stat sb;
+    size_t i;
+    int rc;
+
+    v->now = ls_now_ms();
+    if (!realpath(cfg->state, v->ledger))
+        snprintf(v->ledger, sizeof(v->ledger), "%s", cfg->state);
+    if (stat(cfg->state, &sb) != 0)
+        return LS_OK; /* nothing has run */
+    v->exists = 1;
+    lo.path = cfg->state;
+    lo.readonly = 1;
+    rc = ls_ledger_open(&lo, lp);
+    if (rc)
+        return rc;
+    l = *lp;
+    if ((rc = ls_ledger_meta_get(l, "cursor", &v->cursor)) ||
+        (rc = ls_ledger_meta_get(l, "cursor_table", &v->cursor_table)) ||
+        (rc = ls_ledger_row_count(l, &v->rows, &v->leads)) ||
+        (rc = ls_ledger_sink_stats(l, &v->ss, &v->nss)) ||
+        (rc = ls_ledger_last_run(l, &v->started, &v->finished, &v->last_exit, &v->summary)) ||
+        (rc = ls_ledger_dead_letters(l, NULL, STATUS_DEAD_MAX, &v->dl, &v->ndl)))
+        return rc;
+    for (i = 0; i < v->nss; i++)
+        v->dead_total += v->ss[i].dead;
+    decide_verdict(v);
+    return LS_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* JSON                                                                      */
+
+static json_t *iso_or_null(int64_t ms)
+{
+    char ts[32];
+
+    if (ms <= 0)
+        return json_null();
+    iso_ms(ms, ts);
+    return json_string(ts);
+}
+
+static json_t *json_sinks(const struct status_view *v, struct ls_ledger *l)
+{
+    json_t *a = json_array();
+    size_t i;
+
+    for (i = 0; i < v->nss; i++) {
+        const struct ls_sink_stats *s = &v->ss[i];
+        struct ls_api_usage u;
+        int found = 0;
+        json_t *one = json_pack(
+            "{s:s,s:I,s:I,s:I,s:I,s:I}", "sink", s->sink, "pending", (json_int_t)s->pending,
+            "delivered", (json_int_t)s->delivered, "dead", (json_int_t)s->dead, "superseded",
+            (json_int_t)s->superseded, "oldestPendingAgeSeconds",
+            (json_int_t)(s->oldest_pending_at ? (v->now - s->oldest_pending_at) / 1000 : 0));
+
+        if (one && l && ls_ledger_usage_get(l, s->sink, &u, &found) == LS_OK && found)
+            json_object_set_new(one, "apiUsage",
+                                json_pack("{s:I,s:I,s:o}", "used", (json_int_t)u.used, "limit",
+                                          (json_int_t)u.limit, "at", iso_or_null(u.at_s * 1000)));
+        json_array_append_new(a, one);
+    }
+    return a;
+}
+
+static json_t *json_dead(const struct status_view *v)
+{
+    json_t *a = json_array();
+    size_t i;
+
+    for (i = 0; i < v->ndl; i++) {
+        char err[256];
+
+        scrub(v->dl[i].last_error, err, sizeof(err));
+        json_array_append_new(a, json_pack("{s:I,s:s,s:s,s:s,s:i,s:i,s:s,s:o}", "id",
+                                           (json_int_t)v->dl[i].id, "sink", v->dl[i].sink, "leadId",
+                                           v->dl[i].lead_id, "deliveryId", v->dl[i].delivery_id,
+                                           "attempts", v->dl[i].attempts, "lastStatus",
+                                           v->dl[i].last_status, "lastError", err, "at",
+                                           iso_or_null(v->dl[i].updated_at)));
+    }
+    return a;
+}
+
+static int render_json(const struct status_view *v, struct ls_ledger *l)
+{
+    json_t *o, *last = json_null();
+    char *txt;
+
+    if (v->started) {
+        json_error_t jerr;
+        json_t *sum = v->summary ? json_loads(v->summary, 0, &jerr) : NULL;
+
+        last = json_pack("{s:o,s:o,s:I,s:i,s:o}", "startedAt", iso_or_null(v->started),
+                         "finishedAt", iso_or_null(v->finished), "agoSeconds",
+                         (json_int_t)((v->now - v->finished) / 1000), "exitCode", v->last_exit,
+                         "summary", sum ? sum : json_null());
+    }
+    o = json_pack("{s:s,s:b,s:s?,s:s?,s:s?,s:s?,s:I,s:I,s:o,s:o,s:o}", "ledger", v->ledger,
+                  "exists", v->exists, "verdict", v->exists ? v->verdict : NULL, "reason",
+                  v->exists ? v->reason : NULL, "cursor", v->cursor, "table", v->cursor_table,
+                  "rows", (json_int_t)v->rows, "leads", (json_int_t)v->leads, "lastRun", last,
+                  "sinks", json_sinks(v, l), "deadLetters", json_dead(v));
+    txt = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+    json_decref(o);
+    if (!txt)
+        return ls_error(LS_ENOMEM, "status: cannot build the JSON");
+    printf("%s\n", txt);
+    free(txt);
+    return LS_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Text                                                                      */
+
+static long long summary_int(json_t *sum, const char *key)
+{
+    return (long long)json_integer_value(json_object_get(sum, key));
+}
+
+static void text_last_run(const struct status_view *v)
+{
+    json_error_t jerr;
+    json_t *sum = v->summary ? json_loads(v->summary, 0, &jerr) : NULL;
+    char ago[32], at[32];
+
+    span(v->now - v->finished, ago);
+    iso_ms(v->finished, at);
+    printf("last run:  %s ago (%s), exit %d (%s), took %.1f s\n", ago, at, v->last_exit,
+           exit_meaning(v->last_exit), (double)(v->finished - v->started) / 1000.0);
+    if (sum)
+        printf("           read %lld rows: %lld new and %lld updated leads queued, %lld unchanged, "
+               "%lld test, %lld malformed; delivered %lld, dead %lld, pending %lld\n",
+               summary_int(sum, "rows"), summary_int(sum, "new"), summary_int(sum, "updated"),
+               summary_int(sum, "unchanged"), summary_int(sum, "testLeads"),
+               summary_int(sum, "malformed"), summary_int(sum, "delivered"),
+               summary_int(sum, "dead"), summary_int(sum, "pending"));
+    json_decref(sum);
+}
+
+static void text_sink(const struct status_view *v, const struct ls_sink_stats *s,
+                      struct ls_ledger *l)
+{
+    int64_t total = s->pending + s->delivered + s->dead + s->superseded;
+    struct ls_api_usage u;
+    int found = 0;
+
+    printf("sink %s\n", s->sink);
+    printf("  %lld deliver%s queued: %lld delivered, %lld superseded (a newer state of the same "
+           "lead went instead), %lld pending, %lld dead\n",
+           (long long)total, total == 1 ? "y" : "ies", (long long)s->delivered,
+           (long long)s->superseded, (long long)s->pending, (long long)s->dead);
+    if (s->oldest_pending_at) {
+        char age[32];
+
+        span(v->now - s->oldest_pending_at, age);
+        printf("  the oldest pending delivery has waited %s\n", age);
+    }
+    if (l && ls_ledger_usage_get(l, s->sink, &u, &found) == LS_OK && found) {
+        char at[32];
+
+        iso_ms(u.at_s * 1000, at);
+        printf("  API usage %lld of %lld (reported %s)\n", (long long)u.used, (long long)u.limit,
+               at);
+    }
+}
+
+static void render_text(const struct status_view *v, struct ls_ledger *l)
+{
+    size_t i;
+
+    if (!v->exists) {
+        printf("no ledger at %s yet: nothing has run\n", v->ledger);
+        return;
+    }
+    printf("status:    %s: %s\n", v->verdict, v->reason);
+    printf("ledger:    %s\n", v->ledger);
+    printf("cursor:    %s%s%s%s\n",
+           v->cursor ? v->cursor : "(none: the next run reads from the start)",
+           v->cursor_table ? " (table " : "", v->cursor_table ? v->cursor_table : "",
+           v->cursor_table ? ")" : "");
+    printf("rows:      %lld seen, %lld distinct leads\n", (long long)v->rows, (long long)v->leads);
+    if (v->started)
+        text_last_run(v);
+    else
+        printf("last run:  none\n");
+    if (v->nss == 0)
+        printf("sinks:     nothing queued for delivery yet\n");
+    for (i = 0; i < v->nss; i++)
+        text_sink(v, &v->ss[i], l);
+    if (v->ndl)
+        printf("dead letters (the newest %zu of %lld; 'leadsync retry' re-queues them):\n", v->ndl,
+               (long long)v->dead_total);
+    for (i = 0; i < v->ndl; i++) {
+        char err[256], at[32];
+
+        scrub(v->dl[i].last_error, err, sizeof(err));
+        iso_ms(v->dl[i].updated_at, at);
+        printf("  #%lld %s lead %s delivery %s: %d attempts, last HTTP %d at %s: %s\n",
+               (long long)v->dl[i].id, v->dl[i].sink, v->dl[i].lead_id, v->dl[i].delivery_id,
+               v->dl[i].attempts, v->dl[i].last_status, at, err);
+    }
+}
+
+int ls_cmd_status(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code)
+{
+    struct status_view v;
+    struct ls_ledger *l = NULL;
+    int rc;
+
+    memset(&v, 0, sizeof(v));
+    *exit_code = LS_EXIT_OK;
+    rc = load_view(cfg, &v, &l);
+    if (rc)
+        goto done;
+    if (a->json)
+        rc = render_json(&v, l);
+    else
+        render_text(&v, l);
+done:
+    ls_ledger_close(l);
+    view_dispose(&v);
+    return rc;
+}
