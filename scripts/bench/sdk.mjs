@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(join(here, "npm", "package.json"));
+const require = createRequire(join(here, "..", "npm", "package.json"));
 const { TableClient } = require("@azure/data-tables");
 
 const table = process.argv[2];
