@@ -136,8 +136,8 @@ static int note_usage(struct ls_deliverer *d, struct sink_state *s, int64_t now)
 
     if (!s->sink->ops->usage || s->sink->ops->usage(s->sink->ctx, &u) != 1)
         return LS_OK;
-    ls_metrics_set(ls_metrics_default(), "leadsync_sink_api_usage", lab, (double)u.used);
-    ls_metrics_set(ls_metrics_default(), "leadsync_sink_api_limit", lab, (double)u.limit);
+    ls_metric_set(LS_M_SINK_API_USAGE, lab, (double)u.used);
+    ls_metric_set(LS_M_SINK_API_LIMIT, lab, (double)u.limit);
     if (u.used == s->usage.used && u.limit == s->usage.limit)
         return LS_OK;
     rec.used = (int64_t)u.used;
@@ -231,9 +231,8 @@ static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
      * round began: a Retry-After counts from its answer. */
     after = d->o.now_ms(d->o.seam_ctx);
     if (sent_at)
-        ls_metrics_observe(ls_metrics_default(), "leadsync_sink_request_duration_seconds",
-                           (const char *[]){"sink", s->sink->id, NULL},
-                           (double)(after - sent_at) / 1000.0);
+        ls_metric_observe(LS_M_SINK_REQUEST_DURATION, (const char *[]){"sink", s->sink->id, NULL},
+                          (double)(after - sent_at) / 1000.0);
     if (after > now)
         now = after;
     rc = ls_ledger_begin(d->ledger);
@@ -309,11 +308,10 @@ static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
     ls_crashpoint("delivered");
     {
         const char *lab[] = {"sink", s->sink->id, NULL};
-        struct ls_metrics *m = ls_metrics_default();
 
-        ls_metrics_inc(m, "leadsync_leads_delivered_total", lab, (double)ok_n);
-        ls_metrics_inc(m, "leadsync_leads_failed_total", lab, (double)(retry_n + dead_n));
-        ls_metrics_inc(m, "leadsync_leads_dead_total", lab, (double)dead_n);
+        ls_metric_inc(LS_M_LEADS_DELIVERED, lab, (double)ok_n);
+        ls_metric_inc(LS_M_LEADS_FAILED, lab, (double)(retry_n + dead_n));
+        ls_metric_inc(LS_M_LEADS_DEAD, lab, (double)dead_n);
         ls_health_sink_result(s->sink->id, ok_n > 0 || (retry_n == 0 && !s->fatal), ls_now_ms());
     }
     if (pause_ms >= 0) {

@@ -107,8 +107,7 @@ static int deliver(struct ls_inline *in, int64_t now, struct ls_sync_stats *st)
         memset(in->results, 0, in->n * sizeof(*in->results));
         t0 = ls_mono_ms();
         drc = s->ops->deliver(s->ctx, in->items, in->n, in->results);
-        ls_metrics_observe(ls_metrics_default(), "leadsync_sink_request_duration_seconds", lab,
-                           (double)(ls_mono_ms() - t0) / 1000.0);
+        ls_metric_observe(LS_M_SINK_REQUEST_DURATION, lab, (double)(ls_mono_ms() - t0) / 1000.0);
         rc = enqueue_rest(in, k, drc, now, st, &ok);
         if (rc)
             return rc;
@@ -119,7 +118,7 @@ static int deliver(struct ls_inline *in, int64_t now, struct ls_sync_stats *st)
         if (rc)
             return rc;
         st->delivered += ok;
-        ls_metrics_inc(ls_metrics_default(), "leadsync_leads_delivered_total", lab, (double)ok);
+        ls_metric_inc(LS_M_LEADS_DELIVERED, lab, (double)ok);
     }
     return LS_OK;
 }

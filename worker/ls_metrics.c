@@ -29,6 +29,7 @@ struct ls_metrics {
     pthread_mutex_t lock;
     struct metric *metrics;
     size_t n, cap;
+    int standard; /* metrics[0..LS_M_COUNT) are the standard ones, by enum ls_metric */
 };
 
 /* Output buffer. */
@@ -220,19 +221,29 @@ void ls_metrics_format_value(double v, char out[40])
     }
 }
 
-/* Finds or creates a series; NULL when the metric is unknown or the labels
- * are invalid. Called with the lock held. */
-static struct series *find_series(struct ls_metrics *m, const char *name, const char *const *labels,
-                                  int create, struct metric **mx)
+/* A metric by name, or by handle when name is NULL; NULL when unknown. */
+static struct metric *metric_of(struct ls_metrics *m, const char *name, enum ls_metric id)
 {
-    struct metric *x = NULL;
+    size_t i;
+
+    if (!name)
+        return m->standard && id >= 0 && id < LS_M_COUNT ? &m->metrics[id] : NULL;
+    for (i = 0; i < m->n; i++)
+        if (strcmp(m->metrics[i].name, name) == 0)
+            return &m->metrics[i];
+    return NULL;
+}
+
+/* Finds or creates a series of the metric (metric_of); NULL when the metric
+ * is unknown or the labels are invalid. Called with the lock held. */
+static struct series *find_series(struct ls_metrics *m, const char *name, enum ls_metric id,
+                                  const char *const *labels, int create, struct metric **mx)
+{
+    struct metric *x = metric_of(m, name, id);
     struct series *s = NULL;
     char *lab = NULL;
     size_t i;
 
-    for (i = 0; i < m->n; i++)
-        if (strcmp(m->metrics[i].name, name) == 0)
-            x = &m->metrics[i];
     if (!x || ls_metrics_render_labels(labels, &lab) != LS_OK)
         goto done;
     for (i = 0; i < x->nseries; i++) {
@@ -260,43 +271,26 @@ done:
     return s;
 }
 
-void ls_metrics_inc(struct ls_metrics *m, const char *name, const char *const *labels, double by)
-{
-    struct series *s;
+enum update { UPDATE_INC, UPDATE_SET, UPDATE_OBSERVE };
 
-    if (!m || by < 0)
-        return;
-    pthread_mutex_lock(&m->lock);
-    s = find_series(m, name, labels, 1, NULL);
-    if (s)
-        s->value += by;
-    pthread_mutex_unlock(&m->lock);
-}
-
-void ls_metrics_set(struct ls_metrics *m, const char *name, const char *const *labels, double v)
-{
-    struct series *s;
-
-    if (!m)
-        return;
-    pthread_mutex_lock(&m->lock);
-    s = find_series(m, name, labels, 1, NULL);
-    if (s)
-        s->value = v;
-    pthread_mutex_unlock(&m->lock);
-}
-
-void ls_metrics_observe(struct ls_metrics *m, const char *name, const char *const *labels, double v)
+/* One update of a series of the metric (metric_of), under the lock. Updates
+ * of an unknown metric, and decrements of a counter, are ignored. */
+static void update(struct ls_metrics *m, const char *name, enum ls_metric id,
+                   const char *const *labels, enum update op, double v)
 {
     struct metric *x = NULL;
     struct series *s;
     size_t i;
 
-    if (!m)
+    if (!m || (op == UPDATE_INC && v < 0))
         return;
     pthread_mutex_lock(&m->lock);
-    s = find_series(m, name, labels, 1, &x);
-    if (s && x->type == LS_METRIC_HISTOGRAM) {
+    s = find_series(m, name, id, labels, 1, &x);
+    if (s && op == UPDATE_INC) {
+        s->value += v;
+    } else if (s && op == UPDATE_SET) {
+        s->value = v;
+    } else if (s && x->type == LS_METRIC_HISTOGRAM) {
         for (i = 0; i < x->nbuckets; i++) {
             if (v <= x->buckets[i]) {
                 s->bucket_counts[i]++;
@@ -309,6 +303,36 @@ void ls_metrics_observe(struct ls_metrics *m, const char *name, const char *cons
     pthread_mutex_unlock(&m->lock);
 }
 
+void ls_metrics_inc(struct ls_metrics *m, const char *name, const char *const *labels, double by)
+{
+    update(m, name, LS_M_COUNT, labels, UPDATE_INC, by);
+}
+
+void ls_metrics_set(struct ls_metrics *m, const char *name, const char *const *labels, double v)
+{
+    update(m, name, LS_M_COUNT, labels, UPDATE_SET, v);
+}
+
+void ls_metrics_observe(struct ls_metrics *m, const char *name, const char *const *labels, double v)
+{
+    update(m, name, LS_M_COUNT, labels, UPDATE_OBSERVE, v);
+}
+
+void ls_metric_inc(enum ls_metric id, const char *const *labels, double by)
+{
+    update(ls_metrics_default(), NULL, id, labels, UPDATE_INC, by);
+}
+
+void ls_metric_set(enum ls_metric id, const char *const *labels, double v)
+{
+    update(ls_metrics_default(), NULL, id, labels, UPDATE_SET, v);
+}
+
+void ls_metric_observe(enum ls_metric id, const char *const *labels, double v)
+{
+    update(ls_metrics_default(), NULL, id, labels, UPDATE_OBSERVE, v);
+}
+
 double ls_metrics_get(struct ls_metrics *m, const char *name, const char *const *labels)
 {
     struct metric *x = NULL;
@@ -318,7 +342,7 @@ double ls_metrics_get(struct ls_metrics *m, const char *name, const char *const 
     if (!m)
         return 0;
     pthread_mutex_lock(&m->lock);
-    s = find_series(m, name, labels, 0, &x);
+    s = find_series(m, name, LS_M_COUNT, labels, 0, &x);
     if (s)
         v = x->type == LS_METRIC_HISTOGRAM ? (double)s->count : s->value;
     pthread_mutex_unlock(&m->lock);
@@ -415,36 +439,43 @@ int ls_metrics_define_standard(struct ls_metrics *m)
         enum ls_metric_type type;
         const char *help;
         int hist; /* 0 none, 1 latency, 2 poll */
-    } std[] = {
-        {"leadsync_rows_read_total", LS_METRIC_COUNTER, "Table rows read from the source.", 0},
-        {"leadsync_rows_enqueued_total", LS_METRIC_COUNTER,
-         "New or changed rows enqueued for delivery.", 0},
-        {"leadsync_leads_delivered_total", LS_METRIC_COUNTER, "Deliveries a sink accepted.", 0},
-        {"leadsync_leads_failed_total", LS_METRIC_COUNTER,
-         "Delivery attempts that failed and will be retried.", 0},
-        {"leadsync_leads_dead_total", LS_METRIC_COUNTER, "Deliveries parked as dead letters.", 0},
-        {"leadsync_pending", LS_METRIC_GAUGE, "Deliveries waiting per sink.", 0},
-        {"leadsync_oldest_pending_age_seconds", LS_METRIC_GAUGE,
-         "Age of the oldest pending delivery per sink.", 0},
-        {"leadsync_cursor_lag_seconds", LS_METRIC_GAUGE,
-         "How far the sync cursor is behind the server's clock.", 0},
-        {"leadsync_last_success_timestamp_seconds", LS_METRIC_GAUGE,
-         "Unix time of the last successful poll.", 0},
-        {"leadsync_polls_total", LS_METRIC_COUNTER, "Polls of the source by result.", 0},
-        {"leadsync_azure_requests_total", LS_METRIC_COUNTER,
-         "HTTP requests to the table service, retries included.", 0},
-        {"leadsync_azure_retries_total", LS_METRIC_COUNTER,
-         "Retried requests to the table service.", 0},
-        {"leadsync_poll_duration_seconds", LS_METRIC_HISTOGRAM,
-         "Time to read one window from the table.", 2},
-        {"leadsync_sink_api_usage", LS_METRIC_GAUGE,
-         "API requests the receiver last reported as used (Salesforce Sforce-Limit-Info).", 0},
-        {"leadsync_sink_api_limit", LS_METRIC_GAUGE,
-         "The API allowance the receiver last reported.", 0},
-        {"leadsync_sink_request_duration_seconds", LS_METRIC_HISTOGRAM,
-         "Time a sink took to answer one delivery batch.", 1},
+    } std[LS_M_COUNT] = {
+        [LS_M_ROWS_READ] = {"leadsync_rows_read_total", LS_METRIC_COUNTER,
+                            "Table rows read from the source.", 0},
+        [LS_M_ROWS_ENQUEUED] = {"leadsync_rows_enqueued_total", LS_METRIC_COUNTER,
+                                "New or changed rows enqueued for delivery.", 0},
+        [LS_M_LEADS_DELIVERED] = {"leadsync_leads_delivered_total", LS_METRIC_COUNTER,
+                                  "Deliveries a sink accepted.", 0},
+        [LS_M_LEADS_FAILED] = {"leadsync_leads_failed_total", LS_METRIC_COUNTER,
+                               "Delivery attempts that failed and will be retried.", 0},
+        [LS_M_LEADS_DEAD] = {"leadsync_leads_dead_total", LS_METRIC_COUNTER,
+                             "Deliveries parked as dead letters.", 0},
+        [LS_M_PENDING] = {"leadsync_pending", LS_METRIC_GAUGE, "Deliveries waiting per sink.", 0},
+        [LS_M_OLDEST_PENDING_AGE] = {"leadsync_oldest_pending_age_seconds", LS_METRIC_GAUGE,
+                                     "Age of the oldest pending delivery per sink.", 0},
+        [LS_M_CURSOR_LAG] = {"leadsync_cursor_lag_seconds", LS_METRIC_GAUGE,
+                             "How far the sync cursor is behind the server's clock.", 0},
+        [LS_M_LAST_SUCCESS] = {"leadsync_last_success_timestamp_seconds", LS_METRIC_GAUGE,
+                               "Unix time of the last successful poll.", 0},
+        [LS_M_POLLS] = {"leadsync_polls_total", LS_METRIC_COUNTER, "Polls of the source by result.",
+                        0},
+        [LS_M_AZURE_REQUESTS] = {"leadsync_azure_requests_total", LS_METRIC_COUNTER,
+                                 "HTTP requests to the table service, retries included.", 0},
+        [LS_M_AZURE_RETRIES] = {"leadsync_azure_retries_total", LS_METRIC_COUNTER,
+                                "Retried requests to the table service.", 0},
+        [LS_M_POLL_DURATION] = {"leadsync_poll_duration_seconds", LS_METRIC_HISTOGRAM,
+                                "Time to read one window from the table.", 2},
+        [LS_M_SINK_API_USAGE] =
+            {"leadsync_sink_api_usage", LS_METRIC_GAUGE,
+             "API requests the receiver last reported as used (Salesforce Sforce-Limit-Info).", 0},
+        [LS_M_SINK_API_LIMIT] = {"leadsync_sink_api_limit", LS_METRIC_GAUGE,
+                                 "The API allowance the receiver last reported.", 0},
+        [LS_M_SINK_REQUEST_DURATION] = {"leadsync_sink_request_duration_seconds",
+                                        LS_METRIC_HISTOGRAM,
+                                        "Time a sink took to answer one delivery batch.", 1},
     };
     size_t i;
+    int standard = m->n == 0;
     int rc;
 
     for (i = 0; i < LS_ARRAY_LEN(std); i++) {
@@ -457,6 +488,7 @@ int ls_metrics_define_standard(struct ls_metrics *m)
         if (rc)
             return rc;
     }
+    m->standard = standard;
     return LS_OK;
 }
 

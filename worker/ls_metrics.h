@@ -34,10 +34,37 @@ LS_NODISCARD int ls_metrics_define_standard(struct ls_metrics *m);
 /* buckets: upper bounds, ascending, without +Inf (histograms only). */
 LS_NODISCARD int ls_metrics_define(struct ls_metrics *m, const char *name, enum ls_metric_type type,
                                    const char *help, const double *buckets, size_t nbuckets);
+/* By name, for a registry of one's own (updates to an unknown name are ignored). */
 void ls_metrics_inc(struct ls_metrics *m, const char *name, const char *const *labels, double by);
 void ls_metrics_set(struct ls_metrics *m, const char *name, const char *const *labels, double v);
 void ls_metrics_observe(struct ls_metrics *m, const char *name, const char *const *labels,
                         double v);
+/* The standard leadsync metrics (ls_metrics_define_standard), by handle:
+ * a misspelt metric does not compile, and no name is looked up. */
+enum ls_metric {
+    LS_M_ROWS_READ,             /* leadsync_rows_read_total */
+    LS_M_ROWS_ENQUEUED,         /* leadsync_rows_enqueued_total */
+    LS_M_LEADS_DELIVERED,       /* leadsync_leads_delivered_total */
+    LS_M_LEADS_FAILED,          /* leadsync_leads_failed_total */
+    LS_M_LEADS_DEAD,            /* leadsync_leads_dead_total */
+    LS_M_PENDING,               /* leadsync_pending */
+    LS_M_OLDEST_PENDING_AGE,    /* leadsync_oldest_pending_age_seconds */
+    LS_M_CURSOR_LAG,            /* leadsync_cursor_lag_seconds */
+    LS_M_LAST_SUCCESS,          /* leadsync_last_success_timestamp_seconds */
+    LS_M_POLLS,                 /* leadsync_polls_total */
+    LS_M_AZURE_REQUESTS,        /* leadsync_azure_requests_total */
+    LS_M_AZURE_RETRIES,         /* leadsync_azure_retries_total */
+    LS_M_POLL_DURATION,         /* leadsync_poll_duration_seconds */
+    LS_M_SINK_API_USAGE,        /* leadsync_sink_api_usage */
+    LS_M_SINK_API_LIMIT,        /* leadsync_sink_api_limit */
+    LS_M_SINK_REQUEST_DURATION, /* leadsync_sink_request_duration_seconds */
+    LS_M_COUNT
+};
+/* Updates of a standard metric in the default registry. */
+void ls_metric_inc(enum ls_metric id, const char *const *labels, double by);
+void ls_metric_set(enum ls_metric id, const char *const *labels, double v);
+void ls_metric_observe(enum ls_metric id, const char *const *labels, double v);
+
 /* The value of a counter or gauge series, or a histogram's count; 0 when the
  * series does not exist. */
 double ls_metrics_get(struct ls_metrics *m, const char *name, const char *const *labels);

@@ -72,34 +72,32 @@ void ls_ops_poll_done(struct ls_ops *o, int window_rc, const struct ls_sync_stat
 
     if (!o || !m)
         return;
-    ls_metrics_inc(m, "leadsync_polls_total",
-                   (const char *[]){"result",
-                                    ok                          ? "ok"
-                                    : window_rc == LS_ECANCELED ? "canceled"
-                                                                : "error",
-                                    NULL},
-                   1);
+    ls_metric_inc(LS_M_POLLS,
+                  (const char *[]){"result",
+                                   ok                          ? "ok"
+                                   : window_rc == LS_ECANCELED ? "canceled"
+                                                               : "error",
+                                   NULL},
+                  1);
     if (window_rc != LS_ECANCELED)
         ls_health_poll_result(ok, now);
-    ls_metrics_observe(m, "leadsync_poll_duration_seconds", NULL, (double)ms / 1000.0);
-    ls_metrics_inc(m, "leadsync_rows_read_total", NULL, (double)st->rows);
-    ls_metrics_inc(m, "leadsync_rows_enqueued_total", NULL, (double)(st->fresh + st->updated));
+    ls_metric_observe(LS_M_POLL_DURATION, NULL, (double)ms / 1000.0);
+    ls_metric_inc(LS_M_ROWS_READ, NULL, (double)st->rows);
+    ls_metric_inc(LS_M_ROWS_ENQUEUED, NULL, (double)(st->fresh + st->updated));
     if (ok) {
         time_t server = client ? azt_client_server_time(client) : 0;
         int64_t upper = iso_seconds(st->upper);
 
-        ls_metrics_set(m, "leadsync_last_success_timestamp_seconds", NULL, (double)now / 1000.0);
+        ls_metric_set(LS_M_LAST_SUCCESS, NULL, (double)now / 1000.0);
         if (server > 0 && upper > 0)
-            ls_metrics_set(m, "leadsync_cursor_lag_seconds", NULL, (double)(server - upper));
+            ls_metric_set(LS_M_CURSOR_LAG, NULL, (double)(server - upper));
     }
     if (client) {
         azt_client_stats(client, &as);
         if (as.requests >= o->azt_requests)
-            ls_metrics_inc(m, "leadsync_azure_requests_total", NULL,
-                           (double)(as.requests - o->azt_requests));
+            ls_metric_inc(LS_M_AZURE_REQUESTS, NULL, (double)(as.requests - o->azt_requests));
         if (as.retries >= o->azt_retries)
-            ls_metrics_inc(m, "leadsync_azure_retries_total", NULL,
-                           (double)(as.retries - o->azt_retries));
+            ls_metric_inc(LS_M_AZURE_RETRIES, NULL, (double)(as.retries - o->azt_retries));
         o->azt_requests = as.requests;
         o->azt_retries = as.retries;
     }
@@ -109,8 +107,8 @@ void ls_ops_poll_done(struct ls_ops *o, int window_rc, const struct ls_sync_stat
             double age =
                 ss[i].oldest_pending_at > 0 ? (double)(now - ss[i].oldest_pending_at) / 1000.0 : 0;
 
-            ls_metrics_set(m, "leadsync_pending", lab, (double)ss[i].pending);
-            ls_metrics_set(m, "leadsync_oldest_pending_age_seconds", lab, age < 0 ? 0 : age);
+            ls_metric_set(LS_M_PENDING, lab, (double)ss[i].pending);
+            ls_metric_set(LS_M_OLDEST_PENDING_AGE, lab, age < 0 ? 0 : age);
         }
         free(ss);
     }

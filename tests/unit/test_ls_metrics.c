@@ -159,6 +159,26 @@ static void test_ls_metrics__health(void **state)
     ls_health_reset();
 }
 
+/* A handle updates the standard metric of that name in the default registry. */
+static void test_ls_metrics__handles(void **state)
+{
+    struct ls_metrics *m = ls_metrics_default();
+    const char *lab[] = {"sink", "handles", NULL};
+    double before = ls_metrics_get(m, "leadsync_rows_read_total", NULL);
+
+    (void)state;
+    ls_metric_inc(LS_M_ROWS_READ, NULL, 3);
+    assert_true(ls_metrics_get(m, "leadsync_rows_read_total", NULL) == before + 3);
+    ls_metric_set(LS_M_SINK_API_LIMIT, lab, 15000);
+    assert_true(ls_metrics_get(m, "leadsync_sink_api_limit", lab) == 15000);
+    assert_true(ls_metrics_get(m, "leadsync_sink_api_usage", lab) == 0);
+    ls_metric_observe(LS_M_SINK_REQUEST_DURATION, lab, 0.2);
+    ls_metric_observe(LS_M_SINK_REQUEST_DURATION, lab, 0.3);
+    assert_true(ls_metrics_get(m, "leadsync_sink_request_duration_seconds", lab) == 2);
+    ls_metric_inc(LS_M_LEADS_DEAD, lab, -1); /* a counter never goes down */
+    assert_true(ls_metrics_get(m, "leadsync_leads_dead_total", lab) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +187,7 @@ int main(void)
         cmocka_unit_test(test_ls_metrics__text_format),
         cmocka_unit_test(test_ls_metrics__standard_defined),
         cmocka_unit_test(test_ls_metrics__health),
+        cmocka_unit_test(test_ls_metrics__handles),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
