@@ -657,6 +657,22 @@ static int compute_lead_id(EVP_MD_CTX *md, struct ls_lead *lead, enum ls_identit
     return 0;
 }
 
+int ls_lead_id_for(const char *email, const char *offer_id, char out[17])
+{
+    struct ls_lead lead = {0};
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int rc;
+
+    lead.customer.email = (char *)(uintptr_t)email;
+    lead.offer_id = (char *)(uintptr_t)offer_id;
+    lead.partition_key = lead.row_key = (char *)(uintptr_t) "";
+    rc = md ? compute_lead_id(md, &lead, LS_IDENTITY_CUSTOMER_OFFER) : LEAD_ENOMEM;
+    EVP_MD_CTX_free(md);
+    if (rc == 0)
+        memcpy(out, lead.lead_id, sizeof(lead.lead_id));
+    return rc;
+}
+
 /* The content hash's input, built in one buffer and hashed in one update
  * (52 small updates per row cost more than the hashing itself). */
 struct hash_input {

@@ -76,6 +76,11 @@ void ls_lead_free(struct ls_lead *lead);
  * effective (highest so far) stage and `dnc` the sticky flag. New reference.
  * The outbox stores this object; sinks build their bodies from it.
  */
+/* The lead id a customer's email and an offer id get under the default
+ * identity (customer-offer), as ls_lead_from_entity computes it; `forget`
+ * uses it to find a person's leads. 0, or negative on allocation failure. */
+int ls_lead_id_for(const char *email, const char *offer_id, char out[17]);
+
 json_t *ls_lead_json(const struct ls_lead *lead, enum ls_stage stage, int dnc);
 
 /* {"type":"lead.created"|"lead.updated","lead":<lead_obj>}. lead_obj is

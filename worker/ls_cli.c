@@ -14,6 +14,7 @@
 #include "ls_common.h"
 #include "ls_config.h"
 #include "ls_log.h"
+#include "ls_report.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -50,6 +51,8 @@ struct cli_cmd {
 
 static int check_run(struct ls_cmd_args *a);
 static int check_purge(struct ls_cmd_args *a);
+static int check_report(struct ls_cmd_args *a);
+static int check_forget(struct ls_cmd_args *a);
 
 static const struct cli_opt run_opts[] = {
     {"--once", NULL, A(once), "read one window, deliver, exit when drained (CronJob)"},
@@ -74,6 +77,20 @@ static const struct cli_opt purge_opts[] = {
 };
 static const struct cli_opt send_opts[] = {
     {"--sink", "NAME", A(sink), "only this sink (its name or type, e.g. webhook)"},
+    {NULL, NULL, 0, NULL},
+};
+static const struct cli_opt report_opts[] = {
+    {"--since", "DATE", A(since),
+     "from DATE (YYYY-MM-DD or ...THH:MM:SSZ) [30 days before --until]"},
+    {"--until", "DATE", A(until), "up to DATE; a bare date includes that day [now]"},
+    {"--json", NULL, A(json), "the same figures as JSON (schema leadsync.report/1)"},
+    {"--html", "FILE", A(html), "write one self-contained page with charts to FILE"},
+    {NULL, NULL, 0, NULL},
+};
+static const struct cli_opt forget_opts[] = {
+    {"--email", "ADDRESS", A(email),
+     "the person's email address (required; case and spaces ignored)"},
+    {"--dry-run", NULL, A(dry_run), "list what would be erased; change nothing"},
     {NULL, NULL, 0, NULL},
 };
 static const struct cli_opt no_opts[] = {{NULL, NULL, 0, NULL}};
@@ -157,6 +174,38 @@ static const struct cli_cmd commands[] = {
         .exits = "0 done; 64 usage; 74 ledger error",
         .check = check_purge,
         .run = ls_cmd_purge,
+    },
+    {
+        .name = "report",
+        .synopsis = "[--since DATE] [--until DATE] [--json | --html FILE]",
+        .summary = "what the marketplace brought: funnel, offers, sources, countries",
+        .what = "Counts the leads whose rows have a Timestamp in the period: per offer and\n"
+                "source, the funnel per offer (initial interest, trial, active, with rates),\n"
+                "new leads per day or week, countries, do-not-contact and validation leads,\n"
+                "and deliveries per sink. Counts only: no names, emails or phones. Opens the\n"
+                "ledger read-only; works while the daemon runs.",
+        .opts = report_opts,
+        .changes = "nothing (read-only); --html writes FILE",
+        .example = "leadsync report --since 2026-11-01 --html report.html",
+        .exits = "0 shown; 64 usage; 74 the ledger cannot be read",
+        .check = check_report,
+        .run = ls_cmd_report,
+    },
+    {
+        .name = "forget",
+        .synopsis = "--email ADDRESS [--dry-run]",
+        .summary = "erase one person from the ledger and the JSONL files",
+        .what = "A data-subject erasure request: erases the person's stored leads, payloads,\n"
+                "dead letters and error excerpts from the ledger (keeping keys and hashes, so\n"
+                "nothing is delivered again), rewrites each JSONL file without their lines, and\n"
+                "lists what leadsync cannot erase: records in CRMs and receivers, and the\n"
+                "marketplace's own table rows. Takes the ledger's lock: stop the daemon first.",
+        .opts = forget_opts,
+        .changes = "the ledger and the JSONL files; --dry-run nothing",
+        .example = "leadsync forget --email ada@example.com --dry-run",
+        .exits = "0 done; 64 usage; 75 the ledger is in use (a run or the daemon); 74 ledger error",
+        .check = check_forget,
+        .run = ls_cmd_forget,
     },
 };
 
@@ -414,6 +463,22 @@ static int check_purge(struct ls_cmd_args *a)
     if (errno || end == a->older_than || *end || a->days < 0 || a->days > 36500)
         return ls_error(LS_EUSAGE, "--older-than '%s' is not a number of days (0..36500)",
                         a->older_than);
+    return LS_OK;
+}
+
+static int check_report(struct ls_cmd_args *a)
+{
+    struct ls_report_period p;
+
+    if (a->json && a->html)
+        return ls_error(LS_EUSAGE, "--json or --html, not both");
+    return ls_report_period(a->since, a->until, ls_now_ms() / 1000, &p);
+}
+
+static int check_forget(struct ls_cmd_args *a)
+{
+    if (!a->email || !strchr(a->email, '@'))
+        return ls_error(LS_EUSAGE, "--email ADDRESS is required (e.g. --email ada@example.com)");
     return LS_OK;
 }
 

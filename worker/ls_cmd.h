@@ -16,13 +16,16 @@
  * validated there before a command runs (a usage error touches nothing). */
 struct ls_cmd_args {
     int once;               /* run --once */
-    int dry_run;            /* run --dry-run */
+    int dry_run;            /* run and forget --dry-run */
     const char *since;      /* run --since, as given */
     char since_iso[40];     /* ...as a UTC instant, "" when not given */
-    int json;               /* status --json */
+    int json;               /* status and report --json */
     const char *sink;       /* retry/send-test-lead --sink */
     const char *older_than; /* purge --older-than, as given */
     long days;              /* ...as a number */
+    const char *until;      /* report --until (and --since, in since) */
+    const char *html;       /* report --html FILE */
+    const char *email;      /* forget --email */
 };
 
 /* Counts SIGTERM/SIGINT in ls_stop_requested (ls_common.h). */
@@ -34,5 +37,10 @@ int ls_cmd_status(const struct ls_config *cfg, const struct ls_cmd_args *a, int 
 int ls_cmd_retry(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code);
 int ls_cmd_purge(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code);
 int ls_cmd_send_test_lead(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code);
+
+/* report (ls_report.c): reads the ledger read-only, counts only. */
+int ls_cmd_report(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code);
+/* forget (ls_forget.c): erases one person; --dry-run lists without changing. */
+int ls_cmd_forget(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code);
 
 #endif /* LS_CMD_H */

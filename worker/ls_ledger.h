@@ -73,6 +73,79 @@ LS_NODISCARD int ls_ledger_row_put(struct ls_ledger *l, const char *pk, const ch
                                    const char *hash, const char *timestamp, const char *lead_id,
                                    int64_t now);
 
+/* What `leadsync report` counts of a row (migration 005), set after
+ * ls_ledger_row_put: no personal data but the country, which forget clears.
+ * NULL strings are stored as NULL (unknown). */
+struct ls_row_facts {
+    const char *offer_id;
+    const char *source;
+    const char *action;
+    int stage; /* the row's own stage: enum ls_stage */
+    const char *country;
+    int is_test;
+};
+LS_NODISCARD int ls_ledger_row_facts(struct ls_ledger *l, const char *pk, const char *rk,
+                                     const struct ls_row_facts *f);
+
+/*
+ * Figures for `leadsync report` over the rows whose Timestamp is in [since,
+ * until) (ISO 8601 text with 7 fractional digits, compared as text). Each
+ * entry is a key and up to three counts; validation leads are left out
+ * except in TOTALS. Never a personal field but the country.
+ *   TOTALS        "leads" / "doNotContact" / "validation": n[0] leads, n[1] rows
+ *   BY_OFFER, BY_SOURCE, BY_COUNTRY   n[0] leads ("" when unknown)
+ *   FUNNEL        per offer, n[0..2]: leads that reached initial interest,
+ *                 trial, active (at least; a later stage implies the earlier)
+ *   NEW_PER_DAY   "YYYY-MM-DD": n[0] leads whose first row ever is that day
+ */
+enum ls_report_query {
+    LS_REPORT_TOTALS,
+    LS_REPORT_BY_OFFER,
+    LS_REPORT_BY_SOURCE,
+    LS_REPORT_BY_COUNTRY,
+    LS_REPORT_FUNNEL,
+    LS_REPORT_NEW_PER_DAY,
+};
+struct ls_ledger_count {
+    char *key;
+    int64_t n[3];
+};
+LS_NODISCARD int ls_ledger_report(struct ls_ledger *l, enum ls_report_query q, const char *since,
+                                  const char *until, struct ls_ledger_count **out, size_t *n);
+void ls_ledger_counts_free(struct ls_ledger_count *c, size_t n);
+
+/*
+ * Erasure (`leadsync forget`). A person is found by the email in the leads
+ * the outbox still holds and by the lead ids their email gives with each
+ * known offer; ls_ledger_forget_lead then erases one lead's personal data:
+ * outbox payloads and error excerpts, the rows' country; its pending
+ * deliveries and dead letters become 'superseded' (never sent). Row keys,
+ * content hashes, lead ids and stages stay, so the rows are not delivered
+ * again. With dry_run=1 it only counts. String arrays: ls_ledger_strings_free.
+ */
+struct ls_forget_counts {
+    int64_t payloads, errors, cancelled, countries;
+};
+/* email: already trimmed and lower-cased (ASCII). */
+LS_NODISCARD int ls_ledger_leads_by_email(struct ls_ledger *l, const char *email, char ***ids,
+                                          size_t *n);
+LS_NODISCARD int ls_ledger_offers(struct ls_ledger *l, char ***offers, size_t *n);
+/* "PartitionKey '...', RowKey '...'" of each row of the lead. */
+LS_NODISCARD int ls_ledger_lead_rows(struct ls_ledger *l, const char *lead_id, char ***keys,
+                                     size_t *n);
+/* The sinks the lead was delivered to, but JSONL files. */
+LS_NODISCARD int ls_ledger_lead_sinks(struct ls_ledger *l, const char *lead_id, char ***sinks,
+                                      size_t *n);
+LS_NODISCARD int ls_ledger_forget_lead(struct ls_ledger *l, const char *lead_id, int dry_run,
+                                       struct ls_forget_counts *c);
+void ls_ledger_strings_free(char **s, size_t n);
+/* An erasure's transaction: secure_delete on, then BEGIN; the commit is
+ * followed by VACUUM and a WAL checkpoint that truncates it, so no old page
+ * keeps a copy of what was erased. */
+LS_NODISCARD int ls_ledger_forget_begin(struct ls_ledger *l);
+LS_NODISCARD int ls_ledger_forget_commit(struct ls_ledger *l);
+
+/* leads: stage is an int rank chosen by the lead model; found=0 when unknown. */
 /* A lead's newest row version as recorded (what ls_row_version_compare in
  * ls_sync.h orders). From ls_ledger_lead_get: malloc'd, all NULL when the
  * ledger has none (a lead recorded before it kept them). ls_ledger_lead_put

@@ -40,6 +40,7 @@ enum ls_ledger_stmt {
     ST_ROW_PUT,
     ST_LEAD_GET,
     ST_LEAD_PUT,
+    ST_ROW_FACTS,
     /* the outbox: deliveries, delivered leads, dead letters, purge (ls_ledger_outbox.c) */
     ST_ENQUEUE,
     ST_COALESCE,

@@ -32,6 +32,9 @@ const struct ls_ledger_sql ls_ledger_sync_sql[] = {
                   " newest_created_time = iif(:ts IS NULL, newest_created_time, :created),"
                   " newest_partition_key = iif(:ts IS NULL, newest_partition_key, :pk),"
                   " newest_row_key = iif(:ts IS NULL, newest_row_key, :rk)"},
+    {ST_ROW_FACTS, "UPDATE rows SET offer_id = :offer_id, source = :source, action = :action,"
+                   " stage = :stage, country = :country, is_test = :is_test"
+                   " WHERE partition_key = :partition_key AND row_key = :row_key"},
     {ST_COUNT, NULL},
 };
 
@@ -163,4 +166,32 @@ int ls_ledger_lead_put(struct ls_ledger *l, const char *lead_id, int max_stage, 
         return err;
     }
     return ledger_run(l, st, "recording a lead");
+}
+
+int ls_ledger_row_facts(struct ls_ledger *l, const char *pk, const char *rk,
+                        const struct ls_row_facts *f)
+{
+    sqlite3_stmt *st = l->st[ST_ROW_FACTS];
+    int err;
+
+    err = ledger_bind_text(l, st, ":partition_key", pk);
+    if (!err)
+        err = ledger_bind_text(l, st, ":row_key", rk);
+    if (!err)
+        err = ledger_bind_text(l, st, ":offer_id", f->offer_id);
+    if (!err)
+        err = ledger_bind_text(l, st, ":source", f->source);
+    if (!err)
+        err = ledger_bind_text(l, st, ":action", f->action);
+    if (!err)
+        err = ledger_bind_i64(l, st, ":stage", f->stage);
+    if (!err)
+        err = ledger_bind_text(l, st, ":country", f->country);
+    if (!err)
+        err = ledger_bind_i64(l, st, ":is_test", f->is_test ? 1 : 0);
+    if (err) {
+        ledger_reset(st);
+        return err;
+    }
+    return ledger_run(l, st, "recording a row's report facts");
 }

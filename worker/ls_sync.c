@@ -250,6 +250,26 @@ static char *dump_compact(const json_t *obj)
     return out;
 }
 
+/* Records a row: its content hash, then what `leadsync report` counts. */
+static int record_row(struct ls_ledger *ledger, const struct ls_lead *lead, int64_t now)
+{
+    struct ls_row_facts f = {
+        .offer_id = lead->offer_id,
+        .source = lead->source,
+        .action = lead->action,
+        .stage = (int)lead->stage,
+        .country = lead->customer.country,
+        .is_test = lead->is_test,
+    };
+    int rc;
+
+    rc = ls_ledger_row_put(ledger, lead->partition_key, lead->row_key, lead->content_hash,
+                           lead->timestamp, lead->lead_id, now);
+    if (!rc)
+        rc = ls_ledger_row_facts(ledger, lead->partition_key, lead->row_key, &f);
+    return rc;
+}
+
 /* What a window's pages are processed with. */
 struct sync_ctx {
     struct ls_ledger *ledger; /* NULL for a dry run without a ledger */
@@ -403,8 +423,7 @@ static int process_row(struct sync_ctx *c, const struct azt_entity *e, int64_t n
         rc = row_deliver(c, lead, found, now);
     }
     if (rc == LS_OK && c->ledger && !o->dry_run)
-        rc = ls_ledger_row_put(c->ledger, lead->partition_key, lead->row_key, lead->content_hash,
-                               lead->timestamp, lead->lead_id, now);
+        rc = record_row(c->ledger, lead, now);
 done:
     ls_lead_free(lead);
     return rc;
