@@ -201,7 +201,7 @@ static int ledger_ids(struct ls_ledger *l, const char *email, struct ids *ids)
             rc = ls_error(LS_ENOMEM, "cannot compute a lead id");
             break;
         }
-        rc = ls_ledger_lead_get(l, id, &max_stage, &dnc, &found);
+        rc = ls_ledger_lead_get(l, id, &max_stage, &dnc, NULL, &found);
         if (!rc && found)
             ids_add(ids, id);
     }

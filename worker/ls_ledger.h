@@ -73,7 +73,7 @@ LS_NODISCARD int ls_ledger_row_put(struct ls_ledger *l, const char *pk, const ch
                                    const char *hash, const char *timestamp, const char *lead_id,
                                    int64_t now);
 
-/* What `leadsync report` counts of a row (migration 005), set after
+/* What `leadsync report` counts of a row (migration 006), set after
  * ls_ledger_row_put: no personal data but the country, which forget clears.
  * NULL strings are stored as NULL (unknown). */
 struct ls_row_facts {

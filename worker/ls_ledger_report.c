@@ -1,5 +1,5 @@
 /* ls_ledger_report.c - the ledger's figures for `leadsync report`: counts
- * of leads over the rows' facts (migration 005) in a period of row
+ * of leads over the rows' facts (migration 006) in a period of row
  * Timestamps, never a personal field. One-shot queries, prepared per call.
  * See ls_ledger.h. */
 #include "ls_ledger_int.h"

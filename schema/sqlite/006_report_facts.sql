@@ -1,4 +1,4 @@
--- 005_report_facts.sql - what `leadsync report` counts, kept per row and
+-- 006_report_facts.sql - what `leadsync report` counts, kept per row and
 -- free of personal data except the customer's country (which `leadsync
 -- forget` clears): the row's offer, source and action, its own funnel stage
 -- (1 initial interest, 2 trial, 3 active, 4 do-not-contact, 0 unknown) and
