@@ -13,6 +13,8 @@
 struct sink_state {
     struct ls_sink *sink;
     int64_t paused_until; /* ms; 0 when not paused */
+    int pause_recorded;   /* the ledger holds a pause for this sink (ls_ledger_pause_get) */
+    int streak;           /* pauses in a row, as recorded */
     int fatal;
     char comp[96];              /* log component "sink:<id>" */
     struct ls_sink_usage usage; /* last API usage written to the ledger */
@@ -91,8 +93,23 @@ int ls_deliverer_create(struct ls_ledger *l, struct ls_sink *sinks, size_t nsink
     d->states = ls_xcalloc(nsinks ? nsinks : 1, sizeof(*d->states));
     d->n = nsinks;
     for (i = 0; i < nsinks; i++) {
-        d->states[i].sink = &sinks[i];
-        snprintf(d->states[i].comp, sizeof(d->states[i].comp), "sink:%s", sinks[i].ops->name);
+        struct sink_state *s = &d->states[i];
+        struct ls_sink_pause p;
+        int found = 0, rc;
+
+        s->sink = &sinks[i];
+        snprintf(s->comp, sizeof(s->comp), "sink:%s", sinks[i].ops->name);
+        /* A pause an earlier run recorded still holds. */
+        rc = ls_ledger_pause_get(l, sinks[i].id, &p, &found);
+        if (rc) {
+            ls_deliverer_destroy(d);
+            return rc;
+        }
+        if (found) {
+            s->paused_until = p.until;
+            s->pause_recorded = 1;
+            s->streak = p.streak;
+        }
     }
     *out = d;
     return LS_OK;
@@ -122,7 +139,6 @@ static int sendable(const struct ls_sink *sink, const struct ls_sink_item *it)
     return n >= 2 && it->payload[0] == '{' && it->payload[n - 1] == '}';
 }
 
-/* One round for one sink: take due items, deliver, record. *progress = items handled. */
 /* The API usage the sink's receiver last reported (ls_sink.h usage): the
  * gauges, and the ledger's record of it (ls_ledger_usage_put) when it
  * changed, so that `status` (another process) can show it. In the round's
@@ -149,184 +165,267 @@ static int note_usage(struct ls_deliverer *d, struct sink_state *s, int64_t now)
     return rc;
 }
 
-static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
-                      struct ls_deliver_stats *st, size_t *progress)
+/* 1 when a result says the receiver did not process the item - not sent,
+ * throttled, no answer, or a gateway / unavailable status: the sink as a
+ * whole is unavailable, so no attempt is counted and the sink pauses. */
+static int unavailable(const struct ls_sink_result *r)
 {
-    struct ls_delivery *ds = NULL;
-    struct ls_sink_item *items = NULL;
-    struct ls_sink_result *res = NULL;
-    size_t n = 0, i;
-    int rc;
-    int in_txn = 0;
-    long pause_ms = -1;
-    int64_t after, sent_at = 0;
-    size_t not_sent = 0;
-    int64_t ok_n = 0, retry_n = 0, dead_n = 0;
+    if (r->outcome == LS_SINK_NOT_SENT)
+        return 1;
+    return r->outcome == LS_SINK_RETRY && (r->throttled || r->status == 0 || r->status == 502 ||
+                                           r->status == 503 || r->status == 504);
+}
 
-    *progress = 0;
-    rc = ls_ledger_pending(d->ledger, s->sink->id, now, d->o.batch, &ds, &n);
-    if (rc || n == 0)
-        goto done;
-    items = ls_xcalloc(n, sizeof(*items));
-    res = ls_xcalloc(n, sizeof(*res));
-    for (i = 0; i < n; i++) {
+/* One round for one sink: the due deliveries, what was sent, the answers. */
+struct round {
+    struct ls_delivery *ds;
+    struct ls_sink_item *items;
+    struct ls_sink_result *res;
+    size_t n;
+    int64_t sent_at; /* when deliver() was called; 0 when nothing was sent */
+};
+
+static void round_free(struct round *r)
+{
+    for (size_t i = 0; r->items && i < r->n; i++)
+        json_decref(r->items[i].lead);
+    free(r->items);
+    free(r->res);
+    ls_deliveries_free(r->ds, r->n);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Load due: the sink's due deliveries as items; those whose payload is gone
+ * (purged) or unreadable are rejected up front. */
+static int load_due(struct ls_deliverer *d, struct sink_state *s, int64_t now, struct round *r)
+{
+    size_t i;
+    int rc;
+
+    rc = ls_ledger_pending(d->ledger, s->sink->id, now, d->o.batch, &r->ds, &r->n);
+    if (rc || r->n == 0)
+        return rc;
+    r->items = ls_xcalloc(r->n, sizeof(*r->items));
+    r->res = ls_xcalloc(r->n, sizeof(*r->res));
+    for (i = 0; i < r->n; i++) {
+        struct ls_sink_item *it = &r->items[i];
         json_error_t jerr;
         int delivered = 0;
 
-        items[i].id = ds[i].id;
-        items[i].delivery_id = ds[i].delivery_id;
-        items[i].lead_id = ds[i].lead_id;
-        items[i].attempt = ds[i].attempts + 1;
-        items[i].payload = ds[i].payload;
+        it->id = r->ds[i].id;
+        it->delivery_id = r->ds[i].delivery_id;
+        it->lead_id = r->ds[i].lead_id;
+        it->attempt = r->ds[i].attempts + 1;
+        it->payload = r->ds[i].payload;
         /* A sink that writes the stored text as it is needs no parse of it. */
         if (!s->sink->ops->wants_text)
-            items[i].lead = ds[i].payload ? json_loads(ds[i].payload, 0, &jerr) : NULL;
-        rc = ls_ledger_sink_lead_delivered(d->ledger, s->sink->id, ds[i].lead_id, &delivered);
+            it->lead = r->ds[i].payload ? json_loads(r->ds[i].payload, 0, &jerr) : NULL;
+        rc = ls_ledger_sink_lead_delivered(d->ledger, s->sink->id, it->lead_id, &delivered);
         if (rc)
-            goto done;
-        items[i].created = !delivered;
-    }
-    /* Items whose payload is gone (purged) or unreadable cannot be sent. */
-    for (i = 0; i < n; i++) {
-        res[i].retry_after_ms = -1;
-        if (!sendable(s->sink, &items[i])) {
-            res[i].outcome = LS_SINK_REJECT;
-            snprintf(res[i].error, sizeof(res[i].error), "payload missing or unreadable");
+            return rc;
+        it->created = !delivered;
+        r->res[i].retry_after_ms = -1;
+        if (!sendable(s->sink, it)) {
+            r->res[i].outcome = LS_SINK_REJECT;
+            snprintf(r->res[i].error, sizeof(r->res[i].error), "payload missing or unreadable");
         }
     }
-    {
-        /* Hand the sink only the sendable items, in order. */
-        struct ls_sink_item *send = ls_xcalloc(n, sizeof(*send));
-        struct ls_sink_result *sres = ls_xcalloc(n, sizeof(*sres));
-        size_t *map = ls_xcalloc(n, sizeof(*map));
-        size_t k = 0;
+    return LS_OK;
+}
 
-        for (i = 0; i < n; i++) {
-            if (sendable(s->sink, &items[i])) {
-                send[k] = items[i];
-                map[k++] = i;
+/* Send: hands the sink the sendable items, in order; a sink that failed as
+ * a whole sent nothing that counts. */
+static void send_due(struct ls_deliverer *d, struct sink_state *s, struct round *r)
+{
+    struct ls_sink_item *send = ls_xcalloc(r->n, sizeof(*send));
+    struct ls_sink_result *sres = ls_xcalloc(r->n, sizeof(*sres));
+    size_t *map = ls_xcalloc(r->n, sizeof(*map));
+    size_t k = 0, i;
+    int src;
+
+    for (i = 0; i < r->n; i++) {
+        if (r->res[i].outcome != LS_SINK_REJECT) {
+            send[k] = r->items[i];
+            map[k++] = i;
+        }
+    }
+    if (k) {
+        r->sent_at = d->o.now_ms(d->o.seam_ctx);
+        src = s->sink->ops->deliver(s->sink->ctx, send, k, sres);
+        for (i = 0; i < k; i++) {
+            if (src) {
+                memset(&sres[i], 0, sizeof(sres[i]));
+                sres[i].outcome = LS_SINK_NOT_SENT;
+                sres[i].retry_after_ms = -1;
+                snprintf(sres[i].error, sizeof(sres[i].error), "%s", ls_error_last());
             }
+            r->res[map[i]] = sres[i];
         }
-        if (k) {
-            int src;
-
-            sent_at = d->o.now_ms(d->o.seam_ctx);
-            src = s->sink->ops->deliver(s->sink->ctx, send, k, sres);
-
-            for (i = 0; i < k; i++) {
-                if (src) {
-                    sres[i].outcome = LS_SINK_RETRY;
-                    sres[i].retry_after_ms = -1;
-                    snprintf(sres[i].error, sizeof(sres[i].error), "%s", ls_error_last());
-                }
-                res[map[i]] = sres[i];
-            }
-        }
-        free(send);
-        free(sres);
-        free(map);
     }
+    free(send);
+    free(sres);
+    free(map);
+}
 
+/* The counts of one round's record. */
+struct tally {
+    int64_t ok, retry, dead, deferred;
+    long pause_ms;   /* the longest Retry-After among the unavailable answers, -1 none */
+    const char *why; /* the answer that paused the sink */
+};
+
+/* Records one answer on its delivery. */
+static int record_one(struct ls_deliverer *d, struct sink_state *s, const struct ls_delivery *ds,
+                      const struct ls_sink_result *r, int64_t now, struct ls_deliver_stats *st,
+                      struct tally *t)
+{
+    int attempts = ds->attempts + 1;
+    long wait;
+
+    if (unavailable(r)) {
+        /* Not this lead's fault: it stays due, no attempt counted. */
+        t->deferred++;
+        if (r->retry_after_ms > t->pause_ms)
+            t->pause_ms = r->retry_after_ms;
+        if (!t->why || (r->outcome != LS_SINK_NOT_SENT && r->status))
+            t->why = r->error;
+        return LS_OK;
+    }
+    switch (r->outcome) {
+    case LS_SINK_OK:
+        st->delivered++;
+        t->ok++;
+        return ls_ledger_mark_delivered(d->ledger, ds->id, r->status, now);
+    case LS_SINK_REJECT:
+        LS_WARN(s->comp, "dead letter: lead %s delivery %s rejected (status %d): %s", ds->lead_id,
+                ds->delivery_id, r->status, r->error);
+        st->dead++;
+        t->dead++;
+        return ls_ledger_mark_dead(d->ledger, ds->id, r->status, r->error, now);
+    case LS_SINK_FATAL:
+        /* Not this lead's fault either: it stays pending, the sink stops. */
+        if (!s->fatal) {
+            LS_ERR(s->comp, "stopped: %s", r->error);
+            snprintf(st->fatal_msg, sizeof(st->fatal_msg), "sink %s: %s", s->sink->id, r->error);
+            ls_error(r->auth ? LS_EAUTH : LS_ECONFIG, "%s", st->fatal_msg);
+        }
+        s->fatal = 1;
+        st->fatal = 1;
+        st->fatal_code = r->auth ? LS_EAUTH : LS_ECONFIG;
+        return LS_OK;
+    default:
+        break;
+    }
+    if (attempts >= d->o.max_attempts) {
+        LS_WARN(s->comp, "dead letter after %d attempts: lead %s (status %d): %s", attempts,
+                ds->lead_id, r->status, r->error);
+        st->dead++;
+        t->dead++;
+        return ls_ledger_mark_dead(d->ledger, ds->id, r->status, r->error, now);
+    }
+    wait = ls_backoff_ms(attempts, d->o.backoff_base_ms, d->o.backoff_cap_ms, r->retry_after_ms,
+                         d->o.random(d->o.seam_ctx));
+    LS_DEBUG(s->comp, "retry in %ld ms: lead %s attempt %d (status %d): %s", wait, ds->lead_id,
+             attempts, r->status, r->error);
+    st->retried++;
+    t->retry++;
+    return ls_ledger_mark_retry(d->ledger, ds->id, now + wait, r->status, r->error, now);
+}
+
+/* The sink's pause after a round: a receiver that did not process items
+ * pauses the sink for its Retry-After, and at least the engine's backoff
+ * for the pauses in a row (which survive restarts in the ledger); a
+ * delivery the receiver accepted ends a recorded pause. In the round's
+ * transaction. */
+static int settle_pause(struct ls_deliverer *d, struct sink_state *s, const struct tally *t,
+                        int64_t now)
+{
+    long wait;
+    int rc;
+
+    if (t->deferred == 0) {
+        if (!s->pause_recorded || t->ok == 0)
+            return LS_OK;
+        rc = ls_ledger_pause_clear(d->ledger, s->sink->id);
+        if (rc == LS_OK) {
+            s->pause_recorded = 0;
+            s->streak = 0;
+            LS_INFO(s->comp, "receiver accepts deliveries again: pause ended");
+        }
+        return rc;
+    }
+    wait = ls_backoff_ms(s->streak + 1, d->o.backoff_base_ms, d->o.backoff_cap_ms, t->pause_ms,
+                         d->o.random(d->o.seam_ctx));
+    rc = ls_ledger_pause_set(d->ledger, s->sink->id, now + wait, t->why ? t->why : "unavailable",
+                             now);
+    if (rc)
+        return rc;
+    s->paused_until = now + wait;
+    s->pause_recorded = 1;
+    s->streak++;
+    LS_WARN(s->comp,
+            "paused for %ld ms (%d in a row), %lld deliveries wait, no attempt counted: "
+            "%s",
+            wait, s->streak, (long long)t->deferred, t->why ? t->why : "unavailable");
+    return LS_OK;
+}
+
+/* Record: every answer on its delivery, the sink's pause and API usage, in
+ * one transaction; then the metrics. */
+static int record_round(struct ls_deliverer *d, struct sink_state *s, struct round *r, int64_t now,
+                        struct ls_deliver_stats *st, size_t *progress)
+{
+    const char *lab[] = {"sink", s->sink->id, NULL};
+    struct tally t = {0, 0, 0, 0, -1, NULL};
+    size_t i;
+    int rc;
+
+    rc = ls_ledger_begin(d->ledger);
+    for (i = 0; !rc && i < r->n; i++)
+        rc = record_one(d, s, &r->ds[i], &r->res[i], now, st, &t);
+    if (!rc)
+        rc = settle_pause(d, s, &t, now);
+    if (!rc)
+        rc = note_usage(d, s, now);
+    if (!rc)
+        rc = ls_ledger_commit(d->ledger);
+    if (rc) {
+        ls_ledger_rollback(d->ledger);
+        return rc;
+    }
+    ls_crashpoint("delivered");
+    ls_metric_inc(LS_M_LEADS_DELIVERED, lab, (double)t.ok);
+    ls_metric_inc(LS_M_LEADS_FAILED, lab, (double)(t.retry + t.dead));
+    ls_metric_inc(LS_M_LEADS_DEAD, lab, (double)t.dead);
+    ls_health_sink_result(s->sink->id, t.ok > 0 || (t.retry == 0 && t.deferred == 0 && !s->fatal),
+                          ls_now_ms());
+    *progress = r->n - (size_t)t.deferred;
+    return LS_OK;
+}
+
+/* One round for one sink: load due, send, record. *progress = items handled. */
+static int sink_round(struct ls_deliverer *d, struct sink_state *s, int64_t now,
+                      struct ls_deliver_stats *st, size_t *progress)
+{
+    struct round r;
+    int64_t after;
+    int rc;
+
+    memset(&r, 0, sizeof(r));
+    *progress = 0;
+    rc = load_due(d, s, now, &r);
+    if (rc || r.n == 0)
+        goto done;
+    send_due(d, s, &r);
     /* Outcomes are timed from when the answers came in, not from when the
      * round began: a Retry-After counts from its answer. */
     after = d->o.now_ms(d->o.seam_ctx);
-    if (sent_at)
+    if (r.sent_at)
         ls_metric_observe(LS_M_SINK_REQUEST_DURATION, (const char *[]){"sink", s->sink->id, NULL},
-                          (double)(after - sent_at) / 1000.0);
-    if (after > now)
-        now = after;
-    rc = ls_ledger_begin(d->ledger);
-    if (rc)
-        goto done;
-    in_txn = 1;
-    for (i = 0; i < n; i++) {
-        struct ls_sink_result *r = &res[i];
-        int attempts = ds[i].attempts + 1;
-
-        if (r->outcome == LS_SINK_RETRY && r->status == 0 && r->throttled) {
-            /* Not sent (the sink stopped the batch): no attempt to count;
-             * it stays due and goes out when the sink's pause ends. */
-            not_sent++;
-            continue;
-        }
-        switch (r->outcome) {
-        case LS_SINK_OK:
-            rc = ls_ledger_mark_delivered(d->ledger, ds[i].id, r->status, now);
-            st->delivered++;
-            ok_n++;
-            break;
-        case LS_SINK_REJECT:
-            LS_WARN(s->comp, "dead letter: lead %s delivery %s rejected (status %d): %s",
-                    ds[i].lead_id, ds[i].delivery_id, r->status, r->error);
-            rc = ls_ledger_mark_dead(d->ledger, ds[i].id, r->status, r->error, now);
-            st->dead++;
-            dead_n++;
-            break;
-        case LS_SINK_FATAL:
-            /* Not this lead's fault: leave it pending, stop the sink. */
-            if (!s->fatal) {
-                LS_ERR(s->comp, "stopped: %s", r->error);
-                ls_error(r->auth ? LS_EAUTH : LS_ECONFIG, "sink %s: %s", s->sink->id, r->error);
-            }
-            s->fatal = 1;
-            st->fatal = 1;
-            st->fatal_code = r->auth ? LS_EAUTH : LS_ECONFIG;
-            break;
-        case LS_SINK_RETRY:
-        default:
-            if (attempts >= d->o.max_attempts) {
-                LS_WARN(s->comp, "dead letter after %d attempts: lead %s (status %d): %s", attempts,
-                        ds[i].lead_id, r->status, r->error);
-                rc = ls_ledger_mark_dead(d->ledger, ds[i].id, r->status, r->error, now);
-                st->dead++;
-                dead_n++;
-            } else {
-                long wait = ls_backoff_ms(attempts, d->o.backoff_base_ms, d->o.backoff_cap_ms,
-                                          r->retry_after_ms, d->o.random(d->o.seam_ctx));
-
-                LS_DEBUG(s->comp, "retry in %ld ms: lead %s attempt %d (status %d): %s", wait,
-                         ds[i].lead_id, attempts, r->status, r->error);
-                rc =
-                    ls_ledger_mark_retry(d->ledger, ds[i].id, now + wait, r->status, r->error, now);
-                st->retried++;
-                retry_n++;
-                if (r->throttled && r->retry_after_ms > pause_ms)
-                    pause_ms = r->retry_after_ms > 0 ? r->retry_after_ms : wait;
-            }
-            break;
-        }
-        if (rc)
-            goto done;
-    }
-    rc = note_usage(d, s, now);
-    if (rc)
-        goto done;
-    rc = ls_ledger_commit(d->ledger);
-    in_txn = 0;
-    if (rc)
-        goto done;
-    ls_crashpoint("delivered");
-    {
-        const char *lab[] = {"sink", s->sink->id, NULL};
-
-        ls_metric_inc(LS_M_LEADS_DELIVERED, lab, (double)ok_n);
-        ls_metric_inc(LS_M_LEADS_FAILED, lab, (double)(retry_n + dead_n));
-        ls_metric_inc(LS_M_LEADS_DEAD, lab, (double)dead_n);
-        ls_health_sink_result(s->sink->id, ok_n > 0 || (retry_n == 0 && !s->fatal), ls_now_ms());
-    }
-    if (pause_ms >= 0) {
-        s->paused_until = now + pause_ms;
-        LS_WARN(s->comp, "throttled: pausing for %ld ms", pause_ms);
-    }
-    *progress = n - not_sent;
+                          (double)(after - r.sent_at) / 1000.0);
+    rc = record_round(d, s, &r, after > now ? after : now, st, progress);
 done:
-    if (in_txn)
-        ls_ledger_rollback(d->ledger);
-    for (i = 0; items && i < n; i++)
-        json_decref(items[i].lead);
-    free(items);
-    free(res);
-    ls_deliveries_free(ds, n);
+    round_free(&r);
     return rc;
 }
 

@@ -4,13 +4,17 @@
  * each outcome (worker/README.md, Sync semantics):
  *   OK      delivered; (sink, lead_id) remembered for lead.created/updated
  *   RETRY   backoff base*2^(n-1) with jitter, never sooner than Retry-After;
- *           a throttled answer pauses the whole sink; after max attempts the
- *           delivery becomes a dead letter
+ *           after max attempts the delivery becomes a dead letter
  *   REJECT  dead letter with the receiver's status and body excerpt
  *   FATAL   the sink stops; the run exits 77 (auth) or 78 (config)
- *   not sent  RETRY with status 0 and throttled=1: the sink did not try the
- *           item (it stopped its batch after a throttled or fatal answer);
- *           no attempt is counted and the item stays due
+ *   NOT_SENT, and a RETRY that is throttled, got no answer (status 0) or
+ *           502/503/504: the receiver did not process the item. No attempt
+ *           is counted (a sustained API limit never makes dead letters), the
+ *           item stays due and the whole sink pauses: for the longest
+ *           Retry-After, and at least base*2^(k-1) for the k-th pause in a
+ *           row. The pause (until when, why, k) is kept in the ledger
+ *           (ls_ledger_pause_*), so the next run honours it and `status`
+ *           shows it; a delivery the receiver accepts ends it.
  * Retry delays and pauses count from the end of the sink's deliver() call
  * (after the answer), so no request comes sooner than Retry-After allows.
  * Per lead, states go out in order: the ledger hands out only the oldest
@@ -44,9 +48,10 @@ struct ls_deliver_stats {
     int64_t delivered;
     int64_t retried;
     int64_t dead;
-    int64_t pending; /* left pending when drain returned */
-    int fatal;       /* a sink failed fatally */
-    int fatal_code;  /* LS_EAUTH or LS_ECONFIG */
+    int64_t pending;     /* left pending when drain returned */
+    int fatal;           /* a sink failed fatally */
+    int fatal_code;      /* LS_EAUTH or LS_ECONFIG */
+    char fatal_msg[400]; /* "sink <id>: <what failed and what to fix>" when fatal */
 };
 
 struct ls_deliverer;

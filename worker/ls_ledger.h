@@ -10,6 +10,7 @@
  *             dead (dead letter) or superseded (coalesced into a newer one)
  *   sink_leads (sink, lead_id) -> delivered before? (lead.created vs updated)
  *   sink_counts, sink_usage  per sink: inline deliveries, reported API usage
+ *   sink_pause sink -> paused until when, why, how many pauses in a row
  *   runs      one line per run, for status
  * The schema is in schema/sqlite/NNN_*.sql, applied in order by
  * ls_ledger_open() (PRAGMA user_version = highest applied).
@@ -249,10 +250,33 @@ LS_NODISCARD int ls_ledger_usage_get(struct ls_ledger *l, const char *sink, stru
 LS_NODISCARD int ls_ledger_sink_ids(struct ls_ledger *l, char ***ids, size_t *n);
 /* Moves everything stored under sink `from` to `to`, atomically: deliveries
  * (one already under `to` with the same delivery id wins; the other is
- * superseded), delivered leads, inline counts (added), API usage, meta keys "<prefix>:<sink>". */
+ * superseded), delivered leads, inline counts (added), API usage, its pause,
+ * meta keys "<prefix>:<sink>". */
 LS_NODISCARD int ls_ledger_sink_rename(struct ls_ledger *l, const char *from, const char *to);
 /* Records a configured sink's kind (table sinks). */
 LS_NODISCARD int ls_ledger_sink_register(struct ls_ledger *l, const char *name, const char *kind);
+
+/*
+ * A sink's pause: its receiver throttled or could not be reached, so
+ * nothing goes to it before `until` (unix ms). Kept across runs. The
+ * delivery engine sets it after such an answer and clears it when the
+ * receiver accepts a delivery; anything else that decides a sink must rest
+ * (a breaker) uses the same three calls. set: a pause while one is recorded
+ * (expired or not) raises streak; reason is one line without secrets, cut
+ * to ~300 bytes. get: *found = 0 when none is recorded (an expired one is
+ * still returned: compare until with the clock).
+ */
+struct ls_sink_pause {
+    int64_t until;
+    int64_t since; /* when the streak began */
+    int streak;    /* pauses in a row without a delivery between (1-based) */
+    char reason[320];
+};
+LS_NODISCARD int ls_ledger_pause_set(struct ls_ledger *l, const char *sink, int64_t until,
+                                     const char *reason, int64_t now);
+LS_NODISCARD int ls_ledger_pause_get(struct ls_ledger *l, const char *sink,
+                                     struct ls_sink_pause *out, int *found);
+LS_NODISCARD int ls_ledger_pause_clear(struct ls_ledger *l, const char *sink);
 
 struct ls_sink_stats {
     char sink[256];
@@ -261,6 +285,8 @@ struct ls_sink_stats {
     int64_t dead;
     int64_t superseded;
     int64_t oldest_pending_at; /* created_at of the oldest pending, 0 if none */
+    int64_t paused_until;      /* the sink's recorded pause (ls_sink_pause), 0 if none */
+    char pause_reason[320];
 };
 /* One entry per sink that has any delivery; *out malloc'd. */
 LS_NODISCARD int ls_ledger_sink_stats(struct ls_ledger *l, struct ls_sink_stats **out, size_t *n);

@@ -7,7 +7,7 @@
  *                       transactions, meta
  *   ls_ledger_sync.c    sync state: rows and leads
  *   ls_ledger_outbox.c  the outbox: deliveries, delivered leads, dead
- *                       letters, purge
+ *                       letters, purge, sinks' pauses
  *   ls_ledger_runs.c    runs and statistics
  *   ls_ledger_sinks.c   sink names: renames, each sink's kind
  * and the statement plumbing they all use (ls_ledger_stmt.c). Each part
@@ -59,6 +59,9 @@ enum ls_ledger_stmt {
     ST_INLINE_ADD,
     ST_USAGE_PUT,
     ST_USAGE_GET,
+    ST_PAUSE_SET,
+    ST_PAUSE_GET,
+    ST_PAUSE_CLEAR,
     /* runs and statistics (ls_ledger_runs.c) */
     ST_SINK_STATS,
     ST_INLINE_STATS,

@@ -1,9 +1,11 @@
 /* ls_ledger_outbox.c - the ledger's outbox: deliveries from enqueue to
  * delivered, retry or dead letter; the leads each sink has seen; inline
- * sinks' counters and API usage; purging delivered payloads. See ls_ledger.h. */
+ * sinks' counters and API usage; purging delivered payloads; sinks' pauses.
+ * See ls_ledger.h. */
 #include "ls_ledger_int.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +81,14 @@ const struct ls_ledger_sql ls_ledger_outbox_sql[] = {
                    " ON CONFLICT (sink) DO UPDATE SET used = excluded.used,"
                    " quota = excluded.quota, reported_at = excluded.reported_at"},
     {ST_USAGE_GET, "SELECT used, quota, reported_at FROM sink_usage WHERE sink = :sink"},
+    /* A pause again before a delivery ended the last one extends the streak. */
+    {ST_PAUSE_SET, "INSERT INTO sink_pause (sink, until, reason, streak, since, updated_at)"
+                   " VALUES (:sink, :until, :error, 1, :now, :now)" /* :error = the reason */
+                   " ON CONFLICT (sink) DO UPDATE SET until = excluded.until,"
+                   " reason = excluded.reason, streak = streak + 1,"
+                   " updated_at = excluded.updated_at"},
+    {ST_PAUSE_GET, "SELECT until, reason, streak, since FROM sink_pause WHERE sink = :sink"},
+    {ST_PAUSE_CLEAR, "DELETE FROM sink_pause WHERE sink = :sink"},
     {ST_COUNT, NULL},
 };
 
@@ -538,4 +548,70 @@ int ls_ledger_purge(struct ls_ledger *l, int64_t before, size_t *n)
     if (!err)
         *n = (size_t)sqlite3_changes(l->db);
     return err;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sinks' pauses                                                             */
+
+int ls_ledger_pause_set(struct ls_ledger *l, const char *sink, int64_t until, const char *reason,
+                        int64_t now)
+{
+    sqlite3_stmt *st = l->st[ST_PAUSE_SET];
+    int err;
+
+    if (!sink || !reason)
+        return ls_error(LS_EINVAL, "ledger: a pause needs a sink and a reason");
+    err = ledger_bind_text(l, st, ":sink", sink);
+    if (!err)
+        err = ledger_bind_i64(l, st, ":until", until);
+    if (!err)
+        err = ledger_bind_error(l, st, reason);
+    if (!err)
+        err = ledger_bind_i64(l, st, ":now", now);
+    if (err) {
+        ledger_reset(st);
+        return err;
+    }
+    return ledger_run(l, st, "pausing a sink");
+}
+
+int ls_ledger_pause_get(struct ls_ledger *l, const char *sink, struct ls_sink_pause *out,
+                        int *found)
+{
+    sqlite3_stmt *st = l->st[ST_PAUSE_GET];
+    const unsigned char *why;
+    int rc;
+    int err;
+
+    memset(out, 0, sizeof(*out));
+    *found = 0;
+    err = ledger_bind_text(l, st, ":sink", sink);
+    if (err)
+        goto done;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *found = 1;
+        out->until = sqlite3_column_int64(st, 0);
+        why = sqlite3_column_text(st, 1);
+        snprintf(out->reason, sizeof(out->reason), "%s", why ? (const char *)why : "");
+        out->streak = sqlite3_column_int(st, 2);
+        out->since = sqlite3_column_int64(st, 3);
+    } else if (rc != SQLITE_DONE) {
+        err = ledger_db_err(l, rc, "reading a sink's pause");
+    }
+done:
+    ledger_reset(st);
+    return err;
+}
+
+int ls_ledger_pause_clear(struct ls_ledger *l, const char *sink)
+{
+    sqlite3_stmt *st = l->st[ST_PAUSE_CLEAR];
+    int err = ledger_bind_text(l, st, ":sink", sink);
+
+    if (err) {
+        ledger_reset(st);
+        return err;
+    }
+    return ledger_run(l, st, "ending a sink's pause");
 }

@@ -100,6 +100,17 @@ int ls_ledger_sink_stats(struct ls_ledger *l, struct ls_sink_stats **out, size_t
         goto done;
     }
     err = merge_inline_stats(l, &s, &cnt, &cap);
+    ledger_reset(st);
+    for (size_t i = 0; !err && i < cnt; i++) {
+        struct ls_sink_pause p;
+        int found = 0;
+
+        err = ls_ledger_pause_get(l, s[i].sink, &p, &found);
+        if (!err && found) {
+            s[i].paused_until = p.until;
+            snprintf(s[i].pause_reason, sizeof(s[i].pause_reason), "%s", p.reason);
+        }
+    }
     if (err)
         goto done;
     *out = s;

@@ -48,7 +48,8 @@ struct run_ctx {
     struct ls_deliver_stats total;
     int fatal;
     int fatal_code;
-    struct ls_ops *ops; /* metrics, /healthz, Pushgateway */
+    char fatal_msg[400]; /* the stopped sink's message, kept for the run's last line */
+    struct ls_ops *ops;  /* metrics, /healthz, Pushgateway */
 };
 
 static void add_stats(struct run_ctx *r, const struct ls_deliver_stats *d)
@@ -60,6 +61,8 @@ static void add_stats(struct run_ctx *r, const struct ls_deliver_stats *d)
     if (d->fatal) {
         r->fatal = 1;
         r->fatal_code = d->fatal_code;
+        if (d->fatal_msg[0])
+            snprintf(r->fatal_msg, sizeof(r->fatal_msg), "%s", d->fatal_msg);
     }
 }
 
@@ -280,7 +283,8 @@ int ls_cmd_run(const struct ls_config *cfg, const struct ls_cmd_args *a, int *ex
             goto done;
         so.since = NULL; /* a backfill is one window */
         if (r.fatal) {
-            rc = ls_error(r.fatal_code, "%s", ls_error_last());
+            /* The message as the sink gave it, not whatever came last. */
+            rc = ls_error(r.fatal_code, "%s", r.fatal_msg[0] ? r.fatal_msg : ls_error_last());
             *exit_code = cy.exit;
             goto done;
         }

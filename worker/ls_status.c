@@ -9,7 +9,8 @@
  *    "leads", "lastRun": {"startedAt", "finishedAt", "agoSeconds",
  *    "exitCode", "summary"} | null, "sinks": [{"sink", "pending",
  *    "delivered", "dead", "superseded", "oldestPendingAgeSeconds",
- *    "apiUsage"?: {"used", "limit", "at"}}], "deadLetters": [{"id", "sink",
+ *    "apiUsage"?: {"used", "limit", "at"}, "paused"?: {"until", "reason"}}],
+ *    "deadLetters": [{"id", "sink",
  *    "leadId", "deliveryId", "attempts", "lastStatus", "lastError",
  *    "at"}]}
  */
@@ -171,6 +172,18 @@ static void decide_verdict(struct status_view *v)
             return;
         }
     }
+    for (i = 0; i < v->nss; i++) {
+        if (v->ss[i].paused_until > v->now) {
+            char at[32];
+
+            iso_ms(v->ss[i].paused_until, at);
+            v->verdict = "degraded";
+            snprintf(v->reason, sizeof(v->reason),
+                     "sink %.60s is paused until %s (deliveries wait, none is lost): %.60s",
+                     v->ss[i].sink, at, v->ss[i].pause_reason);
+            return;
+        }
+    }
     if (v->last_exit == LS_EXIT_TEMPFAIL) {
         v->verdict = "degraded";
         snprintf(v->reason, sizeof(v->reason),
@@ -247,6 +260,10 @@ static json_t *json_sinks(const struct status_view *v, struct ls_ledger *l)
             json_object_set_new(one, "apiUsage",
                                 json_pack("{s:I,s:I,s:o}", "used", (json_int_t)u.used, "limit",
                                           (json_int_t)u.limit, "at", iso_or_null(u.at_s * 1000)));
+        if (one && s->paused_until > v->now)
+            json_object_set_new(one, "paused",
+                                json_pack("{s:o,s:s}", "until", iso_or_null(s->paused_until),
+                                          "reason", s->pause_reason));
         json_array_append_new(a, one);
     }
     return a;
@@ -351,6 +368,12 @@ static void text_sink(const struct status_view *v, const struct ls_sink_stats *s
         iso_ms(u.at_s * 1000, at);
         printf("  API usage %lld of %lld (reported %s)\n", (long long)u.used, (long long)u.limit,
                at);
+    }
+    if (s->paused_until > v->now) {
+        char at[32];
+
+        iso_ms(s->paused_until, at);
+        printf("  paused until %s: %s\n", at, s->pause_reason);
     }
 }
 

@@ -124,6 +124,9 @@ class HubSpotSink(crmtest.CrmCase):
         self.assertIn("revoked", p.stderr)
         self.assertNotIn("Revoked-77", p.stdout + p.stderr)
         self.assertEqual(len(self.calls()), 1, "a 401 is not retried")
+        last = [line for line in p.stderr.splitlines() if line.strip()][-1]
+        self.assertRegex(last, "^leadsync: sink hubspot: .*revoked.*LEADSYNC_HUBSPOT_TOKEN",
+                         "the closing line says what failed, for which sink, what to fix")
         p = self.run_worker("check", env=bad, check=77)
         self.assertIn("sink hubspot: FAILED", p.stdout)
         self.assertNotIn("Revoked-77", p.stdout + p.stderr)

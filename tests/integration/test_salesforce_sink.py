@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import crmtest  # noqa: E402
@@ -125,6 +126,43 @@ class SalesforceSink(crmtest.CrmCase):
         self.assertEqual(names, ["a" * 79, "b" * 78 + "\U0001F600"])
         emails = [r["fields"]["Email"] for r in sf.state().values()]
         self.assertIn("ZO.155@example.com", emails)
+
+    def test_daily_limit_across_runs_dead_letters_nothing(self):
+        """The org's daily API limit stays exhausted through several
+        CronJob-style runs (3 attempts allowed): a throttled answer is no
+        attempt, the pause is kept in the ledger and `status` says until when
+        and why; nothing becomes a dead letter, and once the limit resets the
+        next run delivers every lead exactly once."""
+        sf = self.start()
+        limit = {"route": "^PATCH .*/sobjects/", "status": 403, "count": 1000,
+                 "body": [{"message": "TotalRequests Limit exceeded.",
+                           "errorCode": "REQUEST_LIMIT_EXCEEDED"}]}
+        sf.faults([limit])
+        self.put([crmtest.row(i) for i in range(3)])
+        env = {"LEADSYNC_DELIVERY_MAX_ATTEMPTS": "3", "LEADSYNC_ONCE_MAX_WAIT_SECONDS": "2",
+               "LEADSYNC_SALESFORCE_LIMIT_PAUSE_SECONDS": "4"}
+        for _ in range(5):
+            p = self.run_worker("run", "--once", env=env, check=75)
+            s = self.sink_stats("salesforce")
+            self.assertEqual((s["dead"], s["pending"]), (0, 3), p.stderr[-2000:])
+            time.sleep(1)
+        self.assertGreaterEqual(len(self.api("PATCH")), 2, "the limit was probed again")
+        p = self.run_worker("run", "--once", env=env, check=75)
+        s = self.sink_stats("salesforce")
+        self.assertIn("REQUEST_LIMIT_EXCEEDED", s["paused"]["reason"])
+        self.assertRegex(s["paused"]["until"], "^20[0-9-]+T")
+        p = self.run_worker("status", check=0)
+        self.assertRegex(p.stdout, "paused until .*Limit exceeded")
+        self.assertEqual(sf.state(), {})
+        sf.call("/__reset", {})
+        env["LEADSYNC_ONCE_MAX_WAIT_SECONDS"] = "30"
+        self.run_worker("run", "--once", env=env, check=0)
+        st = sf.state()
+        self.assertEqual(len(st), 3)
+        self.assertTrue(all(r["updates"] == 0 for r in st.values()))
+        s = self.sink_stats("salesforce")
+        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (3, 0, 0))
+        self.assertNotIn("paused", s)
 
     def test_throttle_session_and_partial_failures(self):
         sf = self.start()

@@ -24,7 +24,9 @@ struct fake_sink {
     enum ls_outcome special_outcome;
     long retry_after_ms;
     int throttled;
-    int fail_first_n; /* RETRY for the first n attempts of every item, then default */
+    int fail_first_n; /* RETRY for the first n tries of every lead, then default */
+    int retry_status; /* the status of a RETRY: 500 when 0 is not asked for */
+    int no_answer;    /* RETRY with status 0: the receiver could not be reached */
     /* record */
     int calls;
     char lead[MAX_CALLS][32];
@@ -49,6 +51,16 @@ static int fake_create(const char *arg, const struct ls_config *cfg, void **ctx)
     return LS_OK;
 }
 
+/* How often the sink was handed this lead, this call included. */
+static int tries_of(const struct fake_sink *f, const char *lead)
+{
+    int i, k = 0;
+
+    for (i = 0; i < f->calls && i < MAX_CALLS; i++)
+        k += strcmp(f->lead[i], lead) == 0;
+    return k;
+}
+
 static int fake_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
                         struct ls_sink_result *results)
 {
@@ -70,11 +82,11 @@ static int fake_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
         f->calls++;
         if (f->special_lead && strcmp(items[i].lead_id, f->special_lead) == 0)
             o = f->special_outcome;
-        if (items[i].attempt <= f->fail_first_n)
+        if (tries_of(f, items[i].lead_id) <= f->fail_first_n)
             o = LS_SINK_RETRY;
         r->outcome = o;
         if (o == LS_SINK_RETRY) {
-            r->status = 503;
+            r->status = f->no_answer ? 0 : f->retry_status ? f->retry_status : 500;
             r->retry_after_ms = f->retry_after_ms;
             r->throttled = f->throttled;
             snprintf(r->error, sizeof(r->error), "busy");
@@ -84,7 +96,7 @@ static int fake_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
         } else if (o == LS_SINK_FATAL) {
             r->status = 401;
             r->auth = 1;
-            snprintf(r->error, sizeof(r->error), "token revoked");
+            snprintf(r->error, sizeof(r->error), "token revoked; set a valid LEADSYNC_X_TOKEN");
         } else {
             r->status = 200;
         }
@@ -260,7 +272,7 @@ static void test_ls_deliver__throttle_waits_retry_after(void **state)
     enqueue(f, "fake:a", "lead2", "msg_2");
     run(f, 1, 1, &st);
     assert_int_equal(st.delivered, 2);
-    assert_int_equal(st.retried, 2);
+    assert_int_equal(st.retried, 0); /* a throttled answer is no attempt */
     assert_int_equal(f->fs[0].calls, 4);
     /* the second attempts came no sooner than Retry-After */
     assert_true(f->fs[0].at[2] - f->fs[0].at[0] >= 5000);
@@ -343,6 +355,8 @@ static void test_ls_deliver__fatal_stops_sink_keeps_work(void **state)
     run(f, 1, 1, &st);
     assert_int_equal(st.fatal, 1);
     assert_int_equal(st.fatal_code, LS_EAUTH);
+    /* the sink's own message, for the run's closing line */
+    assert_string_equal(st.fatal_msg, "sink fake:a: token revoked; set a valid LEADSYNC_X_TOKEN");
     assert_int_equal(st.delivered, 0);
     assert_int_equal(st.pending, 2);
 }
@@ -377,6 +391,100 @@ static void test_ls_deliver__one_sink_down_other_delivers(void **state)
     assert_int_equal(st.pending, 0);
 }
 
+/* The most attempts any pending delivery of the sink has counted. */
+static int attempts_of(struct fx *f, const char *sink)
+{
+    struct ls_delivery *ds = NULL;
+    size_t n = 0, i;
+    int a = 0;
+
+    assert_int_equal(ls_ledger_pending(f->ledger, sink, INT64_MAX, 10, &ds, &n), 0);
+    assert_true(n >= 1);
+    for (i = 0; i < n; i++)
+        a = ds[i].attempts > a ? ds[i].attempts : a;
+    ls_deliveries_free(ds, n);
+    return a;
+}
+
+/*
+ * The Salesforce daily limit exhausted for hours, runs every 5 minutes (a
+ * CronJob: a new engine each run): a throttled answer is no attempt, the
+ * pause outlives the run, so the runs mostly send nothing, nothing becomes a
+ * dead letter, and the first run after the limit resets delivers it all.
+ */
+static void test_ls_deliver__sustained_limit_never_dead_letters(void **state)
+{
+    struct fx *f = *state;
+    struct ls_deliver_stats st;
+    struct ls_sink_pause p;
+    int found = 0, i, calls_while_limited;
+
+    f->fs[0].default_outcome = LS_SINK_RETRY;
+    f->fs[0].throttled = 1;
+    f->fs[0].retry_after_ms = 30 * 60 * 1000; /* the sink asks for 30 minutes */
+    f->opts.max_wait_ms = 60000;
+    enqueue(f, "fake:a", "lead1", "msg_1");
+    enqueue(f, "fake:a", "lead2", "msg_2");
+    for (i = 0; i < 48; i++) { /* four hours */
+        run(f, 1, 1, &st);
+        assert_int_equal(st.dead, 0);
+        assert_int_equal(st.pending, 2);
+        f->clock.now += 5 * 60 * 1000;
+    }
+    calls_while_limited = f->fs[0].calls;
+    assert_true(calls_while_limited >= 2 * 4 && calls_while_limited <= 2 * 9);
+    assert_int_equal(attempts_of(f, "fake:a"), 0);
+    assert_int_equal(ls_ledger_pause_get(f->ledger, "fake:a", &p, &found), 0);
+    assert_int_equal(found, 1);
+    assert_true(p.until > f->clock.now - 5 * 60 * 1000);
+    assert_string_equal(p.reason, "busy");
+    assert_true(p.streak >= 4);
+    /* The limit resets: the next run after the pause delivers, the pause ends. */
+    f->fs[0].default_outcome = LS_SINK_OK;
+    f->clock.now = p.until;
+    run(f, 1, 1, &st);
+    assert_int_equal(st.delivered, 2);
+    assert_int_equal(st.pending, 0);
+    assert_int_equal(ls_ledger_pause_get(f->ledger, "fake:a", &p, &found), 0);
+    assert_int_equal(found, 0);
+}
+
+/* A receiver that cannot be reached (no answer) or answers 503 counts no
+ * attempt either: the sink pauses with a growing backoff instead. */
+static void test_ls_deliver__unreachable_counts_no_attempt(void **state)
+{
+    struct fx *f = *state;
+    struct ls_deliver_stats st;
+    struct ls_sink_pause p;
+    int found = 0, i;
+
+    f->fs[0].default_outcome = LS_SINK_RETRY;
+    f->fs[0].no_answer = 1;
+    f->opts.max_wait_ms = 0;
+    enqueue(f, "fake:a", "lead1", "msg_1");
+    for (i = 0; i < 20; i++) {
+        run(f, 1, 0, &st);
+        assert_int_equal(st.dead, 0);
+        f->clock.now += 120000;
+    }
+    f->fs[0].no_answer = 0;
+    f->fs[0].retry_status = 503;
+    for (i = 0; i < 20; i++) {
+        run(f, 1, 0, &st);
+        assert_int_equal(st.dead, 0);
+        f->clock.now += 600000;
+    }
+    assert_int_equal(attempts_of(f, "fake:a"), 0);
+    assert_int_equal(ls_ledger_pause_get(f->ledger, "fake:a", &p, &found), 0);
+    assert_int_equal(found, 1);
+    assert_true(p.streak >= 20);
+    /* a 500 is this lead's own failure: it counts */
+    f->fs[0].retry_status = 500;
+    f->clock.now = p.until;
+    run(f, 1, 0, &st);
+    assert_int_equal(attempts_of(f, "fake:a"), 1);
+}
+
 static void test_ls_deliver__stop_flag(void **state)
 {
     struct fx *f = *state;
@@ -405,6 +513,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ls_deliver__fatal_stops_sink_keeps_work, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ls_deliver__one_sink_down_other_delivers, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ls_deliver__sustained_limit_never_dead_letters, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ls_deliver__unreachable_counts_no_attempt, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ls_deliver__stop_flag, setup, teardown),
     };

@@ -1086,6 +1086,50 @@ static void test_purge(void **state)
                      0);
 }
 
+/* A sink's pause: set, read back across a reopen (another run), a second
+ * pause extends the streak, status sees it, clearing ends it. */
+static void test_sink_pause(void **state)
+{
+    struct fix *f = *state;
+    struct ls_sink_pause p;
+    struct ls_sink_stats *ss = NULL;
+    size_t n = 0;
+    int found = -1;
+
+    assert_int_equal(ls_ledger_pause_get(f->l, "salesforce", &p, &found), 0);
+    assert_int_equal(found, 0);
+    assert_int_equal(
+        ls_ledger_pause_set(f->l, "salesforce", 5000, "HTTP 403 REQUEST_LIMIT_EXCEEDED", 1000), 0);
+    ls_ledger_close(f->l);
+    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(ls_ledger_pause_get(f->l, "salesforce", &p, &found), 0);
+    assert_int_equal(found, 1);
+    assert_int_equal(p.until, 5000);
+    assert_int_equal(p.since, 1000);
+    assert_int_equal(p.streak, 1);
+    assert_string_equal(p.reason, "HTTP 403 REQUEST_LIMIT_EXCEEDED");
+    assert_int_equal(ls_ledger_pause_set(f->l, "salesforce", 9000, "again", 6000), 0);
+    assert_int_equal(ls_ledger_pause_get(f->l, "salesforce", &p, &found), 0);
+    assert_int_equal(p.until, 9000);
+    assert_int_equal(p.since, 1000);
+    assert_int_equal(p.streak, 2);
+    assert_string_equal(p.reason, "again");
+    /* status: a sink with deliveries shows its pause */
+    assert_int_equal(ls_ledger_enqueue(f->l, "salesforce", "lead1", "d1", "{}", 0, 100), 0);
+    assert_int_equal(ls_ledger_sink_stats(f->l, &ss, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ss[0].paused_until, 9000);
+    assert_string_equal(ss[0].pause_reason, "again");
+    free(ss);
+    assert_int_equal(ls_ledger_pause_get(f->l, "hubspot", &p, &found), 0);
+    assert_int_equal(found, 0);
+    assert_int_equal(ls_ledger_pause_clear(f->l, "salesforce"), 0);
+    assert_int_equal(ls_ledger_pause_get(f->l, "salesforce", &p, &found), 0);
+    assert_int_equal(found, 0);
+    assert_int_equal(ls_ledger_pause_clear(f->l, "salesforce"), 0); /* none: nothing to do */
+    assert_int_equal(ls_ledger_pause_set(f->l, "salesforce", 1, NULL, 1), LS_EINVAL);
+}
+
 static void test_runs(void **state)
 {
     struct fix *f = *state;
@@ -1448,6 +1492,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pending_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sink_pause, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_throughput, setup, teardown),

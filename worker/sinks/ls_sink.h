@@ -17,16 +17,22 @@
 /* What one attempt at one item came to (worker/README.md, Sync semantics). */
 enum ls_outcome {
     LS_SINK_OK = 0,
-    LS_SINK_RETRY,  /* transport error, 408, 429, 5xx, vendor throttle: try again later */
-    LS_SINK_REJECT, /* the receiver refused this item (validation): dead letter, go on */
-    LS_SINK_FATAL,  /* auth or configuration: stop the sink and the run */
+    LS_SINK_RETRY,    /* this item failed in a way worth another try (500, 408, a record
+                       * lock): counts an attempt; after the last one, a dead letter.
+                       * With throttled=1, or status 0 (no answer) or 502/503/504, the
+                       * receiver did not process it: the engine treats it as NOT_SENT */
+    LS_SINK_REJECT,   /* the receiver refused this item (validation): dead letter, go on */
+    LS_SINK_FATAL,    /* auth or configuration: stop the sink and the run */
+    LS_SINK_NOT_SENT, /* the item did not reach the receiver, or was not processed (the sink
+                       * stopped its batch after a throttled or fatal answer, a local limit):
+                       * no attempt is counted, the item stays due, the sink pauses */
 };
 
 struct ls_sink_result {
     enum ls_outcome outcome;
     int status;          /* HTTP status, 0 when none */
     long retry_after_ms; /* from Retry-After and the like; -1 when none */
-    int throttled;       /* 1: pause the whole sink (429, vendor throttle), not just this item */
+    int throttled;       /* 1: the receiver throttled: pause the whole sink, count no attempt */
     int auth;            /* with FATAL: credentials refused (exit 77) rather than config (78) */
     char error[320];     /* short reason / receiver body excerpt; no secrets */
 };

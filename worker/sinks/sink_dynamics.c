@@ -481,8 +481,7 @@ static void not_sent(struct ls_sink_result *r)
     memset(r, 0, sizeof(*r));
     r->retry_after_ms = -1;
     /* Not sent: the engine counts no attempt. */
-    r->outcome = LS_SINK_RETRY;
-    r->throttled = 1;
+    r->outcome = LS_SINK_NOT_SENT;
     snprintf(r->error, sizeof(r->error),
              "not sent: the batch stopped after a throttled or fatal answer");
 }

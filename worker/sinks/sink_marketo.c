@@ -467,8 +467,7 @@ static int token_ready(struct mkto *s, struct ls_sink_result *r)
 static void not_sent(struct ls_sink_result *r)
 {
     memset(r, 0, sizeof(*r));
-    r->outcome = LS_SINK_RETRY;
-    r->throttled = 1;
+    r->outcome = LS_SINK_NOT_SENT;
     r->retry_after_ms = -1;
     snprintf(r->error, sizeof(r->error),
              "not sent: the batch stopped after a throttled or "

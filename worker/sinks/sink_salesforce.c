@@ -685,8 +685,7 @@ static int sf_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
     for (i = 0; i < n; i++) {
         memset(&results[i], 0, sizeof(results[i]));
         results[i].retry_after_ms = -1;
-        results[i].outcome = LS_SINK_RETRY;
-        results[i].throttled = 1; /* "not sent" until tried */
+        results[i].outcome = LS_SINK_NOT_SENT; /* until tried */
         snprintf(results[i].error, sizeof(results[i].error),
                  "not sent: the batch stopped after a throttled or fatal answer");
     }

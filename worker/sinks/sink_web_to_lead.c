@@ -531,8 +531,7 @@ static int post_form(struct w2l *s, const char *form, int *status, int *sent, in
 static void mark_not_sent(struct ls_sink_result *r, const char *why)
 {
     memset(r, 0, sizeof(*r));
-    r->outcome = LS_SINK_RETRY;
-    r->throttled = 1;
+    r->outcome = LS_SINK_NOT_SENT;
     r->retry_after_ms = -1;
     snprintf(r->error, sizeof(r->error), "not sent: %s", why);
 }

@@ -696,9 +696,9 @@ static void finish_xfer(struct hook *h, struct hook_xfer *x, CURLcode cc,
 static void mark_not_sent(struct ls_sink_result *r, const char *why)
 {
     /* The delivery engine counts no attempt for these; they stay due. */
-    r->outcome = LS_SINK_RETRY;
+    r->outcome = LS_SINK_NOT_SENT;
     r->status = 0;
-    r->throttled = 1;
+    r->throttled = 0;
     r->retry_after_ms = -1;
     snprintf(r->error, sizeof(r->error), "not sent: %s", why);
 }
