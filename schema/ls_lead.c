@@ -524,6 +524,23 @@ static int ci_salvage(const char *p, size_t n, struct ls_customer *c)
 }
 
 /* Parses CustomerInfo into lead->customer; sets problem bits. */
+/* 1 when a string value of the object holds a NUL (jansson refuses one in
+ * a key). */
+static int json_has_nul(json_t *obj)
+{
+    const char *key;
+    json_t *v;
+
+    if (!json_is_object(obj))
+        return json_is_string(obj) && memchr(json_string_value(obj), 0, json_string_length(obj));
+    json_object_foreach(obj, key, v)
+    {
+        if (json_is_string(v) && memchr(json_string_value(v), 0, json_string_length(v)))
+            return 1;
+    }
+    return 0;
+}
+
 static int parse_customer(const struct azt_prop *ci, struct ls_lead *lead)
 {
     struct slice text = trim(prop_text(ci));
@@ -534,7 +551,9 @@ static int parse_customer(const struct azt_prop *ci, struct ls_lead *lead)
         lead->problems |= LS_LEAD_CUSTOMERINFO_MISSING;
         return 0;
     }
-    root = json_loadb(text.p, text.n, JSON_DECODE_ANY, NULL);
+    root = json_loadb(text.p, text.n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (json_has_nul(root))
+        lead->problems |= LS_LEAD_NUL_IN_VALUE;
     if (!root) {
         bad = 1;
         rc = ci_salvage(text.p, text.n, &lead->customer);
@@ -904,6 +923,10 @@ int ls_lead_from_entity(const struct azt_entity *e, enum ls_identity identity, s
 
     if (!e->partition_key || !e->row_key)
         lead->problems |= LS_LEAD_KEYS_MISSING;
+    for (i = 0; i < e->nprops; i++)
+        if (e->props[i].type == AZT_TYPE_STRING && e->props[i].text &&
+            memchr(e->props[i].text, 0, e->props[i].text_len))
+            lead->problems |= LS_LEAD_NUL_IN_VALUE;
     lead->partition_key = dup_cstr(e->partition_key);
     lead->row_key = dup_cstr(e->row_key);
     lead->timestamp = dup_cstr(e->timestamp);

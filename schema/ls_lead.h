@@ -39,6 +39,7 @@ enum ls_lead_problem {
     LS_LEAD_LEADSOURCE_MALFORMED = 1 << 2,   /* no '|' or no '-' */
     LS_LEAD_ACTION_UNKNOWN = 1 << 3,
     LS_LEAD_KEYS_MISSING = 1 << 4, /* no PartitionKey or RowKey */
+    LS_LEAD_NUL_IN_VALUE = 1 << 5, /* a NUL inside a string: a cut address; not to deliver */
 };
 
 struct ls_customer {

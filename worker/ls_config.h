@@ -50,6 +50,8 @@ struct ls_config {
     char *log_level;    /* error | warn | info | debug */
     char *journal_mode; /* wal | delete */
     long page_size;
+    long window_max_pages; /* a window over these stops the run, the cursor stays */
+    long window_max_seconds;
     long http_timeout_seconds;
     long progress_seconds;
     /* delivery */

@@ -84,14 +84,14 @@ static int deliver_between_pages(void *ctx)
 
 static char *summary_json(const struct ls_sync_stats *s, const struct run_ctx *r, int64_t ms)
 {
-    json_t *o =
-        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s}", "rows",
-                  (json_int_t)s->rows, "new", (json_int_t)s->fresh, "updated",
-                  (json_int_t)s->updated, "unchanged", (json_int_t)s->unchanged, "testLeads",
-                  (json_int_t)s->test_leads, "malformed", (json_int_t)s->malformed, "delivered",
-                  (json_int_t)r->total.delivered, "retried", (json_int_t)r->total.retried, "dead",
-                  (json_int_t)r->total.dead, "pending", (json_int_t)r->total.pending, "ms",
-                  (json_int_t)ms, "windowFrom", s->lower, "windowTo", s->upper);
+    json_t *o = json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s}", "rows", (json_int_t)s->rows,
+        "new", (json_int_t)s->fresh, "updated", (json_int_t)s->updated, "unchanged",
+        (json_int_t)s->unchanged, "testLeads", (json_int_t)s->test_leads, "malformed",
+        (json_int_t)s->malformed, "skipped", (json_int_t)s->skipped, "delivered",
+        (json_int_t)r->total.delivered, "retried", (json_int_t)r->total.retried, "dead",
+        (json_int_t)r->total.dead, "pending", (json_int_t)r->total.pending, "ms", (json_int_t)ms,
+        "windowFrom", s->lower, "windowTo", s->upper);
     char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
     json_decref(o);
@@ -103,11 +103,12 @@ static void print_summary(const char *what, const struct ls_sync_stats *s, const
 {
     LS_INFO("run",
             "%s: rows=%lld new=%lld updated=%lld unchanged=%lld test=%lld malformed=%lld "
-            "delivered=%lld retried=%lld dead=%lld pending=%lld in %lld.%03llds",
+            "skipped=%lld delivered=%lld retried=%lld dead=%lld pending=%lld in %lld.%03llds",
             what, (long long)s->rows, (long long)s->fresh, (long long)s->updated,
             (long long)s->unchanged, (long long)s->test_leads, (long long)s->malformed,
-            (long long)r->total.delivered, (long long)r->total.retried, (long long)r->total.dead,
-            (long long)r->total.pending, (long long)(ms / 1000), (long long)(ms % 1000));
+            (long long)s->skipped, (long long)r->total.delivered, (long long)r->total.retried,
+            (long long)r->total.dead, (long long)r->total.pending, (long long)(ms / 1000),
+            (long long)(ms % 1000));
     if (r->total.dead > 0)
         LS_WARN("run",
                 "%lld deliveries parked as dead letters: see 'leadsync status', then "
@@ -246,6 +247,8 @@ int ls_cmd_run(const struct ls_config *cfg, const struct ls_cmd_args *a, int *ex
     so.since = a->since_iso[0] ? a->since_iso : NULL;
     so.dry_run = a->dry_run;
     so.progress_seconds = cfg->progress_seconds;
+    so.max_pages = cfg->window_max_pages;
+    so.max_seconds = cfg->window_max_seconds;
     so.stop = &ls_stop_requested;
     if (a->dry_run) {
         rc = dry_run(cfg, client, &so);

@@ -200,7 +200,13 @@ void ls_delivery_id(const char *pk, const char *rk, const char *content_hash, ch
 /* ------------------------------------------------------------------------ */
 /* The window                                                                */
 
-static void log_problems(const struct ls_lead *lead)
+/* Rows that are never delivered: without keys the ledger cannot tell them
+ * apart (they would go out again every run); a NUL would cut an address. */
+#define SKIP_PROBLEMS (LS_LEAD_KEYS_MISSING | LS_LEAD_NUL_IN_VALUE)
+
+/* One line for the first row of each kind of problem in a window; the rest
+ * are counted for one summary line (a hostile table cannot flood the log). */
+static void log_problems(const struct ls_lead *lead, struct ls_sync_stats *st)
 {
     char what[256] = "";
     size_t off = 0;
@@ -213,8 +219,15 @@ static void log_problems(const struct ls_lead *lead)
         {LS_LEAD_LEADSOURCE_MALFORMED, "LeadSource malformed"},
         {LS_LEAD_ACTION_UNKNOWN, "unknown action"},
         {LS_LEAD_KEYS_MISSING, "PartitionKey or RowKey missing"},
+        {LS_LEAD_NUL_IN_VALUE, "a NUL character inside a value"},
     };
     size_t i;
+
+    if (!(lead->problems & ~st->warned)) {
+        st->unlogged++;
+        return;
+    }
+    st->warned |= lead->problems;
 
     for (i = 0; i < LS_ARRAY_LEN(names); i++) {
         if (lead->problems & names[i].bit) {
@@ -225,8 +238,10 @@ static void log_problems(const struct ls_lead *lead)
                 off += (size_t)n;
         }
     }
-    LS_WARN("sync", "row pk=%s rk=%s: %s; going on with what parsed", lead->partition_key,
-            lead->row_key, what);
+    LS_WARN("sync", "row pk=%s rk=%s: %s; %s (further rows like it are counted, not logged)",
+            lead->partition_key, lead->row_key, what,
+            (lead->problems & SKIP_PROBLEMS) ? "skipped, not delivered"
+                                             : "going on with what parsed");
 }
 
 /* json_dumps(obj, JSON_COMPACT) through a stack buffer: jansson's own
@@ -400,9 +415,11 @@ static int process_row(struct sync_ctx *c, const struct azt_entity *e, int64_t n
                       e->partition_key ? e->partition_key : "", e->row_key ? e->row_key : "");
         goto done;
     }
-    if (lead->problems) {
+    if (lead->problems & LS_LEAD_KEYS_MISSING) {
         c->st->malformed++;
-        log_problems(lead);
+        c->st->skipped++;
+        log_problems(lead, c->st);
+        goto done;
     }
     if (c->ledger) {
         rc = ls_ledger_row_get(c->ledger, lead->partition_key, lead->row_key, old_hash, &found);
@@ -413,7 +430,13 @@ static int process_row(struct sync_ctx *c, const struct azt_entity *e, int64_t n
         c->st->unchanged++;
         goto done;
     }
-    if (lead->is_test && !o->deliver_test_leads) {
+    if (lead->problems) {
+        c->st->malformed++;
+        log_problems(lead, c->st);
+    }
+    if (lead->problems & SKIP_PROBLEMS) {
+        c->st->skipped++; /* remembered below, so a re-read finds it unchanged */
+    } else if (lead->is_test && !o->deliver_test_leads) {
         LS_INFO("sync",
                 "validation lead received pk=%s rk=%s: skipped (LEADSYNC_TEST_LEADS=deliver "
                 "delivers them)",
@@ -604,6 +627,25 @@ static void log_progress(const struct ls_sync_stats *st, int64_t started)
             (long long)st->unchanged, (long long)(el > 0 ? st->rows * 1000 / el : 0));
 }
 
+/* A window that goes on past its budget (a table service handing out
+ * continuations forever, or far more rows than configured for) stops the run
+ * with the cursor where it was. */
+static int window_budget(const struct ls_sync_opts *o, const struct ls_sync_stats *st,
+                         int64_t started_ms)
+{
+    if (o->max_pages > 0 && st->pages > o->max_pages)
+        return ls_error(LS_EPARSE,
+                        "the window [%s, %s) is still going after %ld pages "
+                        "(LEADSYNC_WINDOW_MAX_PAGES): stopped, the cursor did not move",
+                        st->lower, st->upper, o->max_pages);
+    if (o->max_seconds > 0 && ls_mono_ms() - started_ms > (int64_t)o->max_seconds * 1000)
+        return ls_error(LS_EPARSE,
+                        "the window [%s, %s) is still going after %ld s "
+                        "(LEADSYNC_WINDOW_MAX_SECONDS): stopped, the cursor did not move",
+                        st->lower, st->upper, o->max_seconds);
+    return LS_OK;
+}
+
 /* Reads the window's pages, each processed and committed on its own. */
 static int read_pages(struct azt_client *client, struct sync_ctx *c)
 {
@@ -647,7 +689,9 @@ static int read_pages(struct azt_client *client, struct sync_ctx *c)
             goto done;
         }
         st->pages++;
-        rc = process_page(c, page, filter ? NULL : st->upper);
+        rc = window_budget(o, st, started);
+        if (rc == LS_OK)
+            rc = process_page(c, page, filter ? NULL : st->upper);
         azt_page_free(page);
         page = NULL;
         if (rc)
@@ -660,6 +704,11 @@ static int read_pages(struct azt_client *client, struct sync_ctx *c)
             goto done;
     }
 done:
+    if (st->unlogged)
+        LS_WARN("sync",
+                "%lld more rows with problems were counted, not logged one by one "
+                "(malformed=%lld skipped=%lld)",
+                (long long)st->unlogged, (long long)st->malformed, (long long)st->skipped);
     azt_iter_free(it);
     free(filter);
     return rc;

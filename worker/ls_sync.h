@@ -36,7 +36,10 @@ struct ls_sync_stats {
     int64_t updated;    /* changed rows enqueued */
     int64_t unchanged;  /* skipped by content hash */
     int64_t test_leads; /* validation leads skipped */
-    int64_t malformed;  /* rows with a problem (still processed) */
+    int64_t malformed;  /* rows with a problem */
+    int64_t skipped;    /* of which not delivered: no keys, or a NUL inside a value */
+    unsigned warned;    /* problem kinds logged row by row this window (once each) */
+    int64_t unlogged;   /* rows with problems not logged one by one */
     int64_t late;       /* new versions older than their lead's newest (ls_row_version_compare) */
     int64_t enqueued;   /* deliveries enqueued (rows x sinks) */
     int64_t delivered;  /* delivered inline, before the page commit (ls_sink.h) */
@@ -54,6 +57,7 @@ struct ls_sync_opts {
     const char *since; /* run --since: lower bound override (ISO 8601), or NULL */
     int dry_run;       /* read and report, change nothing (ledger may be NULL) */
     long progress_seconds;
+    long max_pages, max_seconds; /* the window's budget; past it the run stops, cursor kept */
     volatile sig_atomic_t *stop;
     /* Called after each committed page (the daemon delivers between pages on a long catch-up). */
     int (*after_page)(void *ctx);

@@ -147,5 +147,54 @@ class HostileTable(unittest.TestCase):
         self.assertEqual(len(self.lines()), 200)
         self.assertIsNotNone(self.cursor())
 
+    def test_rows_without_keys_skipped(self):
+        """Rows without PartitionKey/RowKey are counted and skipped, one warning a run."""
+        self.table("nokeys")
+        for run in range(2):
+            p = self.run_once()
+            self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+            self.assertIn("skipped=20 ", p.stderr)
+            self.assertEqual(p.stderr.count("PartitionKey or RowKey missing"), 1, p.stderr[-3000:])
+            # the 180 rows with keys arrive once; the keyless ones never
+            self.assertEqual(len(self.lines()), 180)
+
+    def test_row_warnings_rate_limited(self):
+        """200 rows without CustomerInfo: one line for the kind, one summary line."""
+        self.table("plain")
+        p = self.run_once()
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        self.assertEqual(p.stderr.count("CustomerInfo missing"), 1, p.stderr[-3000:])
+        self.assertIn("199 more rows with problems were counted, not logged one by one",
+                      p.stderr)
+        self.assertLess(len(p.stderr.splitlines()), 20, p.stderr[-3000:])
+        self.assertEqual(len(self.lines()), 200)
+
+    def test_nul_inside_a_value(self):
+        """A NUL inside an email or a name: the row is malformed and never delivered cut."""
+        self.table("nul")
+        p = self.run_once()
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        self.assertIn("skipped=40 ", p.stderr)
+        self.assertEqual(p.stderr.count("a NUL character inside a value"), 1, p.stderr[-3000:])
+        leads = self.lines()
+        self.assertEqual(len(leads), 160)
+        emails = [x["lead"]["customer"]["email"] for x in leads]
+        self.assertNotIn("victim@example.com", emails)
+        self.assertNotIn("Offer", [x["lead"]["offerTitle"] for x in leads if
+                                   x["lead"]["rowKey"].endswith("7")])
+        p = self.run_once()  # remembered: not counted again
+        self.assertIn("skipped=0 ", p.stderr)
+        self.assertEqual(len(self.lines()), 160)
+
+    def test_endless_continuation_budget(self):
+        """Fresh continuations on empty pages forever: the window's budget stops the run."""
+        self.table("endless")
+        p = self.run_once({"LEADSYNC_WINDOW_MAX_PAGES": "40"})
+        self.assertEqual(p.returncode, 65, p.stderr[-2000:])
+        last = p.stderr.strip().splitlines()[-1]
+        self.assertIn("after 40 pages (LEADSYNC_WINDOW_MAX_PAGES)", last)
+        self.assertIn("the cursor did not move", last)
+        self.assertIsNone(self.cursor())
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -287,6 +287,35 @@ static void test_ls_lead__keys_missing(void **state)
     ls_lead_free(lead);
 }
 
+/* A NUL inside a value would cut the address or name a sink sends: the row
+ * is flagged, never delivered cut. */
+static void test_ls_lead__nul_in_value(void **state)
+{
+    static const char offer[] = "Contoso\0 CRM";
+    struct ent t;
+    struct ls_lead *lead;
+
+    (void)state;
+    ent_standard(&t);
+    lead = mk(&t);
+    assert_false(lead->problems & LS_LEAD_NUL_IN_VALUE);
+    ls_lead_free(lead);
+
+    ent_standard(&t);
+    ent_set(&t, "CustomerInfo",
+            "{\"FirstName\":\"Alice\",\"Email\":\"alice@example.com\\u0000.evil.example\"}");
+    lead = mk(&t);
+    assert_true(lead->problems & LS_LEAD_NUL_IN_VALUE);
+    ls_lead_free(lead);
+
+    ent_standard(&t);
+    ent_del(&t, "OfferDisplayName");
+    ent_add(&t, "OfferDisplayName", AZT_TYPE_STRING, offer, sizeof(offer) - 1);
+    lead = mk(&t);
+    assert_true(lead->problems & LS_LEAD_NUL_IN_VALUE);
+    ls_lead_free(lead);
+}
+
 /* ------------------------------------------------------------------------ */
 /* CustomerInfo                                                              */
 
@@ -1097,6 +1126,7 @@ int main(void)
         cmocka_unit_test(test_ls_lead__bad_arguments),
         cmocka_unit_test(test_ls_lead__empty_entity),
         cmocka_unit_test(test_ls_lead__keys_missing),
+        cmocka_unit_test(test_ls_lead__nul_in_value),
         cmocka_unit_test(test_ls_lead__customerinfo_missing),
         cmocka_unit_test(test_ls_lead__customerinfo_malformed),
         cmocka_unit_test(test_ls_lead__customerinfo_non_string_values),
