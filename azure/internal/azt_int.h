@@ -88,7 +88,7 @@ const char *azt__client_endpoint(const struct azt_client *c);
 /* The Accept header value for a metadata level (0 none, 1 minimal, 2 full). */
 const char *azt__accept_for(int metadata);
 
-/* ---- Retry policy (pure, azt_client.c) ---- */
+/* ---- Retry policy (pure, azt_retry.c) ---- */
 
 /*
  * Delay before retry number `retry` (0 = first retry): d = min(cap, base*2^retry),
@@ -104,6 +104,10 @@ long azt__parse_retry_after(const char *s, size_t n, time_t now);
 
 /* 1 when the HTTP status is transient (408, 429, 500, 502, 503, 504). */
 int azt__status_retryable(long status);
+
+/* A retry-after-ms or x-ms-retry-after-ms value in milliseconds, at most
+ * AZT__RETRY_AFTER_MAX_MS; -1 when malformed. Takes (ptr, len). */
+long azt__parse_ms(const char *s, size_t n);
 
 /* ---- Names and keys (azt_write.c) ---- */
 
