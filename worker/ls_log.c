@@ -36,65 +36,30 @@ int ls_log_enabled(int level)
     return level <= log_level;
 }
 
-/* key=value words of a message become JSON fields (numbers as numbers);
- * the message itself stays whole. Reserved names are left alone. */
-static void add_fields(json_t *o, const char *msg)
+void ls_log_blank_controls(char *s)
 {
-    const char *p = msg;
+    unsigned char *p = (unsigned char *)s;
 
-    while (*p) {
-        const char *w = p, *eq = NULL, *end;
-        char key[64];
-        char val[512];
-        size_t kl, vl;
-
-        while (*p && *p != ' ')
-            p++;
-        end = p;
-        while (*p == ' ')
-            p++;
-        for (eq = w; eq < end && ((*eq >= 'a' && *eq <= 'z') || *eq == '_' ||
-                                  (eq > w && *eq >= '0' && *eq <= '9'));
-             eq++)
-            ;
-        if (eq == w || eq >= end || *eq != '=' || eq + 1 == end)
-            continue;
-        kl = (size_t)(eq - w);
-        vl = (size_t)(end - eq - 1);
-        if (kl >= sizeof(key) || vl >= sizeof(val))
-            continue;
-        memcpy(key, w, kl);
-        key[kl] = '\0';
-        memcpy(val, eq + 1, vl);
-        val[vl] = '\0';
-        if (!strcmp(key, "ts") || !strcmp(key, "level") || !strcmp(key, "component") ||
-            !strcmp(key, "msg"))
-            continue;
-        {
-            char *num_end = NULL;
-            long long n = strtoll(val, &num_end, 10);
-
-            if (num_end && *num_end == '\0' && num_end != val && (val[0] != '0' || vl == 1))
-                json_object_set_new(o, key, json_integer(n));
-            else
-                json_object_set_new(o, key, json_string(val));
-        }
+    for (; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+        else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) /* C1 controls (CSI is one) */
+            p[0] = p[1] = ' ';
     }
 }
 
-void ls_log_write(int level, const char *component, const char *fmt, ...)
+static void write_event(int level, const char *component, char *msg,
+                        const struct ls_log_field *fields, size_t nfields)
 {
-    char msg[2048];
     char ts[32];
     struct tm tm;
     time_t now = time(NULL);
-    va_list ap;
+    size_t i;
 
     if (level < 0 || level > LS_LOG_DEBUG)
         level = LS_LOG_ERROR;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
+    /* one event per line, and no terminal escapes from whatever the message quotes */
+    ls_log_blank_controls(msg);
     gmtime_r(&now, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
     if (log_json) {
@@ -104,25 +69,49 @@ void ls_log_write(int level, const char *component, const char *fmt, ...)
         char *line = NULL;
 
         if (o) {
+            /* fields first: the four reserved names always win */
+            for (i = 0; i < nfields; i++)
+                json_object_set_new(o, fields[i].key,
+                                    fields[i].str ? json_string(fields[i].str)
+                                                  : json_integer((json_int_t)fields[i].num));
+            json_object_set_new(o, "ts", json_string(ts));
+            json_object_set_new(o, "level", json_string(level_names[level]));
+            json_object_set_new(o, "component", json_string(component));
             json_object_set_new(o, "msg", m ? m : json_string("(message not UTF-8)"));
-            add_fields(o, msg);
         } else {
             json_decref(m);
         }
         line = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-
         if (line)
             fprintf(stderr, "%s\n", line);
         free(line);
         json_decref(o);
     } else {
-        char *nl;
-
-        /* one event per line */
-        for (nl = msg; (nl = strpbrk(nl, "\r\n")) != NULL;)
-            *nl = ' ';
         fprintf(stderr, "%s %-5s %s: %s\n", ts, level_names[level], component, msg);
     }
+}
+
+void ls_log_write(int level, const char *component, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    write_event(level, component, msg, NULL, 0);
+}
+
+void ls_log_fields(int level, const char *component, const struct ls_log_field *fields,
+                   size_t nfields, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    write_event(level, component, msg, fields, nfields);
 }
 
 void ls_log_azt(void *ctx, int level, const char *msg)

@@ -21,6 +21,19 @@ void ls_log_setup(int level, int json);
 int ls_log_level_parse(const char *s);
 int ls_log_enabled(int level);
 void ls_log_write(int level, const char *component, const char *fmt, ...) LS_PRINTF(3, 4);
+/* One structured field of an event: JSON lines carry it as a member (a
+ * number when str is NULL); the text format shows the message only. JSON
+ * fields come only from here, never from the message text. */
+struct ls_log_field {
+    const char *key;
+    const char *str;
+    long long num;
+};
+void ls_log_fields(int level, const char *component, const struct ls_log_field *fields,
+                   size_t nfields, const char *fmt, ...) LS_PRINTF(5, 6);
+/* Blanks control characters (C0, DEL, C1) in place: text from the network
+ * cannot move the cursor, clear the screen or start a new line. */
+void ls_log_blank_controls(char *s);
 /* An azt_log_fn adapter; ctx is the component name (const char *). */
 void ls_log_azt(void *ctx, int level, const char *msg);
 

@@ -101,7 +101,24 @@ static char *summary_json(const struct ls_sync_stats *s, const struct run_ctx *r
 static void print_summary(const char *what, const struct ls_sync_stats *s, const struct run_ctx *r,
                           int64_t ms)
 {
-    LS_INFO("run",
+    const struct ls_log_field f[] = {
+        {"rows", NULL, (long long)s->rows},
+        {"new", NULL, (long long)s->fresh},
+        {"updated", NULL, (long long)s->updated},
+        {"unchanged", NULL, (long long)s->unchanged},
+        {"test", NULL, (long long)s->test_leads},
+        {"malformed", NULL, (long long)s->malformed},
+        {"skipped", NULL, (long long)s->skipped},
+        {"delivered", NULL, (long long)r->total.delivered},
+        {"retried", NULL, (long long)r->total.retried},
+        {"dead", NULL, (long long)r->total.dead},
+        {"pending", NULL, (long long)r->total.pending},
+        {"ms", NULL, (long long)ms},
+    };
+
+    if (ls_log_enabled(LS_LOG_INFO))
+        ls_log_fields(
+            LS_LOG_INFO, "run", f, LS_ARRAY_LEN(f),
             "%s: rows=%lld new=%lld updated=%lld unchanged=%lld test=%lld malformed=%lld "
             "skipped=%lld delivered=%lld retried=%lld dead=%lld pending=%lld in %lld.%03llds",
             what, (long long)s->rows, (long long)s->fresh, (long long)s->updated,
