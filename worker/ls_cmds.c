@@ -126,6 +126,8 @@ int ls_cmd_check(const struct ls_config *cfg, const struct ls_cmd_args *a, int *
                 free(what);
             } else
                 printf("sink %s: ok (%s)\n", sinks[i].id, msg);
+            ls_route_describe(sinks[i].route, msg, sizeof(msg));
+            printf("sink %s: route: %s\n", sinks[i].id, msg);
             if (src && !worst)
                 worst = src;
         }

@@ -19,6 +19,10 @@ const struct ls_conf_entry ls_conf_entries[] = {
      "SQLite ledger path (created 0600)", NULL},
     {"LEADSYNC_SINKS", LS_CONF_STRING, "jsonl:./leads.jsonl", S(sinks), 0, 0, 0, NULL,
      "comma-separated sinks, each [NAME=]KIND[:ARG]: jsonl:PATH, webhook:URL, salesforce, dynamics, marketo, hubspot, web_to_lead", NULL},
+    {"LEADSYNC_ROUTES", LS_CONF_STRING, NULL, S(routes), 0, 0, 0, NULL,
+     "JSON object: sink name -> {\"offer\"|\"source\"|\"action\"|\"stage\"|\"country\": [globs]}; a sink without a route gets every lead", NULL},
+    {"LEADSYNC_ROUTES_FILE", LS_CONF_STRING, NULL, S(routes_file), 0, 0, 0, NULL,
+     "file holding LEADSYNC_ROUTES", NULL},
     {"LEADSYNC_WEBHOOK_SECRET", LS_CONF_STRING, NULL, S(webhook_secret), LS_CONF_SECRET, 0, 0, NULL,
      "Standard Webhooks secret (whsec_ + base64); unsigned deliveries when unset", NULL},
     {"LEADSYNC_OVERLAP_SECONDS", LS_CONF_INT, "300", S(overlap_seconds), 0, 0, 86400 * 30, NULL,
@@ -353,6 +357,18 @@ static int load_file(struct ls_config *cfg, const char *file)
         const char *text;
 
         snprintf(origin, sizeof(origin), "config file %s", file);
+        if (strcmp(key, "routes") == 0)
+            e = find_entry("LEADSYNC_ROUTES", strlen("LEADSYNC_ROUTES"));
+        if (e && e->offset == S(routes) && json_is_object(val)) {
+            char *routes = json_dumps(val, JSON_COMPACT);
+
+            rc = routes ? set_entry(cfg, e, routes, origin)
+                        : ls_error(LS_ENOMEM, "config file %s: out of memory", file);
+            free(routes);
+            if (rc)
+                goto done;
+            continue;
+        }
         if (!e) {
             rc = ls_error(LS_ECONFIG, "config file %s: unknown key \"%s\"", file, key);
             goto done;
@@ -373,6 +389,25 @@ static int load_file(struct ls_config *cfg, const char *file)
     }
 done:
     json_decref(root);
+    return rc;
+}
+
+/* LEADSYNC_ROUTES_FILE into cfg->routes; both at once is an error. */
+static int load_routes_file(struct ls_config *cfg)
+{
+    char *text = NULL;
+    int rc;
+
+    if (!cfg->routes_file || !*cfg->routes_file)
+        return LS_OK;
+    if (cfg->routes && *cfg->routes)
+        return ls_error(LS_ECONFIG, "LEADSYNC_ROUTES and LEADSYNC_ROUTES_FILE are both set: "
+                                    "use one");
+    rc = read_secret_file("LEADSYNC_ROUTES", cfg->routes_file, &text);
+    if (rc == LS_OK) {
+        free(cfg->routes);
+        cfg->routes = text;
+    }
     return rc;
 }
 
@@ -452,7 +487,7 @@ int ls_config_load(struct ls_config *cfg, const char *file, char *const *envp,
         if (v && *v && (rc = set_entry(cfg, e, v, "environment")) != LS_OK)
             return rc;
     }
-    return LS_OK;
+    return load_routes_file(cfg);
 }
 
 int ls_config_require_source(const struct ls_config *cfg)

@@ -40,6 +40,8 @@ struct ls_config {
     char *table;
     char *state;
     char *sinks;
+    char *routes;      /* JSON text (ls_route.h) */
+    char *routes_file; /* read into routes at load */
     char *webhook_secret;
     long overlap_seconds;
     long settle_seconds;

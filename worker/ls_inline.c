@@ -33,9 +33,10 @@ int ls_inline_open(struct ls_ledger *ledger, const struct ls_sink *sinks, size_t
     *out = NULL;
     if (!ledger || nsinks == 0)
         return LS_OK;
-    /* Outbox rows pending go first, in order, through the delivery engine. */
+    /* Outbox rows pending go first, in order, through the delivery engine; a
+     * sink with a route takes only some leads: the outbox path filters them. */
     for (k = 0; k < nsinks; k++) {
-        if (!sinks[k].ops->deliver_inline)
+        if (!sinks[k].ops->deliver_inline || sinks[k].route)
             return LS_OK;
         rc = ls_ledger_pending_count(ledger, sinks[k].id, &n);
         if (rc)

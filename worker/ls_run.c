@@ -139,24 +139,31 @@ static int dry_run(const struct ls_config *cfg, struct azt_client *client,
     struct ls_ledger *ledger = NULL;
     struct ls_ledger_opts lo = {0};
     struct ls_sync_stats st;
+    struct ls_sink *sinks = NULL;
+    size_t nsinks = 0;
     struct stat sb;
     int rc;
 
+    rc = ls_sinks_plan(cfg, &sinks, &nsinks); /* routes: which sinks each lead goes to */
+    if (rc)
+        return rc;
     if (stat(cfg->state, &sb) == 0) {
         lo.path = cfg->state;
         lo.readonly = 1;
         rc = ls_ledger_open(&lo, &ledger);
         if (rc)
-            return rc;
+            goto done;
     }
-    rc = ls_sync_window(client, ledger, NULL, 0, so, &st);
+    rc = ls_sync_window(client, ledger, sinks, nsinks, so, &st);
     if (rc == LS_OK)
         LS_INFO("run",
                 "dry run: rows=%lld would deliver new=%lld updated=%lld; unchanged=%lld "
                 "test=%lld malformed=%lld; nothing was changed",
                 (long long)st.rows, (long long)st.fresh, (long long)st.updated,
                 (long long)st.unchanged, (long long)st.test_leads, (long long)st.malformed);
+done:
     ls_ledger_close(ledger);
+    ls_sinks_destroy(sinks, nsinks);
     return rc;
 }
 

@@ -324,10 +324,43 @@ static int is_late(const struct ls_lead *lead, const struct ls_ledger_version *n
     return 1;
 }
 
-/* Hands a new row version to the sinks: the inline path, or one outbox row
- * per sink. Takes payload over. */
+/* What routes look at in a lead: the stage is the one it reached. */
+static void route_lead(const struct ls_lead *lead, int stage, struct ls_route_lead *rl)
+{
+    rl->v[LS_ROUTE_OFFER] = lead->offer_id;
+    rl->v[LS_ROUTE_SOURCE] = lead->source;
+    rl->v[LS_ROUTE_ACTION] = lead->action;
+    rl->v[LS_ROUTE_STAGE] = ls_stage_name((enum ls_stage)stage);
+    rl->v[LS_ROUTE_COUNTRY] = lead->customer.country;
+}
+
+/* " sinks=a,b": the sinks whose routes take the lead ("none" when no route
+ * does); "" without sinks. */
+static void routed_to(const struct sync_ctx *c, const struct ls_route_lead *rl, char *buf,
+                      size_t cap)
+{
+    size_t i, off = 0;
+    int k;
+
+    buf[0] = '\0';
+    for (i = 0; i < c->nsinks; i++) {
+        if (!ls_route_match(c->sinks[i].route, rl))
+            continue;
+        k = snprintf(buf + off, cap - off, "%s%s", off ? "," : " sinks=", c->sinks[i].id);
+        if (k < 0 || (size_t)k >= cap - off)
+            break;
+        off += (size_t)k;
+        c->st->enqueued++;
+    }
+    if (c->nsinks && !off)
+        snprintf(buf, cap, " sinks=none");
+}
+
+/* Hands a new row version to the sinks its routes let through: the inline
+ * path (never with routes), or one outbox row per sink. Takes payload over. */
 static int row_enqueue(struct sync_ctx *c, const struct ls_lead *lead, const char *delivery_id,
-                       char *payload, int created, int late, int64_t now)
+                       char *payload, int created, int late, const struct ls_route_lead *rl,
+                       int64_t now)
 {
     size_t i;
     int mode, rc = LS_OK;
@@ -336,6 +369,8 @@ static int row_enqueue(struct sync_ctx *c, const struct ls_lead *lead, const cha
         return ls_inline_add(c->inl, lead->lead_id, delivery_id, payload, created, late, now,
                              c->st);
     for (i = 0; i < c->nsinks && rc == LS_OK; i++) {
+        if (!ls_route_match(c->sinks[i].route, rl))
+            continue; /* never queued: nothing waits forever */
         mode = !c->sinks[i].ops->coalesce ? LS_ENQUEUE_EVERY
                : late                     ? LS_ENQUEUE_LATE
                                           : LS_ENQUEUE_COALESCE;
@@ -355,7 +390,8 @@ static int row_deliver(struct sync_ctx *c, const struct ls_lead *lead, int found
     struct ls_ledger_version newest = {0};
     struct ls_ledger_version mine = {lead->timestamp, lead->created_time, lead->partition_key,
                                      lead->row_key};
-    char delivery_id[40];
+    struct ls_route_lead rl;
+    char delivery_id[40], to[512];
     json_t *obj = NULL;
     char *payload = NULL;
     int lead_found = 0, max_stage = 0, dnc = 0, late = 0;
@@ -375,11 +411,12 @@ static int row_deliver(struct sync_ctx *c, const struct ls_lead *lead, int found
     else
         c->st->fresh++;
     c->st->late += late;
+    route_lead(lead, stage, &rl);
     if (c->o->dry_run) {
-        printf("%s lead=%s pk=%s rk=%s stage=%s%s%s\n", found ? "update" : "new", lead->lead_id,
+        routed_to(c, &rl, to, sizeof(to));
+        printf("%s lead=%s pk=%s rk=%s stage=%s%s%s%s\n", found ? "update" : "new", lead->lead_id,
                lead->partition_key, lead->row_key, ls_stage_name((enum ls_stage)stage),
-               new_dnc ? " do-not-contact" : "", late ? " late" : "");
-        c->st->enqueued += (int64_t)c->nsinks;
+               new_dnc ? " do-not-contact" : "", late ? " late" : "", to);
         goto done;
     }
     rc = ls_ledger_lead_put(c->ledger, lead->lead_id, stage, new_dnc, late ? NULL : &mine, now);
@@ -392,7 +429,7 @@ static int row_deliver(struct sync_ctx *c, const struct ls_lead *lead, int found
                       lead->row_key);
         goto done;
     }
-    rc = row_enqueue(c, lead, delivery_id, payload, !lead_found, late, now);
+    rc = row_enqueue(c, lead, delivery_id, payload, !lead_found, late, &rl, now);
 done:
     json_decref(obj);
     ls_ledger_version_free(&newest);

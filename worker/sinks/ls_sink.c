@@ -281,11 +281,32 @@ int ls_sinks_attach(struct ls_ledger *l, const char *list)
     return rc;
 }
 
-int ls_sinks_create(const struct ls_config *cfg, struct ls_sink **out, size_t *n)
+/* The routes of sinks[0..n) from the configuration. */
+static int load_routes(const struct ls_config *cfg, struct ls_sink *sinks, size_t n)
+{
+    const char **ids = ls_xcalloc(n, sizeof(*ids));
+    struct ls_route **routes = ls_xcalloc(n, sizeof(*routes));
+    size_t i;
+    int rc;
+
+    for (i = 0; i < n; i++)
+        ids[i] = sinks[i].id;
+    rc = ls_routes_parse(cfg->routes,
+                         cfg->routes_file && *cfg->routes_file ? "LEADSYNC_ROUTES_FILE"
+                                                               : "LEADSYNC_ROUTES",
+                         ids, n, routes);
+    for (i = 0; rc == LS_OK && i < n; i++)
+        sinks[i].route = routes[i];
+    free(routes);
+    free(ids);
+    return rc;
+}
+
+static int sinks_build(const struct ls_config *cfg, int create, struct ls_sink **out, size_t *n)
 {
     struct ls_sink_spec *specs = NULL;
     struct ls_sink *sinks = NULL;
-    size_t nspecs = 0, count = 0;
+    size_t nspecs = 0, count;
     int rc;
 
     *out = NULL;
@@ -295,26 +316,32 @@ int ls_sinks_create(const struct ls_config *cfg, struct ls_sink **out, size_t *n
         return rc;
     sinks = ls_xcalloc(nspecs, sizeof(*sinks));
     for (count = 0; count < nspecs; count++) {
-        struct ls_sink *s = &sinks[count];
-
-        s->ops = specs[count].ops;
-        s->id = specs[count].id;
-        s->key = specs[count].key;
+        sinks[count].ops = specs[count].ops;
+        sinks[count].id = specs[count].id;
+        sinks[count].key = specs[count].key;
         specs[count].id = specs[count].key = NULL;
-        rc = s->ops->create(specs[count].arg, cfg, &s->ctx);
-        if (rc) {
-            count++;
-            goto done;
-        }
     }
-    *out = sinks;
-    *n = count;
-    sinks = NULL;
-    count = 0;
-done:
+    rc = load_routes(cfg, sinks, count);
+    for (count = 0; rc == LS_OK && create && count < nspecs; count++)
+        rc = sinks[count].ops->create(specs[count].arg, cfg, &sinks[count].ctx);
+    if (rc == LS_OK) {
+        *out = sinks;
+        *n = nspecs;
+        sinks = NULL;
+    }
     ls_sink_specs_free(specs, nspecs);
-    ls_sinks_destroy(sinks, count);
+    ls_sinks_destroy(sinks, nspecs);
     return rc;
+}
+
+int ls_sinks_create(const struct ls_config *cfg, struct ls_sink **out, size_t *n)
+{
+    return sinks_build(cfg, 1, out, n);
+}
+
+int ls_sinks_plan(const struct ls_config *cfg, struct ls_sink **out, size_t *n)
+{
+    return sinks_build(cfg, 0, out, n);
 }
 
 void ls_sinks_destroy(struct ls_sink *sinks, size_t n)
@@ -328,6 +355,7 @@ void ls_sinks_destroy(struct ls_sink *sinks, size_t n)
             sinks[i].ops->destroy(sinks[i].ctx);
         free(sinks[i].id);
         free(sinks[i].key);
+        ls_route_free(sinks[i].route);
     }
     free(sinks);
 }

@@ -10,6 +10,7 @@
 
 #include "ls_common.h"
 #include "ls_config.h"
+#include "ls_route.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -115,8 +116,9 @@ struct ls_sink_spec {
 struct ls_sink {
     const struct ls_sink_ops *ops;
     void *ctx;
-    char *id;  /* ledger name (ls_sink_spec.id) */
-    char *key; /* ls_sink_spec.key */
+    char *id;               /* ledger name (ls_sink_spec.id) */
+    char *key;              /* ls_sink_spec.key */
+    struct ls_route *route; /* which leads it receives (ls_route.h); NULL: every lead */
 };
 
 /* Parses a LEADSYNC_SINKS list without creating anything: rejects unknown
@@ -141,9 +143,12 @@ LS_NODISCARD int ls_sinks_attach(struct ls_ledger *l, const char *list);
 
 /* Looks an ops table up by name; NULL when unknown. */
 const struct ls_sink_ops *ls_sink_lookup(const char *name);
-/* Parses LEADSYNC_SINKS and creates every sink; rejects unknown and duplicate
+/* Parses LEADSYNC_SINKS and LEADSYNC_ROUTES and creates every sink; rejects unknown and duplicate
  * entries with LS_ECONFIG naming them. *out array of *n, free with ls_sinks_destroy. */
 LS_NODISCARD int ls_sinks_create(const struct ls_config *cfg, struct ls_sink **out, size_t *n);
+/* Like ls_sinks_create with the routes, but creates no sink (ctx NULL): what
+ * `run --dry-run` shows leads would go to. */
+LS_NODISCARD int ls_sinks_plan(const struct ls_config *cfg, struct ls_sink **out, size_t *n);
 void ls_sinks_destroy(struct ls_sink *sinks, size_t n);
 /* The registered sink names, comma-separated, for messages. */
 const char *ls_sink_names(void);
