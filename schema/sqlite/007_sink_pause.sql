@@ -1,4 +1,4 @@
--- 006_sink_pause.sql - a sink's pause, kept across runs.
+-- 007_sink_pause.sql - a sink's pause, kept across runs.
 --
 -- When a receiver throttles (an API limit: Salesforce REQUEST_LIMIT_EXCEEDED,
 -- Dataverse 429, Marketo 606/607/615, HubSpot 429) or cannot be reached, the
