@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -239,6 +240,8 @@ static int set_entry(struct ls_config *cfg, const struct ls_conf_entry *e, const
     if (e->type == LS_CONF_ENUM && !choice_ok(e->choices, value))
         return ls_error(LS_ECONFIG, "%s (%s): '%s' is not one of %s", e->env, origin, value,
                         e->choices);
+    if (*(char **)(base + e->offset) && (e->flags & LS_CONF_SECRET))
+        OPENSSL_cleanse(*(char **)(base + e->offset), strlen(*(char **)(base + e->offset)));
     free(*(char **)(base + e->offset));
     *(char **)(base + e->offset) = ls_xstrdup(value);
     return LS_OK;
@@ -476,6 +479,7 @@ int ls_config_load(struct ls_config *cfg, const char *file, char *const *envp,
                 if ((rc = read_secret_file(e->env, path, &secret)) != LS_OK)
                     return rc;
                 rc = set_entry(cfg, e, secret, "file");
+                OPENSSL_cleanse(secret, strlen(secret));
                 free(secret);
                 if (rc)
                     return rc;
@@ -511,6 +515,9 @@ void ls_config_dispose(struct ls_config *cfg)
         if (e->type != LS_CONF_INT) {
             char **p = (char **)((char *)cfg + e->offset);
 
+            /* the connection string, keys and tokens leave no copy behind */
+            if (*p && (e->flags & LS_CONF_SECRET))
+                OPENSSL_cleanse(*p, strlen(*p));
             free(*p);
             *p = NULL;
         }
