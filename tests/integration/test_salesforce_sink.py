@@ -230,7 +230,7 @@ class SalesforceSink(crmtest.CrmCase):
         u = self.sink_stats("salesforce")["apiUsage"]
         self.assertEqual((u["used"], u["limit"]), (used, 100000))
         p = self.run_worker("status", check=0)
-        self.assertIn("API usage %d/100000" % used, p.stdout)
+        self.assertIn("API usage %d of 100000" % used, p.stdout)
         self.assertEqual(len(pushed), 1)
         m = re.search(r'^leadsync_sink_api_usage\{sink="salesforce"\} (\S+)$', pushed[0], re.M)
         self.assertIsNotNone(m, pushed[0])
