@@ -11,13 +11,19 @@
  *            "properties"}, keyed on LEADSYNC_HUBSPOT_ID_PROPERTY: "email"
  *            (the contact's e-mail, lower-cased) or a custom unique property,
  *            which then receives the leadId. An id occurs once per call.
- *   DNC      POST .../contacts/batch/update by the same idProperty with the
- *            mapping's doNotContact properties: never creates a contact; a
- *            contact HubSpot does not have (OBJECT_NOT_FOUND) is delivered
- *            with nothing to do.
+ *   DNC      the e-mail address is opted out of all e-mail through the
+ *            subscription preferences API (POST <base>/communication-
+ *            preferences/v4/statuses/{email}/unsubscribe-all?channel=EMAIL,
+ *            scope communication_preferences.write); hs_email_optout is
+ *            read-only in HubSpot and is never written. Then POST
+ *            .../contacts/batch/update by the same idProperty with the
+ *            mapped properties and the mapping's doNotContact ones: never
+ *            creates a contact; a contact HubSpot does not have
+ *            (OBJECT_NOT_FOUND) is delivered with nothing to do.
  *   answers  200/201 all done; 207 per input (errors[].context.ids name the
  *            failed ones: dead letters); a whole-call 400/409 with several
- *            inputs is retried one input per call to find the bad ones;
+ *            inputs (idProperty email answers no 207) is split in halves,
+ *            and each half sent again, down to the bad inputs;
  *            429 pauses the sink (TEN_SECONDLY_ROLLING: Retry-After or 10 s;
  *            DAILY: until the next midnight UTC, or Retry-After when later);
  *            423 pauses at least 2 s; 477 pauses for Retry-After (60 s when

@@ -305,8 +305,8 @@ static int fetch_token(struct dv *d, struct ls_sink_result *r)
         char jti[37], *a;
 
         ls_crm_uuid(jti);
-        rc = ls_dv_assertion(d->client_id, d->token_url, d->cert, d->key, ls_now_ms() / 1000,
-                             jti, &assertion);
+        rc = ls_dv_assertion(d->client_id, d->token_url, d->cert, d->key, ls_now_ms() / 1000, jti,
+                             &assertion);
         if (rc) {
             r->outcome = LS_SINK_FATAL;
             snprintf(r->error, sizeof(r->error), "client assertion: %.280s", ls_error_last());

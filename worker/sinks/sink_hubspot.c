@@ -203,6 +203,7 @@ struct hs {
     char *upsert_url;
     char *update_url;
     char *check_url;
+    char *optout_url; /* <base>/communication-preferences/v4/statuses/ */
     char *token;
     char *id_property;
     long batch;
@@ -217,6 +218,7 @@ static void hs_free(struct hs *s)
     free(s->upsert_url);
     free(s->update_url);
     free(s->check_url);
+    free(s->optout_url);
     if (s->token)
         OPENSSL_cleanse(s->token, strlen(s->token));
     free(s->token);
@@ -260,6 +262,7 @@ static int hs_create(const char *arg, const struct ls_config *cfg, void **ctx)
     s->upsert_url = ls_xasprintf("%s/crm/v3/objects/contacts/batch/upsert", base);
     s->update_url = ls_xasprintf("%s/crm/v3/objects/contacts/batch/update", base);
     s->check_url = ls_xasprintf("%s/crm/v3/objects/contacts?limit=1", base);
+    s->optout_url = ls_xasprintf("%s/communication-preferences/v4/statuses/", base);
     s->token = ls_xstrdup(cfg->hubspot_token);
     s->id_property = ls_xstrdup(cfg->hubspot_id_property);
     s->batch = cfg->hubspot_batch > 0 ? cfg->hubspot_batch : 100;
@@ -336,9 +339,102 @@ done:
     return sig;
 }
 
-static int is_dnc(const struct ls_sink_item *it)
+static int is_dnc_item(const struct ls_sink_item *it)
 {
     return json_is_true(json_object_get(it->lead, "doNotContact"));
+}
+
+static void not_sent(struct ls_sink_result *r);
+static int halting(const struct ls_sink_result *r);
+
+/*
+ * Opts an e-mail address out of all e-mail the documented way: HubSpot's
+ * subscription preferences API (v4), POST .../statuses/{email}/
+ * unsubscribe-all?channel=EMAIL. hs_email_optout is read-only and cannot be
+ * written. The address needs no contact (none is created); one HubSpot does
+ * not know is opted out all the same. Fills *r.
+ */
+static void opt_out(struct hs *s, const char *email, struct ls_sink_result *r)
+{
+    char *esc = ls_crm_escape(email);
+    char *url = ls_xasprintf("%s%s/unsubscribe-all?channel=EMAIL", s->optout_url, esc);
+    struct ls_crm_resp resp;
+    long pause_ms = -1;
+
+    memset(&resp, 0, sizeof(resp));
+    if (hs_request(s, "POST", url, "{}", &resp) != LS_OK) {
+        set_all(r, 1, LS_SINK_NOT_SENT, 0, 0, 0, ls_error_last());
+    } else if (resp.status == 0) {
+        char m[300];
+
+        snprintf(m, sizeof(m), "HubSpot unreachable: %.250s", resp.transport);
+        set_all(r, 1, resp.tls_config ? LS_SINK_FATAL : LS_SINK_RETRY, 0, 0, 0, m);
+    } else if (ls_hs_classify(resp.status, resp.retry_after_ms, resp.body, resp.len, &email, 1, 1,
+                              ls_now_ms(), r, &pause_ms) == LS_HS_PAUSE) {
+        r->retry_after_ms = pause_ms;
+    }
+    ls_crm_resp_dispose(&resp);
+    free(url);
+    free(esc);
+}
+
+/* The DNC leads of the batch, opted out of e-mail one by one before their
+ * contact is marked (batch/update: existing contacts only). A lead whose
+ * opt-out did not go through is settled in results; *halt after a
+ * throttled or fatal answer. Returns how many were settled. */
+static size_t opt_out_all(struct hs *s, const struct ls_sink_item *items, size_t n, int *todo,
+                          struct ls_sink_result *results, int *halt)
+{
+    size_t i, settled = 0;
+
+    for (i = 0; i < n && !*halt; i++) {
+        const char *mail;
+        char *email;
+        struct ls_sink_result r;
+
+        if (!todo[i] || !is_dnc_item(&items[i]))
+            continue;
+        mail = json_string_value(ls_mapping_lookup(items[i].lead, "customer.email"));
+        email = mail ? ls_crm_lower_trim(mail) : NULL;
+        if (email && *email) {
+            opt_out(s, email, &r);
+            if (r.outcome != LS_SINK_OK) {
+                results[i] = r;
+                todo[i] = 0;
+                settled++;
+                *halt = halting(&r);
+            }
+        }
+        free(email);
+    }
+    return settled;
+}
+
+/*
+ * One call for k inputs; when HubSpot refuses the call as a whole (a bad
+ * input: with idProperty email it does not answer per input), the inputs
+ * are split in halves and each half sent again, down to the bad ones: about
+ * 2*log2(k) calls for one bad input instead of k.
+ */
+static enum ls_hs_signal bisect_call(struct hs *s, json_t *const *inputs, const char *const *ids,
+                                     size_t k, int update_only, struct ls_sink_result *res,
+                                     long *pause_ms)
+{
+    enum ls_hs_signal sig = batch_call(s, inputs, ids, k, update_only, res, pause_ms);
+    size_t half = k / 2, i;
+
+    if (sig != LS_HS_SINGLE || k < 2)
+        return sig;
+    LS_DEBUG(COMP, "batch of %zu refused as a whole: splitting it", k);
+    sig = bisect_call(s, inputs, ids, half, update_only, res, pause_ms);
+    for (i = 0; i < half; i++) {
+        if (halting(&res[i])) {
+            for (i = half; i < k; i++)
+                not_sent(&res[i]);
+            return sig;
+        }
+    }
+    return bisect_call(s, inputs + half, ids + half, k - half, update_only, res + half, pause_ms);
 }
 
 static void not_sent(struct ls_sink_result *r)
@@ -383,6 +479,7 @@ static int hs_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
         todo[i] = 1;
         left++;
     }
+    left -= opt_out_all(s, items, n, todo, results, &halt);
     while (left && !halt) {
         size_t k = 0, first = n;
         int dnc = 0;
@@ -397,8 +494,8 @@ static int hs_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
                 continue;
             if (first == n) {
                 first = i;
-                dnc = is_dnc(&items[i]);
-            } else if (is_dnc(&items[i]) != dnc) {
+                dnc = is_dnc_item(&items[i]);
+            } else if (is_dnc_item(&items[i]) != dnc) {
                 continue;
             }
             for (j = 0; j < k && !dup; j++)
@@ -409,20 +506,7 @@ static int hs_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
             cids[k] = keys[i];
             chunk[k++] = inputs[i];
         }
-        sig = batch_call(s, chunk, cids, k, dnc, cres, &pause_ms);
-        if (sig == LS_HS_SINGLE) {
-            LS_DEBUG(COMP, "batch of %zu refused as a whole: sending them one by one", k);
-            for (j = 0; j < k && !halt; j++) {
-                sig = batch_call(s, &chunk[j], &cids[j], 1, dnc, &cres[j], &pause_ms);
-                if (sig == LS_HS_PAUSE)
-                    cres[j].retry_after_ms = pause_ms;
-                results[idx[j]] = cres[j];
-                todo[idx[j]] = 0;
-                left--;
-                halt = halting(&cres[j]);
-            }
-            continue;
-        }
+        sig = bisect_call(s, chunk, cids, k, dnc, cres, &pause_ms);
         for (j = 0; j < k; j++) {
             struct ls_sink_result *r = &results[idx[j]];
 
@@ -474,8 +558,8 @@ static int hs_check(void *ctx, char *msg, size_t msglen)
         rc = resp.tls_config ? LS_ECONFIG : LS_EUNAVAIL;
         goto done;
     }
-    ls_hs_classify(resp.status, resp.retry_after_ms, resp.body, resp.len, &id, 1, 0,
-                   ls_now_ms(), &r, &pause);
+    ls_hs_classify(resp.status, resp.retry_after_ms, resp.body, resp.len, &id, 1, 0, ls_now_ms(),
+                   &r, &pause);
     if (r.outcome != LS_SINK_OK) {
         snprintf(msg, msglen, "%s", r.error);
         rc = r.outcome == LS_SINK_FATAL ? (r.auth ? LS_EAUTH : LS_ECONFIG) : LS_EUNAVAIL;
