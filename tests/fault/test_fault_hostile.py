@@ -196,5 +196,24 @@ class HostileTable(unittest.TestCase):
         self.assertIn("the cursor did not move", last)
         self.assertIsNone(self.cursor())
 
+    def test_jsonl_file_private_and_no_symlink(self):
+        """The JSONL file: a symlink is refused (its target untouched), a 0644 file made 0600."""
+        self.table("plain")
+        target = os.path.join(self.dir, "elsewhere")
+        with open(target, "w") as f:
+            f.write("")
+        os.symlink(target, self.jsonl)
+        p = self.run_once()
+        self.assertEqual(p.returncode, 78, p.stderr[-2000:])
+        self.assertIn("symlink", p.stderr.strip().splitlines()[-1])
+        self.assertEqual(os.path.getsize(target), 0)
+        os.unlink(self.jsonl)
+        with open(self.jsonl, "w") as f:
+            f.write("")
+        os.chmod(self.jsonl, 0o644)
+        p = self.run_once()
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        self.assertEqual(os.stat(self.jsonl).st_mode & 0o777, 0o600)
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -68,6 +68,23 @@ static int cut_partial_tail(int fd, const char *path)
     return LS_OK;
 }
 
+/* A regular file owned by us, mode 0600 (a file made 0644 earlier is fixed). */
+static int own_private_file(int fd, const char *path)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) != 0)
+        return ls_error(LS_EIO, "jsonl sink: cannot stat %s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return ls_error(LS_ECONFIG, "jsonl sink: %s is not a regular file", path);
+    if (st.st_uid != geteuid())
+        return ls_error(LS_ECONFIG, "jsonl sink: %s belongs to another user (uid %ld)", path,
+                        (long)st.st_uid);
+    if ((st.st_mode & 0777) != 0600 && fchmod(fd, 0600) != 0)
+        return ls_error(LS_EIO, "jsonl sink: cannot make %s private: %s", path, strerror(errno));
+    return LS_OK;
+}
+
 static int jsonl_create(const char *arg, const struct ls_config *cfg, void **ctx)
 {
     struct jsonl *j = NULL;
@@ -78,19 +95,20 @@ static int jsonl_create(const char *arg, const struct ls_config *cfg, void **ctx
         return ls_error(LS_ECONFIG, "LEADSYNC_SINKS: jsonl needs a path (jsonl:PATH)");
     j = ls_xcalloc(1, sizeof(*j));
     j->path = ls_xstrdup(arg);
-    j->fd = open(j->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    /* Leads are personal data: never through a symlink to somewhere else,
+     * only into a regular file of our own, readable by us alone. */
+    j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (j->fd < 0) {
-        rc = ls_error(errno == EACCES || errno == ENOENT || errno == EISDIR ? LS_ECONFIG : LS_EIO,
-                      "jsonl sink: cannot open %s: %s", j->path, strerror(errno));
+        rc = ls_error(errno == EACCES || errno == ENOENT || errno == EISDIR || errno == ELOOP
+                          ? LS_ECONFIG
+                          : LS_EIO,
+                      "jsonl sink: cannot open %s: %s%s", j->path, strerror(errno),
+                      errno == ELOOP ? " (a symlink is refused)" : "");
         goto done;
     }
-    /* O_APPEND fds can still be read with pread only if opened for reading. */
-    close(j->fd);
-    j->fd = open(j->path, O_RDWR | O_APPEND | O_CLOEXEC);
-    if (j->fd < 0) {
-        rc = ls_error(LS_EIO, "jsonl sink: cannot open %s: %s", j->path, strerror(errno));
+    rc = own_private_file(j->fd, j->path);
+    if (rc)
         goto done;
-    }
     rc = cut_partial_tail(j->fd, j->path);
     if (rc)
         goto done;
