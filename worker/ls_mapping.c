@@ -83,7 +83,7 @@ static int template_ok(const char *t, size_t len, const char **why)
                 *why = "has a '{' without '}'";
                 return -1;
             }
-            if (!path_ok(t + i + 1, (size_t)(close - t - i - 1))) {
+            if (!path_ok(t + i + 1, (size_t)(close - t) - i - 1)) {
                 *why = "has a placeholder that names no lead field";
                 return -1;
             }
@@ -411,7 +411,7 @@ static json_t *render_template(const json_t *lead, const char *t, size_t len)
             json_decref(piece);
             if (!close)
                 break; /* validated: cannot happen */
-            pl = (size_t)(close - t - i - 1);
+            pl = (size_t)(close - t) - i - 1;
             if (pl < sizeof(path)) {
                 memcpy(path, t + i + 1, pl);
                 path[pl] = '\0';
