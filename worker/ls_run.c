@@ -173,6 +173,24 @@ struct cycle {
     int exit; /* the contract's exit code for this cycle */
 };
 
+/*
+ * The one place a run's exit code is decided, from what its cycle came to:
+ * the window's error first (78 configuration, 77 credentials, 74 ledger, 75
+ * table unreachable or throttled: ls_exit_code), then a sink that stopped
+ * for good (77 credentials, 78 configuration), then, for --once, work left
+ * for the next run (75). A run that parked dead letters exits 0.
+ */
+static int cycle_exit_code(int window_rc, const struct run_ctx *r, int once)
+{
+    if (window_rc)
+        return ls_exit_code(window_rc);
+    if (r->fatal)
+        return ls_exit_code(r->fatal_code);
+    if (once && r->total.pending > 0)
+        return LS_EXIT_TEMPFAIL;
+    return LS_EXIT_OK;
+}
+
 /* One window, then delivery; records the cycle as a run in the ledger. */
 static int run_cycle(struct azt_client *client, struct ls_ledger *ledger, struct ls_sink *sinks,
                      size_t nsinks, struct ls_sync_opts *so, struct run_ctx *r, int once,
@@ -207,12 +225,7 @@ static int run_cycle(struct azt_client *client, struct ls_ledger *ledger, struct
         return rc;
     add_stats(r, &d);
     ls_ops_poll_done(r->ops, window_rc, &st, client, ledger, window_ms);
-    if (out->rc)
-        out->exit = ls_exit_code(out->rc);
-    else if (r->fatal)
-        out->exit = ls_exit_code(r->fatal_code);
-    else if (once && r->total.pending > 0)
-        out->exit = LS_EXIT_TEMPFAIL;
+    out->exit = cycle_exit_code(out->rc, r, once);
     sum = summary_json(&st, r, ls_mono_ms() - t0);
     rc = ls_ledger_run_finish(ledger, run_id, out->exit, sum, ls_now_ms());
     free(sum);
@@ -240,6 +253,26 @@ static void daemon_sleep(struct run_ctx *r, long seconds)
         if (!r->fatal && ls_deliver_run(r->deliverer, 0, &d) == LS_OK)
             add_stats(r, &d);
     }
+}
+
+/* The daemon's one startup line: what it reads, where it delivers, how
+ * often, and where its health and metrics answer (sink types only: a URL
+ * may carry a credential). */
+static void log_startup(const struct ls_config *cfg, const struct ls_sink *sinks, size_t nsinks)
+{
+    char types[256] = "";
+    size_t i, len = 0;
+
+    for (i = 0; i < nsinks && len < sizeof(types); i++) {
+        snprintf(types + len, sizeof(types) - len, "%s%s", i ? ", " : "", sinks[i].ops->name);
+        len += strlen(types + len);
+    }
+    LS_INFO("run",
+            "leadsync %s daemon: table %s, %zu sink%s (%s), poll every %ld s, ledger %s, "
+            "/healthz and /metrics %s%s",
+            LS_VERSION, cfg->table, nsinks, nsinks == 1 ? "" : "s", types, cfg->poll_seconds,
+            cfg->state, cfg->metrics_addr ? "on " : "off (LEADSYNC_METRICS_ADDR unset)",
+            cfg->metrics_addr ? cfg->metrics_addr : "");
 }
 
 int ls_cmd_run(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code)
@@ -303,6 +336,8 @@ int ls_cmd_run(const struct ls_config *cfg, const struct ls_cmd_args *a, int *ex
     rc = ls_ops_start(cfg, !a->once, &r.ops);
     if (rc)
         goto done;
+    if (!a->once)
+        log_startup(cfg, sinks, nsinks);
 
     for (;;) {
         rc = run_cycle(client, ledger, sinks, nsinks, &so, &r, a->once, &cy);

@@ -277,5 +277,26 @@ class Status(whtest.WebhookCase):
         self.assertEqual(js["verdict"], "healthy")
 
 
+class Daemon(lstest.WorkerCase):
+    def test_one_startup_line(self):
+        port = whtest.free_port()
+        env = dict(self.env, LEADSYNC_POLL_SECONDS="1", LEADSYNC_METRICS_ADDR="127.0.0.1:%d" % port)
+        p = subprocess.Popen([lstest.binary(), "run"], env=env, stderr=subprocess.PIPE, text=True)
+        lines = []
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = p.stderr.readline()
+            lines.append(line)
+            if "poll done" in line and len([l for l in lines if "poll done" in l]) >= 2:
+                break
+        p.terminate()
+        _, rest = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, "".join(lines) + rest)
+        start = [l for l in lines if " daemon: " in l]
+        self.assertEqual(len(start), 1, "".join(lines))
+        self.assertIn("table %s, 1 sink (jsonl), poll every 1 s" % self.table_name, start[0])
+        self.assertIn("/healthz and /metrics on 127.0.0.1:%d" % port, start[0])
+
+
 if __name__ == "__main__":
     lstest.main()
