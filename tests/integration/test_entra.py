@@ -129,6 +129,12 @@ def make_server(state):
                                             "person%d.%d@example.com" % (page, i))
                 r["Timestamp"] = "2026-11-24T02:03:34.%07dZ" % (page * 10 + i)
                 rows.append(r)
+            # Answer as the service does: the clock probe's empty-key filter matches
+            # nothing, and a page never holds more than $top entities.
+            if "PartitionKey eq ''" in q.get("$filter", ""):
+                return self.reply(200, {"value": []})
+            if "$top" in q:
+                rows = rows[:int(q["$top"])]
             headers = {}
             if page + 1 < PAGES:
                 headers["x-ms-continuation-NextPartitionKey"] = str(page + 1)
