@@ -270,6 +270,7 @@ static void send_due(struct ls_deliverer *d, struct sink_state *s, struct round 
 /* The counts of one round's record. */
 struct tally {
     int64_t ok, retry, dead, deferred;
+    int64_t failed;  /* deferred ones that were sent and answered with a failure */
     long pause_ms;   /* the longest Retry-After among the unavailable answers, -1 none */
     const char *why; /* the answer that paused the sink */
 };
@@ -285,6 +286,8 @@ static int record_one(struct ls_deliverer *d, struct sink_state *s, const struct
     if (unavailable(r)) {
         /* Not this lead's fault: it stays due, no attempt counted. */
         t->deferred++;
+        if (r->outcome != LS_SINK_NOT_SENT)
+            t->failed++;
         if (r->retry_after_ms > t->pause_ms)
             t->pause_ms = r->retry_after_ms;
         if (!t->why || (r->outcome != LS_SINK_NOT_SENT && r->status))
@@ -376,7 +379,7 @@ static int record_round(struct ls_deliverer *d, struct sink_state *s, struct rou
                         struct ls_deliver_stats *st, size_t *progress)
 {
     const char *lab[] = {"sink", s->sink->id, NULL};
-    struct tally t = {0, 0, 0, 0, -1, NULL};
+    struct tally t = {0, 0, 0, 0, 0, -1, NULL};
     size_t i;
     int rc;
 
@@ -395,7 +398,7 @@ static int record_round(struct ls_deliverer *d, struct sink_state *s, struct rou
     }
     ls_crashpoint("delivered");
     ls_metric_inc(LS_M_LEADS_DELIVERED, lab, (double)t.ok);
-    ls_metric_inc(LS_M_LEADS_FAILED, lab, (double)(t.retry + t.dead));
+    ls_metric_inc(LS_M_LEADS_FAILED, lab, (double)(t.retry + t.dead + t.failed));
     ls_metric_inc(LS_M_LEADS_DEAD, lab, (double)t.dead);
     ls_health_sink_result(s->sink->id, t.ok > 0 || (t.retry == 0 && t.deferred == 0 && !s->fatal),
                           ls_now_ms());
