@@ -48,7 +48,8 @@ class PrivateLogs(whtest.WebhookCase):
         return out
 
     def sync(self, fmt):
-        rcv = self.receiver(name="r" + fmt, rules=[{"status": 503, "count": 2},
+        rcv = self.receiver(name="r" + fmt, rules=[{"status": 503, "count": 1},
+                                                   {"status": 500, "count": 1},
                                                    {"status": 422, "count": 1}])
         self.env.update({
             "LEADSYNC_SINKS": "webhook:%s,jsonl:%s" % (rcv.url, self.jsonl),
@@ -67,7 +68,9 @@ class PrivateLogs(whtest.WebhookCase):
 
     def assert_clean(self, logs):
         self.assertGreater(len(logs.splitlines()), 5)
-        # the paths that name leads were taken: debug retries, a dead letter, a malformed row
+        # the paths that name leads were taken: a sink pause (503), a debug retry (500),
+        # a dead letter, a malformed row
+        self.assertIn("paused for", logs)
         self.assertIn("retry in", logs)
         self.assertIn("dead letter", logs)
         low = logs.lower()
