@@ -36,6 +36,18 @@ long azt__backoff_ms(int retry, long base_ms, long cap_ms, long retry_after_ms, 
     return out;
 }
 
+/* Drops the blanks around a header value (and the line end a raw header keeps). */
+static void trim(const char **s, size_t *n)
+{
+    while (*n && (**s == ' ' || **s == '\t')) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t' || (*s)[*n - 1] == '\r' ||
+                  (*s)[*n - 1] == '\n'))
+        (*n)--;
+}
+
 long azt__parse_retry_after(const char *s, size_t n, time_t now)
 {
     char tmp[64];
@@ -43,12 +55,7 @@ long azt__parse_retry_after(const char *s, size_t n, time_t now)
     size_t i;
     long v = 0;
 
-    while (n && (*s == ' ' || *s == '\t')) {
-        s++;
-        n--;
-    }
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        n--;
+    trim(&s, &n);
     if (n == 0)
         return -1;
     for (i = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
@@ -75,12 +82,7 @@ long azt__parse_ms(const char *s, size_t n)
     size_t i;
     long v = 0;
 
-    while (n && (*s == ' ' || *s == '\t')) {
-        s++;
-        n--;
-    }
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        n--;
+    trim(&s, &n);
     if (n == 0)
         return -1;
     for (i = 0; i < n; i++) {
