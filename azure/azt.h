@@ -144,6 +144,33 @@ AZT_NODISCARD int azt_filter_datetime(const char *iso, char **out);
 AZT_NODISCARD int azt_url_encode(const char *s, size_t n, char **out);
 
 /* ------------------------------------------------------------------------ */
+/* Small time and retry utilities (pure; a program using the library may     */
+/* share them)                                                               */
+
+/*
+ * An ISO 8601 UTC instant s[0..n): YYYY-MM-DDThh:mm:ss[.f{1,7}]Z with every
+ * field in range (real calendar days, no leap second). Sets *secs to the
+ * seconds since the epoch and frac to the fraction as seven digits padded
+ * with '0' (either may be NULL). AZT_OK or AZT_EPARSE.
+ */
+AZT_NODISCARD int azt_iso8601_parse(const char *s, size_t n, int64_t *secs, char frac[8]);
+
+/*
+ * A Retry-After value s[0..n) (delta-seconds or an HTTP date in any of the
+ * three forms HTTP allows; blanks and a line end around it are ignored) as
+ * milliseconds after now_ms, at most max_ms; a date already past is 0.
+ * -1 when malformed.
+ */
+long azt_retry_after_ms(const char *s, size_t n, int64_t now_ms, long max_ms);
+
+/*
+ * Delay before retry number `retry` (0 = the first retry): d = min(cap_ms,
+ * base_ms * 2^retry), jittered uniformly into [d/2, d] by rnd (the caller's
+ * injectable randomness), and never below retry_after_ms (-1 for none).
+ */
+long azt_backoff_ms(int retry, long base_ms, long cap_ms, long retry_after_ms, uint32_t rnd);
+
+/* ------------------------------------------------------------------------ */
 /* Entities and pages (pure parsing)                                         */
 
 enum azt_type {

@@ -264,7 +264,7 @@ static void take_header(struct xfer *x, const char *ptr, size_t n)
     else if (header_is(ptr, nlen, "Content-Type"))
         slot = &r->content_type;
     else if (header_is(ptr, nlen, "Retry-After")) {
-        ms = azt__parse_retry_after(v, vlen, now_of(x->c));
+        ms = azt_retry_after_ms(v, vlen, (int64_t)now_of(x->c) * 1000, AZT__RETRY_AFTER_MAX_MS);
         if (ms > r->retry_after_ms)
             r->retry_after_ms = ms;
     } else if (header_is(ptr, nlen, "retry-after-ms") ||
@@ -913,8 +913,8 @@ int azt__request(struct azt_client *c, const char *verb, const char *path_and_qu
         /* another attempt */
         if (canceled(c))
             return azt__error(AZT_ECANCELED, "%s %s: canceled", verb, mpath);
-        delay = azt__backoff_ms(tries - 1, c->backoff_base_ms, c->backoff_cap_ms,
-                                cc == CURLE_OK ? resp->retry_after_ms : -1, random_of(c));
+        delay = azt_backoff_ms(tries - 1, c->backoff_base_ms, c->backoff_cap_ms,
+                               cc == CURLE_OK ? resp->retry_after_ms : -1, random_of(c));
         if (cc == CURLE_OK)
             azt__warn(c, "azt: %s %s: %ld %s (request id %s), retry %d/%d in %ld ms", verb, mpath,
                       resp->status, resp->error_code ? resp->error_code : "",

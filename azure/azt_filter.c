@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int digits(const char *s, size_t n, int *v)
 {
@@ -32,30 +33,61 @@ static int days_in_month(int year, int month)
     return month == 2 && leap ? 29 : days[month - 1];
 }
 
-int azt__iso8601_utc_valid(const char *s, size_t n)
+/* The fields of s[0..n) as YYYY-MM-DDThh:mm:ss[.f{1,7}]Z into *tm and frac;
+ * -1 when the shape or a field is wrong. */
+static int iso_fields(const char *s, size_t n, struct tm *tm, char frac[8])
 {
-    int year, mon, day, hh, mm, ss;
-    size_t frac = 0;
+    int year, mon, day, hh, mm, ss, unused;
+    size_t nfrac;
 
     /* 0123456789012345678 */
     /* YYYY-MM-DDThh:mm:ss */
     if (!s || n < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
         s[16] != ':' || s[n - 1] != 'Z')
-        return 0;
+        return -1;
     if (digits(s, 4, &year) || digits(s + 5, 2, &mon) || digits(s + 8, 2, &day) ||
         digits(s + 11, 2, &hh) || digits(s + 14, 2, &mm) || digits(s + 17, 2, &ss))
-        return 0;
+        return -1;
     if (year < 1 || mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) || hh > 23 ||
         mm > 59 || ss > 59)
-        return 0;
-    if (n == 20)
-        return 1;
-    if (s[19] != '.')
-        return 0;
-    frac = n - 21;
-    if (frac < 1 || frac > 7)
-        return 0;
-    return digits(s + 20, frac, &year) == 0;
+        return -1;
+    memcpy(frac, "0000000", 8);
+    if (n > 20) {
+        nfrac = n - 21;
+        if (s[19] != '.' || nfrac < 1 || nfrac > 7 || digits(s + 20, nfrac, &unused))
+            return -1;
+        memcpy(frac, s + 20, nfrac);
+    }
+    memset(tm, 0, sizeof(*tm));
+    tm->tm_year = year - 1900;
+    tm->tm_mon = mon - 1;
+    tm->tm_mday = day;
+    tm->tm_hour = hh;
+    tm->tm_min = mm;
+    tm->tm_sec = ss;
+    return 0;
+}
+
+int azt__iso8601_utc_valid(const char *s, size_t n)
+{
+    struct tm tm;
+    char frac[8];
+
+    return iso_fields(s, n, &tm, frac) == 0;
+}
+
+int azt_iso8601_parse(const char *s, size_t n, int64_t *secs, char frac[8])
+{
+    struct tm tm;
+    char f[8];
+
+    if (iso_fields(s, n, &tm, f) != 0)
+        return azt__error(AZT_EPARSE, "not an ISO 8601 UTC time (YYYY-MM-DDThh:mm:ss[.fffffff]Z)");
+    if (secs)
+        *secs = (int64_t)timegm(&tm);
+    if (frac)
+        memcpy(frac, f, 8);
+    return AZT_OK;
 }
 
 int azt_filter_string(const char *s, char **out)

@@ -14,7 +14,7 @@ int azt__status_retryable(long status)
            status == 504;
 }
 
-long azt__backoff_ms(int retry, long base_ms, long cap_ms, long retry_after_ms, uint32_t rnd)
+long azt_backoff_ms(int retry, long base_ms, long cap_ms, long retry_after_ms, uint32_t rnd)
 {
     long d = base_ms > 0 ? base_ms : 0;
     long lo, span, out;
@@ -29,8 +29,6 @@ long azt__backoff_ms(int retry, long base_ms, long cap_ms, long retry_after_ms, 
     lo = d / 2;
     span = d - lo;
     out = lo + (span > 0 ? (long)(rnd % ((uint32_t)span + 1u)) : 0);
-    if (retry_after_ms > AZT__RETRY_AFTER_MAX_MS)
-        retry_after_ms = AZT__RETRY_AFTER_MAX_MS;
     if (retry_after_ms > out)
         out = retry_after_ms;
     return out;
@@ -48,33 +46,33 @@ static void trim(const char **s, size_t *n)
         (*n)--;
 }
 
-long azt__parse_retry_after(const char *s, size_t n, time_t now)
+long azt_retry_after_ms(const char *s, size_t n, int64_t now_ms, long max_ms)
 {
     char tmp[64];
     time_t t;
     size_t i;
     long v = 0;
+    int64_t at;
 
     trim(&s, &n);
-    if (n == 0)
+    if (n == 0 || max_ms < 0)
         return -1;
     for (i = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
         if (v < 100000000L)
             v = v * 10 + (s[i] - '0');
     }
     if (i == n)
-        return v > AZT__RETRY_AFTER_MAX_MS / 1000 ? AZT__RETRY_AFTER_MAX_MS : v * 1000;
+        return v > max_ms / 1000 ? max_ms : v * 1000;
     if (n >= sizeof(tmp))
         return -1;
     memcpy(tmp, s, n);
     tmp[n] = '\0';
     if (azt_parse_http_date(tmp, &t) != AZT_OK)
         return -1;
-    if (t <= now)
+    at = (int64_t)t * 1000;
+    if (at <= now_ms)
         return 0;
-    if (t - now > AZT__RETRY_AFTER_MAX_MS / 1000)
-        return AZT__RETRY_AFTER_MAX_MS;
-    return (long)(t - now) * 1000;
+    return at - now_ms > max_ms ? max_ms : (long)(at - now_ms);
 }
 
 long azt__parse_ms(const char *s, size_t n)

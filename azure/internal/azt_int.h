@@ -90,17 +90,8 @@ const char *azt__accept_for(int metadata);
 
 /* ---- Retry policy (pure, azt_retry.c) ---- */
 
-/*
- * Delay before retry number `retry` (0 = first retry): d = min(cap, base*2^retry),
- * jittered uniformly into [d/2, d] with rnd, then at least retry_after_ms
- * (when >= 0, itself limited to AZT__RETRY_AFTER_MAX_MS).
- */
+/* The longest pause a Retry-After (or retry-after-ms) may ask of the client. */
 #define AZT__RETRY_AFTER_MAX_MS 300000L
-long azt__backoff_ms(int retry, long base_ms, long cap_ms, long retry_after_ms, uint32_t rnd);
-
-/* Parses a Retry-After value (delta-seconds or an HTTP date, relative to
- * now) into milliseconds; -1 when malformed. Takes (ptr, len). */
-long azt__parse_retry_after(const char *s, size_t n, time_t now);
 
 /* 1 when the HTTP status is transient (408, 429, 500, 502, 503, 504). */
 int azt__status_retryable(long status);

@@ -86,6 +86,44 @@ static void test_azt_filter__datetime_invalid(void **state)
     assert_int_equal(azt_filter_datetime(NULL, &out), AZT_EINVAL);
 }
 
+/* Fixed vectors for the one ISO 8601 parser the worker shares. */
+static void test_azt_filter__iso8601_parse(void **state)
+{
+    static const char *bad[] = {
+        "2026-11-24T02:03:30",           /* no Z */
+        "2026-11-24 02:03:30Z",          /* no T */
+        "2026-02-29T00:00:00Z",          /* not a leap year */
+        "2026-04-31T00:00:00Z",          /* April has 30 days */
+        "2026-11-24T24:00:00Z",          /* hour */
+        "2026-11-24T02:03:60Z",          /* leap second */
+        "2026-11-24T02:03:30.Z",         /* empty fraction */
+        "2026-11-24T02:03:30.12345678Z", /* 8 fraction digits */
+        "+026-11-24T02:03:30Z",          /* sign */
+        "2026-1-24T02:03:30Z",           /* short field */
+        "",
+    };
+    int64_t secs = 0;
+    char frac[8];
+    size_t i;
+
+    (void)state;
+    assert_int_equal(azt_iso8601_parse("2026-11-24T02:03:30Z", 20, &secs, frac), AZT_OK);
+    assert_int_equal(secs, 1795485810);
+    assert_string_equal(frac, "0000000");
+    assert_int_equal(azt_iso8601_parse("2026-11-24T02:03:30.25Z", 23, &secs, frac), AZT_OK);
+    assert_string_equal(frac, "2500000");
+    assert_int_equal(azt_iso8601_parse("2024-02-29T23:59:59.1234567Z", 28, &secs, NULL), AZT_OK);
+    assert_int_equal(secs, 1709251199);
+    assert_int_equal(azt_iso8601_parse("1970-01-01T00:00:00Z", 20, &secs, NULL), AZT_OK);
+    assert_int_equal(secs, 0);
+    /* only n bytes are read */
+    assert_int_equal(azt_iso8601_parse("2026-11-24T02:03:30Zjunk", 20, NULL, NULL), AZT_OK);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(azt_iso8601_parse(bad[i], strlen(bad[i]), &secs, frac), AZT_EPARSE);
+        assert_non_null(strstr(azt_error_last(), "ISO 8601"));
+    }
+}
+
 static void test_azt_filter__url_encode(void **state)
 {
     static const char *const cases[][2] = {
@@ -124,6 +162,7 @@ int main(void)
         cmocka_unit_test(test_azt_filter__string_quotes),
         cmocka_unit_test(test_azt_filter__datetime_valid),
         cmocka_unit_test(test_azt_filter__datetime_invalid),
+        cmocka_unit_test(test_azt_filter__iso8601_parse),
         cmocka_unit_test(test_azt_filter__url_encode),
     };
 
