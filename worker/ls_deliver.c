@@ -55,23 +55,6 @@ static uint32_t real_random(void *ctx)
     return (uint32_t)rand_r(&seed);
 }
 
-long ls_backoff_ms(int attempt, long base_ms, long cap_ms, long retry_after_ms, uint32_t rnd)
-{
-    long d = base_ms > 0 ? base_ms : 1;
-    long half;
-    int i;
-
-    for (i = 1; i < attempt && d < cap_ms; i++)
-        d = d > cap_ms / 2 ? cap_ms : d * 2;
-    if (d > cap_ms)
-        d = cap_ms;
-    half = d / 2;
-    d = half + (long)(rnd % (uint32_t)(d - half + 1));
-    if (retry_after_ms > d)
-        d = retry_after_ms;
-    return d;
-}
-
 int ls_deliverer_create(struct ls_ledger *l, struct ls_sink *sinks, size_t nsinks,
                         const struct ls_deliver_opts *opts, struct ls_deliverer **out)
 {
@@ -326,8 +309,8 @@ static int record_one(struct ls_deliverer *d, struct sink_state *s, const struct
         t->dead++;
         return ls_ledger_mark_dead(d->ledger, ds->id, r->status, r->error, now);
     }
-    wait = ls_backoff_ms(attempts, d->o.backoff_base_ms, d->o.backoff_cap_ms, r->retry_after_ms,
-                         d->o.random(d->o.seam_ctx));
+    wait = azt_backoff_ms(attempts - 1, d->o.backoff_base_ms, d->o.backoff_cap_ms,
+                          r->retry_after_ms, d->o.random(d->o.seam_ctx));
     LS_DEBUG(s->comp, "retry in %ld ms: lead %s attempt %d (status %d): %s", wait, ds->lead_id,
              attempts, r->status, r->error);
     st->retried++;
@@ -357,8 +340,8 @@ static int settle_pause(struct ls_deliverer *d, struct sink_state *s, const stru
         }
         return rc;
     }
-    wait = ls_backoff_ms(s->streak + 1, d->o.backoff_base_ms, d->o.backoff_cap_ms, t->pause_ms,
-                         d->o.random(d->o.seam_ctx));
+    wait = azt_backoff_ms(s->streak, d->o.backoff_base_ms, d->o.backoff_cap_ms, t->pause_ms,
+                          d->o.random(d->o.seam_ctx));
     rc = ls_ledger_pause_set(d->ledger, s->sink->id, now + wait, t->why ? t->why : "unavailable",
                              now);
     if (rc)

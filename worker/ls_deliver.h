@@ -70,8 +70,4 @@ void ls_deliverer_destroy(struct ls_deliverer *d);
  */
 LS_NODISCARD int ls_deliver_run(struct ls_deliverer *d, int wait, struct ls_deliver_stats *stats);
 
-/* Backoff for the n-th failed attempt (1-based): min(cap, base*2^(n-1)),
- * jittered uniformly into [d/2, d], and never below retry_after_ms. Pure. */
-long ls_backoff_ms(int attempt, long base_ms, long cap_ms, long retry_after_ms, uint32_t rnd);
-
 #endif /* LS_DELIVER_H */

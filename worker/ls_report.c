@@ -5,6 +5,8 @@
  */
 #include "ls_report.h"
 
+#include "azt.h"
+
 #include "ls_cmd.h"
 
 #include <errno.h>
@@ -28,38 +30,17 @@ static void iso_bound(int64_t secs, char out[40])
     strftime(out, 40, "%Y-%m-%dT%H:%M:%S.0000000Z", &tm);
 }
 
-/* "YYYY-MM-DD" (*date_only = 1) or "YYYY-MM-DDTHH:MM:SS[.fraction]Z". */
+/* "YYYY-MM-DD" (*date_only = 1, midnight UTC) or "YYYY-MM-DDTHH:MM:SS[.fraction]Z". */
 static int parse_when(const char *s, int64_t *secs, int *date_only)
 {
-    struct tm tm = {0};
-    int y, mo, d, h = 0, mi = 0, se = 0, used = 0;
-    size_t len = strlen(s);
+    char full[24];
 
-    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &used) != 3 || used != 10)
-        return -1;
-    *date_only = len == 10;
-    if (!*date_only) {
-        if (sscanf(s + 10, "T%2d:%2d:%2d%n", &h, &mi, &se, &used) != 3 || used != 9)
-            return -1;
-        used += 10;
-        if (s[used] == '.') {
-            used++;
-            while (s[used] >= '0' && s[used] <= '9')
-                used++;
-        }
-        if (strcmp(s + used, "Z") != 0)
-            return -1;
+    *date_only = strlen(s) == 10;
+    if (*date_only) {
+        snprintf(full, sizeof(full), "%sT00:00:00Z", s);
+        s = full;
     }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-        return -1;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = se;
-    *secs = (int64_t)timegm(&tm);
-    return 0;
+    return azt_iso8601_parse(s, strlen(s), secs, NULL) == AZT_OK ? 0 : -1;
 }
 
 int ls_report_period(const char *since, const char *until, int64_t now_s,

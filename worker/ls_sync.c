@@ -22,38 +22,7 @@
 /* Parses "YYYY-MM-DDThh:mm:ss[.f{1,7}]Z": seconds and the 7-digit fraction. */
 static int iso_parse(const char *s, int64_t *secs, char frac[8])
 {
-    struct tm tm;
-    int y, mo, d, h, mi, se, n = 0;
-    const char *p;
-    size_t i = 0;
-
-    memset(&tm, 0, sizeof(tm));
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 || n != 19)
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-        return -1;
-    p = s + 19;
-    memcpy(frac, "0000000", 8);
-    if (*p == '.') {
-        p++;
-        while (*p >= '0' && *p <= '9') {
-            if (i >= 7)
-                return -1;
-            frac[i++] = *p++;
-        }
-        if (i == 0)
-            return -1;
-    }
-    if (p[0] != 'Z' || p[1] != '\0')
-        return -1;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = se;
-    *secs = (int64_t)timegm(&tm);
-    return 0;
+    return azt_iso8601_parse(s, strlen(s), secs, frac) == AZT_OK ? 0 : -1;
 }
 
 void ls_iso_format(int64_t t, char out[40])

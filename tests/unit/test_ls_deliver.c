@@ -217,22 +217,6 @@ static void run(struct fx *f, size_t nsinks, int wait, struct ls_deliver_stats *
 /* ------------------------------------------------------------------------ */
 /* Tests                                                                     */
 
-static void test_ls_deliver__backoff(void **state)
-{
-    (void)state;
-    /* attempt 1: base, jittered into [base/2, base] */
-    assert_int_equal(ls_backoff_ms(1, 1000, 60000, -1, 0), 500);
-    assert_int_equal(ls_backoff_ms(1, 1000, 60000, -1, 500), 1000);
-    /* doubling */
-    assert_int_equal(ls_backoff_ms(3, 1000, 60000, -1, 2000), 4000);
-    /* cap */
-    assert_int_equal(ls_backoff_ms(30, 1000, 60000, -1, 30000), 60000);
-    assert_true(ls_backoff_ms(30, 1000, 60000, -1, 7) >= 30000);
-    /* Retry-After wins when longer */
-    assert_int_equal(ls_backoff_ms(1, 1000, 60000, 7000, 0), 7000);
-    assert_int_equal(ls_backoff_ms(5, 1000, 60000, 10, 8000), 16000);
-}
-
 static void test_ls_deliver__all_ok_created_then_updated(void **state)
 {
     struct fx *f = *state;
@@ -501,7 +485,6 @@ static void test_ls_deliver__stop_flag(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ls_deliver__backoff),
         cmocka_unit_test_setup_teardown(test_ls_deliver__all_ok_created_then_updated, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ls_deliver__throttle_waits_retry_after, setup,

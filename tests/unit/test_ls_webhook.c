@@ -75,30 +75,37 @@ static void test_ls_webhook__bad_secrets(void **state)
     }
 }
 
+/* The Retry-After of a webhook or CRM answer, with the sinks' one-day cap. */
+static long ra(const char *s, size_t n, int64_t now_ms)
+{
+    return azt_retry_after_ms(s, n, now_ms, LS_RETRY_AFTER_MAX_MS);
+}
+
 static void test_ls_webhook__retry_after(void **state)
 {
     /* 2026-11-24T02:03:30Z */
     const int64_t now = 1795485810000LL;
 
     (void)state;
-    assert_int_equal(ls_webhook_retry_after_ms("2", 1, now), 2000);
-    assert_int_equal(ls_webhook_retry_after_ms(" 0 ", 3, now), 0);
-    assert_int_equal(ls_webhook_retry_after_ms("120\r\n", 5, now), 120000);
-    assert_int_equal(ls_webhook_retry_after_ms("99999999999999", 14, now), 86400000L);
-    assert_int_equal(ls_webhook_retry_after_ms("Tue, 24 Nov 2026 02:03:35 GMT", 29, now), 5000);
-    assert_int_equal(ls_webhook_retry_after_ms(" Tue, 24 Nov 2026 02:03:35 GMT\r\n", 32, now),
-                     5000);
-    assert_int_equal(ls_webhook_retry_after_ms("Tue, 24 Nov 2026 02:03:00 GMT", 29, now), 0);
-    assert_int_equal(ls_webhook_retry_after_ms("Wed, 25 Nov 2026 02:04:00 GMT", 29, now),
-                     86400000L);
-    assert_int_equal(ls_webhook_retry_after_ms("", 0, now), -1);
-    assert_int_equal(ls_webhook_retry_after_ms("-1", 2, now), -1);
-    assert_int_equal(ls_webhook_retry_after_ms("1.5", 3, now), -1);
-    assert_int_equal(ls_webhook_retry_after_ms("Tue, 24 Xyz 2026 02:03:35 GMT", 29, now), -1);
-    assert_int_equal(ls_webhook_retry_after_ms("Tue, 24 Nov 2026 25:03:35 GMT", 29, now), -1);
-    assert_int_equal(ls_webhook_retry_after_ms("Tuesday, 24-Nov-26 02:03:35 GMT", 31, now), -1);
+    assert_int_equal(ra("2", 1, now), 2000);
+    assert_int_equal(ra(" 0 ", 3, now), 0);
+    assert_int_equal(ra("120\r\n", 5, now), 120000);
+    assert_int_equal(ra("99999999999999", 14, now), 86400000L);
+    assert_int_equal(ra("Tue, 24 Nov 2026 02:03:35 GMT", 29, now), 5000);
+    assert_int_equal(ra(" Tue, 24 Nov 2026 02:03:35 GMT\r\n", 32, now), 5000);
+    assert_int_equal(ra("Tue, 24 Nov 2026 02:03:00 GMT", 29, now), 0);
+    assert_int_equal(ra("Wed, 25 Nov 2026 02:04:00 GMT", 29, now), 86400000L);
+    assert_int_equal(ra("", 0, now), -1);
+    assert_int_equal(ra("-1", 2, now), -1);
+    assert_int_equal(ra("1.5", 3, now), -1);
+    assert_int_equal(ra("Tue, 24 Xyz 2026 02:03:35 GMT", 29, now), -1);
+    assert_int_equal(ra("Tue, 24 Nov 2026 25:03:35 GMT", 29, now), -1);
+    /* the two obsolete date forms HTTP recipients must still accept */
+    assert_int_equal(ra("Tuesday, 24-Nov-26 02:03:35 GMT", 31, now), 5000);
+    assert_int_equal(ra("Tue Nov 24 02:03:35 2026", 24, now), 5000);
+    assert_int_equal(ra("Tue, 24 Nov 2026 02:03", 22, now), -1);
     /* not NUL-terminated: only n bytes are read */
-    assert_int_equal(ls_webhook_retry_after_ms("37777", 2, now), 37000);
+    assert_int_equal(ra("37777", 2, now), 37000);
 }
 
 struct case_ {

@@ -200,7 +200,8 @@ static void parse_http(const char *p, const char *end, int64_t now_ms, struct ls
             break;
         }
         if (header_name(p, e, "Retry-After", &v))
-            part->retry_after_ms = ls_webhook_retry_after_ms(v, (size_t)(e - v), now_ms);
+            part->retry_after_ms =
+                azt_retry_after_ms(v, (size_t)(e - v), now_ms, LS_RETRY_AFTER_MAX_MS);
         p = next;
     }
     part->body = p;

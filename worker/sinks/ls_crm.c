@@ -146,23 +146,11 @@ void ls_crm_uuid(char out[37])
 
 char *ls_crm_escape(const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = strlen(s), i, o = 0;
-    char *out = ls_xmalloc(3 * n + 1);
+    char *out = NULL;
 
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        }
-    }
-    out[o] = '\0';
+    /* fails only for a string longer than SIZE_MAX / 3 bytes */
+    if (azt_url_encode(s, strlen(s), &out) != AZT_OK)
+        abort();
     return out;
 }
 
@@ -240,7 +228,8 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
         r->retry_after_ms = -1;
         r->limit_info[0] = r->entity_id[0] = r->content_type[0] = '\0';
     } else if (header_is(ptr, n, "retry-after")) {
-        r->retry_after_ms = ls_webhook_retry_after_ms(ptr + 12, n - 12, ls_now_ms());
+        r->retry_after_ms =
+            azt_retry_after_ms(ptr + 12, n - 12, ls_now_ms(), LS_RETRY_AFTER_MAX_MS);
     } else if (header_is(ptr, n, "sforce-limit-info")) {
         copy_header(r->limit_info, sizeof(r->limit_info), ptr + 18, n - 18);
     } else if (header_is(ptr, n, "odata-entityid")) {

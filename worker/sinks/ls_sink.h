@@ -8,6 +8,7 @@
 #ifndef LS_SINK_H
 #define LS_SINK_H
 
+#include "azt.h"
 #include "ls_common.h"
 #include "ls_config.h"
 #include "ls_route.h"
@@ -28,6 +29,10 @@ enum ls_outcome {
                        * stopped its batch after a throttled or fatal answer, a local limit):
                        * no attempt is counted, the item stays due, the sink pauses */
 };
+
+/* The longest pause a receiver's Retry-After may ask of a sink (one day);
+ * sinks read the header with azt_retry_after_ms(..., LS_RETRY_AFTER_MAX_MS). */
+#define LS_RETRY_AFTER_MAX_MS (86400L * 1000)
 
 struct ls_sink_result {
     enum ls_outcome outcome;

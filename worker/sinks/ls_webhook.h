@@ -48,14 +48,6 @@ LS_NODISCARD int ls_webhook_sign(const unsigned char *key, size_t keylen, const 
                                  char out[LS_WEBHOOK_SIG_MAX]);
 
 /*
- * A Retry-After value (p, n; not NUL-terminated; surrounding blanks allowed):
- * delta-seconds or an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") compared
- * to now_ms (unix ms). Returns the delay in ms (0 for a date in the past,
- * capped at one day), or -1 when the value is neither.
- */
-long ls_webhook_retry_after_ms(const char *p, size_t n, int64_t now_ms);
-
-/*
  * Fills *r for one attempt. status: the HTTP status, 0 when there was no
  * answer; transport: the transport error text when there was no answer
  * (NULL otherwise); retry_after_ms: parsed Retry-After or -1; body/len: the

@@ -123,68 +123,6 @@ done:
     return rc;
 }
 
-static int parse_uint(const char *p, size_t n, long max, long *out)
-{
-    long v = 0;
-    size_t i;
-
-    if (n == 0)
-        return -1;
-    for (i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return -1;
-        if (v <= max)
-            v = v * 10 + (p[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-long ls_webhook_retry_after_ms(const char *p, size_t n, int64_t now_ms)
-{
-    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    const long day_ms = 86400L * 1000;
-    struct tm tm;
-    long v, d, y, hh, mi, ss;
-    int mon = -1, i;
-    int64_t at;
-
-    while (n && (*p == ' ' || *p == '\t')) {
-        p++;
-        n--;
-    }
-    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r' || p[n - 1] == '\n'))
-        n--;
-    if (n == 0)
-        return -1;
-    if (parse_uint(p, n, 86400, &v) == 0)
-        return v >= 86400 ? day_ms : v * 1000;
-    /* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" (29 chars) */
-    if (n != 29 || p[3] != ',' || p[4] != ' ' || p[7] != ' ' || p[11] != ' ' || p[16] != ' ' ||
-        p[19] != ':' || p[22] != ':' || p[25] != ' ' || memcmp(p + 26, "GMT", 3) != 0)
-        return -1;
-    for (i = 0; i < 12; i++)
-        if (memcmp(p + 8, months[i], 3) == 0)
-            mon = i;
-    if (mon < 0 || parse_uint(p + 5, 2, 99, &d) || parse_uint(p + 12, 4, 9999, &y) ||
-        parse_uint(p + 17, 2, 99, &hh) || parse_uint(p + 20, 2, 99, &mi) ||
-        parse_uint(p + 23, 2, 99, &ss) || d < 1 || d > 31 || hh > 23 || mi > 59 || ss > 60 ||
-        y < 1970)
-        return -1;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = (int)(y - 1900);
-    tm.tm_mon = mon;
-    tm.tm_mday = (int)d;
-    tm.tm_hour = (int)hh;
-    tm.tm_min = (int)mi;
-    tm.tm_sec = (int)ss;
-    at = (int64_t)timegm(&tm) * 1000;
-    if (at <= now_ms)
-        return 0;
-    return at - now_ms >= day_ms ? day_ms : (long)(at - now_ms);
-}
-
 static void excerpt(char *dst, size_t cap, const char *body, size_t len)
 {
     size_t i, n = len > LS_WEBHOOK_EXCERPT_MAX ? LS_WEBHOOK_EXCERPT_MAX : len;
@@ -399,8 +337,8 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     static const char name[] = "retry-after:";
 
     if (n > sizeof(name) - 1 && strncasecmp(ptr, name, sizeof(name) - 1) == 0)
-        x->retry_after_ms =
-            ls_webhook_retry_after_ms(ptr + sizeof(name) - 1, n - (sizeof(name) - 1), ls_now_ms());
+        x->retry_after_ms = azt_retry_after_ms(ptr + sizeof(name) - 1, n - (sizeof(name) - 1),
+                                               ls_now_ms(), LS_RETRY_AFTER_MAX_MS);
     else if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
         x->retry_after_ms = -1; /* a new response (after 100 Continue) */
     return n;
