@@ -3,6 +3,7 @@
 
 #include "azt.h"
 
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -153,6 +154,14 @@ char *ls_xstrndup(const char *s, size_t n)
     memcpy(p, s, n);
     p[n] = '\0';
     return p;
+}
+
+void ls_secret_free(char *s)
+{
+    if (!s)
+        return;
+    OPENSSL_cleanse(s, strlen(s));
+    free(s);
 }
 
 char *ls_xasprintf(const char *fmt, ...)

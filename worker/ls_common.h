@@ -75,6 +75,8 @@ char *ls_xstrdup(const char *s);
 char *ls_xstrndup(const char *s, size_t n);
 /* malloc'd printf */
 char *ls_xasprintf(const char *fmt, ...) LS_PRINTF(1, 2);
+/* Overwrites a secret string (token, key, password) and frees it; NULL is fine. */
+void ls_secret_free(char *s);
 
 /*
  * Fault injection for the crash tests: when LEADSYNC_TEST_CRASH_AT is

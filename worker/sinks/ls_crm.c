@@ -1,6 +1,9 @@
 /* ls_crm.c - JWT (RS256) and HTTPS requests shared by the CRM sinks (ls_crm.h). */
 #include "ls_crm.h"
 
+#include "ls_log.h"
+#include "ls_oauth.h"
+#include "ls_sink.h"
 #include "ls_webhook.h"
 
 #include <ctype.h>
@@ -177,18 +180,32 @@ struct ls_crm_http {
     CURL *easy;
     char *ca_file;
     char *comp;
-    long timeout_s;
+    char *noproxy;
+    int allow_http;
+    long timeout_ms, connect_ms;
+    size_t body_cap;
+    ls_crm_transport_fn send;
+    void *send_ctx;
     char ua[64];
     char errbuf[CURL_ERROR_SIZE];
 };
 
+/* Where curl writes an answer: resp, keeping at most cap bytes. */
+struct sink {
+    struct ls_crm_resp *resp;
+    size_t cap;
+};
+
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-    struct ls_crm_resp *r = ud;
+    struct sink *k = ud;
+    struct ls_crm_resp *r = k->resp;
     size_t n = size * nmemb, take = n;
 
-    if (r->len + take > BODY_MAX)
-        take = BODY_MAX - r->len;
+    if (r->len + take > k->cap) {
+        take = k->cap - r->len;
+        r->truncated = 1;
+    }
     if (take) {
         r->body = ls_xrealloc(r->body, r->len + take + 1);
         memcpy(r->body + r->len, ptr, take);
@@ -240,6 +257,9 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+static int curl_send(void *ctx, const struct ls_crm_req *req, const char *const *headers,
+                     struct ls_crm_resp *resp);
+
 int ls_crm_http_create(const char *comp, const char *ca_file, long timeout_s,
                        struct ls_crm_http **out)
 {
@@ -250,7 +270,10 @@ int ls_crm_http_create(const char *comp, const char *ca_file, long timeout_s,
         return ls_error(LS_ERROR, "%s: curl_global_init failed", comp);
     h = ls_xcalloc(1, sizeof(*h));
     h->comp = ls_xstrdup(comp);
-    h->timeout_s = timeout_s > 0 ? timeout_s : 30;
+    ls_crm_http_timeouts(h, (timeout_s > 0 ? timeout_s : 30) * 1000, 10000);
+    h->body_cap = BODY_MAX;
+    h->send = curl_send;
+    h->send_ctx = h;
     if (ca_file && *ca_file) {
         FILE *f = fopen(ca_file, "r");
 
@@ -271,6 +294,30 @@ int ls_crm_http_create(const char *comp, const char *ca_file, long timeout_s,
     return LS_OK;
 }
 
+void ls_crm_http_allow_http(struct ls_crm_http *h, const char *noproxy)
+{
+    h->allow_http = 1;
+    free(h->noproxy);
+    h->noproxy = noproxy ? ls_xstrdup(noproxy) : NULL;
+}
+
+void ls_crm_http_timeouts(struct ls_crm_http *h, long timeout_ms, long connect_ms)
+{
+    h->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
+    h->connect_ms = connect_ms > 0 && connect_ms < h->timeout_ms ? connect_ms : h->timeout_ms;
+}
+
+void ls_crm_http_body_cap(struct ls_crm_http *h, size_t cap)
+{
+    h->body_cap = cap;
+}
+
+void ls_crm_http_transport(struct ls_crm_http *h, ls_crm_transport_fn fn, void *ctx)
+{
+    h->send = fn ? fn : curl_send;
+    h->send_ctx = fn ? ctx : h;
+}
+
 void ls_crm_http_free(struct ls_crm_http *h)
 {
     if (!h)
@@ -279,6 +326,7 @@ void ls_crm_http_free(struct ls_crm_http *h)
         curl_easy_cleanup(h->easy);
     free(h->ca_file);
     free(h->comp);
+    free(h->noproxy);
     free(h);
     curl_global_cleanup();
 }
@@ -292,83 +340,185 @@ void ls_crm_resp_dispose(struct ls_crm_resp *resp)
     resp->len = 0;
 }
 
-int ls_crm_request(struct ls_crm_http *h, const char *method, const char *url,
-                   const char *const *headers, const char *body, size_t len,
-                   struct ls_crm_resp *resp)
+static CURLcode set_options(struct ls_crm_http *h, const struct ls_crm_req *req,
+                            struct curl_slist *list, struct sink *k)
 {
-    struct curl_slist *list = NULL, *n;
     CURL *e = h->easy;
-    CURLcode cc, c = CURLE_OK;
-    long status = 0;
-    size_t i;
+    CURLcode c = CURLE_OK;
 
-    memset(resp, 0, sizeof(*resp));
-    resp->retry_after_ms = -1;
-    n = curl_slist_append(list, "Expect:");
-    if (!n)
-        return ls_error(LS_ENOMEM, "%s: out of memory", h->comp);
-    list = n;
-    for (i = 0; headers && headers[i]; i++) {
-        n = curl_slist_append(list, headers[i]);
-        if (!n) {
-            curl_slist_free_all(list);
-            return ls_error(LS_ENOMEM, "%s: out of memory", h->comp);
-        }
-        list = n;
-    }
-    curl_easy_reset(e);
-    h->errbuf[0] = '\0';
-    c |= curl_easy_setopt(e, CURLOPT_URL, url);
+    c |= curl_easy_setopt(e, CURLOPT_URL, req->url);
     c |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     c |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    c |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
-#else
-    c |= curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
-#endif
+    c |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, h->allow_http ? "http,https" : "https");
     c |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     c |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
     if (h->ca_file)
         c |= curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
-    c |= curl_easy_setopt(e, CURLOPT_TIMEOUT, h->timeout_s);
-    c |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, h->timeout_s < 10 ? h->timeout_s : 10L);
+    if (h->noproxy)
+        c |= curl_easy_setopt(e, CURLOPT_NOPROXY, h->noproxy);
+    c |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+    c |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->connect_ms);
     c |= curl_easy_setopt(e, CURLOPT_USERAGENT, h->ua);
     c |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     c |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    c |= curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
+    c |= curl_easy_setopt(e, CURLOPT_WRITEDATA, k);
     c |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    c |= curl_easy_setopt(e, CURLOPT_HEADERDATA, resp);
+    c |= curl_easy_setopt(e, CURLOPT_HEADERDATA, k->resp);
     c |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);
     c |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
-    c |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    if (body) {
-        c |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)len);
-        c |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-    } else if (strcmp(method, "GET") == 0) {
+    c |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+    if (req->body) {
+        c |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->len);
+        c |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
+    } else if (strcmp(req->method, "GET") == 0) {
         c |= curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     }
-    if (c != CURLE_OK) {
+    return c;
+}
+
+/* The answer's status, or why there is none, and whether the request left. */
+static void note_outcome(struct ls_crm_http *h, CURLcode cc, struct ls_crm_resp *resp)
+{
+    curl_off_t up = 0;
+    long status = 0;
+
+    curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(h->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+    resp->sent = up > 0 || status > 0;
+    if (cc == CURLE_OK && status > 0) {
+        resp->status = (int)status;
+        return;
+    }
+    resp->status = 0;
+    snprintf(resp->transport, sizeof(resp->transport), "%s%s%.200s", curl_easy_strerror(cc),
+             h->errbuf[0] ? ": " : "", h->errbuf);
+    resp->tls_config = cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
+                       cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT;
+    /* A refused or unresolved connection, or a TLS handshake that failed,
+     * never carried the request: HTTP starts after the handshake. */
+    if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+        cc == CURLE_SSL_CONNECT_ERROR || resp->tls_config)
+        resp->sent = 0;
+}
+
+/* The curl transport: one request on the kept-alive handle. */
+static int curl_send(void *ctx, const struct ls_crm_req *req, const char *const *headers,
+                     struct ls_crm_resp *resp)
+{
+    struct ls_crm_http *h = ctx;
+    struct sink k = {resp, h->body_cap};
+    struct curl_slist *list = NULL, *n;
+    CURLcode cc;
+    size_t i;
+
+    list = curl_slist_append(NULL, "Expect:");
+    for (i = 0; list && headers && headers[i]; i++) {
+        n = curl_slist_append(list, headers[i]);
+        if (!n)
+            break;
+        list = n;
+    }
+    if (!list || (headers && headers[i])) {
+        curl_slist_free_all(list);
+        return ls_error(LS_ENOMEM, "%s: out of memory", h->comp);
+    }
+    curl_easy_reset(h->easy);
+    h->errbuf[0] = '\0';
+    if (set_options(h, req, list, &k) != CURLE_OK) {
         curl_slist_free_all(list);
         return ls_error(LS_ERROR, "%s: curl_easy_setopt failed", h->comp);
     }
-    cc = curl_easy_perform(e);
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    cc = curl_easy_perform(h->easy);
+    note_outcome(h, cc, resp);
     curl_slist_free_all(list);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
-    if (cc != CURLE_OK || status <= 0) {
-        resp->status = 0;
-        snprintf(resp->transport, sizeof(resp->transport), "%s%s%.200s", curl_easy_strerror(cc),
-                 h->errbuf[0] ? ": " : "", h->errbuf);
-        resp->tls_config = cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
-                           cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT;
-        return LS_OK;
-    }
-    resp->status = (int)status;
-    if (!resp->body) {
+    curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, NULL);
+    if (resp->status && !resp->body)
         resp->body = ls_xstrdup("");
-        resp->len = 0;
-    }
     return LS_OK;
+}
+
+/* req's headers, after an Authorization line when auth is not NULL. */
+static const char **header_list(const struct ls_crm_req *req, const char *auth)
+{
+    size_t n = 0, o = 0;
+    const char **all;
+
+    while (req->headers && req->headers[n])
+        n++;
+    all = ls_xcalloc(n + 2, sizeof(*all));
+    if (auth)
+        all[o++] = auth;
+    for (n = 0; req->headers && req->headers[n]; n++)
+        all[o++] = req->headers[n];
+    return all;
+}
+
+static int sent_once(struct ls_crm_http *h, const struct ls_crm_req *req, const char *token,
+                     struct ls_crm_resp *resp)
+{
+    char *auth = token ? ls_xasprintf("Authorization: Bearer %s", token) : NULL;
+    const char **hdrs = header_list(req, auth);
+    int rc;
+
+    memset(resp, 0, sizeof(*resp));
+    resp->retry_after_ms = -1;
+    rc = h->send(h->send_ctx, req, hdrs, resp);
+    free(hdrs);
+    ls_secret_free(auth);
+    return rc;
+}
+
+static int token_refused(const struct ls_crm_req *req, const struct ls_crm_resp *resp)
+{
+    if (req->refused)
+        return req->refused(resp);
+    return resp->status == 401;
+}
+
+int ls_crm_call(struct ls_crm_http *h, const struct ls_crm_req *req, struct ls_crm_resp *resp)
+{
+    const char *token = NULL;
+    int tries, rc;
+
+    memset(resp, 0, sizeof(*resp));
+    resp->retry_after_ms = -1;
+    for (tries = 0; tries < 2; tries++) {
+        if (req->auth && (rc = ls_oauth_get(req->auth, req->auth_arg, &token)) != LS_OK)
+            return rc;
+        ls_crm_resp_dispose(resp);
+        rc = sent_once(h, req, token, resp);
+        if (rc || !req->auth || !token_refused(req, resp))
+            return rc;
+        ls_oauth_invalidate(req->auth);
+        if (tries == 0)
+            LS_INFO(h->comp, "the access token was refused (expired?): fetching a new one");
+    }
+    resp->auth_refused = 1;
+    return LS_OK;
+}
+
+void ls_crm_call_failed(int rc, struct ls_sink_result *fail)
+{
+    if (fail->error[0])
+        return;
+    fail->outcome = rc == LS_EPARSE ? LS_SINK_FATAL : LS_SINK_RETRY;
+    fail->retry_after_ms = -1;
+    snprintf(fail->error, sizeof(fail->error), "%.300s", ls_error_last());
+}
+
+int ls_crm_request(struct ls_crm_http *h, const char *method, const char *url,
+                   const char *const *headers, const char *body, size_t len,
+                   struct ls_crm_resp *resp)
+{
+    struct ls_crm_req req;
+
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.url = url;
+    req.headers = headers;
+    req.body = body;
+    req.len = len;
+    return ls_crm_call(h, &req, resp);
 }
 
 char *ls_crm_lower_trim(const char *s)

@@ -1,8 +1,10 @@
 /*
- * ls_crm.h - what the CRM sinks (Salesforce, Dynamics 365, and the ones to
- * come) share: RS256 JSON Web Tokens for OAuth assertions, and one blocking
- * HTTPS request at a time over a kept-alive curl handle with the sink's CA
- * file and timeout, keeping the few response headers CRMs signal with.
+ * ls_crm.h - what the CRM sinks, Entra ID and the Pushgateway push share:
+ * RS256 JSON Web Tokens for OAuth assertions, and the one HTTP call path
+ * (ls_crm_call): one blocking request at a time over a kept-alive curl
+ * handle with the caller's CA file and timeout, a bearer token from an
+ * ls_oauth cache (ls_oauth.h) renewed once when refused, a capped body and
+ * the few response headers CRMs signal with.
  *
  * Requests go out one after another from the delivery thread, so a token
  * refresh can never race another: refreshes are serialized by construction.
@@ -37,11 +39,15 @@ LS_NODISCARD int ls_jwt_x5t(const char *cert_pem, char **out);
 void ls_crm_uuid(char out[37]);
 
 struct ls_crm_http;
+struct ls_oauth;
 
 struct ls_crm_resp {
-    int status;     /* 0: no answer */
-    int tls_config; /* 1: no answer because of TLS trust or the URL (fatal) */
-    char *body;     /* NUL-terminated, at most 8 MiB kept */
+    int status;       /* 0: no answer */
+    int tls_config;   /* 1: no answer because of TLS trust or the URL (fatal) */
+    int sent;         /* 1: request bytes left (an answer may still be missing) */
+    int truncated;    /* 1: the body was longer than the handle keeps */
+    int auth_refused; /* 1: a fresh token was refused too (ls_crm_call gave up) */
+    char *body;       /* NUL-terminated, at most the handle's body cap kept */
     size_t len;
     long retry_after_ms;    /* Retry-After, -1 when none */
     char limit_info[128];   /* Sforce-Limit-Info */
@@ -50,18 +56,62 @@ struct ls_crm_resp {
     char transport[320];    /* error text when status == 0 */
 };
 
-/* comp names the sink in messages ("salesforce"); ca_file may be NULL;
- * timeout_s <= 0 means 30 s. */
+/* One request. headers: NULL-terminated "Name: value" strings (may be
+ * NULL); body NULL: none. */
+struct ls_crm_req {
+    const char *method;
+    const char *url;
+    const char *const *headers;
+    const char *body;
+    size_t len;
+    /* Bearer authentication: the token comes from auth (fetched first when
+     * needed, auth_arg passed to its fetch); after an answer refused() calls
+     * a token refusal (NULL: HTTP 401) the token is dropped and the request
+     * sent once more with a fresh one. auth NULL: no Authorization header. */
+    struct ls_oauth *auth;
+    void *auth_arg;
+    int (*refused)(const struct ls_crm_resp *resp);
+};
+
+/* What actually sends a request: curl by default; tests put a fake here. */
+typedef int (*ls_crm_transport_fn)(void *ctx, const struct ls_crm_req *req,
+                                   const char *const *headers, struct ls_crm_resp *resp);
+
+/* comp names the caller in messages ("salesforce"); ca_file may be NULL;
+ * timeout_s <= 0 means 30 s. Only https:// URLs are accepted. */
 LS_NODISCARD int ls_crm_http_create(const char *comp, const char *ca_file, long timeout_s,
                                     struct ls_crm_http **out);
 void ls_crm_http_free(struct ls_crm_http *h);
 
+/* Settings for the non-CRM users: http:// as well (managed identity, a
+ * Pushgateway; their URLs are checked at configuration time), the timeout
+ * and connect timeout in ms, a host reached without any proxy (may be
+ * NULL), and how much of a body is kept (0: none, the body is discarded). */
+void ls_crm_http_allow_http(struct ls_crm_http *h, const char *noproxy);
+void ls_crm_http_timeouts(struct ls_crm_http *h, long timeout_ms, long connect_ms);
+void ls_crm_http_body_cap(struct ls_crm_http *h, size_t cap);
+void ls_crm_http_transport(struct ls_crm_http *h, ls_crm_transport_fn fn, void *ctx);
+
 /*
- * One request. headers: NULL-terminated "Name: value" strings (may be
- * NULL); body may be NULL (no body). Fills *resp (free with
- * ls_crm_resp_dispose). Returns 0 (transport failures are in resp->status ==
- * 0), or a negative ls_err when the request could not be built.
+ * The one call path: sends req (with a bearer token when req->auth is set,
+ * re-authenticating once on a refusal), fills *resp (free with
+ * ls_crm_resp_dispose): the status (0 with resp->transport on no answer),
+ * the body up to the cap, Retry-After parsed once (resp->retry_after_ms).
+ * Returns 0 when *resp holds the outcome (resp->auth_refused when a fresh
+ * token was refused as well), the token source's error when no token could
+ * be had (nothing was sent), or a negative ls_err when the request could not
+ * be built.
  */
+LS_NODISCARD int ls_crm_call(struct ls_crm_http *h, const struct ls_crm_req *req,
+                             struct ls_crm_resp *resp);
+
+/* For the sinks: fills *fail after ls_crm_call returned rc != 0 unless the
+ * token source filled it already: a token too long to use is fatal, a
+ * request that could not be built is retried. */
+struct ls_sink_result;
+void ls_crm_call_failed(int rc, struct ls_sink_result *fail);
+
+/* ls_crm_call without a token: method, url, headers, body (NULL: none). */
 LS_NODISCARD int ls_crm_request(struct ls_crm_http *h, const char *method, const char *url,
                                 const char *const *headers, const char *body, size_t len,
                                 struct ls_crm_resp *resp);

@@ -4,14 +4,16 @@
 #include "ls_crm.h"
 #include "ls_log.h"
 #include "ls_mapping.h"
+#include "ls_oauth.h"
 #include "ls_sink.h"
 
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define COMP "sink:dynamics"
+/* A token is renewed this long before it expires. */
+#define TOKEN_SKEW_MS (60 * 1000)
 
 /* ------------------------------------------------------------------------ */
 /* pure halves                                                               */
@@ -135,8 +137,7 @@ struct dv {
     struct ls_mapping *map;
     char *token_url, *scope, *api_base, *client_id, *client_secret, *cert, *key, *key_field;
     char *entity_set;
-    char *token;
-    int64_t token_expires_ms;
+    struct ls_oauth oauth;
     size_t batch; /* upserts per $batch; 1 = none */
 };
 
@@ -149,13 +150,6 @@ static char *strip_slash(const char *s)
     return ls_xstrndup(s, n);
 }
 
-static void wipe_free(char *s)
-{
-    if (s)
-        OPENSSL_cleanse(s, strlen(s));
-    free(s);
-}
-
 static void dv_free(struct dv *d)
 {
     if (!d)
@@ -166,50 +160,96 @@ static void dv_free(struct dv *d)
     free(d->scope);
     free(d->api_base);
     free(d->client_id);
-    wipe_free(d->client_secret);
+    ls_secret_free(d->client_secret);
     free(d->cert);
-    wipe_free(d->key);
+    ls_secret_free(d->key);
     free(d->key_field);
     free(d->entity_set);
-    wipe_free(d->token);
+    ls_oauth_dispose(&d->oauth);
     free(d);
 }
+
+static int fetch_token(void *ctx, void *arg, struct ls_oauth_token *out);
 
 static int set(const char *v)
 {
     return v && *v;
 }
 
+/* The settings every configuration needs, before anything is built. */
+static int check_config(const char *arg, const struct ls_config *cfg)
+{
+    if (arg && *arg)
+        return ls_error(LS_ECONFIG, "LEADSYNC_SINKS: dynamics takes no argument; configure it "
+                                    "with LEADSYNC_DYNAMICS_*");
+    if (!set(cfg->dynamics_url) || !set(cfg->dynamics_client_id) ||
+        (!set(cfg->dynamics_tenant_id) && !set(cfg->dynamics_token_url)))
+        return ls_error(LS_ECONFIG, "sink dynamics: set LEADSYNC_DYNAMICS_URL, "
+                                    "LEADSYNC_DYNAMICS_TENANT_ID and LEADSYNC_DYNAMICS_CLIENT_ID");
+    if (!set(cfg->dynamics_client_secret) &&
+        !(set(cfg->dynamics_certificate) && set(cfg->dynamics_private_key)))
+        return ls_error(LS_ECONFIG,
+                        "sink dynamics: set LEADSYNC_DYNAMICS_CLIENT_SECRET, or "
+                        "LEADSYNC_DYNAMICS_CERTIFICATE and LEADSYNC_DYNAMICS_PRIVATE_KEY");
+    if (!set(cfg->dynamics_key_field) || strpbrk(cfg->dynamics_key_field, "/?#%'() "))
+        return ls_error(LS_ECONFIG,
+                        "sink dynamics: LEADSYNC_DYNAMICS_KEY_FIELD must be a column name");
+    return LS_OK;
+}
+
+/* The client secret, or the certificate and key, proven able to sign a
+ * client assertion now rather than at the first lead. */
+static int take_credentials(struct dv *d, const struct ls_config *cfg)
+{
+    char jti[37], *probe = NULL;
+    int rc;
+
+    if (set(cfg->dynamics_client_secret)) {
+        d->client_secret = ls_xstrdup(cfg->dynamics_client_secret);
+        return LS_OK;
+    }
+    d->cert = ls_xstrdup(cfg->dynamics_certificate);
+    d->key = ls_xstrdup(cfg->dynamics_private_key);
+    ls_crm_uuid(jti);
+    rc = ls_dv_assertion(d->client_id, d->token_url, d->cert, d->key, 0, jti, &probe);
+    free(probe);
+    if (rc)
+        return ls_error(LS_ECONFIG,
+                        "sink dynamics: LEADSYNC_DYNAMICS_CERTIFICATE / PRIVATE_KEY: %s",
+                        ls_error_last());
+    return LS_OK;
+}
+
+/* The mapping, the entity set it writes, and the key column it leaves alone. */
+static int take_mapping(struct dv *d, const struct ls_config *cfg)
+{
+    int rc = ls_mapping_load("dynamics", cfg->dynamics_mapping, &d->map);
+
+    if (rc)
+        return rc;
+    d->entity_set = ls_xstrdup(*ls_mapping_object(d->map) ? ls_mapping_object(d->map) : "leads");
+    if (strpbrk(d->entity_set, "/?#%'() "))
+        return ls_error(LS_ECONFIG,
+                        "sink dynamics: the mapping's object must be an entity set name");
+    if (ls_mapping_targets(d->map, d->key_field))
+        return ls_error(
+            LS_ECONFIG,
+            "sink dynamics: the mapping writes %s, the key column; leadsync sets it itself",
+            d->key_field);
+    return LS_OK;
+}
+
 static int dv_create(const char *arg, const struct ls_config *cfg, void **ctx)
 {
-    struct dv *d = ls_xcalloc(1, sizeof(*d));
+    struct dv *d = NULL;
     char *org = NULL, *auth = NULL;
-    int rc = LS_OK;
+    int rc;
 
     *ctx = NULL;
-    if (arg && *arg) {
-        rc = ls_error(LS_ECONFIG, "LEADSYNC_SINKS: dynamics takes no argument; configure it with "
-                                  "LEADSYNC_DYNAMICS_*");
-        goto done;
-    }
-    if (!set(cfg->dynamics_url) || !set(cfg->dynamics_client_id) ||
-        (!set(cfg->dynamics_tenant_id) && !set(cfg->dynamics_token_url))) {
-        rc = ls_error(LS_ECONFIG, "sink dynamics: set LEADSYNC_DYNAMICS_URL, "
-                                  "LEADSYNC_DYNAMICS_TENANT_ID and LEADSYNC_DYNAMICS_CLIENT_ID");
-        goto done;
-    }
-    if (!set(cfg->dynamics_client_secret) &&
-        !(set(cfg->dynamics_certificate) && set(cfg->dynamics_private_key))) {
-        rc =
-            ls_error(LS_ECONFIG, "sink dynamics: set LEADSYNC_DYNAMICS_CLIENT_SECRET, or "
-                                 "LEADSYNC_DYNAMICS_CERTIFICATE and LEADSYNC_DYNAMICS_PRIVATE_KEY");
-        goto done;
-    }
-    if (!set(cfg->dynamics_key_field) || strpbrk(cfg->dynamics_key_field, "/?#%'() ")) {
-        rc = ls_error(LS_ECONFIG,
-                      "sink dynamics: LEADSYNC_DYNAMICS_KEY_FIELD must be a column name");
-        goto done;
-    }
+    rc = check_config(arg, cfg);
+    if (rc)
+        return rc;
+    d = ls_xcalloc(1, sizeof(*d));
     org = strip_slash(cfg->dynamics_url);
     auth = strip_slash(set(cfg->dynamics_authority_url) ? cfg->dynamics_authority_url : "");
     d->token_url = set(cfg->dynamics_token_url)
@@ -220,48 +260,21 @@ static int dv_create(const char *arg, const struct ls_config *cfg, void **ctx)
     d->api_base = set(cfg->dynamics_api_base) ? strip_slash(cfg->dynamics_api_base)
                                               : ls_xasprintf("%s/api/data/v9.2", org);
     d->client_id = ls_xstrdup(cfg->dynamics_client_id);
-    if (set(cfg->dynamics_client_secret)) {
-        d->client_secret = ls_xstrdup(cfg->dynamics_client_secret);
-    } else {
-        char jti[37], *probe = NULL;
-
-        d->cert = ls_xstrdup(cfg->dynamics_certificate);
-        d->key = ls_xstrdup(cfg->dynamics_private_key);
-        ls_crm_uuid(jti);
-        rc = ls_dv_assertion(d->client_id, d->token_url, d->cert, d->key, 0, jti, &probe);
-        free(probe);
-        if (rc) {
-            rc = ls_error(LS_ECONFIG,
-                          "sink dynamics: LEADSYNC_DYNAMICS_CERTIFICATE / PRIVATE_KEY: %s",
-                          ls_error_last());
-            goto done;
-        }
-    }
     d->key_field = ls_xstrdup(cfg->dynamics_key_field);
     d->batch = cfg->dynamics_batch > 0 ? (size_t)cfg->dynamics_batch : 100;
     if (d->batch > LS_DV_BATCH_MAX)
         d->batch = LS_DV_BATCH_MAX;
-    rc = ls_mapping_load("dynamics", cfg->dynamics_mapping, &d->map);
-    if (rc)
-        goto done;
-    d->entity_set = ls_xstrdup(*ls_mapping_object(d->map) ? ls_mapping_object(d->map) : "leads");
-    if (strpbrk(d->entity_set, "/?#%'() ")) {
-        rc = ls_error(LS_ECONFIG, "sink dynamics: the mapping's object must be an entity set name");
-        goto done;
+    ls_oauth_init(&d->oauth, fetch_token, d, TOKEN_SKEW_MS);
+    rc = take_credentials(d, cfg);
+    if (!rc)
+        rc = take_mapping(d, cfg);
+    if (!rc)
+        rc = ls_crm_http_create("dynamics", cfg->dynamics_ca_file, cfg->http_timeout_seconds,
+                                &d->http);
+    if (!rc) {
+        *ctx = d;
+        d = NULL;
     }
-    if (ls_mapping_targets(d->map, d->key_field)) {
-        rc = ls_error(
-            LS_ECONFIG,
-            "sink dynamics: the mapping writes %s, the key column; leadsync sets it itself",
-            d->key_field);
-        goto done;
-    }
-    rc = ls_crm_http_create("dynamics", cfg->dynamics_ca_file, cfg->http_timeout_seconds, &d->http);
-    if (rc)
-        goto done;
-    *ctx = d;
-    d = NULL;
-done:
     free(org);
     free(auth);
     dv_free(d);
@@ -273,159 +286,122 @@ static void dv_destroy(void *ctx)
     dv_free(ctx);
 }
 
-static void drop_token(struct dv *d)
+/* The token request's form: client credentials with the secret, or with a
+ * client assertion signed by the certificate's key. NULL with *r filled. */
+static char *token_form(struct dv *d, struct ls_sink_result *r)
 {
-    wipe_free(d->token);
-    d->token = NULL;
+    struct ls_oauth_grant g = {
+        LS_OAUTH_CLIENT_CREDENTIALS, d->client_id, d->client_secret, NULL, NULL, d->scope};
+    char jti[37], *assertion = NULL, *form;
+
+    if (!d->client_secret) {
+        ls_crm_uuid(jti);
+        if (ls_dv_assertion(d->client_id, d->token_url, d->cert, d->key, ls_now_ms() / 1000, jti,
+                            &assertion) != LS_OK) {
+            r->outcome = LS_SINK_FATAL;
+            snprintf(r->error, sizeof(r->error), "client assertion: %.280s", ls_error_last());
+            return NULL;
+        }
+        g.client_assertion = assertion;
+    }
+    form = ls_oauth_form(&g);
+    free(assertion);
+    return form;
 }
 
-static int fetch_token(struct dv *d, struct ls_sink_result *r)
+/* Fills *r for a token endpoint that did not hand out a token. */
+static void token_refusal(const struct dv *d, const struct ls_crm_resp *resp,
+                          struct ls_sink_result *r)
 {
+    char why[200];
+
+    if (resp->status == 0) {
+        r->outcome = resp->tls_config ? LS_SINK_FATAL : LS_SINK_RETRY;
+        snprintf(r->error, sizeof(r->error), "token endpoint unreachable: %.200s%s",
+                 resp->transport,
+                 resp->tls_config ? " (check the URL and LEADSYNC_DYNAMICS_CA_FILE)" : "");
+        return;
+    }
+    ls_dv_classify(resp->status, resp->body, resp->len, resp->retry_after_ms, r);
+    if (r->outcome == LS_SINK_RETRY)
+        return;
+    snprintf(why, sizeof(why), "%.190s", r->error);
+    r->outcome = LS_SINK_FATAL;
+    r->auth = 1;
+    snprintf(r->error, sizeof(r->error), "Microsoft Entra refused the client %s (%.200s)",
+             d->client_secret ? "secret" : "assertion", why);
+}
+
+/* The ls_oauth fetch: one token from Microsoft Entra ID. arg: the
+ * struct ls_sink_result filled on failure. */
+static int fetch_token(void *ctx, void *arg, struct ls_oauth_token *out)
+{
+    static const char *const hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
+                                       "Accept: application/json", NULL};
+    struct dv *d = ctx;
+    struct ls_sink_result *r = arg;
     struct ls_crm_resp resp;
-    const char *hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
-                          "Accept: application/json", NULL};
-    char *form = NULL, *cid = NULL, *scope = NULL, *cred = NULL, *assertion = NULL;
-    json_t *j = NULL;
-    const char *tok;
-    json_int_t exp;
+    char *form;
     int rc;
 
     memset(&resp, 0, sizeof(resp));
     memset(r, 0, sizeof(*r));
     r->retry_after_ms = -1;
-    drop_token(d);
-    cid = ls_crm_escape(d->client_id);
-    scope = ls_crm_escape(d->scope);
-    if (d->client_secret) {
-        char *s = ls_crm_escape(d->client_secret);
-
-        cred = ls_xasprintf("client_secret=%s", s);
-        wipe_free(s);
-    } else {
-        char jti[37], *a;
-
-        ls_crm_uuid(jti);
-        rc = ls_dv_assertion(d->client_id, d->token_url, d->cert, d->key, ls_now_ms() / 1000, jti,
-                             &assertion);
-        if (rc) {
-            r->outcome = LS_SINK_FATAL;
-            snprintf(r->error, sizeof(r->error), "client assertion: %.280s", ls_error_last());
-            goto done;
-        }
-        a = ls_crm_escape(assertion);
-        cred = ls_xasprintf("client_assertion_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Aclient-"
-                            "assertion-type%%3Ajwt-bearer&client_assertion=%s",
-                            a);
-        free(a);
-    }
-    form = ls_xasprintf("grant_type=client_credentials&client_id=%s&scope=%s&%s", cid, scope, cred);
+    form = token_form(d, r);
+    if (!form)
+        return LS_EAUTH;
     rc = ls_crm_request(d->http, "POST", d->token_url, hdrs, form, strlen(form), &resp);
+    ls_secret_free(form);
     if (rc) {
         r->outcome = LS_SINK_RETRY;
         snprintf(r->error, sizeof(r->error), "token request: %.280s", ls_error_last());
-        goto done;
-    }
-    if (resp.status == 0) {
-        r->outcome = resp.tls_config ? LS_SINK_FATAL : LS_SINK_RETRY;
-        snprintf(r->error, sizeof(r->error), "token endpoint unreachable: %.200s%s", resp.transport,
-                 resp.tls_config ? " (check the URL and LEADSYNC_DYNAMICS_CA_FILE)" : "");
-        rc = LS_EUNAVAIL;
-        goto done;
-    }
-    if (resp.status != 200) {
-        ls_dv_classify(resp.status, resp.body, resp.len, resp.retry_after_ms, r);
-        if (r->outcome != LS_SINK_RETRY) {
-            char why[200];
-
-            snprintf(why, sizeof(why), "%.190s", r->error);
-            r->outcome = LS_SINK_FATAL;
-            r->auth = 1;
-            snprintf(r->error, sizeof(r->error), "Microsoft Entra refused the client %s (%.200s)",
-                     d->client_secret ? "secret" : "assertion", why);
-        }
-        rc = LS_EAUTH;
-        goto done;
-    }
-    j = json_loadb(resp.body, resp.len, 0, NULL);
-    tok = json_string_value(json_object_get(j, "access_token"));
-    exp = json_integer_value(json_object_get(j, "expires_in"));
-    if (!tok || !*tok) {
+    } else if (resp.status != 200) {
+        token_refusal(d, &resp, r);
+        rc = resp.status ? LS_EAUTH : LS_EUNAVAIL;
+    } else if (ls_oauth_parse(resp.body, resp.len, ls_now_ms(), out, NULL, NULL) != LS_OK) {
         r->outcome = LS_SINK_RETRY;
         r->status = resp.status;
         snprintf(r->error, sizeof(r->error), "the token answer lacks access_token");
         rc = LS_EPARSE;
-        goto done;
+    } else {
+        if (!out->expires_ms)
+            out->expires_ms = ls_now_ms() + 3599 * 1000; /* Entra's usual hour */
+        LS_DEBUG(COMP, "token obtained, valid %lld s",
+                 (long long)((out->expires_ms - ls_now_ms()) / 1000));
     }
-    d->token = ls_xstrdup(tok);
-    if (exp <= 0)
-        exp = 3599;
-    d->token_expires_ms = ls_now_ms() + (exp > 120 ? exp - 60 : exp / 2) * 1000;
-    LS_DEBUG(COMP, "token obtained, valid %lld s", (long long)exp);
-    rc = LS_OK;
-done:
-    json_decref(j);
-    if (form)
-        OPENSSL_cleanse(form, strlen(form));
-    free(form);
-    wipe_free(cred);
-    free(cid);
-    free(scope);
-    free(assertion);
     ls_crm_resp_dispose(&resp);
     return rc;
 }
 
 /* One API call (url absolute) with the JSON content type or ctype, and up to
- * two more header lines (either may be NULL); fetches a token when there is
- * none or it is about to expire, and once more after a 401. */
+ * two more header lines (either may be NULL); the bearer token comes from
+ * d->oauth (fetched when missing or about to expire, and once more after a
+ * 401). Returns 0 with *resp, or -1 with *fail filled. */
 static int dv_call(struct dv *d, const char *method, const char *url, const char *ctype,
                    const char *h1, const char *h2, const char *body, size_t len,
                    struct ls_crm_resp *resp, struct ls_sink_result *fail)
 {
-    int tries, rc;
+    const char *hdrs[8] = {"Accept: application/json",
+                           ctype ? ctype : "Content-Type: application/json; charset=utf-8",
+                           "OData-MaxVersion: 4.0",
+                           "OData-Version: 4.0",
+                           NULL,
+                           NULL,
+                           NULL,
+                           NULL};
+    struct ls_crm_req req = {method, url, hdrs, body, body ? len : 0, &d->oauth, fail, NULL};
+    size_t nh = 4;
+    int rc;
 
-    memset(resp, 0, sizeof(*resp));
-    for (tries = 0; tries < 2; tries++) {
-        char auth[8192];
-        const char *hdrs[8] = {auth,
-                               "Accept: application/json",
-                               ctype ? ctype : "Content-Type: application/json; charset=utf-8",
-                               "OData-MaxVersion: 4.0",
-                               "OData-Version: 4.0",
-                               NULL,
-                               NULL,
-                               NULL};
-        size_t nh = 5;
-
-        if (h1)
-            hdrs[nh++] = h1;
-        if (h2)
-            hdrs[nh++] = h2;
-        if ((!d->token || ls_now_ms() >= d->token_expires_ms) && fetch_token(d, fail))
-            return -1;
-        if (snprintf(auth, sizeof(auth), "Authorization: Bearer %s", d->token) >=
-            (int)sizeof(auth)) {
-            memset(fail, 0, sizeof(*fail));
-            fail->outcome = LS_SINK_FATAL;
-            snprintf(fail->error, sizeof(fail->error), "the access token is too long");
-            return -1;
-        }
-        rc = ls_crm_request(d->http, method, url, hdrs, body, body ? len : 0, resp);
-        OPENSSL_cleanse(auth, sizeof(auth));
-        if (rc) {
-            memset(fail, 0, sizeof(*fail));
-            fail->outcome = LS_SINK_RETRY;
-            fail->retry_after_ms = -1;
-            snprintf(fail->error, sizeof(fail->error), "%.300s", ls_error_last());
-            return -1;
-        }
-        if (resp->status != 401 || tries == 1)
-            break;
-        LS_INFO(COMP, "token refused (expired?): fetching a new one");
-        drop_token(d);
-        ls_crm_resp_dispose(resp);
-    }
-    return 0;
+    if (h1)
+        hdrs[nh++] = h1;
+    if (h2)
+        hdrs[nh++] = h2;
+    memset(fail, 0, sizeof(*fail));
+    rc = ls_crm_call(d->http, &req, resp);
+    if (rc)
+        ls_crm_call_failed(rc, fail);
+    return rc ? -1 : 0;
 }
 
 static void dv_result(const struct ls_crm_resp *resp, struct ls_sink_result *r)
@@ -532,128 +508,176 @@ static void part_result(const struct ls_sink_item *it, int dnc, const struct ls_
     ls_dv_classify(part->status, part->body, part->len, part->retry_after_ms, r);
 }
 
-/* Up to d->batch items as one $batch request. */
-static void deliver_batch(struct dv *d, const struct ls_sink_item *items, size_t n,
-                          struct ls_sink_result *results)
-{
-    struct ls_crm_resp resp;
-    struct ls_sink_result whole;
-    struct ls_dv_op *ops = NULL;
-    struct ls_dv_part *parts = NULL;
-    size_t *idx = NULL, k = 0, np = 0, i, len = 0, nok = 0;
-    char **bodies = NULL, **urls = NULL, *batch = NULL, *url = NULL, *ctype = NULL;
-    int *dnc = NULL;
-    char id[37];
+/* The upserts of one $batch: ops[i] for item idx[i], k of them. */
+struct batch {
+    struct ls_dv_op *ops;
+    size_t *idx, k;
+    char **bodies, **urls;
+    int *dnc;
+};
 
-    memset(&resp, 0, sizeof(resp));
-    ops = ls_xcalloc(n, sizeof(*ops));
-    idx = ls_xcalloc(n, sizeof(*idx));
-    dnc = ls_xcalloc(n, sizeof(*dnc));
-    bodies = ls_xcalloc(n, sizeof(*bodies));
-    urls = ls_xcalloc(n, sizeof(*urls));
+/* Builds b from items; a lead that does not map is rejected in results
+ * and left out. */
+static void batch_prepare(struct dv *d, const struct ls_sink_item *items, size_t n,
+                          struct ls_sink_result *results, struct batch *b)
+{
+    size_t i;
+
+    memset(b, 0, sizeof(*b));
+    b->ops = ls_xcalloc(n, sizeof(*b->ops));
+    b->idx = ls_xcalloc(n, sizeof(*b->idx));
+    b->dnc = ls_xcalloc(n, sizeof(*b->dnc));
+    b->bodies = ls_xcalloc(n, sizeof(*b->bodies));
+    b->urls = ls_xcalloc(n, sizeof(*b->urls));
     for (i = 0; i < n; i++) {
+        size_t k = b->k;
         json_t *rec = NULL;
 
         memset(&results[i], 0, sizeof(results[i]));
         results[i].retry_after_ms = -1;
         if (ls_dv_record(d->map, items[i].lead, d->key_field, &rec) != LS_OK ||
-            !(bodies[k] = json_dumps(rec, JSON_COMPACT))) {
+            !(b->bodies[k] = json_dumps(rec, JSON_COMPACT))) {
             json_decref(rec);
             ls_dv_classify(400, "lead does not map to a record", 29, -1, &results[i]);
             continue;
         }
         json_decref(rec);
-        urls[k] = ls_dv_key_url(d->api_base, d->entity_set, d->key_field, items[i].lead_id);
-        dnc[k] = json_is_true(json_object_get(items[i].lead, "doNotContact"));
-        ops[k].url = urls[k];
-        ops[k].update_only = dnc[k];
-        ops[k].body = bodies[k];
-        idx[k++] = i;
+        b->urls[k] = ls_dv_key_url(d->api_base, d->entity_set, d->key_field, items[i].lead_id);
+        b->dnc[k] = json_is_true(json_object_get(items[i].lead, "doNotContact"));
+        b->ops[k].url = b->urls[k];
+        b->ops[k].update_only = b->dnc[k];
+        b->ops[k].body = b->bodies[k];
+        b->idx[b->k++] = i;
     }
-    if (k == 0)
-        goto done;
-    if (k == 1) {
-        deliver_one(d, &items[idx[0]], &results[idx[0]]);
-        goto done;
-    }
-    ls_crm_uuid(id);
-    if (ls_dv_batch_body(id, ops, k, &batch, &len) != LS_OK) {
-        memset(&whole, 0, sizeof(whole));
-        whole.outcome = LS_SINK_RETRY;
-        whole.retry_after_ms = -1;
-        snprintf(whole.error, sizeof(whole.error), "$batch: %.280s", ls_error_last());
-        goto all;
-    }
-    url = ls_xasprintf("%s/$batch", d->api_base);
-    ctype = ls_xasprintf("Content-Type: multipart/mixed; boundary=\"batch_%s\"", id);
-    if (dv_call(d, "POST", url, ctype, "Prefer: odata.continue-on-error", NULL, batch, len, &resp,
-                &whole))
-        goto all;
-    if (resp.status != 200) {
-        dv_result(&resp, &whole);
-        if (whole.outcome == LS_SINK_REJECT) {
-            /* The batch as a whole was refused (too large, malformed): one
-             * request per lead finds the lead at fault, if any. */
-            LS_WARN(COMP, "$batch of %zu refused (%s): sending one request per lead", k,
-                    whole.error);
-            for (i = 0; i < k; i++) {
-                size_t j;
-                int halt = 0;
+}
 
-                for (j = 0; j < i; j++)
-                    halt |= halts(&results[idx[j]]);
-                if (halt)
-                    not_sent(&results[idx[i]]);
-                else
-                    deliver_one(d, &items[idx[i]], &results[idx[i]]);
-            }
-            goto done;
-        }
-        goto all;
+static void batch_free(struct batch *b)
+{
+    size_t i;
+
+    for (i = 0; i < b->k; i++) {
+        free(b->bodies[i]);
+        free(b->urls[i]);
     }
-    parts = ls_xcalloc(k, sizeof(*parts));
-    if (ls_dv_batch_parse(resp.content_type, strlen(resp.content_type), resp.body, resp.len,
-                          ls_now_ms(), parts, k, &np) != LS_OK) {
-        memset(&whole, 0, sizeof(whole));
-        whole.outcome = LS_SINK_RETRY;
-        whole.status = resp.status;
-        whole.retry_after_ms = -1;
-        snprintf(whole.error, sizeof(whole.error), "%.300s", ls_error_last());
-        goto all;
+    free(b->bodies);
+    free(b->urls);
+    free(b->ops);
+    free(b->idx);
+    free(b->dnc);
+}
+
+/* The batch as a whole was refused (too large, malformed): one request per
+ * lead finds the lead at fault, if any. */
+static void batch_one_by_one(struct dv *d, const struct ls_sink_item *items, const struct batch *b,
+                             struct ls_sink_result *results)
+{
+    size_t i;
+    int halt = 0;
+
+    for (i = 0; i < b->k; i++) {
+        if (halt)
+            not_sent(&results[b->idx[i]]);
+        else
+            deliver_one(d, &items[b->idx[i]], &results[b->idx[i]]);
+        halt |= halts(&results[b->idx[i]]);
     }
-    for (i = 0; i < k; i++) {
-        struct ls_sink_result *r = &results[idx[i]];
+}
+
+/* Reads the parts of a 200 answer into results. 0, or -1 with *whole filled
+ * when the answer is unreadable. */
+static int batch_answer(const struct ls_sink_item *items, const struct batch *b,
+                        const struct ls_crm_resp *resp, struct ls_sink_result *results,
+                        struct ls_sink_result *whole)
+{
+    struct ls_dv_part *parts = ls_xcalloc(b->k, sizeof(*parts));
+    size_t np = 0, i, nok = 0;
+
+    if (ls_dv_batch_parse(resp->content_type, strlen(resp->content_type), resp->body, resp->len,
+                          ls_now_ms(), parts, b->k, &np) != LS_OK) {
+        memset(whole, 0, sizeof(*whole));
+        whole->outcome = LS_SINK_RETRY;
+        whole->status = resp->status;
+        whole->retry_after_ms = -1;
+        snprintf(whole->error, sizeof(whole->error), "%.300s", ls_error_last());
+        free(parts);
+        return -1;
+    }
+    for (i = 0; i < b->k; i++) {
+        struct ls_sink_result *r = &results[b->idx[i]];
 
         if (i < np) {
-            part_result(&items[idx[i]], dnc[i], &parts[i], r);
+            part_result(&items[b->idx[i]], b->dnc[i], &parts[i], r);
         } else {
             /* Not in the answer: maybe not executed; upserts are safe to repeat. */
             r->outcome = LS_SINK_RETRY;
-            r->status = resp.status;
+            r->status = resp->status;
             snprintf(r->error, sizeof(r->error), "$batch answer has no part for this lead");
         }
         nok += r->outcome == LS_SINK_OK;
     }
-    LS_DEBUG(COMP, "$batch of %zu: %zu parts answered, %zu delivered", k, np, nok);
-    goto done;
-all:
-    for (i = 0; i < k; i++)
-        results[idx[i]] = whole;
-done:
-    for (i = 0; i < n; i++) {
-        free(bodies[i]);
-        free(urls[i]);
-    }
-    free(bodies);
-    free(urls);
-    free(ops);
-    free(idx);
-    free(dnc);
+    LS_DEBUG(COMP, "$batch of %zu: %zu parts answered, %zu delivered", b->k, np, nok);
     free(parts);
-    free(batch);
+    return 0;
+}
+
+/* Sends b as one $batch request. 0 when results are filled, or -1 with
+ * *whole the outcome of every lead in it. */
+static int batch_send(struct dv *d, const struct ls_sink_item *items, const struct batch *b,
+                      struct ls_sink_result *results, struct ls_sink_result *whole)
+{
+    struct ls_crm_resp resp;
+    char id[37], *body = NULL, *url = NULL, *ctype = NULL;
+    size_t len = 0;
+    int rc = -1;
+
+    memset(&resp, 0, sizeof(resp));
+    ls_crm_uuid(id);
+    if (ls_dv_batch_body(id, b->ops, b->k, &body, &len) != LS_OK) {
+        memset(whole, 0, sizeof(*whole));
+        whole->outcome = LS_SINK_RETRY;
+        whole->retry_after_ms = -1;
+        snprintf(whole->error, sizeof(whole->error), "$batch: %.280s", ls_error_last());
+        goto done;
+    }
+    url = ls_xasprintf("%s/$batch", d->api_base);
+    ctype = ls_xasprintf("Content-Type: multipart/mixed; boundary=\"batch_%s\"", id);
+    if (dv_call(d, "POST", url, ctype, "Prefer: odata.continue-on-error", NULL, body, len, &resp,
+                whole))
+        goto done;
+    if (resp.status == 200) {
+        rc = batch_answer(items, b, &resp, results, whole);
+        goto done;
+    }
+    dv_result(&resp, whole);
+    if (whole->outcome == LS_SINK_REJECT) {
+        LS_WARN(COMP, "$batch of %zu refused (%s): sending one request per lead", b->k,
+                whole->error);
+        batch_one_by_one(d, items, b, results);
+        rc = 0;
+    }
+done:
+    free(body);
     free(url);
     free(ctype);
     ls_crm_resp_dispose(&resp);
+    return rc;
+}
+
+/* Up to d->batch items as one $batch request. */
+static void deliver_batch(struct dv *d, const struct ls_sink_item *items, size_t n,
+                          struct ls_sink_result *results)
+{
+    struct ls_sink_result whole;
+    struct batch b;
+    size_t i;
+
+    batch_prepare(d, items, n, results, &b);
+    if (b.k == 1)
+        deliver_one(d, &items[b.idx[0]], &results[b.idx[0]]);
+    else if (b.k > 1 && batch_send(d, items, &b, results, &whole) != 0)
+        for (i = 0; i < b.k; i++)
+            results[b.idx[i]] = whole;
+    batch_free(&b);
 }
 
 static int dv_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
