@@ -15,6 +15,7 @@
 #include "ls_config.h"
 #include "ls_log.h"
 #include "ls_report.h"
+#include "ls_sink.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -234,6 +235,48 @@ static const struct cli_cmd *find_command(const char *name)
     return NULL;
 }
 
+/* The configuration keys from the table: every one (sink NULL; a heading
+ * before each sink kind's), or those of one sink kind. */
+static void print_config(const char *sink, FILE *out)
+{
+    const struct ls_conf_entry *e;
+    const char *kind, *last = NULL;
+    size_t i;
+
+    for (i = 0; (e = ls_conf_entry_at(i, &kind)) != NULL; i++) {
+        if (sink && (!kind || strcmp(kind, sink) != 0))
+            continue;
+        if (!sink && kind != last && kind)
+            fprintf(out, " the %s sink:\n", kind);
+        else if (!sink && kind != last)
+            fputs(" operations and the table endpoint:\n", out);
+        last = kind;
+        fprintf(out, "  %-34s %s", e->env, e->help);
+        if (e->def)
+            fprintf(out, " [%s]", e->def);
+        if (e->choices)
+            fprintf(out, " (%s)", e->choices);
+        if (e->flags & LS_CONF_SECRET)
+            fprintf(out, " (secret; or %s_FILE)", e->env);
+        fputc('\n', out);
+    }
+}
+
+/* 'leadsync help SINK': the keys of one sink kind. */
+static int print_sink_help(const char *name, FILE *out)
+{
+    const struct ls_sink_ops *ops = ls_sink_lookup(name);
+
+    if (!ops)
+        return -1;
+    fprintf(out, "configuration of the %s sink (environment; --config FILE takes the same keys):\n",
+            ops->name);
+    if (ops->nconf == 0)
+        fputs("  (none: its argument in LEADSYNC_SINKS is all it takes)\n", out);
+    print_config(ops->name, out);
+    return 0;
+}
+
 static void print_help(FILE *out)
 {
     size_t i;
@@ -249,19 +292,10 @@ static void print_help(FILE *out)
         fprintf(out, "  %-15s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "  %-15s %s\n\n", "--version", "print the version");
     fputs(exit_codes, out);
-    fputs("\nconfiguration (environment; --config FILE takes the same keys as JSON):\n", out);
-    for (i = 0; i < ls_conf_nentries; i++) {
-        const struct ls_conf_entry *e = &ls_conf_entries[i];
-
-        fprintf(out, "  %-34s %s", e->env, e->help);
-        if (e->def)
-            fprintf(out, " [%s]", e->def);
-        if (e->choices)
-            fprintf(out, " (%s)", e->choices);
-        if (e->flags & LS_CONF_SECRET)
-            fprintf(out, " (secret; or %s_FILE)", e->env);
-        fputc('\n', out);
-    }
+    fputs("\nconfiguration (environment; --config FILE takes the same keys as JSON;\n"
+          "'leadsync help SINK' for one sink's):\n",
+          out);
+    print_config(NULL, out);
 }
 
 static void print_command_help(const struct cli_cmd *c, FILE *out)
@@ -562,7 +596,7 @@ int ls_cli_main(int argc, char **argv)
             c = i + 1 < argc ? find_command(argv[i + 1]) : NULL;
             if (c)
                 print_command_help(c, stdout);
-            else
+            else if (i + 1 >= argc || print_sink_help(argv[i + 1], stdout) != 0)
                 print_help(stdout);
             return LS_EXIT_OK;
         } else if (strcmp(a, "--version") == 0) {

@@ -1,5 +1,6 @@
 /* ls_config.c - the configuration table and its loader. */
 #include "ls_config.h"
+#include "ls_sink.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -7,195 +8,111 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S(field) offsetof(struct ls_config, field)
-
 /* clang-format off */
-const struct ls_conf_entry ls_conf_entries[] = {
-    {"LEADSYNC_CONNECTION_STRING", LS_CONF_STRING, NULL, S(connection_string), LS_CONF_SECRET, 0, 0, NULL,
+/* The program's own keys; each sink kind's keys are declared beside the sink
+ * (its ls_sink_ops.conf), and the operations keys come last. */
+static const struct ls_conf_entry core_entries[] = {
+    {"LEADSYNC_CONNECTION_STRING", LS_CONF_STRING, NULL, LS_CONF_AT(connection_string), LS_CONF_SECRET, 0, 0, NULL,
      "Azure Storage connection string (AccountKey=, SharedAccessSignature= or UseDevelopmentStorage=true)",
      "AZURE_STORAGE_CONNECTION_STRING"},
-    {"LEADSYNC_TABLE", LS_CONF_STRING, "MarketplaceLeads", S(table), 0, 0, 0, NULL,
+    {"LEADSYNC_TABLE", LS_CONF_STRING, "MarketplaceLeads", LS_CONF_AT(table), 0, 0, 0, NULL,
      "table the marketplace writes leads to", NULL},
-    {"LEADSYNC_STATE", LS_CONF_STRING, "./leadsync.db", S(state), 0, 0, 0, NULL,
+    {"LEADSYNC_STATE", LS_CONF_STRING, "./leadsync.db", LS_CONF_AT(state), 0, 0, 0, NULL,
      "SQLite ledger path (created 0600)", NULL},
-    {"LEADSYNC_SINKS", LS_CONF_STRING, "jsonl:./leads.jsonl", S(sinks), 0, 0, 0, NULL,
+    {"LEADSYNC_SINKS", LS_CONF_STRING, "jsonl:./leads.jsonl", LS_CONF_AT(sinks), 0, 0, 0, NULL,
      "comma-separated sinks, each [NAME=]KIND[:ARG]: jsonl:PATH, webhook:URL, salesforce, dynamics, marketo, hubspot, web_to_lead", NULL},
-    {"LEADSYNC_ROUTES", LS_CONF_STRING, NULL, S(routes), 0, 0, 0, NULL,
+    {"LEADSYNC_ROUTES", LS_CONF_STRING, NULL, LS_CONF_AT(routes), 0, 0, 0, NULL,
      "JSON object: sink name -> {\"offer\"|\"source\"|\"action\"|\"stage\"|\"country\": [globs]}; a sink without a route gets every lead", NULL},
-    {"LEADSYNC_ROUTES_FILE", LS_CONF_STRING, NULL, S(routes_file), 0, 0, 0, NULL,
+    {"LEADSYNC_ROUTES_FILE", LS_CONF_STRING, NULL, LS_CONF_AT(routes_file), 0, 0, 0, NULL,
      "file holding LEADSYNC_ROUTES", NULL},
-    {"LEADSYNC_WEBHOOK_SECRET", LS_CONF_STRING, NULL, S(webhook_secret), LS_CONF_SECRET, 0, 0, NULL,
-     "Standard Webhooks secret (whsec_ + base64); unsigned deliveries when unset", NULL},
-    {"LEADSYNC_OVERLAP_SECONDS", LS_CONF_INT, "300", S(overlap_seconds), 0, 0, 86400 * 30, NULL,
+    {"LEADSYNC_OVERLAP_SECONDS", LS_CONF_INT, "300", LS_CONF_AT(overlap_seconds), 0, 0, 86400 * 30, NULL,
      "how far each window reaches back before the cursor", NULL},
-    {"LEADSYNC_SETTLE_SECONDS", LS_CONF_INT, "15", S(settle_seconds), 0, 0, 86400, NULL,
+    {"LEADSYNC_SETTLE_SECONDS", LS_CONF_INT, "15", LS_CONF_AT(settle_seconds), 0, 0, 86400, NULL,
      "how far behind the server's clock each window stops", NULL},
-    {"LEADSYNC_POLL_SECONDS", LS_CONF_INT, "60", S(poll_seconds), 0, 1, 86400, NULL,
+    {"LEADSYNC_POLL_SECONDS", LS_CONF_INT, "60", LS_CONF_AT(poll_seconds), 0, 1, 86400, NULL,
      "daemon poll interval", NULL},
-    {"LEADSYNC_IDENTITY", LS_CONF_ENUM, "customer-offer", S(identity), 0, 0, 0, "customer-offer|row",
+    {"LEADSYNC_IDENTITY", LS_CONF_ENUM, "customer-offer", LS_CONF_AT(identity), 0, 0, 0, "customer-offer|row",
      "what a CRM record is keyed on", NULL},
-    {"LEADSYNC_TEST_LEADS", LS_CONF_ENUM, "skip", S(test_leads), 0, 0, 0, "skip|deliver",
+    {"LEADSYNC_TEST_LEADS", LS_CONF_ENUM, "skip", LS_CONF_AT(test_leads), 0, 0, 0, "skip|deliver",
      "Microsoft MSFT_TEST_ validation leads: skip (log them) or deliver", NULL},
-    {"LEADSYNC_LOG_FORMAT", LS_CONF_ENUM, "text", S(log_format), 0, 0, 0, "text|json",
+    {"LEADSYNC_LOG_FORMAT", LS_CONF_ENUM, "text", LS_CONF_AT(log_format), 0, 0, 0, "text|json",
      "log line format on stderr", NULL},
-    {"LEADSYNC_LOG_LEVEL", LS_CONF_ENUM, "info", S(log_level), 0, 0, 0, "error|warn|info|debug",
+    {"LEADSYNC_LOG_LEVEL", LS_CONF_ENUM, "info", LS_CONF_AT(log_level), 0, 0, 0, "error|warn|info|debug",
      "log threshold", NULL},
-    {"LEADSYNC_JOURNAL_MODE", LS_CONF_ENUM, "wal", S(journal_mode), 0, 0, 0, "wal|delete",
+    {"LEADSYNC_JOURNAL_MODE", LS_CONF_ENUM, "wal", LS_CONF_AT(journal_mode), 0, 0, 0, "wal|delete",
      "SQLite journal mode of the ledger (use delete on network filesystems)", NULL},
-    {"LEADSYNC_PAGE_SIZE", LS_CONF_INT, "1000", S(page_size), 0, 1, 1000, NULL,
+    {"LEADSYNC_PAGE_SIZE", LS_CONF_INT, "1000", LS_CONF_AT(page_size), 0, 1, 1000, NULL,
      "entities per table page ($top)", NULL},
-    {"LEADSYNC_WINDOW_MAX_PAGES", LS_CONF_INT, "100000", S(window_max_pages), 0, 1, 1000000000,
+    {"LEADSYNC_WINDOW_MAX_PAGES", LS_CONF_INT, "100000", LS_CONF_AT(window_max_pages), 0, 1, 1000000000,
      NULL, "pages one window may take before the run stops (the cursor stays)", NULL},
-    {"LEADSYNC_WINDOW_MAX_SECONDS", LS_CONF_INT, "43200", S(window_max_seconds), 0, 1, 31536000,
+    {"LEADSYNC_WINDOW_MAX_SECONDS", LS_CONF_INT, "43200", LS_CONF_AT(window_max_seconds), 0, 1, 31536000,
      NULL, "seconds one window may take before the run stops (the cursor stays)", NULL},
-    {"LEADSYNC_HTTP_TIMEOUT_SECONDS", LS_CONF_INT, "30", S(http_timeout_seconds), 0, 1, 600, NULL,
+    {"LEADSYNC_HTTP_TIMEOUT_SECONDS", LS_CONF_INT, "30", LS_CONF_AT(http_timeout_seconds), 0, 1, 600, NULL,
      "timeout of every HTTP request", NULL},
-    {"LEADSYNC_PROGRESS_SECONDS", LS_CONF_INT, "5", S(progress_seconds), 0, 1, 3600, NULL,
+    {"LEADSYNC_PROGRESS_SECONDS", LS_CONF_INT, "5", LS_CONF_AT(progress_seconds), 0, 1, 3600, NULL,
      "interval of progress lines during a long catch-up", NULL},
-    {"LEADSYNC_DELIVERY_MAX_ATTEMPTS", LS_CONF_INT, "8", S(delivery_max_attempts), 0, 1, 1000, NULL,
+    {"LEADSYNC_DELIVERY_MAX_ATTEMPTS", LS_CONF_INT, "8", LS_CONF_AT(delivery_max_attempts), 0, 1, 1000, NULL,
      "attempts before a delivery becomes a dead letter", NULL},
-    {"LEADSYNC_DELIVERY_BACKOFF_BASE_MS", LS_CONF_INT, "1000", S(delivery_backoff_base_ms), 0, 1, 3600000, NULL,
+    {"LEADSYNC_DELIVERY_BACKOFF_BASE_MS", LS_CONF_INT, "1000", LS_CONF_AT(delivery_backoff_base_ms), 0, 1, 3600000, NULL,
      "first retry delay (doubles each attempt, with jitter)", NULL},
-    {"LEADSYNC_DELIVERY_BACKOFF_CAP_MS", LS_CONF_INT, "300000", S(delivery_backoff_cap_ms), 0, 1, 86400000, NULL,
+    {"LEADSYNC_DELIVERY_BACKOFF_CAP_MS", LS_CONF_INT, "300000", LS_CONF_AT(delivery_backoff_cap_ms), 0, 1, 86400000, NULL,
      "largest retry delay", NULL},
-    {"LEADSYNC_DELIVERY_BATCH", LS_CONF_INT, "200", S(delivery_batch), 0, 1, 10000, NULL,
+    {"LEADSYNC_DELIVERY_BATCH", LS_CONF_INT, "200", LS_CONF_AT(delivery_batch), 0, 1, 10000, NULL,
      "deliveries taken from the ledger per round", NULL},
-    {"LEADSYNC_MAX_IN_FLIGHT", LS_CONF_INT, "16", S(max_in_flight), 0, 1, 256, NULL,
+    {"LEADSYNC_MAX_IN_FLIGHT", LS_CONF_INT, "16", LS_CONF_AT(max_in_flight), 0, 1, 256, NULL,
      "concurrent requests per HTTP sink", NULL},
-    {"LEADSYNC_RATE_LIMIT", LS_CONF_INT, "0", S(rate_limit), 0, 0, 1000000, NULL,
+    {"LEADSYNC_RATE_LIMIT", LS_CONF_INT, "0", LS_CONF_AT(rate_limit), 0, 0, 1000000, NULL,
      "deliveries per second per sink (0 = unlimited)", NULL},
-    {"LEADSYNC_ONCE_MAX_WAIT_SECONDS", LS_CONF_INT, "60", S(once_max_wait_seconds), 0, 0, 86400, NULL,
+    {"LEADSYNC_ONCE_MAX_WAIT_SECONDS", LS_CONF_INT, "60", LS_CONF_AT(once_max_wait_seconds), 0, 0, 86400, NULL,
      "run --once waits out a Retry-After up to this long, then exits 75 with work pending", NULL},
-    {"LEADSYNC_STOP_GRACE_SECONDS", LS_CONF_INT, "7", S(stop_grace_seconds), 0, 0, 3600, NULL,
+    {"LEADSYNC_STOP_GRACE_SECONDS", LS_CONF_INT, "7", LS_CONF_AT(stop_grace_seconds), 0, 0, 3600, NULL,
      "on SIGTERM, how long requests already sent may take to answer before the process stops (a second signal stops at once; unanswered deliveries go out next run)", NULL},
-    {"LEADSYNC_WEBHOOK_FORMAT", LS_CONF_ENUM, "json", S(webhook_format), 0, 0, 0, "json|marketplace",
-     "webhook body: leadsync JSON or the marketplace's own HTTPS-endpoint payload", NULL},
-    {"LEADSYNC_WEBHOOK_HEADERS", LS_CONF_STRING, NULL, S(webhook_headers), LS_CONF_SECRET, 0, 0, NULL,
-     "extra webhook headers, 'Name: value' separated by newlines or ';' (e.g. an API key)", NULL},
-    {"LEADSYNC_WEBHOOK_CA_FILE", LS_CONF_STRING, NULL, S(webhook_ca_file), 0, 0, 0, NULL,
-     "CA bundle (PEM) trusted for webhook TLS instead of the system's", NULL},
-    {"LEADSYNC_WEBHOOK_TIMEOUT_SECONDS", LS_CONF_INT, "15", S(webhook_timeout_seconds), 0, 1, 600, NULL,
-     "timeout of every webhook request (connect included)", NULL},
-    {"LEADSYNC_SALESFORCE_AUTH", LS_CONF_ENUM, "client_credentials", S(salesforce_auth), 0, 0, 0, "client_credentials|jwt",
-     "Salesforce OAuth flow: client credentials (client id + secret) or JWT bearer (client id + username + private key)", NULL},
-    {"LEADSYNC_SALESFORCE_LOGIN_URL", LS_CONF_STRING, "https://login.salesforce.com", S(salesforce_login_url), 0, 0, 0, NULL,
-     "Salesforce login URL (My Domain, login. or test.salesforce.com)", NULL},
-    {"LEADSYNC_SALESFORCE_TOKEN_URL", LS_CONF_STRING, NULL, S(salesforce_token_url), 0, 0, 0, NULL,
-     "Salesforce token endpoint (default: LOGIN_URL/services/oauth2/token)", NULL},
-    {"LEADSYNC_SALESFORCE_INSTANCE_URL", LS_CONF_STRING, NULL, S(salesforce_instance_url), 0, 0, 0, NULL,
-     "Salesforce API host (default: the token response's instance_url)", NULL},
-    {"LEADSYNC_SALESFORCE_API_VERSION", LS_CONF_STRING, "v62.0", S(salesforce_api_version), 0, 0, 0, NULL,
-     "Salesforce REST API version (v46.0 or later)", NULL},
-    {"LEADSYNC_SALESFORCE_CLIENT_ID", LS_CONF_STRING, NULL, S(salesforce_client_id), 0, 0, 0, NULL,
-     "Salesforce connected app consumer key", NULL},
-    {"LEADSYNC_SALESFORCE_CLIENT_SECRET", LS_CONF_STRING, NULL, S(salesforce_client_secret), LS_CONF_SECRET, 0, 0, NULL,
-     "Salesforce consumer secret (client_credentials)", NULL},
-    {"LEADSYNC_SALESFORCE_USERNAME", LS_CONF_STRING, NULL, S(salesforce_username), 0, 0, 0, NULL,
-     "Salesforce user the JWT bearer flow acts as (jwt)", NULL},
-    {"LEADSYNC_SALESFORCE_PRIVATE_KEY", LS_CONF_STRING, NULL, S(salesforce_private_key), LS_CONF_SECRET, 0, 0, NULL,
-     "PEM RSA private key signing the JWT assertion (jwt; use _FILE)", NULL},
-    {"LEADSYNC_SALESFORCE_AUDIENCE", LS_CONF_STRING, NULL, S(salesforce_audience), 0, 0, 0, NULL,
-     "JWT aud claim (default: LOGIN_URL)", NULL},
-    {"LEADSYNC_SALESFORCE_EXTERNAL_ID_FIELD", LS_CONF_STRING, "Marketplace_Lead_Id__c", S(salesforce_external_id_field), 0, 0, 0, NULL,
-     "Lead field (External ID, Unique) holding leadId; upserts key on it", NULL},
-    {"LEADSYNC_SALESFORCE_MAPPING", LS_CONF_STRING, NULL, S(salesforce_mapping), 0, 0, 0, NULL,
-     "JSON file extending the built-in Salesforce field mapping", NULL},
-    {"LEADSYNC_SALESFORCE_CA_FILE", LS_CONF_STRING, NULL, S(salesforce_ca_file), 0, 0, 0, NULL,
-     "CA bundle (PEM) trusted for Salesforce TLS instead of the system's", NULL},
-    {"LEADSYNC_SALESFORCE_BATCH", LS_CONF_INT, "200", S(salesforce_batch), 0, 1, 200, NULL,
-     "records per sObject Collections upsert (1 = single PATCH per lead)", NULL},
-    {"LEADSYNC_SALESFORCE_LIMIT_PAUSE_SECONDS", LS_CONF_INT, "300", S(salesforce_limit_pause_seconds), 0, 1, 86400, NULL,
-     "first pause after REQUEST_LIMIT_EXCEEDED (doubles while it repeats, up to a day)", NULL},
-    {"LEADSYNC_DYNAMICS_URL", LS_CONF_STRING, NULL, S(dynamics_url), 0, 0, 0, NULL,
-     "Dataverse environment URL, e.g. https://org.crm.dynamics.com", NULL},
-    {"LEADSYNC_DYNAMICS_API_BASE", LS_CONF_STRING, NULL, S(dynamics_api_base), 0, 0, 0, NULL,
-     "Dataverse Web API base (default: URL/api/data/v9.2)", NULL},
-    {"LEADSYNC_DYNAMICS_AUTHORITY_URL", LS_CONF_STRING, "https://login.microsoftonline.com", S(dynamics_authority_url), 0, 0, 0, NULL,
-     "Microsoft Entra authority host", NULL},
-    {"LEADSYNC_DYNAMICS_TOKEN_URL", LS_CONF_STRING, NULL, S(dynamics_token_url), 0, 0, 0, NULL,
-     "token endpoint (default: AUTHORITY_URL/TENANT_ID/oauth2/v2.0/token)", NULL},
-    {"LEADSYNC_DYNAMICS_SCOPE", LS_CONF_STRING, NULL, S(dynamics_scope), 0, 0, 0, NULL,
-     "token scope (default: URL/.default)", NULL},
-    {"LEADSYNC_DYNAMICS_TENANT_ID", LS_CONF_STRING, NULL, S(dynamics_tenant_id), 0, 0, 0, NULL,
-     "Microsoft Entra tenant (directory) id", NULL},
-    {"LEADSYNC_DYNAMICS_CLIENT_ID", LS_CONF_STRING, NULL, S(dynamics_client_id), 0, 0, 0, NULL,
-     "application (client) id of the app registration", NULL},
-    {"LEADSYNC_DYNAMICS_CLIENT_SECRET", LS_CONF_STRING, NULL, S(dynamics_client_secret), LS_CONF_SECRET, 0, 0, NULL,
-     "client secret (or use CERTIFICATE + PRIVATE_KEY)", NULL},
-    {"LEADSYNC_DYNAMICS_CERTIFICATE", LS_CONF_STRING, NULL, S(dynamics_certificate), LS_CONF_SECRET, 0, 0, NULL,
-     "PEM certificate registered on the app, for a signed client assertion (use _FILE)", NULL},
-    {"LEADSYNC_DYNAMICS_PRIVATE_KEY", LS_CONF_STRING, NULL, S(dynamics_private_key), LS_CONF_SECRET, 0, 0, NULL,
-     "PEM RSA private key of CERTIFICATE (use _FILE)", NULL},
-    {"LEADSYNC_DYNAMICS_KEY_FIELD", LS_CONF_STRING, "new_marketplaceleadid", S(dynamics_key_field), 0, 0, 0, NULL,
-     "lead column with an alternate key holding leadId; upserts key on it", NULL},
-    {"LEADSYNC_DYNAMICS_MAPPING", LS_CONF_STRING, NULL, S(dynamics_mapping), 0, 0, 0, NULL,
-     "JSON file extending the built-in Dynamics field mapping", NULL},
-    {"LEADSYNC_DYNAMICS_CA_FILE", LS_CONF_STRING, NULL, S(dynamics_ca_file), 0, 0, 0, NULL,
-     "CA bundle (PEM) trusted for Dynamics TLS instead of the system's", NULL},
-    {"LEADSYNC_DYNAMICS_BATCH", LS_CONF_INT, "100", S(dynamics_batch), 0, 1, 1000, NULL,
-     "upserts per OData $batch request (1 = one PATCH per lead)", NULL},
-    {"LEADSYNC_MARKETO_BASE_URL", LS_CONF_STRING, NULL, S(marketo_base_url), 0, 0, 0, NULL,
-     "Marketo instance base URL (https://NNN-XXX-NNN.mktorest.com): /identity/oauth/token and /rest/v1/leads.json", NULL},
-    {"LEADSYNC_MARKETO_CLIENT_ID", LS_CONF_STRING, NULL, S(marketo_client_id), 0, 0, 0, NULL,
-     "Marketo custom service client id", NULL},
-    {"LEADSYNC_MARKETO_CLIENT_SECRET", LS_CONF_STRING, NULL, S(marketo_client_secret), LS_CONF_SECRET, 0, 0, NULL,
-     "Marketo custom service client secret", NULL},
-    {"LEADSYNC_MARKETO_LOOKUP_FIELD", LS_CONF_STRING, "email", S(marketo_lookup_field), 0, 0, 0, NULL,
-     "Marketo lookupField the upsert is keyed on (email, or a custom field that receives the lead id)", NULL},
-    {"LEADSYNC_MARKETO_PARTITION", LS_CONF_STRING, NULL, S(marketo_partition), 0, 0, 0, NULL,
-     "Marketo lead partition new leads are created in (default partition when unset)", NULL},
-    {"LEADSYNC_MARKETO_MAPPING", LS_CONF_STRING, NULL, S(marketo_mapping), 0, 0, 0, NULL,
-     "JSON file extending the built-in Marketo field mapping", NULL},
-    {"LEADSYNC_MARKETO_CA_FILE", LS_CONF_STRING, NULL, S(marketo_ca_file), 0, 0, 0, NULL,
-     "CA bundle (PEM) trusted for Marketo TLS instead of the system's", NULL},
-    {"LEADSYNC_MARKETO_BATCH", LS_CONF_INT, "300", S(marketo_batch), 0, 1, 300, NULL,
-     "leads per Marketo sync call", NULL},
-    {"LEADSYNC_MARKETO_THROTTLE_SECONDS", LS_CONF_INT, "20", S(marketo_throttle_seconds), 0, 1, 3600, NULL,
-     "how long the Marketo sink pauses after a 606 (rate) or 615 (concurrency) error", NULL},
-    {"LEADSYNC_HUBSPOT_BASE_URL", LS_CONF_STRING, "https://api.hubapi.com", S(hubspot_base_url), 0, 0, 0, NULL,
-     "HubSpot API base URL", NULL},
-    {"LEADSYNC_HUBSPOT_TOKEN", LS_CONF_STRING, NULL, S(hubspot_token), LS_CONF_SECRET, 0, 0, NULL,
-     "HubSpot private-app (static) access token with crm.objects.contacts.read/write", NULL},
-    {"LEADSYNC_HUBSPOT_ID_PROPERTY", LS_CONF_STRING, "email", S(hubspot_id_property), 0, 0, 0, NULL,
-     "unique contact property the upsert is keyed on (email, or a custom unique property that receives the lead id)", NULL},
-    {"LEADSYNC_HUBSPOT_MAPPING", LS_CONF_STRING, NULL, S(hubspot_mapping), 0, 0, 0, NULL,
-     "JSON file extending the built-in HubSpot field mapping", NULL},
-    {"LEADSYNC_HUBSPOT_CA_FILE", LS_CONF_STRING, NULL, S(hubspot_ca_file), 0, 0, 0, NULL,
-     "CA bundle (PEM) trusted for HubSpot TLS instead of the system's", NULL},
-    {"LEADSYNC_HUBSPOT_BATCH", LS_CONF_INT, "100", S(hubspot_batch), 0, 1, 100, NULL,
-     "contacts per HubSpot batch call", NULL},
-    {"LEADSYNC_WEB_TO_LEAD_URL", LS_CONF_STRING, "https://webto.salesforce.com/servlet/servlet.WebToLead?encoding=UTF-8", S(web_to_lead_url), 0, 0, 0, NULL,
-     "Salesforce Web-to-Lead form endpoint", NULL},
-    {"LEADSYNC_WEB_TO_LEAD_OID", LS_CONF_STRING, NULL, S(web_to_lead_oid), 0, 0, 0, NULL,
-     "Salesforce organization id (oid) the Web-to-Lead form posts to", NULL},
-    {"LEADSYNC_WEB_TO_LEAD_DAILY_LIMIT", LS_CONF_INT, "500", S(web_to_lead_daily_limit), 0, 1, 100000, NULL,
-     "Web-to-Lead posts per UTC day (Salesforce accepts 500 a day per org)", NULL},
-    {"LEADSYNC_WEB_TO_LEAD_MAPPING", LS_CONF_STRING, NULL, S(web_to_lead_mapping), 0, 0, 0, NULL,
-     "JSON file extending the built-in Web-to-Lead form field mapping", NULL},
-    {"LEADSYNC_WEB_TO_LEAD_CA_FILE", LS_CONF_STRING, NULL, S(web_to_lead_ca_file), 0, 0, 0, NULL,
-     "CA bundle (PEM) trusted for Web-to-Lead TLS instead of the system's", NULL},
-    {"LEADSYNC_METRICS_ADDR", LS_CONF_STRING, NULL, S(metrics_addr), 0, 0, 0, NULL,
+};
+
+static const struct ls_conf_entry ops_entries[] = {
+    {"LEADSYNC_METRICS_ADDR", LS_CONF_STRING, NULL, LS_CONF_AT(metrics_addr), 0, 0, 0, NULL,
      "host:port for /healthz and /metrics in daemon mode", NULL},
-    {"LEADSYNC_PUSHGATEWAY_URL", LS_CONF_STRING, NULL, S(pushgateway_url), 0, 0, 0, NULL,
+    {"LEADSYNC_PUSHGATEWAY_URL", LS_CONF_STRING, NULL, LS_CONF_AT(pushgateway_url), 0, 0, 0, NULL,
      "Prometheus Pushgateway URL for one-shot runs", NULL},
-    {"LEADSYNC_HEALTH_FAIL_SECONDS", LS_CONF_INT, "600", S(health_fail_seconds), 0, 1, 86400 * 7, NULL,
+    {"LEADSYNC_HEALTH_FAIL_SECONDS", LS_CONF_INT, "600", LS_CONF_AT(health_fail_seconds), 0, 1, 86400 * 7, NULL,
      "/healthz fails when the source, or every sink, has failed for longer than this", NULL},
-    {"LEADSYNC_TABLE_ENDPOINT", LS_CONF_STRING, NULL, S(table_endpoint), 0, 0, 0, NULL,
+    {"LEADSYNC_TABLE_ENDPOINT", LS_CONF_STRING, NULL, LS_CONF_AT(table_endpoint), 0, 0, 0, NULL,
      "table endpoint (https://ACCOUNT.table.core.windows.net) authenticated with Entra ID "
      "(workload identity, managed identity or AZURE_CLIENT_SECRET); instead of a connection string", NULL},
-    {"LEADSYNC_TABLE_CA_FILE", LS_CONF_STRING, NULL, S(table_ca_file), 0, 0, 0, NULL,
+    {"LEADSYNC_TABLE_CA_FILE", LS_CONF_STRING, NULL, LS_CONF_AT(table_ca_file), 0, 0, 0, NULL,
      "CA bundle (PEM) trusted for the table endpoint's TLS instead of the system's", NULL},
 };
 /* clang-format on */
-const size_t ls_conf_nentries = LS_ARRAY_LEN(ls_conf_entries);
+
+const struct ls_conf_entry *ls_conf_entry_at(size_t i, const char **sink)
+{
+    const struct ls_sink_ops *ops;
+    size_t k;
+
+    if (sink)
+        *sink = NULL;
+    if (i < LS_ARRAY_LEN(core_entries))
+        return &core_entries[i];
+    i -= LS_ARRAY_LEN(core_entries);
+    for (k = 0; (ops = ls_sink_registered(k)) != NULL; k++) {
+        if (i < ops->nconf) {
+            if (sink)
+                *sink = ops->name;
+            return &ops->conf[i];
+        }
+        i -= ops->nconf;
+    }
+    return i < LS_ARRAY_LEN(ops_entries) ? &ops_entries[i] : NULL;
+}
 
 static const struct ls_conf_entry *find_entry(const char *env, size_t n)
 {
+    const struct ls_conf_entry *e;
     size_t i;
 
-    for (i = 0; i < ls_conf_nentries; i++)
-        if (strlen(ls_conf_entries[i].env) == n && strncmp(ls_conf_entries[i].env, env, n) == 0)
-            return &ls_conf_entries[i];
+    for (i = 0; (e = ls_conf_entry_at(i, NULL)) != NULL; i++)
+        if (strlen(e->env) == n && strncmp(e->env, env, n) == 0)
+            return e;
     return NULL;
 }
 
@@ -362,7 +279,7 @@ static int load_file(struct ls_config *cfg, const char *file)
         snprintf(origin, sizeof(origin), "config file %s", file);
         if (strcmp(key, "routes") == 0)
             e = find_entry("LEADSYNC_ROUTES", strlen("LEADSYNC_ROUTES"));
-        if (e && e->offset == S(routes) && json_is_object(val)) {
+        if (e && e->offset == LS_CONF_AT(routes) && json_is_object(val)) {
             char *routes = json_dumps(val, JSON_COMPACT);
 
             rc = routes ? set_entry(cfg, e, routes, origin)
@@ -447,14 +364,14 @@ static int check_unknown_env(char *const *envp)
 int ls_config_load(struct ls_config *cfg, const char *file, char *const *envp,
                    ls_getenv_fn getenv_fn, void *ctx)
 {
+    const struct ls_conf_entry *e;
     size_t i;
     int rc;
 
     memset(cfg, 0, sizeof(*cfg));
     if (!getenv_fn)
         getenv_fn = real_getenv;
-    for (i = 0; i < ls_conf_nentries; i++) {
-        const struct ls_conf_entry *e = &ls_conf_entries[i];
+    for (i = 0; (e = ls_conf_entry_at(i, NULL)) != NULL; i++) {
 
         if (e->def && (rc = set_entry(cfg, e, e->def, "default")) != LS_OK)
             return rc;
@@ -463,8 +380,7 @@ int ls_config_load(struct ls_config *cfg, const char *file, char *const *envp,
         return rc;
     if ((rc = check_unknown_env(envp)) != LS_OK)
         return rc;
-    for (i = 0; i < ls_conf_nentries; i++) {
-        const struct ls_conf_entry *e = &ls_conf_entries[i];
+    for (i = 0; (e = ls_conf_entry_at(i, NULL)) != NULL; i++) {
         const char *v = getenv_fn(ctx, e->env);
 
         if ((!v || !*v) && (e->flags & LS_CONF_SECRET)) {
@@ -507,10 +423,10 @@ int ls_config_require_source(const struct ls_config *cfg)
 
 void ls_config_dispose(struct ls_config *cfg)
 {
+    const struct ls_conf_entry *e;
     size_t i;
 
-    for (i = 0; i < ls_conf_nentries; i++) {
-        const struct ls_conf_entry *e = &ls_conf_entries[i];
+    for (i = 0; (e = ls_conf_entry_at(i, NULL)) != NULL; i++) {
 
         if (e->type != LS_CONF_INT) {
             char **p = (char **)((char *)cfg + e->offset);
@@ -526,10 +442,10 @@ void ls_config_dispose(struct ls_config *cfg)
 
 void ls_config_dump(const struct ls_config *cfg, FILE *out)
 {
+    const struct ls_conf_entry *e;
     size_t i;
 
-    for (i = 0; i < ls_conf_nentries; i++) {
-        const struct ls_conf_entry *e = &ls_conf_entries[i];
+    for (i = 0; (e = ls_conf_entry_at(i, NULL)) != NULL; i++) {
         const char *base = (const char *)cfg;
 
         if (e->type == LS_CONF_INT) {

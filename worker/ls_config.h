@@ -1,6 +1,7 @@
 /*
- * ls_config.h - configuration: one declarative table (ls_config.c) of every
- * key, its environment variable, type, default and help.
+ * ls_config.h - configuration: one declarative table of every key, its
+ * environment variable, type, default and help; the program's keys are in
+ * ls_config.c, each sink kind declares its own beside the sink.
  *
  * Sources, later ones winning: the defaults, a JSON file (--config FILE, keys
  * are the environment variable names, e.g. {"LEADSYNC_TABLE": "Leads"}), the
@@ -15,6 +16,7 @@
 
 #include "ls_common.h"
 
+#include <stddef.h>
 #include <stdio.h>
 
 enum ls_conf_type { LS_CONF_STRING = 0, LS_CONF_INT, LS_CONF_ENUM };
@@ -132,9 +134,17 @@ struct ls_config {
     char *table_ca_file;
 };
 
-/* The table, for --help, docs and tests. */
-extern const struct ls_conf_entry ls_conf_entries[];
-extern const size_t ls_conf_nentries;
+/* The offset of a field of struct ls_config, for the tables. */
+#define LS_CONF_AT(field) offsetof(struct ls_config, field)
+
+/*
+ * The table in sections: the program's own keys, then each sink kind's keys,
+ * declared beside the sink (its ls_sink_ops.conf) in registry order, then the
+ * operations keys. Key i of the whole table, NULL past the last, for the
+ * loader, --help, docs and tests; *sink (when not NULL) gets the sink kind the
+ * key configures, NULL for the program's own keys.
+ */
+const struct ls_conf_entry *ls_conf_entry_at(size_t i, const char **sink);
 
 /* Source of environment values (tests inject their own). */
 typedef const char *(*ls_getenv_fn)(void *ctx, const char *name);

@@ -2,7 +2,9 @@
 #include "ls_test.h"
 
 #include "ls_config.h"
+#include "ls_sink.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,40 @@ static int load(struct ls_config *cfg, const char *file, char *const *vars)
     struct fake_env e = {vars};
 
     return ls_config_load(cfg, file, vars, fake_getenv, &e);
+}
+
+/* Each sink kind declares its keys beside the sink: every key is named once
+ * in the whole table, each sink key carries its kind's prefix, and a sink
+ * kind's keys come together, in registry order. */
+static void test_ls_config__sink_sections(void **state)
+{
+    const struct ls_conf_entry *e, *f;
+    const char *kind, *other;
+    const struct ls_sink_ops *ops;
+    size_t i, j, k = 0, nsink = 0;
+    char prefix[64];
+
+    (void)state;
+    for (i = 0; (e = ls_conf_entry_at(i, &kind)) != NULL; i++) {
+        for (j = 0; (f = ls_conf_entry_at(j, &other)) != NULL; j++)
+            if (j != i)
+                assert_string_not_equal(e->env, f->env);
+        if (!kind)
+            continue;
+        nsink++;
+        while ((ops = ls_sink_registered(k)) != NULL && strcmp(ops->name, kind) != 0)
+            k++;
+        assert_non_null(ops); /* the kinds come in registry order */
+        snprintf(prefix, sizeof(prefix), "LEADSYNC_%s_", kind);
+        for (j = 9; prefix[j]; j++)
+            prefix[j] = (char)toupper((unsigned char)prefix[j]);
+        assert_int_equal(strncmp(e->env, prefix, strlen(prefix)), 0);
+    }
+    assert_true(i > nsink && nsink >= 40);
+    /* ... and the loader finds them like any other key */
+    assert_non_null(ls_sink_lookup("hubspot"));
+    assert_int_equal(ls_sink_lookup("hubspot")->nconf, 6);
+    assert_int_equal(ls_sink_lookup("jsonl")->nconf, 0);
 }
 
 static void test_ls_config__defaults(void **state)
@@ -237,6 +273,7 @@ static void test_ls_config__secret_from_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ls_config__sink_sections),
         cmocka_unit_test(test_ls_config__defaults),
         cmocka_unit_test(test_ls_config__environment),
         cmocka_unit_test(test_ls_config__main_name_wins_over_alias),

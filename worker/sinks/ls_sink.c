@@ -20,8 +20,13 @@ extern const struct ls_sink_ops ls_sink_dynamics_ops;
 /* The one registry: a sink exists when it is listed here, one per line. */
 /* clang-format off */
 static const struct ls_sink_ops *const registry[] = {
-    &ls_sink_jsonl_ops,       &ls_sink_webhook_ops,    &ls_sink_marketo_ops,  &ls_sink_hubspot_ops,
-    &ls_sink_web_to_lead_ops, &ls_sink_salesforce_ops, &ls_sink_dynamics_ops,
+    &ls_sink_jsonl_ops,
+    &ls_sink_webhook_ops,
+    &ls_sink_salesforce_ops,
+    &ls_sink_dynamics_ops,
+    &ls_sink_marketo_ops,
+    &ls_sink_hubspot_ops,
+    &ls_sink_web_to_lead_ops,
 };
 /* clang-format on */
 
@@ -33,6 +38,11 @@ const struct ls_sink_ops *ls_sink_lookup(const char *name)
         if (strcmp(registry[i]->name, name) == 0)
             return registry[i];
     return NULL;
+}
+
+const struct ls_sink_ops *ls_sink_registered(size_t i)
+{
+    return i < LS_ARRAY_LEN(registry) ? registry[i] : NULL;
 }
 
 const char *ls_sink_names(void)

@@ -61,8 +61,10 @@ struct ls_sink_usage {
 
 struct ls_sink_ops {
     const char *name; /* "jsonl", "webhook", ... as written in LEADSYNC_SINKS before ':' */
-    int coalesce;     /* pending states of one lead may be coalesced into the newest */
-    int wants_text;   /* deliver() reads only item.payload: the engine does not parse it */
+    const struct ls_conf_entry *conf; /* this kind's configuration keys (ls_config.h) */
+    size_t nconf;
+    int coalesce;   /* pending states of one lead may be coalesced into the newest */
+    int wants_text; /* deliver() reads only item.payload: the engine does not parse it */
     /*
      * deliver_inline: 1 for a local, append-only sink whose deliver() is
      * synchronous and durable when it returns (the JSONL file: write +
@@ -157,5 +159,8 @@ LS_NODISCARD int ls_sinks_plan(const struct ls_config *cfg, struct ls_sink **out
 void ls_sinks_destroy(struct ls_sink *sinks, size_t n);
 /* The registered sink names, comma-separated, for messages. */
 const char *ls_sink_names(void);
+
+/* The i-th sink kind of the registry, NULL past the last. */
+const struct ls_sink_ops *ls_sink_registered(size_t i);
 
 #endif /* LS_SINK_H */

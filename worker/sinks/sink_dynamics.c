@@ -735,8 +735,44 @@ done:
     return rc;
 }
 
+/* The dynamics sink's configuration keys (ls_config.h). */
+/* clang-format off */
+static const struct ls_conf_entry conf_entries[] = {
+    {"LEADSYNC_DYNAMICS_URL", LS_CONF_STRING, NULL, LS_CONF_AT(dynamics_url), 0, 0, 0, NULL,
+     "Dataverse environment URL, e.g. https://org.crm.dynamics.com", NULL},
+    {"LEADSYNC_DYNAMICS_API_BASE", LS_CONF_STRING, NULL, LS_CONF_AT(dynamics_api_base), 0, 0, 0, NULL,
+     "Dataverse Web API base (default: URL/api/data/v9.2)", NULL},
+    {"LEADSYNC_DYNAMICS_AUTHORITY_URL", LS_CONF_STRING, "https://login.microsoftonline.com", LS_CONF_AT(dynamics_authority_url), 0, 0, 0, NULL,
+     "Microsoft Entra authority host", NULL},
+    {"LEADSYNC_DYNAMICS_TOKEN_URL", LS_CONF_STRING, NULL, LS_CONF_AT(dynamics_token_url), 0, 0, 0, NULL,
+     "token endpoint (default: AUTHORITY_URL/TENANT_ID/oauth2/v2.0/token)", NULL},
+    {"LEADSYNC_DYNAMICS_SCOPE", LS_CONF_STRING, NULL, LS_CONF_AT(dynamics_scope), 0, 0, 0, NULL,
+     "token scope (default: URL/.default)", NULL},
+    {"LEADSYNC_DYNAMICS_TENANT_ID", LS_CONF_STRING, NULL, LS_CONF_AT(dynamics_tenant_id), 0, 0, 0, NULL,
+     "Microsoft Entra tenant (directory) id", NULL},
+    {"LEADSYNC_DYNAMICS_CLIENT_ID", LS_CONF_STRING, NULL, LS_CONF_AT(dynamics_client_id), 0, 0, 0, NULL,
+     "application (client) id of the app registration", NULL},
+    {"LEADSYNC_DYNAMICS_CLIENT_SECRET", LS_CONF_STRING, NULL, LS_CONF_AT(dynamics_client_secret), LS_CONF_SECRET, 0, 0, NULL,
+     "client secret (or use CERTIFICATE + PRIVATE_KEY)", NULL},
+    {"LEADSYNC_DYNAMICS_CERTIFICATE", LS_CONF_STRING, NULL, LS_CONF_AT(dynamics_certificate), LS_CONF_SECRET, 0, 0, NULL,
+     "PEM certificate registered on the app, for a signed client assertion (use _FILE)", NULL},
+    {"LEADSYNC_DYNAMICS_PRIVATE_KEY", LS_CONF_STRING, NULL, LS_CONF_AT(dynamics_private_key), LS_CONF_SECRET, 0, 0, NULL,
+     "PEM RSA private key of CERTIFICATE (use _FILE)", NULL},
+    {"LEADSYNC_DYNAMICS_KEY_FIELD", LS_CONF_STRING, "new_marketplaceleadid", LS_CONF_AT(dynamics_key_field), 0, 0, 0, NULL,
+     "lead column with an alternate key holding leadId; upserts key on it", NULL},
+    {"LEADSYNC_DYNAMICS_MAPPING", LS_CONF_STRING, NULL, LS_CONF_AT(dynamics_mapping), 0, 0, 0, NULL,
+     "JSON file extending the built-in Dynamics field mapping", NULL},
+    {"LEADSYNC_DYNAMICS_CA_FILE", LS_CONF_STRING, NULL, LS_CONF_AT(dynamics_ca_file), 0, 0, 0, NULL,
+     "CA bundle (PEM) trusted for Dynamics TLS instead of the system's", NULL},
+    {"LEADSYNC_DYNAMICS_BATCH", LS_CONF_INT, "100", LS_CONF_AT(dynamics_batch), 0, 1, 1000, NULL,
+     "upserts per OData $batch request (1 = one PATCH per lead)", NULL},
+};
+/* clang-format on */
+
 const struct ls_sink_ops ls_sink_dynamics_ops = {
     .name = "dynamics",
+    .conf = conf_entries,
+    .nconf = LS_ARRAY_LEN(conf_entries),
     .coalesce = 1,
     .create = dv_create,
     .deliver = dv_deliver,

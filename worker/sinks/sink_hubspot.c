@@ -571,8 +571,28 @@ done:
     return rc;
 }
 
+/* The hubspot sink's configuration keys (ls_config.h). */
+/* clang-format off */
+static const struct ls_conf_entry conf_entries[] = {
+    {"LEADSYNC_HUBSPOT_BASE_URL", LS_CONF_STRING, "https://api.hubapi.com", LS_CONF_AT(hubspot_base_url), 0, 0, 0, NULL,
+     "HubSpot API base URL", NULL},
+    {"LEADSYNC_HUBSPOT_TOKEN", LS_CONF_STRING, NULL, LS_CONF_AT(hubspot_token), LS_CONF_SECRET, 0, 0, NULL,
+     "HubSpot private-app (static) access token with crm.objects.contacts.read/write", NULL},
+    {"LEADSYNC_HUBSPOT_ID_PROPERTY", LS_CONF_STRING, "email", LS_CONF_AT(hubspot_id_property), 0, 0, 0, NULL,
+     "unique contact property the upsert is keyed on (email, or a custom unique property that receives the lead id)", NULL},
+    {"LEADSYNC_HUBSPOT_MAPPING", LS_CONF_STRING, NULL, LS_CONF_AT(hubspot_mapping), 0, 0, 0, NULL,
+     "JSON file extending the built-in HubSpot field mapping", NULL},
+    {"LEADSYNC_HUBSPOT_CA_FILE", LS_CONF_STRING, NULL, LS_CONF_AT(hubspot_ca_file), 0, 0, 0, NULL,
+     "CA bundle (PEM) trusted for HubSpot TLS instead of the system's", NULL},
+    {"LEADSYNC_HUBSPOT_BATCH", LS_CONF_INT, "100", LS_CONF_AT(hubspot_batch), 0, 1, 100, NULL,
+     "contacts per HubSpot batch call", NULL},
+};
+/* clang-format on */
+
 const struct ls_sink_ops ls_sink_hubspot_ops = {
     .name = "hubspot",
+    .conf = conf_entries,
+    .nconf = LS_ARRAY_LEN(conf_entries),
     .coalesce = 1,
     .create = hs_create,
     .deliver = hs_deliver,

@@ -666,8 +666,34 @@ static int mkto_check(void *ctx, char *msg, size_t msglen)
     return LS_OK;
 }
 
+/* The marketo sink's configuration keys (ls_config.h). */
+/* clang-format off */
+static const struct ls_conf_entry conf_entries[] = {
+    {"LEADSYNC_MARKETO_BASE_URL", LS_CONF_STRING, NULL, LS_CONF_AT(marketo_base_url), 0, 0, 0, NULL,
+     "Marketo instance base URL (https://NNN-XXX-NNN.mktorest.com): /identity/oauth/token and /rest/v1/leads.json", NULL},
+    {"LEADSYNC_MARKETO_CLIENT_ID", LS_CONF_STRING, NULL, LS_CONF_AT(marketo_client_id), 0, 0, 0, NULL,
+     "Marketo custom service client id", NULL},
+    {"LEADSYNC_MARKETO_CLIENT_SECRET", LS_CONF_STRING, NULL, LS_CONF_AT(marketo_client_secret), LS_CONF_SECRET, 0, 0, NULL,
+     "Marketo custom service client secret", NULL},
+    {"LEADSYNC_MARKETO_LOOKUP_FIELD", LS_CONF_STRING, "email", LS_CONF_AT(marketo_lookup_field), 0, 0, 0, NULL,
+     "Marketo lookupField the upsert is keyed on (email, or a custom field that receives the lead id)", NULL},
+    {"LEADSYNC_MARKETO_PARTITION", LS_CONF_STRING, NULL, LS_CONF_AT(marketo_partition), 0, 0, 0, NULL,
+     "Marketo lead partition new leads are created in (default partition when unset)", NULL},
+    {"LEADSYNC_MARKETO_MAPPING", LS_CONF_STRING, NULL, LS_CONF_AT(marketo_mapping), 0, 0, 0, NULL,
+     "JSON file extending the built-in Marketo field mapping", NULL},
+    {"LEADSYNC_MARKETO_CA_FILE", LS_CONF_STRING, NULL, LS_CONF_AT(marketo_ca_file), 0, 0, 0, NULL,
+     "CA bundle (PEM) trusted for Marketo TLS instead of the system's", NULL},
+    {"LEADSYNC_MARKETO_BATCH", LS_CONF_INT, "300", LS_CONF_AT(marketo_batch), 0, 1, 300, NULL,
+     "leads per Marketo sync call", NULL},
+    {"LEADSYNC_MARKETO_THROTTLE_SECONDS", LS_CONF_INT, "20", LS_CONF_AT(marketo_throttle_seconds), 0, 1, 3600, NULL,
+     "how long the Marketo sink pauses after a 606 (rate) or 615 (concurrency) error", NULL},
+};
+/* clang-format on */
+
 const struct ls_sink_ops ls_sink_marketo_ops = {
     .name = "marketo",
+    .conf = conf_entries,
+    .nconf = LS_ARRAY_LEN(conf_entries),
     .coalesce = 1,
     .create = mkto_create,
     .deliver = mkto_deliver,

@@ -768,8 +768,46 @@ done:
     return rc;
 }
 
+/* The salesforce sink's configuration keys (ls_config.h). */
+/* clang-format off */
+static const struct ls_conf_entry conf_entries[] = {
+    {"LEADSYNC_SALESFORCE_AUTH", LS_CONF_ENUM, "client_credentials", LS_CONF_AT(salesforce_auth), 0, 0, 0, "client_credentials|jwt",
+     "Salesforce OAuth flow: client credentials (client id + secret) or JWT bearer (client id + username + private key)", NULL},
+    {"LEADSYNC_SALESFORCE_LOGIN_URL", LS_CONF_STRING, "https://login.salesforce.com", LS_CONF_AT(salesforce_login_url), 0, 0, 0, NULL,
+     "Salesforce login URL (My Domain, login. or test.salesforce.com)", NULL},
+    {"LEADSYNC_SALESFORCE_TOKEN_URL", LS_CONF_STRING, NULL, LS_CONF_AT(salesforce_token_url), 0, 0, 0, NULL,
+     "Salesforce token endpoint (default: LOGIN_URL/services/oauth2/token)", NULL},
+    {"LEADSYNC_SALESFORCE_INSTANCE_URL", LS_CONF_STRING, NULL, LS_CONF_AT(salesforce_instance_url), 0, 0, 0, NULL,
+     "Salesforce API host (default: the token response's instance_url)", NULL},
+    {"LEADSYNC_SALESFORCE_API_VERSION", LS_CONF_STRING, "v62.0", LS_CONF_AT(salesforce_api_version), 0, 0, 0, NULL,
+     "Salesforce REST API version (v46.0 or later)", NULL},
+    {"LEADSYNC_SALESFORCE_CLIENT_ID", LS_CONF_STRING, NULL, LS_CONF_AT(salesforce_client_id), 0, 0, 0, NULL,
+     "Salesforce connected app consumer key", NULL},
+    {"LEADSYNC_SALESFORCE_CLIENT_SECRET", LS_CONF_STRING, NULL, LS_CONF_AT(salesforce_client_secret), LS_CONF_SECRET, 0, 0, NULL,
+     "Salesforce consumer secret (client_credentials)", NULL},
+    {"LEADSYNC_SALESFORCE_USERNAME", LS_CONF_STRING, NULL, LS_CONF_AT(salesforce_username), 0, 0, 0, NULL,
+     "Salesforce user the JWT bearer flow acts as (jwt)", NULL},
+    {"LEADSYNC_SALESFORCE_PRIVATE_KEY", LS_CONF_STRING, NULL, LS_CONF_AT(salesforce_private_key), LS_CONF_SECRET, 0, 0, NULL,
+     "PEM RSA private key signing the JWT assertion (jwt; use _FILE)", NULL},
+    {"LEADSYNC_SALESFORCE_AUDIENCE", LS_CONF_STRING, NULL, LS_CONF_AT(salesforce_audience), 0, 0, 0, NULL,
+     "JWT aud claim (default: LOGIN_URL)", NULL},
+    {"LEADSYNC_SALESFORCE_EXTERNAL_ID_FIELD", LS_CONF_STRING, "Marketplace_Lead_Id__c", LS_CONF_AT(salesforce_external_id_field), 0, 0, 0, NULL,
+     "Lead field (External ID, Unique) holding leadId; upserts key on it", NULL},
+    {"LEADSYNC_SALESFORCE_MAPPING", LS_CONF_STRING, NULL, LS_CONF_AT(salesforce_mapping), 0, 0, 0, NULL,
+     "JSON file extending the built-in Salesforce field mapping", NULL},
+    {"LEADSYNC_SALESFORCE_CA_FILE", LS_CONF_STRING, NULL, LS_CONF_AT(salesforce_ca_file), 0, 0, 0, NULL,
+     "CA bundle (PEM) trusted for Salesforce TLS instead of the system's", NULL},
+    {"LEADSYNC_SALESFORCE_BATCH", LS_CONF_INT, "200", LS_CONF_AT(salesforce_batch), 0, 1, 200, NULL,
+     "records per sObject Collections upsert (1 = single PATCH per lead)", NULL},
+    {"LEADSYNC_SALESFORCE_LIMIT_PAUSE_SECONDS", LS_CONF_INT, "300", LS_CONF_AT(salesforce_limit_pause_seconds), 0, 1, 86400, NULL,
+     "first pause after REQUEST_LIMIT_EXCEEDED (doubles while it repeats, up to a day)", NULL},
+};
+/* clang-format on */
+
 const struct ls_sink_ops ls_sink_salesforce_ops = {
     .name = "salesforce",
+    .conf = conf_entries,
+    .nconf = LS_ARRAY_LEN(conf_entries),
     .coalesce = 1,
     .create = sf_create,
     .deliver = sf_deliver,

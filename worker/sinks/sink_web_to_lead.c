@@ -674,8 +674,26 @@ static int w2l_check(void *ctx, char *msg, size_t msglen)
     return LS_OK;
 }
 
+/* The web_to_lead sink's configuration keys (ls_config.h). */
+/* clang-format off */
+static const struct ls_conf_entry conf_entries[] = {
+    {"LEADSYNC_WEB_TO_LEAD_URL", LS_CONF_STRING, "https://webto.salesforce.com/servlet/servlet.WebToLead?encoding=UTF-8", LS_CONF_AT(web_to_lead_url), 0, 0, 0, NULL,
+     "Salesforce Web-to-Lead form endpoint", NULL},
+    {"LEADSYNC_WEB_TO_LEAD_OID", LS_CONF_STRING, NULL, LS_CONF_AT(web_to_lead_oid), 0, 0, 0, NULL,
+     "Salesforce organization id (oid) the Web-to-Lead form posts to", NULL},
+    {"LEADSYNC_WEB_TO_LEAD_DAILY_LIMIT", LS_CONF_INT, "500", LS_CONF_AT(web_to_lead_daily_limit), 0, 1, 100000, NULL,
+     "Web-to-Lead posts per UTC day (Salesforce accepts 500 a day per org)", NULL},
+    {"LEADSYNC_WEB_TO_LEAD_MAPPING", LS_CONF_STRING, NULL, LS_CONF_AT(web_to_lead_mapping), 0, 0, 0, NULL,
+     "JSON file extending the built-in Web-to-Lead form field mapping", NULL},
+    {"LEADSYNC_WEB_TO_LEAD_CA_FILE", LS_CONF_STRING, NULL, LS_CONF_AT(web_to_lead_ca_file), 0, 0, 0, NULL,
+     "CA bundle (PEM) trusted for Web-to-Lead TLS instead of the system's", NULL},
+};
+/* clang-format on */
+
 const struct ls_sink_ops ls_sink_web_to_lead_ops = {
     .name = "web_to_lead",
+    .conf = conf_entries,
+    .nconf = LS_ARRAY_LEN(conf_entries),
     .coalesce = 1,
     .create = w2l_create,
     .deliver = w2l_deliver,

@@ -830,8 +830,26 @@ done:
     return rc;
 }
 
+/* The webhook sink's configuration keys (ls_config.h). */
+/* clang-format off */
+static const struct ls_conf_entry conf_entries[] = {
+    {"LEADSYNC_WEBHOOK_SECRET", LS_CONF_STRING, NULL, LS_CONF_AT(webhook_secret), LS_CONF_SECRET, 0, 0, NULL,
+     "Standard Webhooks secret (whsec_ + base64); unsigned deliveries when unset", NULL},
+    {"LEADSYNC_WEBHOOK_FORMAT", LS_CONF_ENUM, "json", LS_CONF_AT(webhook_format), 0, 0, 0, "json|marketplace",
+     "webhook body: leadsync JSON or the marketplace's own HTTPS-endpoint payload", NULL},
+    {"LEADSYNC_WEBHOOK_HEADERS", LS_CONF_STRING, NULL, LS_CONF_AT(webhook_headers), LS_CONF_SECRET, 0, 0, NULL,
+     "extra webhook headers, 'Name: value' separated by newlines or ';' (e.g. an API key)", NULL},
+    {"LEADSYNC_WEBHOOK_CA_FILE", LS_CONF_STRING, NULL, LS_CONF_AT(webhook_ca_file), 0, 0, 0, NULL,
+     "CA bundle (PEM) trusted for webhook TLS instead of the system's", NULL},
+    {"LEADSYNC_WEBHOOK_TIMEOUT_SECONDS", LS_CONF_INT, "15", LS_CONF_AT(webhook_timeout_seconds), 0, 1, 600, NULL,
+     "timeout of every webhook request (connect included)", NULL},
+};
+/* clang-format on */
+
 const struct ls_sink_ops ls_sink_webhook_ops = {
     .name = "webhook",
+    .conf = conf_entries,
+    .nconf = LS_ARRAY_LEN(conf_entries),
     .coalesce = 1, /* a receiver wants the newest state; stage never goes back */
     .wants_text = 1,
     .url_arg = 1,
