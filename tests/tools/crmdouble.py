@@ -15,7 +15,10 @@ Control API (same port):
                     Rules whose route names no request line (e.g. "RECORD")
                     are taken by the vendor itself through take_fault().
   GET  /__requests  every API request: t, method, path, query, status, auth
-                    (the Authorization header), body (parsed JSON, form or text)
+                    (the Authorization header), body (parsed JSON, form or text),
+                    logged once answered
+  GET  /__held      {"held": N}: requests a delay_ms rule holds right now (read,
+                    not yet processed nor answered)
   GET  /__state     the vendor's records (self.records)
   POST /__expire    every token issued so far stops working
   POST /__validate  {"field": F, "contains": S}: records whose F contains S are
@@ -94,6 +97,7 @@ class Double:
         self.tokens = {}  # token -> expiry (double's clock) or None
         self.validators = []
         self.skew = 0.0
+        self.held = 0
 
     # ---- hooks a vendor may override ----------------------------------
     def api(self, headers, method, path, query, raw):
@@ -175,6 +179,8 @@ class Double:
                 self.faults.extend(body or [])
             elif path == "/__requests":
                 return 200, self.requests
+            elif path == "/__held":
+                return 200, {"held": self.held}
             elif path == "/__state":
                 return 200, self.state()
             elif path == "/__expire":
@@ -253,7 +259,11 @@ def make_handler(double):
             rule = double.request_fault("%s %s" % (self.command, path))
             if rule is not None:
                 if rule.get("delay_ms"):
+                    with double.lock:
+                        double.held += 1
                     time.sleep(rule["delay_ms"] / 1000.0)
+                    with double.lock:
+                        double.held -= 1
                 entry["fault"] = True
                 if rule.get("drop"):
                     entry["status"] = None

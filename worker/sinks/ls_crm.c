@@ -176,6 +176,45 @@ void ls_crm_excerpt(char *dst, size_t cap, const char *body, size_t len)
 /* ------------------------------------------------------------------------ */
 /* HTTP                                                                      */
 
+int ls_crm_stop_due(struct ls_crm_stop *st)
+{
+    if (!ls_stop_requested)
+        return 0;
+    if (!st->until_ms) {
+        st->until_ms = ls_mono_ms() + (int64_t)st->grace_s * 1000;
+        LS_INFO(st->comp, "finishing the request in flight (again to stop now)");
+    }
+    return ls_stop_requested > 1 || ls_mono_ms() >= st->until_ms;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return ls_crm_stop_due(ud); /* nonzero: curl ends the transfer */
+}
+
+CURLcode ls_crm_stop_watch(CURL *easy, struct ls_crm_stop *st)
+{
+    CURLcode c = CURLE_OK;
+
+    c |= curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+    c |= curl_easy_setopt(easy, CURLOPT_XFERINFODATA, st);
+    c |= curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+    return c;
+}
+
+void ls_crm_stopped_result(struct ls_sink_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->outcome = LS_SINK_NOT_SENT;
+    r->retry_after_ms = -1;
+    snprintf(r->error, sizeof(r->error), "not sent: stopping on a signal");
+}
+
 struct ls_crm_http {
     CURL *easy;
     char *ca_file;
@@ -186,6 +225,8 @@ struct ls_crm_http {
     size_t body_cap;
     ls_crm_transport_fn send;
     void *send_ctx;
+    int stop_on_signal; /* ls_crm_http_stop_grace */
+    struct ls_crm_stop stop;
     char ua[64];
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -318,6 +359,13 @@ void ls_crm_http_transport(struct ls_crm_http *h, ls_crm_transport_fn fn, void *
     h->send_ctx = fn ? ctx : h;
 }
 
+void ls_crm_http_stop_grace(struct ls_crm_http *h, long grace_s)
+{
+    h->stop_on_signal = 1;
+    h->stop.comp = h->comp;
+    h->stop.grace_s = grace_s;
+}
+
 void ls_crm_http_free(struct ls_crm_http *h)
 {
     if (!h)
@@ -367,6 +415,8 @@ static CURLcode set_options(struct ls_crm_http *h, const struct ls_crm_req *req,
     c |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);
     c |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
     c |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+    if (h->stop_on_signal)
+        c |= ls_crm_stop_watch(e, &h->stop);
     if (req->body) {
         c |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->len);
         c |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
@@ -390,6 +440,12 @@ static void note_outcome(struct ls_crm_http *h, CURLcode cc, struct ls_crm_resp 
         return;
     }
     resp->status = 0;
+    if (cc == CURLE_ABORTED_BY_CALLBACK) { /* only the stop's progress callback aborts */
+        resp->stopped = 1;
+        snprintf(resp->transport, sizeof(resp->transport),
+                 "stopped by a signal before the answer came");
+        return;
+    }
     snprintf(resp->transport, sizeof(resp->transport), "%s%s%.200s", curl_easy_strerror(cc),
              h->errbuf[0] ? ": " : "", h->errbuf);
     resp->tls_config = cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
@@ -462,7 +518,13 @@ static int sent_once(struct ls_crm_http *h, const struct ls_crm_req *req, const 
 
     memset(resp, 0, sizeof(*resp));
     resp->retry_after_ms = -1;
-    rc = h->send(h->send_ctx, req, hdrs, resp);
+    if (h->stop_on_signal && ls_stop_requested) {
+        resp->stopped = 1;
+        snprintf(resp->transport, sizeof(resp->transport), "not started: stopping on a signal");
+        rc = LS_OK;
+    } else {
+        rc = h->send(h->send_ctx, req, hdrs, resp);
+    }
     free(hdrs);
     ls_secret_free(auth);
     return rc;

@@ -14,6 +14,7 @@
 
 #include "ls_common.h"
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +39,31 @@ LS_NODISCARD int ls_jwt_x5t(const char *cert_pem, char **out);
 /* A random RFC 4122 version-4 UUID text (jti, batch boundaries). */
 void ls_crm_uuid(char out[37]);
 
+/*
+ * Stopping on a signal inside a sink's own requests (ls_stop_requested,
+ * ls_common.h): after the first signal no new request starts, the one in
+ * flight gets grace_s seconds to answer and is then cut off; a second signal
+ * cuts it off at once. Either way the items go back as not sent.
+ */
+struct ls_crm_stop {
+    const char *comp; /* names the sink in the log line */
+    long grace_s;
+    int64_t until_ms; /* monotonic; 0 until the signal is first seen */
+};
+
+/* 1 when the request in flight must be cut off now (grace over, or a
+ * second signal); logs once that the stop waits for it. */
+int ls_crm_stop_due(struct ls_crm_stop *st);
+
+/* Makes curl ask ls_crm_stop_due while a request runs (progress callback);
+ * st must outlive the transfer. */
+LS_NODISCARD CURLcode ls_crm_stop_watch(CURL *easy, struct ls_crm_stop *st);
+
+struct ls_sink_result;
+/* r = not sent because the process is stopping: no attempt is counted, the
+ * item goes out on the next run. */
+void ls_crm_stopped_result(struct ls_sink_result *r);
+
 struct ls_crm_http;
 struct ls_oauth;
 
@@ -47,6 +73,8 @@ struct ls_crm_resp {
     int sent;         /* 1: request bytes left (an answer may still be missing) */
     int truncated;    /* 1: the body was longer than the handle keeps */
     int auth_refused; /* 1: a fresh token was refused too (ls_crm_call gave up) */
+    int stopped;      /* 1: not started, or cut off, because the process is stopping
+                       * (ls_crm_http_stop_grace; status 0): report the items not sent */
     char *body;       /* NUL-terminated, at most the handle's body cap kept */
     size_t len;
     long retry_after_ms;    /* Retry-After, -1 when none */
@@ -91,6 +119,11 @@ void ls_crm_http_allow_http(struct ls_crm_http *h, const char *noproxy);
 void ls_crm_http_timeouts(struct ls_crm_http *h, long timeout_ms, long connect_ms);
 void ls_crm_http_body_cap(struct ls_crm_http *h, size_t cap);
 void ls_crm_http_transport(struct ls_crm_http *h, ls_crm_transport_fn fn, void *ctx);
+/* For the sinks: once a signal asks the process to stop, requests on h do
+ * not start and the one in flight is cut off after grace_s seconds
+ * (LEADSYNC_STOP_GRACE_SECONDS; at once on a second signal), with
+ * resp->stopped set. Other users (Entra, the Pushgateway) are not cut. */
+void ls_crm_http_stop_grace(struct ls_crm_http *h, long grace_s);
 
 /*
  * The one call path: sends req (with a bearer token when req->auth is set,

@@ -272,6 +272,7 @@ static int dv_create(const char *arg, const struct ls_config *cfg, void **ctx)
         rc = ls_crm_http_create("dynamics", cfg->dynamics_ca_file, cfg->http_timeout_seconds,
                                 &d->http);
     if (!rc) {
+        ls_crm_http_stop_grace(d->http, cfg->stop_grace_seconds);
         *ctx = d;
         d = NULL;
     }
@@ -315,6 +316,10 @@ static void token_refusal(const struct dv *d, const struct ls_crm_resp *resp,
 {
     char why[200];
 
+    if (resp->stopped) {
+        ls_crm_stopped_result(r);
+        return;
+    }
     if (resp->status == 0) {
         r->outcome = resp->tls_config ? LS_SINK_FATAL : LS_SINK_RETRY;
         snprintf(r->error, sizeof(r->error), "token endpoint unreachable: %.200s%s",
@@ -406,6 +411,10 @@ static int dv_call(struct dv *d, const char *method, const char *url, const char
 
 static void dv_result(const struct ls_crm_resp *resp, struct ls_sink_result *r)
 {
+    if (resp->stopped) {
+        ls_crm_stopped_result(r);
+        return;
+    }
     if (resp->status == 0) {
         ls_dv_classify(0, resp->transport, strlen(resp->transport), -1, r);
         if (resp->tls_config) {

@@ -272,6 +272,7 @@ static int hs_create(const char *arg, const struct ls_config *cfg, void **ctx)
     rc = ls_crm_http_create("hubspot", cfg->hubspot_ca_file, cfg->http_timeout_seconds, &s->http);
     if (rc)
         goto done;
+    ls_crm_http_stop_grace(s->http, cfg->stop_grace_seconds);
     *ctx = s;
     s = NULL;
 done:
@@ -323,6 +324,11 @@ static enum ls_hs_signal batch_call(struct hs *s, json_t *const *inputs, const c
         set_all(res, k, LS_SINK_RETRY, 0, 0, 0, ls_error_last());
         goto done;
     }
+    if (resp.stopped) {
+        for (i = 0; i < k; i++)
+            ls_crm_stopped_result(&res[i]);
+        goto done;
+    }
     if (resp.status == 0) {
         char m[300];
 
@@ -364,6 +370,8 @@ static void opt_out(struct hs *s, const char *email, struct ls_sink_result *r)
     memset(&resp, 0, sizeof(resp));
     if (hs_request(s, "POST", url, "{}", &resp) != LS_OK) {
         set_all(r, 1, LS_SINK_NOT_SENT, 0, 0, 0, ls_error_last());
+    } else if (resp.stopped) {
+        ls_crm_stopped_result(r);
     } else if (resp.status == 0) {
         char m[300];
 

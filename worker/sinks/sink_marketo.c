@@ -375,6 +375,7 @@ static int mkto_create(const char *arg, const struct ls_config *cfg, void **ctx)
     rc = ls_crm_http_create("marketo", cfg->marketo_ca_file, cfg->http_timeout_seconds, &s->http);
     if (rc)
         goto done;
+    ls_crm_http_stop_grace(s->http, cfg->stop_grace_seconds);
     *ctx = s;
     s = NULL;
 done:
@@ -413,6 +414,10 @@ static int fetch_token(struct mkto *s, struct ls_sink_result *r)
         goto done;
     }
     r->status = resp.status;
+    if (resp.stopped) {
+        ls_crm_stopped_result(r);
+        goto done;
+    }
     if (resp.status == 0) {
         r->outcome = resp.tls_config ? LS_SINK_FATAL : LS_SINK_RETRY;
         snprintf(r->error, sizeof(r->error), "identity service unreachable: %.250s",
@@ -529,6 +534,11 @@ static enum ls_mkto_signal sync_call(struct mkto *s, json_t *const *recs, size_t
             goto done;
         }
         OPENSSL_cleanse(auth, sizeof(auth));
+        if (resp.stopped) {
+            for (i = 0; i < k; i++)
+                ls_crm_stopped_result(&res[i]);
+            goto done;
+        }
         if (resp.status == 0) {
             char m[300];
 

@@ -328,6 +328,7 @@ static int sf_create(const char *arg, const struct ls_config *cfg, void **ctx)
                             &s->http);
     if (rc)
         goto done;
+    ls_crm_http_stop_grace(s->http, cfg->stop_grace_seconds);
     *ctx = s;
     s = NULL;
 done:
@@ -420,6 +421,11 @@ static int fetch_token(struct sf *s, struct ls_sink_result *r)
         goto done;
     }
     note_limits(s, &resp);
+    if (resp.stopped) {
+        ls_crm_stopped_result(r);
+        rc = LS_EUNAVAIL;
+        goto done;
+    }
     if (resp.status == 0) {
         r->outcome = resp.tls_config ? LS_SINK_FATAL : LS_SINK_RETRY;
         snprintf(r->error, sizeof(r->error), "token endpoint unreachable: %.200s%s", resp.transport,
@@ -524,6 +530,10 @@ static enum ls_sf_signal sf_result(const struct ls_crm_resp *resp, struct ls_sin
 {
     enum ls_sf_signal sig;
 
+    if (resp->stopped) {
+        ls_crm_stopped_result(r);
+        return LS_SF_NONE;
+    }
     if (resp->status == 0) {
         sig = ls_sf_classify(0, resp->transport, strlen(resp->transport), r);
         if (resp->tls_config) {

@@ -152,6 +152,7 @@ struct w2l {
     sqlite3 *db;
     long limit;
     long timeout_s;
+    struct ls_crm_stop stop; /* the post in flight when a signal asks to stop */
     char ua[64];
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -214,6 +215,8 @@ static int w2l_create(const char *arg, const struct ls_config *cfg, void **ctx)
     s->state = ls_xstrdup(cfg->state ? cfg->state : "./leadsync.db");
     s->limit = cfg->web_to_lead_daily_limit > 0 ? cfg->web_to_lead_daily_limit : 500;
     s->timeout_s = cfg->http_timeout_seconds > 0 ? cfg->http_timeout_seconds : 30;
+    s->stop.comp = COMP;
+    s->stop.grace_s = cfg->stop_grace_seconds;
     snprintf(s->ua, sizeof(s->ua), "leadsync/%s", LS_VERSION);
     rc = ls_mapping_load("web_to_lead", cfg->web_to_lead_mapping, &s->map);
     if (rc)
@@ -502,6 +505,7 @@ static int post_form(struct w2l *s, const char *form, int *status, int *sent, in
     c |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
     c |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
     c |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, form);
+    c |= ls_crm_stop_watch(e, &s->stop);
     if (c != CURLE_OK) {
         curl_slist_free_all(hdrs);
         return ls_error(LS_ERROR, "web_to_lead: curl_easy_setopt failed");
@@ -513,8 +517,11 @@ static int post_form(struct w2l *s, const char *form, int *status, int *sent, in
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
     *sent = up > 0 || code > 0;
     if (cc != CURLE_OK || code <= 0) {
-        snprintf(transport, tcap, "%s%s%.200s", curl_easy_strerror(cc), s->errbuf[0] ? ": " : "",
-                 s->errbuf);
+        if (cc == CURLE_ABORTED_BY_CALLBACK)
+            snprintf(transport, tcap, "stopped by a signal before the answer came");
+        else
+            snprintf(transport, tcap, "%s%s%.200s", curl_easy_strerror(cc),
+                     s->errbuf[0] ? ": " : "", s->errbuf);
         *tls_config = cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
                       cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT;
         /* A refused or unresolved connection, or a TLS handshake that
@@ -559,6 +566,11 @@ static int w2l_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
         int status = 0, sent = 0, tls = 0, mstatus = 0;
         enum mark mk = MARK_NONE;
 
+        if (ls_stop_requested) { /* a signal: post nothing new */
+            for (; i < n; i++)
+                ls_crm_stopped_result(&results[i]);
+            break;
+        }
         memset(r, 0, sizeof(*r));
         r->retry_after_ms = -1;
         if (json_is_true(json_object_get(it->lead, "doNotContact"))) {
@@ -639,6 +651,8 @@ static int w2l_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
             ls_w2l_classify(status, sent, tls, transport, r);
         }
         ls_crashpoint("w2l-answered");
+        if (status == 0 && !sent && ls_stop_requested)
+            ls_crm_stopped_result(r); /* cut off before the form left */
         if (status == 0 && !sent) {
             /* Never left: the mark goes and the day's slot comes back. */
             if (mark_drop(s, it->lead_id, today, count - 1) == LS_OK)
