@@ -628,5 +628,5 @@ int main(void)
         cmocka_unit_test(wrong_key_refused),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

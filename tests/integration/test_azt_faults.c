@@ -658,5 +658,5 @@ int main(void)
         cmocka_unit_test(prefetch_freed_in_flight),
     };
 
-    return cmocka_run_group_tests(tests, start_server, stop_server);
+    return lst_run_group(tests, start_server, stop_server);
 }

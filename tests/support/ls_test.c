@@ -90,3 +90,18 @@ char *lst_unique_table(const char *prefix)
     snprintf(buf, sizeof(buf), "%s%ldn%u", prefix, (long)getpid(), counter++);
     return strdup(buf);
 }
+
+static int skipped;
+
+void lst_note_skip(const char *why)
+{
+    fprintf(stderr, "SKIPPED: %s\n", why);
+    skipped++;
+}
+
+int lst_exit_status(int failed)
+{
+    if (failed)
+        return failed;
+    return skipped ? 77 : 0;
+}

@@ -254,5 +254,5 @@ int main(void)
         cmocka_unit_test(test_azt_conn__broken),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

@@ -367,5 +367,5 @@ int main(void)
         cmocka_unit_test(test_azt_entity__service_limits),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

@@ -218,5 +218,5 @@ int main(void)
         cmocka_unit_test(test_azt_errbody__no_entity_expansion),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

@@ -166,5 +166,5 @@ int main(void)
         cmocka_unit_test(test_azt_filter__url_encode),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

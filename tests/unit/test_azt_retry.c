@@ -192,5 +192,5 @@ int main(void)
         cmocka_unit_test(table_names_and_key_paths),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

@@ -293,5 +293,5 @@ int main(void)
         cmocka_unit_test(test_azt_sign__http_date_parse),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

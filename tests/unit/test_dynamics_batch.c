@@ -223,5 +223,5 @@ int main(void)
         cmocka_unit_test(test_dynamics_batch__bad),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

@@ -90,5 +90,5 @@ int main(void)
         cmocka_unit_test(test_ls_cli__error_context_is_not_garbled),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

@@ -284,5 +284,5 @@ int main(void)
         cmocka_unit_test(test_ls_config__secret_from_file),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

@@ -278,5 +278,5 @@ int main(void)
         cmocka_unit_test(test_hs__classify),          cmocka_unit_test(test_w2l__form_and_classify),
         cmocka_unit_test(test_w2l__day_and_count),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

@@ -504,5 +504,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ls_deliver__stop_flag, setup, teardown),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

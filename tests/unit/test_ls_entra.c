@@ -146,5 +146,5 @@ int main(void)
         cmocka_unit_test(test_ls_entra__parse),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

@@ -1150,5 +1150,5 @@ int main(void)
         cmocka_unit_test(test_ls_lead__marketplace_body),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

@@ -83,5 +83,5 @@ int main(void)
         cmocka_unit_test(test_ls_log__controls_blanked),
         cmocka_unit_test(test_ls_log__json_fields_not_from_text),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

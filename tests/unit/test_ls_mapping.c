@@ -267,5 +267,5 @@ int main(void)
         cmocka_unit_test(test_ls_mapping__errors_name_file_and_key),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

@@ -190,5 +190,5 @@ int main(void)
         cmocka_unit_test(test_ls_metrics__handles),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

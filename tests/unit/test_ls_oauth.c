@@ -289,5 +289,5 @@ int main(void)
         cmocka_unit_test(test_ls_oauth__parse),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

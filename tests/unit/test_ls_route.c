@@ -92,5 +92,5 @@ int main(void)
         cmocka_unit_test(test_ls_route__errors_name_the_key),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

@@ -291,5 +291,5 @@ int main(void)
         cmocka_unit_test(test_ls_sinks__rename_merges),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

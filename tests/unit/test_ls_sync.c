@@ -161,5 +161,5 @@ int main(void)
         cmocka_unit_test(test_ls_sync__row_version_order),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

@@ -369,7 +369,7 @@ int main(int argc, char **argv)
     if (n <= 0)
         return 1;
     self_path[n] = '\0';
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    rc = lst_run_group(tests, NULL, NULL);
     free(page1);
     free(page2);
     free(empty);

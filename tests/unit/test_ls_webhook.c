@@ -180,5 +180,5 @@ int main(void)
         cmocka_unit_test(test_ls_webhook__classify),
         cmocka_unit_test(test_ls_webhook__reject_excerpt),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

@@ -229,5 +229,5 @@ int main(void)
         cmocka_unit_test(test_sink_dynamics__classify),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }

@@ -272,5 +272,5 @@ int main(void)
         cmocka_unit_test(test_sink_salesforce__records_and_pause),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lst_run_group(tests, NULL, NULL);
 }
