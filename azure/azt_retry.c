@@ -63,7 +63,8 @@ long azt_retry_after_ms(const char *s, size_t n, int64_t now_ms, long max_ms)
     }
     if (i == n)
         return v > max_ms / 1000 ? max_ms : v * 1000;
-    if (n >= sizeof(tmp))
+    /* a NUL inside would end the date early and let trailing garbage through */
+    if (n >= sizeof(tmp) || memchr(s, '\0', n) != NULL)
         return -1;
     memcpy(tmp, s, n);
     tmp[n] = '\0';

@@ -140,6 +140,10 @@ static void retry_after_garbage(void **state)
     assert_int_equal(ra("soon", 4, 0), -1);
     assert_int_equal(ra("-5", 2, 0), -1);
     assert_int_equal(ra("1.5", 3, 0), -1);
+    /* a NUL inside a date would end it early and let what follows through */
+    assert_int_equal(ra("Mon, 05 Dec 2011 17:55:02 GMT\0junk", 34, 0), -1);
+    /* no such day (timegm would make it 3 March) */
+    assert_int_equal(ra("Wed, 31 Feb 2027 02:03:35 GMT", 29, 0), -1);
 }
 
 static void retryable_statuses(void **state)
