@@ -203,6 +203,28 @@ static void test_sink_salesforce__classify(void **state)
     assert_int_equal(r.outcome, LS_SINK_REJECT);
 }
 
+/* A server's message reaches logs, status and the ledger: control
+ * characters (terminal escapes, line breaks) come out blanked. */
+static void test_sink_salesforce__control_characters_blanked(void **state)
+{
+    const char *esc = "[{\"message\":\"bad \\u001b[31mline\\nbreak\",\"errorCode\":\"X\\u0007\"}]";
+    json_t *rec = json_loads("{\"success\":false,\"errors\":[{\"statusCode\":\"A\\r\","
+                             "\"message\":\"m\\u001b]0;title\\u0007\"}]}",
+                             0, NULL);
+    struct ls_sink_result r;
+
+    (void)state;
+    ls_sf_classify(400, esc, strlen(esc), &r);
+    assert_int_equal(r.outcome, LS_SINK_REJECT);
+    assert_string_equal(r.error, "HTTP 400 X : bad  [31mline break");
+    ls_sf_classify(0, "reset\r\n", 7, &r);
+    assert_string_equal(r.error, "no answer: reset  ");
+    assert_non_null(rec);
+    ls_sf_classify_record(rec, &r);
+    assert_string_equal(r.error, "A : m ]0;title ");
+    json_decref(rec);
+}
+
 static void test_sink_salesforce__records_and_pause(void **state)
 {
     struct ls_sink_result r;
@@ -269,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_sink_salesforce__jwt_rs256_verifies),
         cmocka_unit_test(test_sink_salesforce__records),
         cmocka_unit_test(test_sink_salesforce__classify),
+        cmocka_unit_test(test_sink_salesforce__control_characters_blanked),
         cmocka_unit_test(test_sink_salesforce__records_and_pause),
     };
 

@@ -55,9 +55,10 @@ static void first_error(const char *body, size_t len, char *code, size_t codecap
         c = json_string_value(json_object_get(e, "error")); /* OAuth errors */
     if (!m)
         m = json_string_value(json_object_get(e, "error_description"));
-    snprintf(code, codecap, "%s", c ? c : "");
+    /* the server's text reaches logs, status and the ledger: control characters blanked */
+    ls_crm_excerpt(code, codecap, c ? c : "", c ? strlen(c) : 0);
     if (m)
-        snprintf(msg, msgcap, "%s", m);
+        ls_crm_excerpt(msg, msgcap, m, strlen(m));
     else
         ls_crm_excerpt(msg, msgcap, body ? body : "", len);
     json_decref(j);
@@ -76,11 +77,12 @@ enum ls_sf_signal ls_sf_classify(int status, const char *body, size_t len, struc
     }
     if (status == 0) {
         r->outcome = LS_SINK_RETRY;
-        if (body && len)
-            snprintf(r->error, sizeof(r->error), "no answer: %.*s", (int)(len < 280 ? len : 280),
-                     body);
-        else
+        if (body && len) {
+            ls_crm_excerpt(msg, sizeof(msg), body, len);
+            snprintf(r->error, sizeof(r->error), "no answer: %s", msg);
+        } else {
             snprintf(r->error, sizeof(r->error), "no answer: transport error");
+        }
         return LS_SF_NONE;
     }
     first_error(body, len, code, sizeof(code), msg, sizeof(msg));
@@ -138,6 +140,8 @@ void ls_sf_classify_record(const json_t *res, struct ls_sink_result *r)
     r->status = 400;
     snprintf(r->error, sizeof(r->error), "%s: %.240s", code ? code : "failed",
              msg ? msg : "(no message)");
+    /* the server's text: control characters blanked, in place */
+    ls_crm_excerpt(r->error, sizeof(r->error), r->error, strlen(r->error));
 }
 
 long ls_sf_limit_pause_ms(long base_s, int streak)
