@@ -62,6 +62,10 @@ int ls_http_parse_addr(const char *addr, char *host, size_t hostlen, int *port)
         return ls_error(LS_ECONFIG, "LEADSYNC_METRICS_ADDR '%s': bad port", addr);
     if (hl + 1 > hostlen)
         return ls_error(LS_ECONFIG, "LEADSYNC_METRICS_ADDR '%s': host too long", addr);
+    /* a bracket left in the host ("[[::1]:80", "a]:80") names no address */
+    if (memchr(h, '[', hl) || memchr(h, ']', hl))
+        return ls_error(LS_ECONFIG, "LEADSYNC_METRICS_ADDR '%s': expected host:port or [v6]:port",
+                        addr);
     memcpy(host, h, hl);
     host[hl] = '\0';
     *port = (int)v;

@@ -1,6 +1,7 @@
 /* test_ls_metrics.c - the metrics registry, its Prometheus text, health. */
 #include "ls_test.h"
 
+#include "ls_http_server.h"
 #include "ls_metrics.h"
 
 #include <math.h>
@@ -159,6 +160,37 @@ static void test_ls_metrics__health(void **state)
     ls_health_reset();
 }
 
+/* LEADSYNC_METRICS_ADDR: host:port, :port, port, [v6]:port; a bracket left
+ * in the host is refused (it names no address and cannot be written back). */
+static void test_ls_metrics__listen_addr(void **state)
+{
+    static const char *const bad[] = {"",          "127.0.0.1:", "host:90x",  "localhost:65536",
+                                      "[::1]9090", "[::1",       "[[::1]:80", "a]:80",
+                                      "[a[b]:80"};
+    char host[64];
+    int port;
+    size_t i;
+
+    (void)state;
+    assert_int_equal(ls_http_parse_addr("127.0.0.1:9090", host, sizeof(host), &port), 0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 9090);
+    assert_int_equal(ls_http_parse_addr("[::1]:65535", host, sizeof(host), &port), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 65535);
+    assert_int_equal(ls_http_parse_addr(":0", host, sizeof(host), &port), 0);
+    assert_string_equal(host, "");
+    assert_int_equal(port, 0);
+    assert_int_equal(ls_http_parse_addr("9090", host, sizeof(host), &port), 0);
+    assert_string_equal(host, "");
+    assert_int_equal(ls_http_parse_addr("a.example.com:1", host, 8, &port), LS_ECONFIG);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(ls_http_parse_addr(bad[i], host, sizeof(host), &port), LS_ECONFIG);
+        assert_string_equal(host, "");
+        assert_int_equal(port, 0);
+    }
+}
+
 /* A handle updates the standard metric of that name in the default registry. */
 static void test_ls_metrics__handles(void **state)
 {
@@ -188,6 +220,7 @@ int main(void)
         cmocka_unit_test(test_ls_metrics__standard_defined),
         cmocka_unit_test(test_ls_metrics__health),
         cmocka_unit_test(test_ls_metrics__handles),
+        cmocka_unit_test(test_ls_metrics__listen_addr),
     };
 
     return lst_run_group(tests, NULL, NULL);
