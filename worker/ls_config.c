@@ -203,11 +203,18 @@ static int read_secret_file(const char *env, const char *path, char **out)
     if (!buf)
         buf = ls_xstrdup("");
     buf[len] = '\0';
+    /* a NUL would cut the value short without a word: a binary file is no secret text */
+    if (memchr(buf, '\0', len)) {
+        rc = ls_error(LS_ECONFIG, "%s_FILE: %s holds a NUL byte; expected text", env, path);
+        goto done;
+    }
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
         buf[--len] = '\0';
     *out = buf;
     buf = NULL;
 done:
+    if (buf)
+        OPENSSL_cleanse(buf, len);
     free(buf);
     if (f)
         fclose(f);

@@ -270,6 +270,33 @@ static void test_ls_config__secret_from_file(void **state)
     free(dir);
 }
 
+/* A NUL byte would cut the secret short without a word: the file is refused,
+ * and the message quotes none of it. */
+static void test_ls_config__secret_file_with_nul_refused(void **state)
+{
+    char *dir = lst_tmpdir();
+    char *path = ls_xasprintf("%s/bin", dir);
+    char var[4096];
+    char *vars[] = {var, NULL};
+    struct ls_config cfg;
+    FILE *f = fopen(path, "wb");
+
+    (void)state;
+    assert_non_null(f);
+    assert_int_equal(fwrite("whsec_abc\0tail\n", 1, 15, f), 15);
+    fclose(f);
+    snprintf(var, sizeof(var), "LEADSYNC_WEBHOOK_SECRET_FILE=%s", path);
+    assert_int_equal(load(&cfg, NULL, vars), LS_ECONFIG);
+    assert_non_null(strstr(ls_error_last(), "LEADSYNC_WEBHOOK_SECRET_FILE"));
+    assert_non_null(strstr(ls_error_last(), "NUL byte"));
+    assert_null(strstr(ls_error_last(), "whsec"));
+    assert_null(cfg.webhook_secret);
+    ls_config_dispose(&cfg);
+    free(path);
+    lst_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_ls_config__file_and_precedence),
         cmocka_unit_test(test_ls_config__file_errors),
         cmocka_unit_test(test_ls_config__secret_from_file),
+        cmocka_unit_test(test_ls_config__secret_file_with_nul_refused),
     };
 
     return lst_run_group(tests, NULL, NULL);
