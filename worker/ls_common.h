@@ -82,7 +82,8 @@ void ls_secret_free(char *s);
  * Fault injection for the crash tests: when LEADSYNC_TEST_CRASH_AT is
  * "NAME:N", the N-th call of ls_crashpoint("NAME") kills the process with
  * SIGKILL, exactly as `kill -9` would. Without the variable it costs one
- * branch. Points: page-committed, sink-written, sink-partial, delivered.
+ * branch. Points: page-committed, sink-written, sink-partial, delivered,
+ * notify-sent.
  */
 void ls_crashpoint(const char *name);
 /* 1 when the partial-write crash point is armed and due (sinks call it

@@ -20,7 +20,7 @@ static const struct ls_conf_entry core_entries[] = {
     {"LEADSYNC_STATE", LS_CONF_STRING, "./leadsync.db", LS_CONF_AT(state), 0, 0, 0, NULL,
      "SQLite ledger path (created 0600)", NULL},
     {"LEADSYNC_SINKS", LS_CONF_STRING, "jsonl:./leads.jsonl", LS_CONF_AT(sinks), 0, 0, 0, NULL,
-     "comma-separated sinks, each [NAME=]KIND[:ARG]: jsonl:PATH, webhook:URL, salesforce, dynamics, marketo, hubspot, web_to_lead", NULL},
+     "comma-separated sinks, each [NAME=]KIND[:ARG]: jsonl:PATH, webhook:URL, salesforce, dynamics, marketo, hubspot, web_to_lead, email, teams:URL, slack:URL", NULL},
     {"LEADSYNC_ROUTES", LS_CONF_STRING, NULL, LS_CONF_AT(routes), 0, 0, 0, NULL,
      "JSON object: sink name -> {\"offer\"|\"source\"|\"action\"|\"stage\"|\"country\": [globs]}; a sink without a route gets every lead", NULL},
     {"LEADSYNC_ROUTES_FILE", LS_CONF_STRING, NULL, LS_CONF_AT(routes_file), 0, 0, 0, NULL,

@@ -125,6 +125,15 @@ struct ls_config {
     long web_to_lead_daily_limit;
     char *web_to_lead_mapping;
     char *web_to_lead_ca_file;
+    /* notifications (sink_email.c, sink_chat.c) */
+    char *email_url;
+    char *email_from;
+    char *email_to; /* comma-separated */
+    char *email_username;
+    char *email_password;
+    char *email_ca_file;
+    char *teams_ca_file;
+    char *slack_ca_file;
     /* operations */
     char *metrics_addr;
     char *pushgateway_url;

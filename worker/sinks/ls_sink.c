@@ -16,6 +16,9 @@ extern const struct ls_sink_ops ls_sink_hubspot_ops;
 extern const struct ls_sink_ops ls_sink_web_to_lead_ops;
 extern const struct ls_sink_ops ls_sink_salesforce_ops;
 extern const struct ls_sink_ops ls_sink_dynamics_ops;
+extern const struct ls_sink_ops ls_sink_email_ops;
+extern const struct ls_sink_ops ls_sink_teams_ops;
+extern const struct ls_sink_ops ls_sink_slack_ops;
 
 /* The one registry: a sink exists when it is listed here, one per line. */
 /* clang-format off */
@@ -27,6 +30,9 @@ static const struct ls_sink_ops *const registry[] = {
     &ls_sink_marketo_ops,
     &ls_sink_hubspot_ops,
     &ls_sink_web_to_lead_ops,
+    &ls_sink_email_ops,
+    &ls_sink_teams_ops,
+    &ls_sink_slack_ops,
 };
 /* clang-format on */
 
