@@ -287,7 +287,7 @@ def make_handler(double):
             double.log(entry)
             self.send(st, body, hdrs)
 
-        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = handle_any
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_OPTIONS = handle_any
 
     return Handler
 
