@@ -71,7 +71,7 @@ class NotifyCase(crmtest.CrmCase):
             "LEADSYNC_EMAIL_URL": "%s://127.0.0.1:%d" % (scheme, s.port),
             "LEADSYNC_EMAIL_FROM": "Leads <leads@example.com>",
             "LEADSYNC_EMAIL_TO": "sales@example.com, boss@example.com",
-            "LEADSYNC_NOTIFY_CA_FILE": self.pki["ca"],
+            "LEADSYNC_EMAIL_CA_FILE": self.pki["ca"],
         })
         if user:
             pw = os.path.join(self.dir, "smtp-password")
@@ -83,8 +83,12 @@ class NotifyCase(crmtest.CrmCase):
 
     def hooks(self, sinks="teams,slack"):
         d = self.double("chat_hooks.py")
-        self.env.update({"LEADSYNC_NOTIFY_CA_FILE": self.pki["ca"], "LEADSYNC_SINKS": ",".join(
-            "%s:%s/%s/T0/B0/xyz" % (k, d.url, k) for k in sinks.split(","))})
+        self.env.update({
+            "LEADSYNC_TEAMS_CA_FILE": self.pki["ca"],
+            "LEADSYNC_SLACK_CA_FILE": self.pki["ca"],
+            "LEADSYNC_SINKS": ",".join("%s:%s/%s/T0/B0/xyz" % (k, d.url, k)
+                                       for k in sinks.split(",")),
+        })
         return d
 
     def delivery_ids(self, sink):
