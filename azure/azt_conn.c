@@ -262,185 +262,214 @@ static int valid_sas(struct span s)
     return 1;
 }
 
-int azt_conn_parse(const char *s, size_t n, struct azt_conn **out)
+/* The settings of a connection string, checked, before the endpoint. */
+struct settings {
+    int dev;
+    const char *proto;
+    struct span suffix, account, key, sas;
+};
+
+static int read_protocol(const struct span *vals, const int *set, struct settings *st)
 {
-    struct span vals[E_COUNT];
-    int set[E_COUNT] = {0};
-    struct azt_conn *c = NULL;
-    struct azt_buf ep = {0};
-    struct span account = {NULL, 0}, key = {NULL, 0}, suffix = {DEFAULT_SUFFIX, 0};
-    struct span endpoint = {NULL, 0};
-    const char *proto = "https";
-    int dev = 0, rc = AZT_OK, bracketed = 0;
-    struct url u;
-
-    *out = NULL;
-    memset(vals, 0, sizeof(vals));
-    suffix.n = strlen(DEFAULT_SUFFIX);
-    if (!s || n == 0 || trim(s, n).n == 0)
-        return azt__error(AZT_ECONFIG, "connection string is empty");
-    if (memchr(s, '\0', n))
-        return azt__error(AZT_ECONFIG, "connection string contains a NUL byte");
-    rc = split_elements(s, n, vals, set);
-    if (rc != AZT_OK)
-        return rc;
-
     if (set[E_DEV]) {
         if (span_ieq(vals[E_DEV], "true"))
-            dev = 1;
+            st->dev = 1;
         else if (!span_ieq(vals[E_DEV], "false"))
             return azt__error(AZT_ECONFIG, "UseDevelopmentStorage must be true or false");
     }
+    st->proto = st->dev ? "http" : "https";
     if (set[E_PROTOCOL]) {
         if (span_ieq(vals[E_PROTOCOL], "https"))
-            proto = "https";
+            st->proto = "https";
         else if (span_ieq(vals[E_PROTOCOL], "http"))
-            proto = "http";
+            st->proto = "http";
         else
             return azt__error(AZT_ECONFIG, "DefaultEndpointsProtocol must be http or https");
-    } else if (dev) {
-        proto = "http";
     }
+    st->suffix.p = DEFAULT_SUFFIX;
+    st->suffix.n = strlen(DEFAULT_SUFFIX);
     if (set[E_SUFFIX]) {
-        suffix = vals[E_SUFFIX];
-        while (suffix.n && suffix.p[0] == '.') {
-            suffix.p++;
-            suffix.n--;
+        st->suffix = vals[E_SUFFIX];
+        while (st->suffix.n && st->suffix.p[0] == '.') {
+            st->suffix.p++;
+            st->suffix.n--;
         }
-        if (!valid_suffix(suffix))
+        if (!valid_suffix(st->suffix))
             return azt__error(AZT_ECONFIG, "EndpointSuffix is not a host name");
     }
+    return AZT_OK;
+}
+
+static int read_credentials(const struct span *vals, const int *set, struct settings *st)
+{
     if (set[E_ACCOUNT_NAME]) {
-        account = vals[E_ACCOUNT_NAME];
-        if (!valid_account(account))
+        st->account = vals[E_ACCOUNT_NAME];
+        if (!valid_account(st->account))
             return azt__error(AZT_ECONFIG, "AccountName must be 1-63 letters, digits or hyphens");
-    } else if (dev) {
-        account.p = DEVSTORE_ACCOUNT;
-        account.n = strlen(DEVSTORE_ACCOUNT);
+    } else if (st->dev) {
+        st->account.p = DEVSTORE_ACCOUNT;
+        st->account.n = strlen(DEVSTORE_ACCOUNT);
     }
     if (set[E_ACCOUNT_KEY] && set[E_SAS])
         return azt__error(AZT_ECONFIG,
                           "AccountKey and SharedAccessSignature are both set; use one");
     if (set[E_ACCOUNT_KEY]) {
-        key = vals[E_ACCOUNT_KEY];
-        if (key.n == 0)
+        st->key = vals[E_ACCOUNT_KEY];
+        if (st->key.n == 0)
             return azt__error(AZT_ECONFIG, "AccountKey is empty");
-    } else if (dev && !set[E_SAS]) {
-        key.p = DEVSTORE_KEY;
-        key.n = strlen(DEVSTORE_KEY);
+    } else if (st->dev && !set[E_SAS]) {
+        st->key.p = DEVSTORE_KEY;
+        st->key.n = strlen(DEVSTORE_KEY);
     }
     if (set[E_SAS]) {
-        struct span sas = vals[E_SAS];
-
-        if (sas.n && sas.p[0] == '?') {
-            sas.p++;
-            sas.n--;
+        st->sas = vals[E_SAS];
+        if (st->sas.n && st->sas.p[0] == '?') {
+            st->sas.p++;
+            st->sas.n--;
         }
-        if (sas.n == 0)
+        if (st->sas.n == 0)
             return azt__error(AZT_ECONFIG, "SharedAccessSignature is empty");
-        if (!valid_sas(sas))
+        if (!valid_sas(st->sas))
             return azt__error(AZT_ECONFIG,
                               "SharedAccessSignature contains spaces or control characters");
-        vals[E_SAS] = sas;
     }
+    return AZT_OK;
+}
+
+/* The emulator's endpoint: behind DevelopmentStorageProxyUri, or the default. */
+static int emulator_endpoint(const struct span *vals, const int *set, const struct settings *st,
+                             struct azt_buf *ep)
+{
+    struct url u;
+    int bracketed = 0, rc;
+
+    if (!set[E_DEV_PROXY])
+        return azt__buf_appendf(ep, DEVSTORE_HOST "/%.*s", (int)st->account.n, st->account.p);
+    rc = parse_url(vals[E_DEV_PROXY], "DevelopmentStorageProxyUri", &u, &bracketed);
+    if (rc == AZT_OK && u.path.n)
+        rc = azt__error(AZT_ECONFIG, "DevelopmentStorageProxyUri must not have a path");
+    if (rc == AZT_OK)
+        rc = azt__buf_appendf(ep, "%s://%.*s%s/%.*s", u.scheme, (int)u.after_scheme.n,
+                              u.after_scheme.p, u.has_port ? "" : DEVSTORE_PORT, (int)st->account.n,
+                              st->account.p);
+    return rc;
+}
+
+/* The endpoint: explicit, else the emulator's, else derived from the account. */
+static int find_endpoint(const struct span *vals, const int *set, const struct settings *st,
+                         struct azt_buf *ep, struct url *u, int *bracketed)
+{
+    struct span endpoint;
+    const char *what;
+    int rc;
+
+    if (set[E_TABLE_ENDPOINT])
+        return parse_url(vals[E_TABLE_ENDPOINT], "TableEndpoint", u, bracketed);
+    if (st->dev) {
+        what = "the emulator endpoint";
+        rc = emulator_endpoint(vals, set, st, ep);
+    } else if (st->account.p) {
+        what = "the derived endpoint";
+        rc = azt__buf_appendf(ep, "%s://%.*s.table.%.*s", st->proto, (int)st->account.n,
+                              st->account.p, (int)st->suffix.n, st->suffix.p);
+    } else {
+        return azt__error(AZT_ECONFIG, "no table endpoint: set TableEndpoint, AccountName or "
+                                       "UseDevelopmentStorage=true");
+    }
+    if (rc != AZT_OK)
+        return rc;
+    endpoint.p = ep->ptr;
+    endpoint.n = ep->len;
+    return parse_url(endpoint, what, u, bracketed);
+}
+
+/* The account and the table endpoint c keeps: path-style (the account is the
+ * first path segment), an emulator host (the account added to the path), or
+ * a service host (acct.table.core.windows.net: the first label). */
+static int place_account(struct azt_conn *c, const struct url *u, int bracketed,
+                         struct span account)
+{
+    if (u->path.n > 1) {
+        struct span seg;
+        const char *slash = memchr(u->path.p + 1, '/', u->path.n - 1);
+
+        seg.p = u->path.p + 1;
+        seg.n = slash ? (size_t)(slash - seg.p) : u->path.n - 1;
+        if (!account.p && !valid_account(seg))
+            return azt__error(AZT_ECONFIG,
+                              "TableEndpoint's first path segment is not an account name");
+        if (!account.p)
+            account = seg;
+        c->is_emulator = 1;
+        c->table_endpoint = join_url(u);
+    } else if (is_ip_or_localhost(u->host, bracketed)) {
+        struct azt_buf b = {0};
+        int rc;
+
+        if (!account.p)
+            return azt__error(AZT_ECONFIG,
+                              "TableEndpoint needs the account name as its first path segment");
+        rc = azt__buf_appendf(&b, "%s://%.*s/%.*s", u->scheme, (int)u->after_scheme.n,
+                              u->after_scheme.p, (int)account.n, account.p);
+        if (rc != AZT_OK) {
+            azt__buf_dispose(&b);
+            return rc;
+        }
+        c->is_emulator = 1;
+        c->table_endpoint = azt__buf_take(&b);
+    } else {
+        if (!account.p) {
+            const char *dot = memchr(u->host.p, '.', u->host.n);
+
+            account.p = u->host.p;
+            account.n = dot ? (size_t)(dot - u->host.p) : u->host.n;
+            if (!valid_account(account))
+                return azt__error(AZT_ECONFIG, "cannot derive the account name from "
+                                               "TableEndpoint; set AccountName");
+        }
+        c->table_endpoint = join_url(u);
+    }
+    c->account = azt__xstrndup(account.p, account.n);
+    return AZT_OK;
+}
+
+int azt_conn_parse(const char *s, size_t n, struct azt_conn **out)
+{
+    struct span vals[E_COUNT];
+    int set[E_COUNT] = {0};
+    struct settings st;
+    struct azt_conn *c = NULL;
+    struct azt_buf ep = {0};
+    int rc, bracketed = 0;
+    struct url u;
+
+    *out = NULL;
+    memset(vals, 0, sizeof(vals));
+    memset(&st, 0, sizeof(st));
+    if (!s || n == 0 || trim(s, n).n == 0)
+        return azt__error(AZT_ECONFIG, "connection string is empty");
+    if (memchr(s, '\0', n))
+        return azt__error(AZT_ECONFIG, "connection string contains a NUL byte");
+    if ((rc = split_elements(s, n, vals, set)) != AZT_OK ||
+        (rc = read_protocol(vals, set, &st)) != AZT_OK ||
+        (rc = read_credentials(vals, set, &st)) != AZT_OK)
+        return rc;
 
     c = azt__xcalloc(1, sizeof(*c));
-    if (key.p) {
-        rc = azt_base64_decode(key.p, key.n, &c->key, &c->key_len);
+    if (st.key.p) {
+        rc = azt_base64_decode(st.key.p, st.key.n, &c->key, &c->key_len);
         if (rc != AZT_OK || c->key_len == 0) {
             rc = azt__error(AZT_ECONFIG, "AccountKey is not valid base64");
             goto done;
         }
     }
     if (set[E_SAS])
-        c->sas = azt__xstrndup(vals[E_SAS].p, vals[E_SAS].n);
-
-    /* The endpoint: explicit, else the emulator's, else derived from the account. */
-    if (set[E_TABLE_ENDPOINT]) {
-        endpoint = vals[E_TABLE_ENDPOINT];
-        rc = parse_url(endpoint, "TableEndpoint", &u, &bracketed);
-    } else if (dev) {
-        if (set[E_DEV_PROXY]) {
-            rc = parse_url(vals[E_DEV_PROXY], "DevelopmentStorageProxyUri", &u, &bracketed);
-            if (rc == AZT_OK && u.path.n)
-                rc = azt__error(AZT_ECONFIG, "DevelopmentStorageProxyUri must not have a path");
-            if (rc == AZT_OK)
-                rc = azt__buf_appendf(&ep, "%s://%.*s%s/%.*s", u.scheme, (int)u.after_scheme.n,
-                                      u.after_scheme.p, u.has_port ? "" : DEVSTORE_PORT,
-                                      (int)account.n, account.p);
-        } else {
-            rc = azt__buf_appendf(&ep, DEVSTORE_HOST "/%.*s", (int)account.n, account.p);
-        }
-        if (rc == AZT_OK) {
-            endpoint.p = ep.ptr;
-            endpoint.n = ep.len;
-            rc = parse_url(endpoint, "the emulator endpoint", &u, &bracketed);
-        }
-    } else if (account.p) {
-        rc = azt__buf_appendf(&ep, "%s://%.*s.table.%.*s", proto, (int)account.n, account.p,
-                              (int)suffix.n, suffix.p);
-        if (rc == AZT_OK) {
-            endpoint.p = ep.ptr;
-            endpoint.n = ep.len;
-            rc = parse_url(endpoint, "the derived endpoint", &u, &bracketed);
-        }
-    } else {
-        rc = azt__error(AZT_ECONFIG, "no table endpoint: set TableEndpoint, AccountName or "
-                                     "UseDevelopmentStorage=true");
-    }
+        c->sas = azt__xstrndup(st.sas.p, st.sas.n);
+    rc = find_endpoint(vals, set, &st, &ep, &u, &bracketed);
+    if (rc == AZT_OK)
+        rc = place_account(c, &u, bracketed, st.account);
     if (rc != AZT_OK)
         goto done;
-
-    if (u.path.n > 1) {
-        /* Path-style: the first path segment is the account. */
-        struct span seg;
-        const char *slash = memchr(u.path.p + 1, '/', u.path.n - 1);
-
-        seg.p = u.path.p + 1;
-        seg.n = slash ? (size_t)(slash - seg.p) : u.path.n - 1;
-        if (!account.p) {
-            if (!valid_account(seg)) {
-                rc = azt__error(AZT_ECONFIG,
-                                "TableEndpoint's first path segment is not an account name");
-                goto done;
-            }
-            account = seg;
-        }
-        c->is_emulator = 1;
-        c->table_endpoint = join_url(&u);
-    } else if (is_ip_or_localhost(u.host, bracketed)) {
-        /* An emulator host without the account in the path: add it. */
-        struct azt_buf b = {0};
-
-        if (!account.p) {
-            rc = azt__error(AZT_ECONFIG,
-                            "TableEndpoint needs the account name as its first path segment");
-            goto done;
-        }
-        rc = azt__buf_appendf(&b, "%s://%.*s/%.*s", u.scheme, (int)u.after_scheme.n,
-                              u.after_scheme.p, (int)account.n, account.p);
-        if (rc != AZT_OK) {
-            azt__buf_dispose(&b);
-            goto done;
-        }
-        c->is_emulator = 1;
-        c->table_endpoint = azt__buf_take(&b);
-    } else {
-        if (!account.p) {
-            /* acct.table.core.windows.net: the first label. */
-            const char *dot = memchr(u.host.p, '.', u.host.n);
-
-            account.p = u.host.p;
-            account.n = dot ? (size_t)(dot - u.host.p) : u.host.n;
-            if (!valid_account(account)) {
-                rc = azt__error(AZT_ECONFIG, "cannot derive the account name from TableEndpoint; "
-                                             "set AccountName");
-                goto done;
-            }
-        }
-        c->table_endpoint = join_url(&u);
-    }
-    c->account = azt__xstrndup(account.p, account.n);
     *out = c;
     c = NULL;
 done:
