@@ -2,6 +2,7 @@
 #include "ls_common.h"
 
 #include "azt.h"
+#include "ls_redact.h"
 
 #include <openssl/crypto.h>
 #include <signal.h>
@@ -77,6 +78,7 @@ int ls_exit_code(int err)
 
 int ls_from_azt(int azt_code)
 {
+    char kept[1024];
     int code;
 
     switch (azt_code) {
@@ -106,7 +108,9 @@ int ls_from_azt(int azt_code)
         code = LS_ERROR;
         break;
     }
-    return ls_error(code, "%s", azt_error_last());
+    /* The table client's messages quote the service's answers. */
+    ls_redact(kept, sizeof(kept), azt_error_last(), strlen(azt_error_last()));
+    return ls_error(code, "%s", kept);
 }
 
 static void oom(size_t n)

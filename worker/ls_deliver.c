@@ -4,6 +4,7 @@
 #include "ls_lead.h"
 #include "ls_log.h"
 #include "ls_metrics.h"
+#include "ls_redact.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,6 +243,9 @@ static void send_due(struct ls_deliverer *d, struct sink_state *s, struct round 
                 sres[i].retry_after_ms = -1;
                 snprintf(sres[i].error, sizeof(sres[i].error), "%s", ls_error_last());
             }
+            /* One place for every sink: no personal data or secret from
+             * an answer reaches a log line, a pause reason or the ledger. */
+            ls_redact_inplace(sres[i].error, sizeof(sres[i].error));
             r->res[map[i]] = sres[i];
         }
     }

@@ -1,6 +1,7 @@
 /* ls_ledger_stmt.c - the statement plumbing every part of the ledger uses
  * (ls_ledger_int.h). */
 #include "ls_ledger_int.h"
+#include "ls_redact.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -89,20 +90,18 @@ int ledger_bind_i64(struct ls_ledger *l, sqlite3_stmt *st, const char *name, int
     return rc == SQLITE_OK ? 0 : ledger_db_err(l, rc, "binding a parameter");
 }
 
-/* Binds an error message, cut to MAX_ERROR_BYTES on a UTF-8 boundary. */
+/* Binds an error message, redacted (ls_redact: no personal data or secrets
+ * reach outbox.last_error, whichever path built it) and cut to
+ * MAX_ERROR_BYTES on a UTF-8 boundary. */
 int ledger_bind_error(struct ls_ledger *l, sqlite3_stmt *st, const char *error)
 {
+    char kept[MAX_ERROR_BYTES + 1];
     size_t n;
 
     if (!error)
         return ledger_bind_text(l, st, ":error", NULL);
-    n = strnlen(error, MAX_ERROR_BYTES + 1);
-    if (n > MAX_ERROR_BYTES) {
-        n = MAX_ERROR_BYTES;
-        while (n > 0 && ((unsigned char)error[n] & 0xc0) == 0x80)
-            n--;
-    }
-    return ledger_bind_textn(l, st, ":error", error, n);
+    n = ls_redact(kept, sizeof(kept), error, strnlen(error, 4 * MAX_ERROR_BYTES));
+    return ledger_bind_textn(l, st, ":error", kept, n);
 }
 
 /* Steps a statement that returns no rows to completion and resets it. */

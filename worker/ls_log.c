@@ -1,5 +1,6 @@
 /* ls_log.c - the stderr logger. */
 #include "ls_log.h"
+#include "ls_redact.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -116,5 +117,9 @@ void ls_log_fields(int level, const char *component, const struct ls_log_field *
 
 void ls_log_azt(void *ctx, int level, const char *msg)
 {
-    LS_LOG(level, ctx ? (const char *)ctx : "azure", "%s", msg);
+    char kept[1024];
+
+    /* The table client's warnings quote the service's answers. */
+    ls_redact(kept, sizeof(kept), msg, strlen(msg));
+    LS_LOG(level, ctx ? (const char *)ctx : "azure", "%s", kept);
 }

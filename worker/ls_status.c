@@ -17,8 +17,8 @@
 #include "ls_cmd.h"
 
 #include "ls_ledger.h"
+#include "ls_redact.h"
 
-#include <ctype.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -83,32 +83,11 @@ static void span(int64_t ms, char out[32])
         snprintf(out, 32, "%lld days", (long long)(s / 86400));
 }
 
-/* A receiver's error text without personal data: any word holding '@' (an
- * email address) is replaced. */
+/* A receiver's error text without personal data or secrets (ledgers from
+ * before the redaction at recording may still hold them). */
 static void scrub(const char *in, char *out, size_t cap)
 {
-    size_t o = 0;
-
-    while (in && *in && o + 1 < cap) {
-        size_t n = strcspn(in, " \t\n\"',;<>()[]{}");
-
-        if (n > 0 && memchr(in, '@', n)) {
-            o += (size_t)snprintf(out + o, cap - o, "%s", "(email)");
-        } else {
-            if (n > cap - o - 1)
-                n = cap - o - 1;
-            memcpy(out + o, in, n);
-            o += n;
-        }
-        in += n;
-        if (*in && o + 1 < cap)
-            out[o++] = isspace((unsigned char)*in) ? ' ' : *in;
-        if (*in)
-            in++;
-        if (o >= cap)
-            o = cap - 1;
-    }
-    out[o < cap ? o : cap - 1] = '\0';
+    ls_redact(out, cap, in ? in : "", in ? strlen(in) : 0);
 }
 
 static const char *exit_meaning(int code)

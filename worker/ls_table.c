@@ -3,6 +3,7 @@
 
 #include "ls_entra.h"
 #include "ls_log.h"
+#include "ls_redact.h"
 
 #include "azt.h"
 
@@ -140,7 +141,7 @@ int ls_table_error(struct azt_client *client, const char *table, int azt_rc)
 {
     char msg[1024];
 
-    snprintf(msg, sizeof(msg), "%s", azt_error_last());
+    ls_redact(msg, sizeof(msg), azt_error_last(), strlen(azt_error_last()));
     switch (azt_rc) {
     case AZT_ENOTFOUND: {
         char more[768] = "";

@@ -786,6 +786,7 @@ static void test_mark_dead_and_retry_dead(void **state)
         longerr[i + 1] = (char)0xa9;
     }
     longerr[0] = 'x';
+    longerr[1] = 'y'; /* the first character stays whole */
     longerr[sizeof(longerr) - 1] = '\0';
 
     assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a1", "1", 0, 10), 0);
@@ -803,7 +804,10 @@ static void test_mark_dead_and_retry_dead(void **state)
     ls_deliveries_free(d, n);
     assert_int_equal(ls_ledger_pending(f->l, "sf", 30, 10, &d, &n), 0);
     assert_int_equal(n, 1);
-    assert_int_equal(ls_ledger_mark_dead(f->l, d[0].id, 422, "bad email", 31), 0);
+    /* what is recorded is redacted, whichever path built the message */
+    assert_int_equal(
+        ls_ledger_mark_dead(f->l, d[0].id, 422, "bad email jane@example.com, +1 555 010 9999", 31),
+        0);
     ls_deliveries_free(d, n);
 
     assert_int_equal(ls_ledger_dead_letters(f->l, NULL, 0, &dl, &n), 0);
@@ -819,7 +823,7 @@ static void test_mark_dead_and_retry_dead(void **state)
     assert_int_equal(strncmp(dl[0].last_error, longerr, strlen(dl[0].last_error)), 0);
     /* ends on a whole character */
     assert_int_equal((unsigned char)dl[0].last_error[strlen(dl[0].last_error) - 1], 0xa9);
-    assert_string_equal(dl[1].last_error, "bad email");
+    assert_string_equal(dl[1].last_error, "bad email (email), (phone)");
     ls_dead_letters_free(dl, n);
     assert_int_equal(ls_ledger_dead_letters(f->l, "sf", 10, &dl, &n), 0);
     assert_int_equal(n, 1);

@@ -1,5 +1,6 @@
 /* ls_crm.c - JWT (RS256) and HTTPS requests shared by the CRM sinks (ls_crm.h). */
 #include "ls_crm.h"
+#include "ls_redact.h"
 
 #include "ls_log.h"
 #include "ls_oauth.h"
@@ -159,18 +160,7 @@ char *ls_crm_escape(const char *s)
 
 void ls_crm_excerpt(char *dst, size_t cap, const char *body, size_t len)
 {
-    size_t i, n = len;
-
-    if (cap == 0)
-        return;
-    if (n >= cap)
-        n = cap - 1;
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)body[i];
-
-        dst[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
-    }
-    dst[n] = '\0';
+    ls_redact_excerpt(dst, cap, body, len);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -158,7 +158,8 @@ char *ls_crm_escape(const char *s);
  * such as emails). malloc'd. */
 char *ls_crm_lower_trim(const char *s);
 
-/* Copies an excerpt of a body into dst (control characters replaced). */
+/* An excerpt of a remote body: ls_redact_excerpt (bounded, personal data
+ * and secrets masked, control characters blanked). */
 void ls_crm_excerpt(char *dst, size_t cap, const char *body, size_t len);
 
 #endif /* LS_CRM_H */

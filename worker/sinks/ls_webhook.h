@@ -22,14 +22,15 @@
 #define LS_WEBHOOK_H
 
 #include "ls_common.h"
+#include "ls_redact.h"
 #include "ls_sink.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define LS_WEBHOOK_KEY_MAX     64  /* Standard Webhooks secrets are 24..64 bytes */
-#define LS_WEBHOOK_SIG_MAX     64  /* "v1," + 44 base64 chars + NUL fits */
-#define LS_WEBHOOK_EXCERPT_MAX 200 /* bytes of a receiver's body kept in errors */
+#define LS_WEBHOOK_KEY_MAX     64             /* Standard Webhooks secrets are 24..64 bytes */
+#define LS_WEBHOOK_SIG_MAX     64             /* "v1," + 44 base64 chars + NUL fits */
+#define LS_WEBHOOK_EXCERPT_MAX LS_EXCERPT_MAX /* bytes of a receiver's body kept in errors */
 
 /*
  * Decodes a Standard Webhooks secret ("whsec_" + base64; the prefix is
@@ -52,7 +53,7 @@ LS_NODISCARD int ls_webhook_sign(const unsigned char *key, size_t keylen, const 
  * answer; transport: the transport error text when there was no answer
  * (NULL otherwise); retry_after_ms: parsed Retry-After or -1; body/len: the
  * start of the answer's body (an excerpt of at most LS_WEBHOOK_EXCERPT_MAX
- * bytes is kept, control characters replaced).
+ * bytes is kept, redacted by ls_redact_excerpt).
  */
 void ls_webhook_classify(int status, const char *transport, long retry_after_ms, const char *body,
                          size_t len, struct ls_sink_result *r);

@@ -123,20 +123,6 @@ done:
     return rc;
 }
 
-static void excerpt(char *dst, size_t cap, const char *body, size_t len)
-{
-    size_t i, n = len > LS_WEBHOOK_EXCERPT_MAX ? LS_WEBHOOK_EXCERPT_MAX : len;
-
-    if (n >= cap)
-        n = cap - 1;
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)body[i];
-
-        dst[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
-    }
-    dst[n] = '\0';
-}
-
 void ls_webhook_classify(int status, const char *transport, long retry_after_ms, const char *body,
                          size_t len, struct ls_sink_result *r)
 {
@@ -145,7 +131,7 @@ void ls_webhook_classify(int status, const char *transport, long retry_after_ms,
     memset(r, 0, sizeof(*r));
     r->status = status;
     r->retry_after_ms = -1;
-    excerpt(ex, sizeof(ex), body ? body : "", body ? len : 0);
+    ls_redact_excerpt(ex, sizeof(ex), body ? body : "", body ? len : 0);
     if (status == 0) {
         r->outcome = LS_SINK_RETRY;
         snprintf(r->error, sizeof(r->error), "no answer: %.280s",
@@ -206,7 +192,7 @@ struct hook_xfer {
     char *body;
     size_t idx;
     int busy;
-    char ex[LS_WEBHOOK_EXCERPT_MAX];
+    char ex[4 * LS_WEBHOOK_EXCERPT_MAX]; /* masks are decided past the excerpt's end */
     size_t ex_len;
     long retry_after_ms;
     char errbuf[CURL_ERROR_SIZE];
