@@ -160,6 +160,18 @@ char *ls_xstrndup(const char *s, size_t n)
     return p;
 }
 
+int ls_token_text_ok(const char *s, size_t n)
+{
+    size_t i;
+
+    if (!s || n == 0)
+        return 0;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+            return 0;
+    return 1;
+}
+
 void ls_secret_free(char *s)
 {
     if (!s)

@@ -77,6 +77,10 @@ char *ls_xstrndup(const char *s, size_t n);
 char *ls_xasprintf(const char *fmt, ...) LS_PRINTF(1, 2);
 /* Overwrites a secret string (token, key, password) and frees it; NULL is fine. */
 void ls_secret_free(char *s);
+/* 1 when s[0..n) is a usable bearer token: not empty, visible ASCII only (a
+ * server's token goes into an Authorization header; a line break or a NUL
+ * would split or cut it). */
+int ls_token_text_ok(const char *s, size_t n);
 
 /*
  * Fault injection for the crash tests: when LEADSYNC_TEST_CRASH_AT is

@@ -195,6 +195,11 @@ int ls_entra_parse_token(const char *body, size_t len, time_t now, char **token,
         rc = ls_error(LS_EPARSE, "token response has no access_token");
         goto done;
     }
+    if (!ls_token_text_ok(json_string_value(tok), json_string_length(tok))) {
+        rc = ls_error(LS_EPARSE, "token response's access_token holds a blank, control or "
+                                 "non-ASCII character");
+        goto done;
+    }
     /* expires_in is relative, so it does not depend on the two clocks
      * agreeing; expires_on (absolute, IMDS and App Service) is the fallback. */
     if ((v = json_object_get(root, "expires_in")) != NULL) {

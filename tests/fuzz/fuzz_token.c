@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (ls_entra_parse_token((const char *)data, size, now, &token, &expires) == 0) {
         /* a parsed token is a non-empty string that expires after now */
-        if (!token || !*token || expires <= now)
+        if (!token || !ls_token_text_ok(token, strlen(token)) || expires <= now)
             abort();
     } else if (token) {
         abort();

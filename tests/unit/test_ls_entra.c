@@ -111,13 +111,14 @@ static void test_ls_entra__parse(void **state)
     const char *v2 = "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"access_token\":\"abc\"}";
     const char *v2s = "{\"expires_in\":\"60\",\"access_token\":\"def\"}";
     const char *mi = "{\"access_token\":\"ghi\",\"expires_on\":\"1790000000\"}";
-    const char *bad[] = {"",
-                         "[]",
-                         "{\"access_token\":\"x\"}",
-                         "{\"expires_in\":5}",
+    const char *bad[] = {"", "[]", "{\"access_token\":\"x\"}", "{\"expires_in\":5}",
                          "{\"access_token\":\"\",\"expires_in\":5}",
                          "{\"access_token\":\"x\",\"expires_on\":\"soon\"}",
-                         "{\"access_token\":\"x\",\"expires_in\":-1}"};
+                         "{\"access_token\":\"x\",\"expires_in\":-1}",
+                         /* a token goes into a header: no line break, NUL or blank */
+                         "{\"access_token\":\"x\\r\\nX-Injected: 1\",\"expires_in\":5}",
+                         "{\"access_token\":\"x\\u0000y\",\"expires_in\":5}",
+                         "{\"access_token\":\"x y\",\"expires_in\":5}"};
     size_t i;
 
     (void)state;

@@ -274,6 +274,14 @@ static void test_ls_oauth__parse(void **state)
     assert_int_equal(ls_oauth_parse("{}", 2, 5000, &t, NULL, NULL), LS_EPARSE);
     assert_null(t.value);
     assert_int_equal(ls_oauth_parse("nope", 4, 5000, &t, NULL, NULL), LS_EPARSE);
+    /* a token goes into an Authorization header: a line break or a NUL in
+     * it would add a header or cut the token, so the answer is refused */
+    assert_int_equal(ls_oauth_parse("{\"access_token\":\"a\\r\\nX: 1\"}", 28, 5000, &t, NULL, NULL),
+                     LS_EPARSE);
+    assert_null(t.value);
+    assert_int_equal(ls_oauth_parse("{\"access_token\":\"a\\u0000b\"}", 27, 5000, &t, NULL, NULL),
+                     LS_EPARSE);
+    assert_null(t.value);
 }
 
 int main(void)

@@ -162,6 +162,11 @@ int ls_oauth_parse(const char *body, size_t len, int64_t now_ms, struct ls_oauth
         rc = ls_error(LS_EPARSE, "the token answer lacks access_token");
         goto done;
     }
+    if (!ls_token_text_ok(tok, json_string_length(json_object_get(j, "access_token")))) {
+        rc = ls_error(LS_EPARSE, "the token answer's access_token holds a blank, control or "
+                                 "non-ASCII character");
+        goto done;
+    }
     out->value = ls_xstrdup(tok);
     if (in > 0 && in < 10LL * 365 * 86400)
         out->expires_ms = now_ms + in * 1000;
