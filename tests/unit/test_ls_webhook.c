@@ -170,6 +170,37 @@ static void test_ls_webhook__reject_excerpt(void **state)
     assert_int_equal(strlen(colon + 2), LS_WEBHOOK_EXCERPT_MAX);
 }
 
+/* LEADSYNC_WEBHOOK_HEADERS: newline- or ';'-separated "Name: value". */
+static void test_ls_webhook__extra_headers(void **state)
+{
+    static const char *const bad[] = {"NoColon",         ": v",         "Bad Name: v",
+                                      "Content-Type: x", "X-A: a\x01b", "X-A: ok\nHost: h"};
+    char **h = NULL;
+    size_t n = 0, i;
+
+    (void)state;
+    assert_int_equal(ls_webhook_headers_parse("X-Api-Key: k\n\n  X-T:\t v \r\n", &h, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(h[0], "X-Api-Key: k");
+    assert_string_equal(h[1], "X-T: v");
+    ls_webhook_headers_free(h, n);
+    assert_int_equal(ls_webhook_headers_parse("X-A: 1; X-B: 2", &h, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(h[1], "X-B: 2");
+    ls_webhook_headers_free(h, n);
+    /* with a newline, ';' belongs to the value */
+    assert_int_equal(ls_webhook_headers_parse("Cookie: a=1; b=2\n", &h, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(h[0], "Cookie: a=1; b=2");
+    ls_webhook_headers_free(h, n);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(ls_webhook_headers_parse(bad[i], &h, &n), LS_ECONFIG);
+        assert_null(h);
+        assert_int_equal(n, 0);
+        assert_null(strstr(ls_error_last(), "ok"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +209,7 @@ int main(void)
         cmocka_unit_test(test_ls_webhook__bad_secrets),
         cmocka_unit_test(test_ls_webhook__retry_after),
         cmocka_unit_test(test_ls_webhook__classify),
+        cmocka_unit_test(test_ls_webhook__extra_headers),
         cmocka_unit_test(test_ls_webhook__reject_excerpt),
     };
     return lst_run_group(tests, NULL, NULL);

@@ -49,6 +49,18 @@ LS_NODISCARD int ls_webhook_sign(const unsigned char *key, size_t keylen, const 
                                  char out[LS_WEBHOOK_SIG_MAX]);
 
 /*
+ * LEADSYNC_WEBHOOK_HEADERS: "Name: value" entries separated by newlines (or
+ * by ';' when there is none), blanks around an entry and empty entries
+ * ignored. A name is an HTTP token and not one the sink sets itself; a value
+ * has no control character but tab. *out gets the *n entries as
+ * "Name: value" (free with ls_webhook_headers_free). 0, or LS_ECONFIG with a
+ * message naming the entry or header, never a value (values are secrets).
+ */
+LS_NODISCARD int ls_webhook_headers_parse(const char *spec, char ***out, size_t *n);
+/* Wipes and frees what ls_webhook_headers_parse gave. */
+void ls_webhook_headers_free(char **headers, size_t n);
+
+/*
  * Fills *r for one attempt. status: the HTTP status, 0 when there was no
  * answer; transport: the transport error text when there was no answer
  * (NULL otherwise); retry_after_ms: parsed Retry-After or -1; body/len: the

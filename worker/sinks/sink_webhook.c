@@ -183,6 +183,100 @@ void ls_webhook_classify(int status, const char *transport, long retry_after_ms,
     snprintf(r->error, sizeof(r->error), "HTTP %d: %s", status, ex);
 }
 
+static int is_token_char(char c)
+{
+    return isalnum((unsigned char)c) || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* Headers this sink sets itself: configuration may not override them. */
+static int reserved_header(const char *name, size_t n)
+{
+    static const char *const names[] = {"content-type",    "content-length",    "host",
+                                        "webhook-id",      "webhook-timestamp", "webhook-signature",
+                                        "idempotency-key", "transfer-encoding", "expect",
+                                        "connection",      "user-agent"};
+    size_t i;
+
+    for (i = 0; i < LS_ARRAY_LEN(names); i++)
+        if (strlen(names[i]) == n && strncasecmp(names[i], name, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* One trimmed, non-empty entry p[0..len): checked, appended to list as "Name: value". */
+static int header_entry(const char *p, size_t len, char ***list, size_t *n)
+{
+    const char *colon = memchr(p, ':', len);
+    size_t nl, vs, i;
+
+    if (!colon || colon == p)
+        return ls_error(LS_ECONFIG, "LEADSYNC_WEBHOOK_HEADERS: entry %zu is not 'Name: value'",
+                        *n + 1);
+    nl = (size_t)(colon - p);
+    for (i = 0; i < nl; i++)
+        if (!is_token_char(p[i]))
+            return ls_error(LS_ECONFIG,
+                            "LEADSYNC_WEBHOOK_HEADERS: entry %zu has an invalid header name",
+                            *n + 1);
+    if (reserved_header(p, nl))
+        return ls_error(
+            LS_ECONFIG,
+            "LEADSYNC_WEBHOOK_HEADERS: %.*s is set by leadsync and cannot be overridden", (int)nl,
+            p);
+    vs = nl + 1;
+    while (vs < len && (p[vs] == ' ' || p[vs] == '\t'))
+        vs++;
+    for (i = vs; i < len; i++)
+        if ((unsigned char)p[i] < 0x20 && p[i] != '\t')
+            return ls_error(LS_ECONFIG,
+                            "LEADSYNC_WEBHOOK_HEADERS: the value of %.*s has a control character",
+                            (int)nl, p);
+    *list = ls_xrealloc(*list, (*n + 1) * sizeof(**list));
+    (*list)[(*n)++] = ls_xasprintf("%.*s: %.*s", (int)nl, p, (int)(len - vs), p + vs);
+    return LS_OK;
+}
+
+int ls_webhook_headers_parse(const char *spec, char ***out, size_t *n)
+{
+    char sep = strchr(spec, '\n') ? '\n' : ';';
+    const char *p = spec;
+    int rc = LS_OK;
+
+    *out = NULL;
+    *n = 0;
+    while (*p && rc == LS_OK) {
+        const char *end = strchr(p, sep);
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+
+        while (len && (*p == ' ' || *p == '\t' || *p == '\r')) {
+            p++;
+            len--;
+        }
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r'))
+            len--;
+        if (len)
+            rc = header_entry(p, len, out, n);
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    if (rc) {
+        ls_webhook_headers_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+void ls_webhook_headers_free(char **h, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        ls_secret_free(h[i]);
+    free(h);
+}
+
 /* ------------------------------------------------------------------------ */
 /* the sink                                                                  */
 
@@ -223,82 +317,6 @@ static int64_t mono_us(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int is_token_char(char c)
-{
-    return isalnum((unsigned char)c) || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-/* Headers this sink sets itself: configuration may not override them. */
-static int reserved_header(const char *name, size_t n)
-{
-    static const char *const names[] = {"content-type",    "content-length",    "host",
-                                        "webhook-id",      "webhook-timestamp", "webhook-signature",
-                                        "idempotency-key", "transfer-encoding", "expect",
-                                        "connection",      "user-agent"};
-    size_t i;
-
-    for (i = 0; i < LS_ARRAY_LEN(names); i++)
-        if (strlen(names[i]) == n && strncasecmp(names[i], name, n) == 0)
-            return 1;
-    return 0;
-}
-
-/* "Name: value" lines separated by newlines (or by ';' when there is no newline). */
-static int parse_extra_headers(struct hook *h, const char *spec)
-{
-    char sep = strchr(spec, '\n') ? '\n' : ';';
-    const char *p = spec;
-
-    while (*p) {
-        const char *end = strchr(p, sep);
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        const char *colon;
-        size_t nl, vs, i;
-
-        while (len && (*p == ' ' || *p == '\t' || *p == '\r')) {
-            p++;
-            len--;
-        }
-        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r'))
-            len--;
-        if (len) {
-            colon = memchr(p, ':', len);
-            if (!colon || colon == p)
-                return ls_error(LS_ECONFIG,
-                                "LEADSYNC_WEBHOOK_HEADERS: entry %zu is not "
-                                "'Name: value'",
-                                h->nextra + 1);
-            nl = (size_t)(colon - p);
-            for (i = 0; i < nl; i++)
-                if (!is_token_char(p[i]))
-                    return ls_error(LS_ECONFIG,
-                                    "LEADSYNC_WEBHOOK_HEADERS: entry %zu has an invalid header "
-                                    "name",
-                                    h->nextra + 1);
-            if (reserved_header(p, nl))
-                return ls_error(LS_ECONFIG,
-                                "LEADSYNC_WEBHOOK_HEADERS: %.*s is set by leadsync and cannot "
-                                "be overridden",
-                                (int)nl, p);
-            vs = nl + 1;
-            while (vs < len && (p[vs] == ' ' || p[vs] == '\t'))
-                vs++;
-            for (i = vs; i < len; i++)
-                if ((unsigned char)p[i] < 0x20 && p[i] != '\t')
-                    return ls_error(LS_ECONFIG,
-                                    "LEADSYNC_WEBHOOK_HEADERS: the value of %.*s has a control "
-                                    "character",
-                                    (int)nl, p);
-            h->extra = ls_xrealloc(h->extra, (h->nextra + 1) * sizeof(*h->extra));
-            h->extra[h->nextra++] = ls_xasprintf("%.*s: %.*s", (int)nl, p, (int)(len - vs), p + vs);
-        }
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    return LS_OK;
 }
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -373,9 +391,7 @@ static void hook_free(struct hook *h)
     free(h->xf);
     if (h->multi)
         curl_multi_cleanup(h->multi);
-    for (i = 0; i < h->nextra; i++)
-        free(h->extra[i]);
-    free(h->extra);
+    ls_webhook_headers_free(h->extra, h->nextra);
     free(h->url);
     free(h->shown);
     free(h->ca_file);
@@ -410,7 +426,7 @@ static int hook_create(const char *arg, const struct ls_config *cfg, void **ctx)
     }
     h->marketplace = cfg->webhook_format && strcmp(cfg->webhook_format, "marketplace") == 0;
     if (cfg->webhook_headers && *cfg->webhook_headers) {
-        rc = parse_extra_headers(h, cfg->webhook_headers);
+        rc = ls_webhook_headers_parse(cfg->webhook_headers, &h->extra, &h->nextra);
         if (rc)
             goto done;
     }
