@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,21 +111,86 @@ done:
  */
 #define CHECK_EVERY_S (24 * 3600)
 
+/* A decimal number at *p, optionally signed (signed_ok), ended by a blank,
+ * a line end or the end of the text, no larger than the type it goes into:
+ * 0 and *p moved past it, -1 when malformed or out of range. */
+static int read_number(const char **p, const char *end, int signed_ok, unsigned long long *mag,
+                       int *neg)
+{
+    const char *q = *p;
+    unsigned long long lim = signed_ok ? (unsigned long long)LLONG_MAX : ULLONG_MAX;
+
+    *mag = 0;
+    *neg = signed_ok && q < end && *q == '-';
+    q += *neg;
+    if (q == end || *q < '0' || *q > '9')
+        return -1;
+    for (; q < end && *q >= '0' && *q <= '9'; q++) {
+        if (*mag > (lim - (unsigned long long)(*q - '0')) / 10)
+            return -1;
+        *mag = *mag * 10 + (unsigned long long)(*q - '0');
+    }
+    if (q < end && *q != ' ' && *q != '\n')
+        return -1;
+    *p = q;
+    return 0;
+}
+
+void ledger_lock_parse(const char *text, size_t n, long *pid, struct file_record *r)
+{
+    const char *end = text + n, *p = text, *nl = memchr(text, '\n', n);
+    const char *line_end = nl ? nl : end;
+    unsigned long long v[6];
+    int neg[6], i;
+
+    memset(r, 0, sizeof(*r));
+    *pid = 0;
+    if (read_number(&p, line_end, 0, &v[0], &neg[0]) == 0 && p == line_end &&
+        v[0] <= (unsigned long long)LONG_MAX)
+        *pid = (long)v[0];
+    if (!nl || (size_t)(end - nl - 1) < 6 || memcmp(nl + 1, "clean ", 6) != 0)
+        return;
+    p = nl + 7;
+    for (i = 0; i < 6; i++) {
+        if (i > 0 && (p == end || *p++ != ' '))
+            return;
+        /* dev and ino are unsigned, the rest signed */
+        if (read_number(&p, end, i >= 2, &v[i], &neg[i]) != 0)
+            return;
+    }
+    if (p == end || *p != '\n' || p + 1 != end)
+        return;
+    r->dev = v[0];
+    r->ino = v[1];
+    r->size = neg[2] ? -(long long)v[2] : (long long)v[2];
+    r->mtime_s = neg[3] ? -(long long)v[3] : (long long)v[3];
+    r->mtime_ns = neg[4] ? -(long long)v[4] : (long long)v[4];
+    r->checked_at = neg[5] ? -(long long)v[5] : (long long)v[5];
+    r->valid = 1;
+}
+
+int ledger_lock_format(long pid, const struct file_record *r, char *buf, size_t cap)
+{
+    int len;
+
+    if (r && r->valid)
+        len = snprintf(buf, cap, "%ld\nclean %llu %llu %lld %lld %lld %lld\n", pid, r->dev, r->ino,
+                       r->size, r->mtime_s, r->mtime_ns, r->checked_at);
+    else
+        len = snprintf(buf, cap, "%ld\n", pid);
+    return len > 0 && (size_t)len < cap ? len : -1;
+}
+
 static void read_record(int fd, struct file_record *r)
 {
     char buf[256];
-    const char *line;
     ssize_t n;
+    long pid;
 
     memset(r, 0, sizeof(*r));
-    n = pread(fd, buf, sizeof(buf) - 1, 0);
-    if (n <= 0)
-        return;
-    buf[n] = '\0';
-    line = strchr(buf, '\n');
-    if (line && sscanf(line + 1, "clean %llu %llu %lld %lld %lld %lld", &r->dev, &r->ino, &r->size,
-                       &r->mtime_s, &r->mtime_ns, &r->checked_at) == 6)
-        r->valid = 1;
+    n = pread(fd, buf, sizeof(buf), 0);
+    if (n > 0)
+        ledger_lock_parse(buf, (size_t)n, &pid, r);
 }
 
 /* 1 when <path><suffix> exists and is not empty. */
@@ -176,9 +242,10 @@ static void write_record(const struct ls_ledger *l)
 
     if (!file_state(l->path, &r))
         return;
-    len = snprintf(buf, sizeof(buf), "%ld\nclean %llu %llu %lld %lld %lld %lld\n", (long)getpid(),
-                   r.dev, r.ino, r.size, r.mtime_s, r.mtime_ns, l->checked_at);
-    if (len > 0 && (size_t)len < sizeof(buf) && pwrite(l->lock_fd, buf, (size_t)len, 0) == len)
+    r.checked_at = l->checked_at;
+    r.valid = 1;
+    len = ledger_lock_format((long)getpid(), &r, buf, sizeof(buf));
+    if (len > 0 && pwrite(l->lock_fd, buf, (size_t)len, 0) == len)
         (void)!ftruncate(l->lock_fd, len);
 }
 
@@ -186,7 +253,8 @@ static void write_record(const struct ls_ledger *l)
 static int take_lock(struct ls_ledger *l)
 {
     char *lock_path = ls_xasprintf("%s.lock", l->path);
-    char buf[32];
+    struct file_record held;
+    char buf[256];
     ssize_t n;
     long pid = 0;
     int len;
@@ -205,11 +273,9 @@ static int take_lock(struct ls_ledger *l)
             err = ls_error(LS_EIO, "cannot lock %s: %s", lock_path, strerror(errno));
             goto done;
         }
-        n = pread(l->lock_fd, buf, sizeof(buf) - 1, 0);
-        if (n > 0) {
-            buf[n] = '\0';
-            pid = strtol(buf, NULL, 10);
-        }
+        n = pread(l->lock_fd, buf, sizeof(buf), 0);
+        if (n > 0)
+            ledger_lock_parse(buf, (size_t)n, &pid, &held);
         if (pid > 0)
             err = ls_error(LS_ELOCKED, "ledger %s is in use by another leadsync process (pid %ld)",
                            l->path, pid);
@@ -218,8 +284,9 @@ static int take_lock(struct ls_ledger *l)
         goto done;
     }
     read_record(l->lock_fd, &l->prev);
-    len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-    if (ftruncate(l->lock_fd, 0) != 0 || pwrite(l->lock_fd, buf, (size_t)len, 0) != len) {
+    len = ledger_lock_format((long)getpid(), NULL, buf, sizeof(buf));
+    if (len < 0 || ftruncate(l->lock_fd, 0) != 0 ||
+        pwrite(l->lock_fd, buf, (size_t)len, 0) != len) {
         err = ls_error(LS_EIO, "cannot write %s: %s", lock_path, strerror(errno));
         goto done;
     }

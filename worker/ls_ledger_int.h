@@ -91,6 +91,14 @@ struct file_record {
     long long size, mtime_s, mtime_ns, checked_at;
 };
 
+/* The lock file's text (pure, for tests): "<pid>\n" and, after a clean
+ * close, "clean <dev> <ino> <size> <mtime_s> <mtime_ns> <checked_at>\n".
+ * Reads text[0..n) into *pid (0 when the first line is not a pid) and *r
+ * (valid only when the record is exactly that, every number in range). */
+void ledger_lock_parse(const char *text, size_t n, long *pid, struct file_record *r);
+/* Writes the lock file's text into buf; its length, or -1 when it does not fit. */
+int ledger_lock_format(long pid, const struct file_record *r, char *buf, size_t cap);
+
 struct ls_ledger {
     sqlite3 *db;
     char *path;

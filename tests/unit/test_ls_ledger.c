@@ -3,6 +3,7 @@
 
 #include "ls_embed.h"
 #include "ls_ledger.h"
+#include "ls_ledger_int.h"
 
 #include <sqlite3.h>
 
@@ -1463,9 +1464,44 @@ static void test_integrity_silent_damage_found_within_a_day(void **state)
     assert_null(f->l);
 }
 
+/* The lock file's clean-close record: written and read back exactly; a
+ * record anything else wrote (a sign, an overflow, a missing field) is not
+ * trusted, so the next open checks the whole file. */
+static void test_ls_ledger__lock_record(void **state)
+{
+    static const char *const bad[] = {
+        "7\nclean -1 2 3 4 5 6\n",  "7\nclean 18446744073709551616 2 3 4 5 6\n",
+        "7\nclean 1 2 3 4 5\n",     "7\nclean 1 2 3 4 5 6",
+        "7\nclean 1 2 3 4 5 6 7\n", "7\nclean 1 2 9223372036854775808 4 5 6\n",
+        "7\nclean +1 2 3 4 5 6\n"};
+    struct file_record r = {1, 18446744073709551615ULL, 42, 4096, -5, 999999999, 1795485814};
+    struct file_record back;
+    char buf[256];
+    long pid = 0;
+    size_t i;
+    int len;
+
+    (void)state;
+    len = ledger_lock_format(4242, &r, buf, sizeof(buf));
+    assert_true(len > 0);
+    ledger_lock_parse(buf, (size_t)len, &pid, &back);
+    assert_int_equal(pid, 4242);
+    assert_true(back.valid && back.dev == r.dev && back.ino == 42 && back.size == 4096 &&
+                back.mtime_s == -5 && back.mtime_ns == 999999999 && back.checked_at == 1795485814);
+    assert_int_equal(ledger_lock_format(4242, &r, buf, 20), -1);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ledger_lock_parse(bad[i], strlen(bad[i]), &pid, &back);
+        assert_int_equal(pid, 7);
+        assert_false(back.valid);
+    }
+    ledger_lock_parse("12abc\n", 6, &pid, &back);
+    assert_int_equal(pid, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ls_ledger__lock_record),
         cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_files_narrowed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
