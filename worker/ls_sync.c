@@ -51,8 +51,8 @@ int ls_iso_add_seconds(const char *iso, long seconds, char out[40])
     return LS_OK;
 }
 
-/* 1 for the service's own form, "YYYY-MM-DDThh:mm:ss.fffffffZ": two of
- * those compare as strings. */
+/* 1 for the service's own form, "YYYY-MM-DDThh:mm:ss.fffffffZ", naming a
+ * real instant: two of those compare as strings. */
 static int iso_canonical(const char *s)
 {
     static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddddddZ";
@@ -62,18 +62,25 @@ static int iso_canonical(const char *s)
         if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
             return 0;
     }
-    return s[i] == '\0';
+    /* fields in range (no clock arithmetic when the instant is not asked for) */
+    return s[i] == '\0' && azt_iso8601_parse(s, i, NULL, NULL) == AZT_OK;
 }
 
 int ls_iso_compare(const char *a, const char *b)
 {
     int64_t sa = 0, sb = 0;
     char fa[8], fb[8];
+    int pa, pb;
 
     if (iso_canonical(a) && iso_canonical(b))
         return strcmp(a, b); /* fixed width: string order is time order */
-    if (iso_parse(a, &sa, fa) != 0 || iso_parse(b, &sb, fb) != 0)
-        return strcmp(a, b);
+    /* text that names no instant is older than any instant and orders as a
+     * string among its kind: a total order, so a sorted page never depends
+     * on the order its rows came in */
+    pa = iso_parse(a, &sa, fa) == 0;
+    pb = iso_parse(b, &sb, fb) == 0;
+    if (!pa || !pb)
+        return pa != pb ? pa - pb : strcmp(a, b);
     if (sa != sb)
         return sa < sb ? -1 : 1;
     return strcmp(fa, fb);
@@ -112,14 +119,18 @@ static int created_parse(const char *s, int64_t *secs, char frac[8])
     return 0;
 }
 
-/* CreatedTime decides only when both parse as an instant. */
+/* CreatedTime: an instant is newer than a value that names none (or none at
+ * all), two of which tie. Letting such a value not decide at all would not
+ * be an order (a = b and b = c, yet a < c). */
 static int created_compare(const char *a, const char *b)
 {
-    int64_t sa, sb;
+    int64_t sa = 0, sb = 0;
     char fa[8], fb[8];
+    int pa = a && created_parse(a, &sa, fa) == 0;
+    int pb = b && created_parse(b, &sb, fb) == 0;
 
-    if (!a || !b || created_parse(a, &sa, fa) != 0 || created_parse(b, &sb, fb) != 0)
-        return 0;
+    if (!pa || !pb)
+        return pa - pb;
     if (sa != sb)
         return sa < sb ? -1 : 1;
     return strcmp(fa, fb);

@@ -79,15 +79,16 @@ LS_NODISCARD int ls_sync_window(struct azt_client *client, struct ls_ledger *led
 LS_NODISCARD int ls_iso_add_seconds(const char *iso, long seconds, char out[40]);
 /* time_t to "YYYY-MM-DDThh:mm:ss.0000000Z". */
 void ls_iso_format(int64_t t, char out[40]);
-/* Compares two ISO strings as instants (normalizing fraction length). */
+/* Compares two ISO strings as instants (normalizing fraction length); a
+ * text that names no instant is older than any, such texts as strings. */
 int ls_iso_compare(const char *a, const char *b);
 /*
  * Which of two versions of one lead is the newer: the only place that says
  * what "a lead's newest click" means. By the row's Timestamp (the service's
- * write time), then CreatedTime when both parse as an instant (ISO 8601 or
- * "M/D/YYYY h:mm:ss AM"), then PartitionKey, then RowKey. NULL reads as "",
- * which is older than any time. A page is processed in this order, and a row
- * older than its lead's newest known version is late: it never replaces the
+ * write time), then CreatedTime as an instant (ISO 8601 or
+ * "M/D/YYYY h:mm:ss AM"; one that reads as none is older than any), then
+ * PartitionKey, then RowKey. NULL reads as "", which is older than any time. A page is processed in
+ * this order, and a row older than its lead's newest known version is late: it never replaces the
  * newer state (ls_ledger_enqueue's LS_ENQUEUE_LATE).
  */
 struct ls_row_version {

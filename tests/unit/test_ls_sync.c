@@ -46,6 +46,13 @@ static void test_ls_sync__iso_compare(void **state)
     assert_true(ls_iso_compare("2027-01-01T00:00:00.0000000Z", "2026-12-31T23:59:59.9999999Z") > 0);
     assert_int_equal(ls_iso_compare("2026-11-24T02:03:34.5663250Z", "2026-11-24T02:03:34.5663250Z"),
                      0);
+    /* text that names no instant (a bad field, the canonical shape included)
+     * is older than every instant: compared as strings it made a cycle */
+    assert_true(ls_iso_compare("2026-01-01T00:00:00A", "2026-01-01T00:00:00Z") < 0);
+    assert_true(ls_iso_compare("2026-01-01T00:00:00Z", "2026-01-01T00:00:00.1Z") < 0);
+    assert_true(ls_iso_compare("2026-01-01T00:00:00A", "2026-01-01T00:00:00.1Z") < 0);
+    assert_true(ls_iso_compare("2026-13-01T00:00:00.0000000Z", "2026-11-01T00:00:00Z") < 0);
+    assert_true(ls_iso_compare("2026-13-01T00:00:00.0000000Z", "2026-12-01T00:00:00.0000000Z") < 0);
 }
 
 static void test_ls_sync__iso_format(void **state)
@@ -129,13 +136,16 @@ static void test_ls_sync__row_version_order(void **state)
     a.created_time = "2026-11-24T13:00:00Z"; /* ISO against the US form */
     b.created_time = "11/24/2026 12:00:00 PM";
     assert_int_equal(ls_row_version_compare(&a, &b), 1);
-    /* a CreatedTime that does not parse does not decide: the keys do */
+    /* a CreatedTime that reads as no instant is older than one that does
+     * (were it not to decide, the keys could make a cycle); two such tie */
     a.created_time = "yesterday";
     b.created_time = "11/24/2026 1:00:00 AM";
     a.row_key = "b";
     b.row_key = "a";
-    assert_int_equal(ls_row_version_compare(&a, &b), 1);
+    assert_int_equal(ls_row_version_compare(&a, &b), -1);
     a.created_time = NULL;
+    assert_int_equal(ls_row_version_compare(&a, &b), -1);
+    b.created_time = "tomorrow";
     assert_int_equal(ls_row_version_compare(&a, &b), 1);
     /* then PartitionKey before RowKey */
     a.partition_key = "p1";
