@@ -70,13 +70,10 @@ LS_NODISCARD int ls_ledger_meta_set(struct ls_ledger *l, const char *key, const 
 /* rows: found=0 when unknown; hash is 64 hex chars + NUL. */
 LS_NODISCARD int ls_ledger_row_get(struct ls_ledger *l, const char *pk, const char *rk,
                                    char hash[65], int *found);
-LS_NODISCARD int ls_ledger_row_put(struct ls_ledger *l, const char *pk, const char *rk,
-                                   const char *hash, const char *timestamp, const char *lead_id,
-                                   int64_t now);
 
-/* What `leadsync report` counts of a row (migration 006), set after
- * ls_ledger_row_put: no personal data but the country, which forget clears.
- * NULL strings are stored as NULL (unknown). */
+/* What `leadsync report` counts of a row (migration 006), recorded with the
+ * row: no personal data but the country, which forget clears. NULL strings
+ * are stored as NULL (unknown). */
 struct ls_row_facts {
     const char *offer_id;
     const char *source;
@@ -85,8 +82,11 @@ struct ls_row_facts {
     const char *country;
     int is_test;
 };
-LS_NODISCARD int ls_ledger_row_facts(struct ls_ledger *l, const char *pk, const char *rk,
-                                     const struct ls_row_facts *f);
+/* Records a row version seen (insert or replace) with its report facts in
+ * one statement; facts NULL: unknown. */
+LS_NODISCARD int ls_ledger_row_put(struct ls_ledger *l, const char *pk, const char *rk,
+                                   const char *hash, const char *timestamp, const char *lead_id,
+                                   const struct ls_row_facts *facts, int64_t now);
 
 /*
  * Figures for `leadsync report` over the rows whose Timestamp is in [since,

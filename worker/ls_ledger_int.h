@@ -40,7 +40,6 @@ enum ls_ledger_stmt {
     ST_ROW_PUT,
     ST_LEAD_GET,
     ST_LEAD_PUT,
-    ST_ROW_FACTS,
     /* the outbox: deliveries, delivered leads, dead letters, purge (ls_ledger_outbox.c) */
     ST_ENQUEUE,
     ST_COALESCE,
@@ -119,6 +118,9 @@ int ledger_db_err(struct ls_ledger *l, int rc, const char *what);
 /* Resets a statement and clears its bindings. */
 void ledger_reset(sqlite3_stmt *st);
 int ledger_bind_text(struct ls_ledger *l, sqlite3_stmt *st, const char *name, const char *v);
+/* ledger_bind_text without a copy: v must stay as it is until the statement
+ * is reset (ledger_run, ledger_reset), as in a bind-then-step function. */
+int ledger_bind_static(struct ls_ledger *l, sqlite3_stmt *st, const char *name, const char *v);
 int ledger_bind_i64(struct ls_ledger *l, sqlite3_stmt *st, const char *name, int64_t v);
 /* Binds :error, cut to ~300 bytes on a UTF-8 boundary. */
 int ledger_bind_error(struct ls_ledger *l, sqlite3_stmt *st, const char *error);

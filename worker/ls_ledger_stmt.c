@@ -67,6 +67,17 @@ int ledger_bind_text(struct ls_ledger *l, sqlite3_stmt *st, const char *name, co
     return rc == SQLITE_OK ? 0 : ledger_db_err(l, rc, "binding a parameter");
 }
 
+int ledger_bind_static(struct ls_ledger *l, sqlite3_stmt *st, const char *name, const char *v)
+{
+    int i = param(l, st, name);
+    int rc;
+
+    if (i == 0)
+        return LS_ERROR;
+    rc = v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+    return rc == SQLITE_OK ? 0 : ledger_db_err(l, rc, "binding a parameter");
+}
+
 static int ledger_bind_textn(struct ls_ledger *l, sqlite3_stmt *st, const char *name, const char *v,
                              size_t n)
 {

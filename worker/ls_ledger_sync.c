@@ -11,13 +11,17 @@
 const struct ls_ledger_sql ls_ledger_sync_sql[] = {
     {ST_ROW_GET, "SELECT content_hash FROM rows"
                  " WHERE partition_key = :partition_key AND row_key = :row_key"},
+    /* One statement for the row and its report facts: one B-tree visit. */
     {ST_ROW_PUT, "INSERT INTO rows (partition_key, row_key, content_hash, timestamp, lead_id,"
-                 " first_seen, last_seen)"
+                 " first_seen, last_seen, offer_id, source, action, stage, country, is_test)"
                  " VALUES (:partition_key, :row_key, :content_hash, :timestamp, :lead_id,"
-                 " :now, :now)"
+                 " :now, :now, :offer_id, :source, :action, :stage, :country, :is_test)"
                  " ON CONFLICT (partition_key, row_key) DO UPDATE SET"
                  " content_hash = excluded.content_hash, timestamp = excluded.timestamp,"
-                 " lead_id = excluded.lead_id, last_seen = excluded.last_seen"},
+                 " lead_id = excluded.lead_id, last_seen = excluded.last_seen,"
+                 " offer_id = excluded.offer_id, source = excluded.source,"
+                 " action = excluded.action, stage = excluded.stage,"
+                 " country = excluded.country, is_test = excluded.is_test"},
     {ST_LEAD_GET, "SELECT max_stage, dnc, newest_timestamp, newest_created_time,"
                   " newest_partition_key, newest_row_key FROM leads WHERE lead_id = :lead_id"},
     /* A NULL :ts keeps the newest version recorded. */
@@ -32,9 +36,6 @@ const struct ls_ledger_sql ls_ledger_sync_sql[] = {
                   " newest_created_time = iif(:ts IS NULL, newest_created_time, :created),"
                   " newest_partition_key = iif(:ts IS NULL, newest_partition_key, :pk),"
                   " newest_row_key = iif(:ts IS NULL, newest_row_key, :rk)"},
-    {ST_ROW_FACTS, "UPDATE rows SET offer_id = :offer_id, source = :source, action = :action,"
-                   " stage = :stage, country = :country, is_test = :is_test"
-                   " WHERE partition_key = :partition_key AND row_key = :row_key"},
     {ST_COUNT, NULL},
 };
 
@@ -48,9 +49,9 @@ int ls_ledger_row_get(struct ls_ledger *l, const char *pk, const char *rk, char 
 
     *found = 0;
     hash[0] = '\0';
-    err = ledger_bind_text(l, st, ":partition_key", pk);
+    err = ledger_bind_static(l, st, ":partition_key", pk);
     if (!err)
-        err = ledger_bind_text(l, st, ":row_key", rk);
+        err = ledger_bind_static(l, st, ":row_key", rk);
     if (err)
         goto done;
     rc = sqlite3_step(st);
@@ -66,23 +67,45 @@ done:
     return err;
 }
 
+/* Binds a row's report facts; NULL f: all unknown. */
+static int bind_facts(struct ls_ledger *l, sqlite3_stmt *st, const struct ls_row_facts *f)
+{
+    int err;
+
+    err = ledger_bind_static(l, st, ":offer_id", f ? f->offer_id : NULL);
+    if (!err)
+        err = ledger_bind_static(l, st, ":source", f ? f->source : NULL);
+    if (!err)
+        err = ledger_bind_static(l, st, ":action", f ? f->action : NULL);
+    if (!err)
+        err = ledger_bind_static(l, st, ":country", f ? f->country : NULL);
+    if (!err && f)
+        err = ledger_bind_i64(l, st, ":stage", f->stage);
+    if (!err && f)
+        err = ledger_bind_i64(l, st, ":is_test", f->is_test ? 1 : 0);
+    return err; /* without f, :stage and :is_test stay NULL */
+}
+
 int ls_ledger_row_put(struct ls_ledger *l, const char *pk, const char *rk, const char *hash,
-                      const char *timestamp, const char *lead_id, int64_t now)
+                      const char *timestamp, const char *lead_id, const struct ls_row_facts *facts,
+                      int64_t now)
 {
     sqlite3_stmt *st = l->st[ST_ROW_PUT];
     int err;
 
-    err = ledger_bind_text(l, st, ":partition_key", pk);
+    err = ledger_bind_static(l, st, ":partition_key", pk);
     if (!err)
-        err = ledger_bind_text(l, st, ":row_key", rk);
+        err = ledger_bind_static(l, st, ":row_key", rk);
     if (!err)
-        err = ledger_bind_text(l, st, ":content_hash", hash);
+        err = ledger_bind_static(l, st, ":content_hash", hash);
     if (!err)
-        err = ledger_bind_text(l, st, ":timestamp", timestamp);
+        err = ledger_bind_static(l, st, ":timestamp", timestamp);
     if (!err)
-        err = ledger_bind_text(l, st, ":lead_id", lead_id);
+        err = ledger_bind_static(l, st, ":lead_id", lead_id);
     if (!err)
         err = ledger_bind_i64(l, st, ":now", now);
+    if (!err)
+        err = bind_facts(l, st, facts);
     if (err) {
         ledger_reset(st);
         return err;
@@ -118,7 +141,7 @@ int ls_ledger_lead_get(struct ls_ledger *l, const char *lead_id, int *max_stage,
     *dnc = 0;
     if (newest)
         memset(newest, 0, sizeof(*newest));
-    err = ledger_bind_text(l, st, ":lead_id", lead_id);
+    err = ledger_bind_static(l, st, ":lead_id", lead_id);
     if (err)
         goto done;
     rc = sqlite3_step(st);
@@ -146,7 +169,7 @@ int ls_ledger_lead_put(struct ls_ledger *l, const char *lead_id, int max_stage, 
     sqlite3_stmt *st = l->st[ST_LEAD_PUT];
     int err;
 
-    err = ledger_bind_text(l, st, ":lead_id", lead_id);
+    err = ledger_bind_static(l, st, ":lead_id", lead_id);
     if (!err)
         err = ledger_bind_i64(l, st, ":max_stage", max_stage);
     if (!err)
@@ -154,44 +177,16 @@ int ls_ledger_lead_put(struct ls_ledger *l, const char *lead_id, int max_stage, 
     if (!err)
         err = ledger_bind_i64(l, st, ":now", now);
     if (!err)
-        err = ledger_bind_text(l, st, ":ts", newest ? newest->timestamp : NULL);
+        err = ledger_bind_static(l, st, ":ts", newest ? newest->timestamp : NULL);
     if (!err)
-        err = ledger_bind_text(l, st, ":created", newest ? newest->created_time : NULL);
+        err = ledger_bind_static(l, st, ":created", newest ? newest->created_time : NULL);
     if (!err)
-        err = ledger_bind_text(l, st, ":pk", newest ? newest->partition_key : NULL);
+        err = ledger_bind_static(l, st, ":pk", newest ? newest->partition_key : NULL);
     if (!err)
-        err = ledger_bind_text(l, st, ":rk", newest ? newest->row_key : NULL);
+        err = ledger_bind_static(l, st, ":rk", newest ? newest->row_key : NULL);
     if (err) {
         ledger_reset(st);
         return err;
     }
     return ledger_run(l, st, "recording a lead");
-}
-
-int ls_ledger_row_facts(struct ls_ledger *l, const char *pk, const char *rk,
-                        const struct ls_row_facts *f)
-{
-    sqlite3_stmt *st = l->st[ST_ROW_FACTS];
-    int err;
-
-    err = ledger_bind_text(l, st, ":partition_key", pk);
-    if (!err)
-        err = ledger_bind_text(l, st, ":row_key", rk);
-    if (!err)
-        err = ledger_bind_text(l, st, ":offer_id", f->offer_id);
-    if (!err)
-        err = ledger_bind_text(l, st, ":source", f->source);
-    if (!err)
-        err = ledger_bind_text(l, st, ":action", f->action);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":stage", f->stage);
-    if (!err)
-        err = ledger_bind_text(l, st, ":country", f->country);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":is_test", f->is_test ? 1 : 0);
-    if (err) {
-        ledger_reset(st);
-        return err;
-    }
-    return ledger_run(l, st, "recording a row's report facts");
 }

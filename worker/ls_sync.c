@@ -256,13 +256,9 @@ static int record_row(struct ls_ledger *ledger, const struct ls_lead *lead, int6
         .country = lead->customer.country,
         .is_test = lead->is_test,
     };
-    int rc;
 
-    rc = ls_ledger_row_put(ledger, lead->partition_key, lead->row_key, lead->content_hash,
-                           lead->timestamp, lead->lead_id, now);
-    if (!rc)
-        rc = ls_ledger_row_facts(ledger, lead->partition_key, lead->row_key, &f);
-    return rc;
+    return ls_ledger_row_put(ledger, lead->partition_key, lead->row_key, lead->content_hash,
+                             lead->timestamp, lead->lead_id, &f, now);
 }
 
 /* What a window's pages are processed with. */
@@ -472,14 +468,20 @@ done:
 /* A page's row in the order its lead's versions are processed. */
 struct ordered_row {
     struct ls_row_version v;
-    size_t i; /* index in the page: equal versions keep the page's order */
+    int canonical; /* its Timestamp is in the service's own form (iso_canonical) */
+    size_t i;      /* index in the page: equal versions keep the page's order */
 };
 
 static int ordered_row_compare(const void *pa, const void *pb)
 {
     const struct ordered_row *a = pa, *b = pb;
-    int c = ls_row_version_compare(&a->v, &b->v);
+    int c = 0;
 
+    /* the common case without parsing: two canonical Timestamps that differ */
+    if (a->canonical && b->canonical)
+        c = strcmp(a->v.timestamp, b->v.timestamp);
+    if (c == 0)
+        c = ls_row_version_compare(&a->v, &b->v);
     if (c == 0)
         c = a->i < b->i ? -1 : a->i > b->i;
     return c;
@@ -505,6 +507,7 @@ static struct ordered_row *page_order(const struct azt_page *page, const char *d
         rows[*n].v.created_time = created ? created->text : NULL;
         rows[*n].v.partition_key = e->partition_key;
         rows[*n].v.row_key = e->row_key;
+        rows[*n].canonical = e->timestamp && iso_canonical(e->timestamp);
         rows[*n].i = i;
         (*n)++;
     }

@@ -319,7 +319,7 @@ static void test_readonly(void **state)
     size_t n = 0;
 
     assert_int_equal(ls_ledger_meta_set(f->l, "cursor", "c1"), 0);
-    assert_int_equal(ls_ledger_row_put(f->l, "p", "r", "h", "t", "L1", 1), 0);
+    assert_int_equal(ls_ledger_row_put(f->l, "p", "r", "h", "t", "L1", NULL, 1), 0);
     assert_int_equal(ls_ledger_enqueue(f->l, "hook", "L1", "d1", "{}", 1, 1), 0);
 
     /* While the writer is open. */
@@ -339,7 +339,7 @@ static void test_readonly(void **state)
     assert_int_equal(ls_ledger_enqueue(ro, "hook", "L1", "d2", "{}", 1, 1), LS_EDB);
     assert_non_null(strstr(ls_error_last(), "read-only"));
     if (ls_ledger_begin(ro) == 0) {
-        assert_int_equal(ls_ledger_row_put(ro, "p", "r2", "h", "t", "L1", 1), LS_EDB);
+        assert_int_equal(ls_ledger_row_put(ro, "p", "r2", "h", "t", "L1", NULL, 1), LS_EDB);
         assert_non_null(strstr(ls_error_last(), "read-only"));
         ls_ledger_rollback(ro);
     } else {
@@ -398,11 +398,13 @@ static void test_rows(void **state)
     h2[64] = '\0';
     assert_int_equal(ls_ledger_row_get(f->l, "pk", "rk", hash, &found), 0);
     assert_int_equal(found, 0);
-    assert_int_equal(ls_ledger_row_put(f->l, "pk", "rk", h1, "2026-01-01T00:00:00Z", "L1", 100), 0);
+    assert_int_equal(
+        ls_ledger_row_put(f->l, "pk", "rk", h1, "2026-01-01T00:00:00Z", "L1", NULL, 100), 0);
     assert_int_equal(ls_ledger_row_get(f->l, "pk", "rk", hash, &found), 0);
     assert_int_equal(found, 1);
     assert_string_equal(hash, h1);
-    assert_int_equal(ls_ledger_row_put(f->l, "pk", "rk", h2, "2026-01-02T00:00:00Z", "L1", 200), 0);
+    assert_int_equal(
+        ls_ledger_row_put(f->l, "pk", "rk", h2, "2026-01-02T00:00:00Z", "L1", NULL, 200), 0);
     assert_int_equal(ls_ledger_row_get(f->l, "pk", "rk", hash, &found), 0);
     assert_string_equal(hash, h2);
     /* Same partition key, other row key: a different row. */
@@ -1176,7 +1178,7 @@ static void test_transactions(void **state)
 
     assert_int_equal(ls_ledger_begin(f->l), 0);
     assert_int_equal(ls_ledger_meta_set(f->l, "cursor", "x"), 0);
-    assert_int_equal(ls_ledger_row_put(f->l, "p", "r", "h", "t", "L", 1), 0);
+    assert_int_equal(ls_ledger_row_put(f->l, "p", "r", "h", "t", "L", NULL, 1), 0);
     assert_int_equal(ls_ledger_enqueue(f->l, "hook", "L", "d1", "{}", 1, 1), 0);
     assert_int_equal(ls_ledger_enqueue(f->l, "hook", "L", "d2", "{}", 1, 1), 0);
     ls_ledger_rollback(f->l);
@@ -1299,7 +1301,8 @@ static void test_throughput(void **state)
         snprintf(rk, sizeof(rk), "r%d", i);
         snprintf(lead, sizeof(lead), "L%d", i);
         snprintf(did, sizeof(did), "D%d", i);
-        assert_int_equal(ls_ledger_row_put(f->l, pk, rk, hash, "2026-01-01T00:00:00Z", lead, i), 0);
+        assert_int_equal(
+            ls_ledger_row_put(f->l, pk, rk, hash, "2026-01-01T00:00:00Z", lead, NULL, i), 0);
         assert_int_equal(ls_ledger_enqueue(f->l, "hook", lead, did, payload, 1, i), 0);
         if (i % 1000 == 999)
             assert_int_equal(ls_ledger_commit(f->l), 0);
@@ -1385,7 +1388,8 @@ static void fill_and_close(struct fix *f)
         assert_int_equal(ls_ledger_row_put(f->l, pk, rk,
                                            "0123456789abcdef0123456789abcdef0123456789abcdef"
                                            "0123456789abcdef",
-                                           "2026-11-24T02:03:34.5663250Z", "3f9c0a7d51e2b846", 1),
+                                           "2026-11-24T02:03:34.5663250Z", "3f9c0a7d51e2b846", NULL,
+                                           1),
                          0);
     }
     assert_int_equal(ls_ledger_commit(f->l), 0);
