@@ -71,7 +71,9 @@ static const struct ls_conf_entry core_entries[] = {
 
 static const struct ls_conf_entry ops_entries[] = {
     {"LEADSYNC_METRICS_ADDR", LS_CONF_STRING, NULL, LS_CONF_AT(metrics_addr), 0, 0, 0, NULL,
-     "host:port for /healthz and /metrics in daemon mode", NULL},
+     "host:port for /healthz and /metrics in daemon mode; 127.0.0.1:9090 serves this host "
+     "only, 0.0.0.0:9090 (or :9090) every interface (containers, where probes and Prometheus "
+     "come from outside)", NULL},
     {"LEADSYNC_PUSHGATEWAY_URL", LS_CONF_STRING, NULL, LS_CONF_AT(pushgateway_url), 0, 0, 0, NULL,
      "Prometheus Pushgateway URL for one-shot runs", NULL},
     {"LEADSYNC_HEALTH_FAIL_SECONDS", LS_CONF_INT, "600", LS_CONF_AT(health_fail_seconds), 0, 1, 86400 * 7, NULL,

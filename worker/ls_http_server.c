@@ -15,6 +15,15 @@
 #include <sys/socket.h>
 #include <time.h>
 
+/* A few slow or hostile clients cannot starve the probes: each address
+ * holds at most PER_IP connections of a pool of POOL, a connection idle for
+ * IDLE_S seconds is closed, and a request whose headers outgrow MEM_BYTES
+ * or that carries a body is refused. */
+#define POOL      64
+#define PER_IP    8
+#define IDLE_S    5
+#define MEM_BYTES (16 * 1024)
+
 struct ls_http_server {
     struct MHD_Daemon *daemon;
     int64_t fail_after_ms;
@@ -101,17 +110,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     char why[160];
     char body[200];
     struct ls_health h;
+    const char *clen;
     int ok;
 
     (void)version;
     (void)upload_data;
+    /* Refused on the headers, before any body is read. */
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return reply(conn, 405, "text/plain", "method not allowed\n", 19);
+    clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if ((clen && strcmp(clen, "0") != 0) ||
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding"))
+        return reply(conn, 413, "text/plain", "no request body\n", 16);
     if (*req_cls == NULL) { /* headers only so far: wait for the body (none) */
         *req_cls = &first_call_marker;
         return MHD_YES;
     }
     *upload_data_size = 0;
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return reply(conn, 405, "text/plain", "method not allowed\n", 19);
     if (strcmp(url, "/metrics") == 0) {
         char *txt = NULL;
         size_t len = 0;
@@ -162,11 +177,12 @@ int ls_http_server_start(const char *addr, int64_t fail_after_ms, struct ls_http
     }
     s = ls_xcalloc(1, sizeof(*s));
     s->fail_after_ms = fail_after_ms;
-    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-                                     (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-                                 (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-                                 ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+        (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)POOL, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MEM_BYTES, MHD_OPTION_END);
     if (!s->daemon) {
         rc = ls_error(LS_ECONFIG, "LEADSYNC_METRICS_ADDR '%s': cannot listen (%s)", addr,
                       strerror(errno));

@@ -9,6 +9,7 @@ import http.server
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +42,9 @@ def parse_metrics(text):
             raise AssertionError("not a sample line: %r" % line)
         out[(m.group(1), m.group(2) or "")] = float(m.group(3))
     return out
+
+
+IDLE_S = 5  # the listener's idle timeout
 
 
 def wait_for(pred, timeout, what):
@@ -83,6 +87,70 @@ class DaemonOps(whtest.WebhookCase):
         self.errlog.flush()
         with open(self.errlog.name) as f:
             return f.read()
+
+    def test_slow_clients_do_not_starve_the_probes(self):
+        """Slowloris: 40 connections from one address that send a byte a second
+        and never finish their headers; a probe from another address still
+        gets /healthz. Oversized
+        requests and request bodies are refused."""
+        self.start_daemon()
+        wait_for(lambda: get(self.port, "/healthz")[0] == 200, 30, "/healthz to turn ready")
+        slow = []
+        for _ in range(40):
+            try:
+                c = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                slow.append(c)
+            except OSError:
+                pass  # refused: the per-address limit at work
+        stop = threading.Event()
+
+        def dribble():  # one header byte a second each: never idle, never done
+            while not stop.wait(1):
+                for c in slow:
+                    try:
+                        c.sendall(b"X")
+                    except OSError:
+                        pass
+        t = threading.Thread(target=dribble, daemon=True)
+        t.start()
+        self.addCleanup(lambda: [c.close() for c in slow])
+        self.addCleanup(t.join)
+        self.addCleanup(stop.set)
+        self.assertGreater(len(slow), 0)
+        time.sleep(IDLE_S + 2)  # past the idle timeout: the dribblers are still held
+
+        def probe(request, src="127.0.0.2"):
+            c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            c.settimeout(20)  # generous: the answer is asserted, not its time
+            try:
+                c.bind((src, 0))
+                c.connect(("127.0.0.1", self.port))
+                c.sendall(request)
+                data = b""
+                while not data.endswith(b"\n") or b"\r\n\r\n" not in data:
+                    chunk = c.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                return data.decode("latin-1")
+            finally:
+                c.close()
+        ans = probe(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        self.assertTrue(ans.startswith("HTTP/1.1 200"), ans)
+        self.assertIn("\r\n\r\nok", ans)
+        big = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 65536 + b"\r\n\r\n"
+        try:
+            ans = probe(big, "127.0.0.3")
+        except OSError:
+            ans = ""  # the connection was closed on the oversized request
+        self.assertFalse(ans.startswith("HTTP/1.1 200"), ans[:200])
+        ans = probe(b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                    b"Connection: close\r\n\r\nhello", "127.0.0.4")
+        self.assertTrue(ans.startswith("HTTP/1.1 413"), ans)
+        ans = probe(b"POST /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                    "127.0.0.4")
+        self.assertTrue(ans.startswith("HTTP/1.1 405"), ans)
 
     def test_rows_written_while_running_metrics_and_health(self):
         self.start_daemon()
