@@ -304,14 +304,85 @@ static char *endpoint_path(const char *endpoint)
     return azt__xstrndup(slash, n);
 }
 
+/* The account, its credentials and the endpoint (without trailing '/'),
+ * copied from the connection. */
+static void copy_conn(struct azt_client *c, const struct azt_conn *conn)
+{
+    const char *sas;
+    size_t n;
+
+    c->account = azt__xstrdup(conn->account);
+    if (conn->key && conn->key_len) {
+        c->key = azt__xmalloc(conn->key_len);
+        memcpy(c->key, conn->key, conn->key_len);
+        c->key_len = conn->key_len;
+    }
+    if (conn->sas) {
+        sas = conn->sas[0] == '?' ? conn->sas + 1 : conn->sas;
+        if (*sas)
+            c->sas = azt__xstrdup(sas);
+    }
+    n = strlen(conn->table_endpoint);
+    while (n && conn->table_endpoint[n - 1] == '/')
+        n--;
+    c->endpoint = azt__xstrndup(conn->table_endpoint, n);
+    c->base_path = endpoint_path(c->endpoint);
+}
+
+/* The authorization scheme, and that the client holds what it needs. */
+static int choose_auth(struct azt_client *c, const struct azt_client_opts *opts)
+{
+    c->auth = opts->auth;
+    if (c->auth == AZT_AUTH_SHAREDKEY && !c->key && c->sas)
+        c->auth = AZT_AUTH_SAS;
+    switch (c->auth) {
+    case AZT_AUTH_SHAREDKEY:
+    case AZT_AUTH_SHAREDKEY_LITE:
+        if (!c->key)
+            return azt__error(AZT_ECONFIG, "Shared Key authorization needs an AccountKey");
+        return AZT_OK;
+    case AZT_AUTH_SAS:
+        if (!c->sas)
+            return azt__error(AZT_ECONFIG, "SAS authorization needs a SharedAccessSignature");
+        return AZT_OK;
+    case AZT_AUTH_BEARER:
+        if (!opts->token_source || !opts->token_source->get_token)
+            return azt__error(AZT_ECONFIG, "bearer authorization needs a token source");
+        c->token_source = *opts->token_source;
+        return AZT_OK;
+    default:
+        return azt__error(AZT_ECONFIG, "unknown authorization scheme %d", (int)c->auth);
+    }
+}
+
+/* Limits (a default for each one not given) and the injected seams. */
+static void copy_opts(struct azt_client *c, const struct azt_client_opts *opts)
+{
+    c->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000;
+    c->request_timeout_ms = opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 30000;
+    c->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : 5;
+    c->backoff_base_ms = opts->backoff_base_ms > 0 ? opts->backoff_base_ms : 500;
+    c->backoff_cap_ms = opts->backoff_cap_ms > 0 ? opts->backoff_cap_ms : 30000;
+    c->max_response_bytes =
+        opts->max_response_bytes > 0 ? opts->max_response_bytes : (size_t)32 * 1024 * 1024;
+    c->ca_file = opts->ca_file ? azt__xstrdup(opts->ca_file) : NULL;
+    c->user_agent = azt__xstrdup(opts->user_agent ? opts->user_agent : "azt/" AZT_VERSION);
+    c->log = opts->log;
+    c->log_ctx = opts->log_ctx;
+    c->now = opts->now;
+    c->sleep_ms = opts->sleep_ms;
+    c->random = opts->random;
+    c->cancel = opts->cancel;
+    c->transport = opts->transport;
+    c->seam_ctx = opts->seam_ctx;
+}
+
 int azt_client_create(const struct azt_conn *conn, const struct azt_client_opts *opts,
                       struct azt_client **out)
 {
     struct azt_client *c = NULL;
     struct azt_client_opts defaults;
-    const char *sas;
-    size_t n;
-    int rc = AZT_OK;
+    int rc;
 
     if (!out)
         return azt__error(AZT_EINVAL, "azt_client_create: out is NULL");
@@ -331,70 +402,11 @@ int azt_client_create(const struct azt_conn *conn, const struct azt_client_opts 
     }
 
     c = azt__xcalloc(1, sizeof(*c));
-    c->account = azt__xstrdup(conn->account);
-    if (conn->key && conn->key_len) {
-        c->key = azt__xmalloc(conn->key_len);
-        memcpy(c->key, conn->key, conn->key_len);
-        c->key_len = conn->key_len;
-    }
-    if (conn->sas) {
-        sas = conn->sas[0] == '?' ? conn->sas + 1 : conn->sas;
-        if (*sas)
-            c->sas = azt__xstrdup(sas);
-    }
-    n = strlen(conn->table_endpoint);
-    while (n && conn->table_endpoint[n - 1] == '/')
-        n--;
-    c->endpoint = azt__xstrndup(conn->table_endpoint, n);
-    c->base_path = endpoint_path(c->endpoint);
-
-    c->auth = opts->auth;
-    if (c->auth == AZT_AUTH_SHAREDKEY && !c->key && c->sas)
-        c->auth = AZT_AUTH_SAS;
-    switch (c->auth) {
-    case AZT_AUTH_SHAREDKEY:
-    case AZT_AUTH_SHAREDKEY_LITE:
-        if (!c->key) {
-            rc = azt__error(AZT_ECONFIG, "Shared Key authorization needs an AccountKey");
-            goto done;
-        }
-        break;
-    case AZT_AUTH_SAS:
-        if (!c->sas) {
-            rc = azt__error(AZT_ECONFIG, "SAS authorization needs a SharedAccessSignature");
-            goto done;
-        }
-        break;
-    case AZT_AUTH_BEARER:
-        if (!opts->token_source || !opts->token_source->get_token) {
-            rc = azt__error(AZT_ECONFIG, "bearer authorization needs a token source");
-            goto done;
-        }
-        c->token_source = *opts->token_source;
-        break;
-    default:
-        rc = azt__error(AZT_ECONFIG, "unknown authorization scheme %d", (int)c->auth);
+    copy_conn(c, conn);
+    rc = choose_auth(c, opts);
+    if (rc != AZT_OK)
         goto done;
-    }
-
-    c->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000;
-    c->request_timeout_ms = opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 30000;
-    c->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : 5;
-    c->backoff_base_ms = opts->backoff_base_ms > 0 ? opts->backoff_base_ms : 500;
-    c->backoff_cap_ms = opts->backoff_cap_ms > 0 ? opts->backoff_cap_ms : 30000;
-    c->max_response_bytes =
-        opts->max_response_bytes > 0 ? opts->max_response_bytes : (size_t)32 * 1024 * 1024;
-    c->ca_file = opts->ca_file ? azt__xstrdup(opts->ca_file) : NULL;
-    c->user_agent = azt__xstrdup(opts->user_agent ? opts->user_agent : "azt/" AZT_VERSION);
-    c->log = opts->log;
-    c->log_ctx = opts->log_ctx;
-    c->now = opts->now;
-    c->sleep_ms = opts->sleep_ms;
-    c->random = opts->random;
-    c->cancel = opts->cancel;
-    c->transport = opts->transport;
-    c->seam_ctx = opts->seam_ctx;
-
+    copy_opts(c, opts);
     c->curl = curl_easy_init();
     if (!c->curl) {
         rc = azt__error(AZT_ERROR, "curl_easy_init failed");
