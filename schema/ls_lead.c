@@ -896,30 +896,10 @@ static int detect_test(const struct azt_entity *e, const struct ls_lead *lead)
     return 0;
 }
 
-int ls_lead_from_entity(const struct azt_entity *e, enum ls_identity identity, struct ls_lead **out)
+/* The row's keys and Timestamp, and the problems its values show. */
+static int read_keys(const struct azt_entity *e, struct ls_lead *lead)
 {
-    const struct azt_prop *named[N_NAMED] = {NULL};
-    struct ls_lead *lead = NULL;
-    EVP_MD_CTX *md = NULL;
-    struct slice src, act, offer, code;
     size_t i;
-    int k, idx, rc = LEAD_ENOMEM;
-
-    if (!out)
-        return LEAD_EINVAL;
-    *out = NULL;
-    if (!e || (e->nprops && !e->props))
-        return LEAD_EINVAL;
-    lead = calloc(1, sizeof(*lead));
-    if (!lead)
-        goto done;
-
-    for (i = 0; i < e->nprops; i++) {
-        const char *name = e->props[i].name;
-
-        if (name && (idx = named_index(name)) >= 0 && !named[idx])
-            named[idx] = &e->props[i];
-    }
 
     if (!e->partition_key || !e->row_key)
         lead->problems |= LS_LEAD_KEYS_MISSING;
@@ -930,18 +910,24 @@ int ls_lead_from_entity(const struct azt_entity *e, enum ls_identity identity, s
     lead->partition_key = dup_cstr(e->partition_key);
     lead->row_key = dup_cstr(e->row_key);
     lead->timestamp = dup_cstr(e->timestamp);
-    if (!lead->partition_key || !lead->row_key || !lead->timestamp)
-        goto done;
+    return lead->partition_key && lead->row_key && lead->timestamp ? 0 : -1;
+}
+
+/* The marketplace's named properties: the customer, the lead source (source,
+ * action, offer), the stage, and the texts. */
+static int read_named(const struct azt_prop *const *named, struct ls_lead *lead)
+{
+    struct slice src, act, offer, code;
+    int k;
 
     if (parse_customer(named[N_CUSTOMER], lead) != 0)
-        goto done;
+        return -1;
     for (k = 0; k < CI_N; k++) {
         char **f = ci_field(&lead->customer, k);
 
         if (!*f && !(*f = dup_cstr("")))
-            goto done;
+            return -1;
     }
-
     parse_lead_source(prop_text(named[N_SOURCE]), &src, &act, &offer, &lead->problems);
     code = trim(prop_text(named[N_ACTION]));
     if (code.n == 0)
@@ -955,27 +941,60 @@ int ls_lead_from_entity(const struct azt_entity *e, enum ls_identity identity, s
     lead->offer_title = dup_slice(prop_text(named[N_OFFER_TITLE]));
     lead->description = dup_slice(prop_text(named[N_DESCRIPTION]));
     lead->created_time = dup_slice(prop_text(named[N_CREATED]));
-    if (!lead->source || !lead->action || !lead->offer_id || !lead->offer_title ||
-        !lead->description || !lead->created_time)
-        goto done;
+    return lead->source && lead->action && lead->offer_id && lead->offer_title &&
+                   lead->description && lead->created_time
+               ? 0
+               : -1;
+}
 
-    lead->is_test = detect_test(e, lead);
-
-    md = EVP_MD_CTX_new();
-    if (!md || compute_lead_id(md, lead, identity) != 0 || compute_content_hash(md, e, lead) != 0)
-        goto done;
+/* Every property that is neither named nor a key, into lead->extra. */
+static int read_extra(const struct azt_entity *e, struct ls_lead *lead)
+{
+    size_t i;
 
     lead->extra = json_object();
     if (!lead->extra)
-        goto done;
+        return -1;
     for (i = 0; i < e->nprops; i++) {
         const struct azt_prop *p = &e->props[i];
 
         if (p->name && named_index(p->name) < 0 && !is_key_name(p->name) &&
             add_prop(lead->extra, p) != 0)
-            goto done;
+            return -1;
     }
+    return 0;
+}
 
+int ls_lead_from_entity(const struct azt_entity *e, enum ls_identity identity, struct ls_lead **out)
+{
+    const struct azt_prop *named[N_NAMED] = {NULL};
+    struct ls_lead *lead = NULL;
+    EVP_MD_CTX *md = NULL;
+    size_t i;
+    int idx, rc = LEAD_ENOMEM;
+
+    if (!out)
+        return LEAD_EINVAL;
+    *out = NULL;
+    if (!e || (e->nprops && !e->props))
+        return LEAD_EINVAL;
+    lead = calloc(1, sizeof(*lead));
+    if (!lead)
+        goto done;
+    for (i = 0; i < e->nprops; i++) {
+        const char *name = e->props[i].name;
+
+        if (name && (idx = named_index(name)) >= 0 && !named[idx])
+            named[idx] = &e->props[i];
+    }
+    if (read_keys(e, lead) != 0 || read_named(named, lead) != 0)
+        goto done;
+    lead->is_test = detect_test(e, lead);
+    md = EVP_MD_CTX_new();
+    if (!md || compute_lead_id(md, lead, identity) != 0 || compute_content_hash(md, e, lead) != 0)
+        goto done;
+    if (read_extra(e, lead) != 0)
+        goto done;
     *out = lead;
     lead = NULL;
     rc = 0;
