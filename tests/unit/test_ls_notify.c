@@ -249,6 +249,10 @@ static void test_ls_notify__smtp_classify(void **state)
     ls_notify_smtp_classify(LS_SMTP_TLS, 0, "STARTTLS not offered", &r);
     assert_int_equal(r.outcome, LS_SINK_FATAL);
     assert_int_equal(r.auth, 0);
+    /* the server's words in curl's text: control characters blanked */
+    ls_notify_smtp_classify(LS_SMTP_AUTH, 535, "Login denied\r\n\x1b[2J", &r);
+    assert_null(strpbrk(r.error, "\r\n\x1b"));
+    assert_non_null(strstr(r.error, "Login denied   [2J"));
 }
 
 static void test_ls_notify__http_classify(void **state)

@@ -604,8 +604,14 @@ void ls_notify_http_classify(const char *kind, int status, const char *transport
 void ls_notify_smtp_classify(enum ls_smtp_failure kind, int smtp_code, const char *detail,
                              struct ls_sink_result *r)
 {
-    const char *d = detail && *detail ? detail : "no detail";
+    const char *raw = detail && *detail ? detail : "no detail";
+    char d[201];
+    size_t i;
 
+    /* curl's text may carry the server's reply: control characters blanked */
+    for (i = 0; raw[i] && i < sizeof(d) - 1; i++)
+        d[i] = (unsigned char)raw[i] < 0x20 || raw[i] == 0x7f ? ' ' : raw[i];
+    d[i] = '\0';
     memset(r, 0, sizeof(*r));
     r->status = smtp_code;
     r->retry_after_ms = -1;
