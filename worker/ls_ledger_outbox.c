@@ -160,15 +160,63 @@ void ls_deliveries_free(struct ls_delivery *d, size_t n)
     free(d);
 }
 
+/*
+ * The one row collector: steps st (bound by the caller, reset by the caller)
+ * and reads each row with read_row into a growing array of elem-sized
+ * entries. On failure frees what it read with free_rows and returns the
+ * error, saying what it was doing.
+ */
+static int collect_rows(struct ls_ledger *l, sqlite3_stmt *st, size_t elem,
+                        void (*read_row)(sqlite3_stmt *st, void *row),
+                        void (*free_rows)(void *rows, size_t n), const char *what, void **out,
+                        size_t *n)
+{
+    char *rows = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            rows = ls_xrealloc(rows, cap * elem);
+        }
+        memset(rows + cnt * elem, 0, elem);
+        read_row(st, rows + cnt * elem);
+        cnt++;
+    }
+    if (rc != SQLITE_DONE) {
+        free_rows(rows, cnt);
+        return ledger_db_err(l, rc, what);
+    }
+    *out = rows;
+    *n = cnt;
+    return LS_OK;
+}
+
+static void read_delivery(sqlite3_stmt *st, void *row)
+{
+    struct ls_delivery *e = row;
+
+    e->id = sqlite3_column_int64(st, 0);
+    e->sink = ledger_col_strdup(st, 1);
+    e->lead_id = ledger_col_strdup(st, 2);
+    e->delivery_id = ledger_col_strdup(st, 3);
+    e->payload = ledger_col_strdup(st, 4);
+    e->attempts = sqlite3_column_int(st, 5);
+    e->created_at = sqlite3_column_int64(st, 6);
+    e->next_attempt_at = sqlite3_column_int64(st, 7);
+}
+
+static void free_deliveries(void *rows, size_t n)
+{
+    ls_deliveries_free(rows, n);
+}
+
 int ls_ledger_pending(struct ls_ledger *l, const char *sink, int64_t now, size_t limit,
                       struct ls_delivery **out, size_t *n)
 {
     sqlite3_stmt *st = l->st[ST_PENDING];
-    struct ls_delivery *d = NULL;
-    struct ls_delivery *e;
-    size_t cnt = 0;
-    size_t cap = 0;
-    int rc;
+    void *rows = NULL;
     int err;
 
     *out = NULL;
@@ -178,34 +226,12 @@ int ls_ledger_pending(struct ls_ledger *l, const char *sink, int64_t now, size_t
         err = ledger_bind_i64(l, st, ":now", now);
     if (!err)
         err = ledger_bind_i64(l, st, ":limit", sql_limit(limit));
-    if (err)
-        goto done;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            d = ls_xrealloc(d, cap * sizeof(*d));
-        }
-        e = &d[cnt++];
-        e->id = sqlite3_column_int64(st, 0);
-        e->sink = ledger_col_strdup(st, 1);
-        e->lead_id = ledger_col_strdup(st, 2);
-        e->delivery_id = ledger_col_strdup(st, 3);
-        e->payload = ledger_col_strdup(st, 4);
-        e->attempts = sqlite3_column_int(st, 5);
-        e->created_at = sqlite3_column_int64(st, 6);
-        e->next_attempt_at = sqlite3_column_int64(st, 7);
-    }
-    if (rc != SQLITE_DONE) {
-        err = ledger_db_err(l, rc, "listing pending deliveries");
-        goto done;
-    }
-    *out = d;
-    *n = cnt;
-    d = NULL;
-    cnt = 0;
-done:
+    if (!err)
+        err = collect_rows(l, st, sizeof(**out), read_delivery, free_deliveries,
+                           "listing pending deliveries", &rows, n);
+    if (!err)
+        *out = rows;
     ledger_reset(st);
-    ls_deliveries_free(d, cnt);
     return err;
 }
 
@@ -486,15 +512,30 @@ void ls_dead_letters_free(struct ls_dead_letter *d, size_t n)
     free(d);
 }
 
+static void read_dead_letter(sqlite3_stmt *st, void *row)
+{
+    struct ls_dead_letter *e = row;
+
+    e->id = sqlite3_column_int64(st, 0);
+    e->sink = ledger_col_strdup(st, 1);
+    e->lead_id = ledger_col_strdup(st, 2);
+    e->delivery_id = ledger_col_strdup(st, 3);
+    e->attempts = sqlite3_column_int(st, 4);
+    e->last_status = sqlite3_column_int(st, 5);
+    e->last_error = ledger_col_strdup(st, 6);
+    e->updated_at = sqlite3_column_int64(st, 7);
+}
+
+static void free_dead_letters(void *rows, size_t n)
+{
+    ls_dead_letters_free(rows, n);
+}
+
 int ls_ledger_dead_letters(struct ls_ledger *l, const char *sink, size_t limit,
                            struct ls_dead_letter **out, size_t *n)
 {
     sqlite3_stmt *st = l->st[ST_DEAD_LETTERS];
-    struct ls_dead_letter *d = NULL;
-    struct ls_dead_letter *e;
-    size_t cnt = 0;
-    size_t cap = 0;
-    int rc;
+    void *rows = NULL;
     int err;
 
     *out = NULL;
@@ -502,34 +543,12 @@ int ls_ledger_dead_letters(struct ls_ledger *l, const char *sink, size_t limit,
     err = ledger_bind_text(l, st, ":sink", sink);
     if (!err)
         err = ledger_bind_i64(l, st, ":limit", sql_limit(limit));
-    if (err)
-        goto done;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            d = ls_xrealloc(d, cap * sizeof(*d));
-        }
-        e = &d[cnt++];
-        e->id = sqlite3_column_int64(st, 0);
-        e->sink = ledger_col_strdup(st, 1);
-        e->lead_id = ledger_col_strdup(st, 2);
-        e->delivery_id = ledger_col_strdup(st, 3);
-        e->attempts = sqlite3_column_int(st, 4);
-        e->last_status = sqlite3_column_int(st, 5);
-        e->last_error = ledger_col_strdup(st, 6);
-        e->updated_at = sqlite3_column_int64(st, 7);
-    }
-    if (rc != SQLITE_DONE) {
-        err = ledger_db_err(l, rc, "listing dead letters");
-        goto done;
-    }
-    *out = d;
-    *n = cnt;
-    d = NULL;
-    cnt = 0;
-done:
+    if (!err)
+        err = collect_rows(l, st, sizeof(**out), read_dead_letter, free_dead_letters,
+                           "listing dead letters", &rows, n);
+    if (!err)
+        *out = rows;
     ledger_reset(st);
-    ls_dead_letters_free(d, cnt);
     return err;
 }
 
