@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -233,4 +234,10 @@ void ls_crashpoint(const char *name)
 {
     if (ls_crashpoint_due(name))
         kill(getpid(), SIGKILL);
+}
+
+void ls_protect_process(const char *log_level)
+{
+    if (!log_level || strcmp(log_level, "debug") != 0)
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }

@@ -94,4 +94,8 @@ void ls_crashpoint(const char *name);
  * between halves of a write). */
 int ls_crashpoint_due(const char *name);
 
+/* No core dumps (they would hold the connection string, tokens and leads)
+ * and no ptrace by other users, unless log_level is "debug". */
+void ls_protect_process(const char *log_level);
+
 #endif /* LS_COMMON_H */

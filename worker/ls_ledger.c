@@ -63,7 +63,19 @@ done:
     return err;
 }
 
-/* Strips group and other permissions from an open file. */
+/* The error for a ledger file that open(O_NOFOLLOW) refused. */
+static int open_error(const char *path)
+{
+    if (errno == ELOOP)
+        return ls_error(LS_EIO,
+                        "%s is a symbolic link: refusing to follow it (the ledger and its "
+                        "-wal/-shm files must be regular files)",
+                        path);
+    return ls_error(LS_EIO, "cannot open %s: %s", path, strerror(errno));
+}
+
+/* Checks that an open file is a regular file of ours and strips group and
+ * other permissions from it. */
 static int fix_mode(int fd, const char *path)
 {
     struct stat sb;
@@ -72,6 +84,9 @@ static int fix_mode(int fd, const char *path)
         return ls_error(LS_EIO, "cannot stat %s: %s", path, strerror(errno));
     if (!S_ISREG(sb.st_mode))
         return ls_error(LS_EIO, "%s is not a regular file", path);
+    if (sb.st_uid != geteuid())
+        return ls_error(LS_EIO, "%s belongs to uid %ld, not to this user (uid %ld)", path,
+                        (long)sb.st_uid, (long)geteuid());
     if ((sb.st_mode & 077) != 0 && fchmod(fd, sb.st_mode & 0700) != 0)
         return ls_error(LS_EIO, "cannot restrict the permissions of %s: %s", path, strerror(errno));
     return 0;
@@ -87,7 +102,7 @@ static int fix_mode_if_exists(const char *path, const char *suffix)
     fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         if (errno != ENOENT)
-            err = ls_error(LS_EIO, "cannot open %s: %s", p, strerror(errno));
+            err = open_error(p);
         goto done;
     }
     err = fix_mode(fd, p);
@@ -306,9 +321,9 @@ static int prepare_file(struct ls_ledger *l)
     int fd;
     int err;
 
-    fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
-        return ls_error(LS_EIO, "cannot open ledger %s: %s", l->path, strerror(errno));
+        return open_error(l->path);
     err = fix_mode(fd, l->path);
     close(fd);
     if (!err)

@@ -166,6 +166,36 @@ static void test_wal_files_narrowed(void **state)
     free(wal);
 }
 
+/* A pre-planted symbolic link at the ledger, its -wal or its -shm is
+ * refused (not followed, its target untouched), with a message naming it. */
+static void test_symlinks_refused(void **state)
+{
+    struct fix *f = *state;
+    static const char *const suffixes[] = {"-wal", "-shm", ""};
+    char *target = ls_xasprintf("%s/target", f->dir);
+    struct ls_ledger *l = NULL;
+    size_t i;
+
+    ls_ledger_close(f->l);
+    f->l = NULL;
+    write_file(target, "precious", 8, 0644);
+    for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        char *p = ls_xasprintf("%s%s", f->path, suffixes[i]);
+
+        if (!*suffixes[i])
+            assert_int_equal(unlink(p), 0);
+        assert_int_equal(symlink(target, p), 0);
+        assert_int_equal(open_path(f->path, 0, &l), LS_EIO);
+        assert_null(l);
+        assert_non_null(strstr(ls_error_last(), p));
+        assert_non_null(strstr(ls_error_last(), "symbolic link"));
+        assert_int_equal(file_mode(target), 0644); /* not chmodded through the link */
+        assert_int_equal(unlink(p), 0);
+        free(p);
+    }
+    free(target);
+}
+
 static void test_lock(void **state)
 {
     struct fix *f = *state;
@@ -1508,6 +1538,7 @@ int main(void)
         cmocka_unit_test(test_ls_ledger__lock_record),
         cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_files_narrowed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_symlinks_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_newest_backfill, setup, teardown),
