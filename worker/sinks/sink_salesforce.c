@@ -4,9 +4,9 @@
 #include "ls_crm.h"
 #include "ls_log.h"
 #include "ls_mapping.h"
+#include "ls_oauth.h"
 #include "ls_sink.h"
 
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,8 +204,8 @@ struct sf {
     long batch;
     long limit_pause_s;
     int limit_streak;
-    char *token;    /* access token; NULL when none */
-    char *instance; /* API host */
+    struct ls_oauth oauth;
+    char *instance; /* API host; NULL until the first token */
     char limit_info[128];
     int64_t api_used, api_limit; /* api-usage=used/limit of the last answer */
     int api_known;
@@ -230,21 +230,17 @@ static void sf_free(struct sf *s)
     free(s->instance_override);
     free(s->api_version);
     free(s->client_id);
-    if (s->client_secret)
-        OPENSSL_cleanse(s->client_secret, strlen(s->client_secret));
-    free(s->client_secret);
+    ls_secret_free(s->client_secret);
     free(s->username);
-    if (s->private_key)
-        OPENSSL_cleanse(s->private_key, strlen(s->private_key));
-    free(s->private_key);
+    ls_secret_free(s->private_key);
     free(s->audience);
     free(s->ext_field);
-    if (s->token)
-        OPENSSL_cleanse(s->token, strlen(s->token));
-    free(s->token);
+    ls_oauth_dispose(&s->oauth);
     free(s->instance);
     free(s);
 }
+
+static int fetch_token(void *ctx, void *arg, struct ls_oauth_token *out);
 
 static int sf_create(const char *arg, const struct ls_config *cfg, void **ctx)
 {
@@ -333,6 +329,7 @@ static int sf_create(const char *arg, const struct ls_config *cfg, void **ctx)
     if (rc)
         goto done;
     ls_crm_http_stop_grace(s->http, cfg->stop_grace_seconds);
+    ls_oauth_init(&s->oauth, fetch_token, s, 0);
     *ctx = s;
     s = NULL;
 done:
@@ -344,14 +341,6 @@ done:
 static void sf_destroy(void *ctx)
 {
     sf_free(ctx);
-}
-
-static void drop_token(struct sf *s)
-{
-    if (s->token)
-        OPENSSL_cleanse(s->token, strlen(s->token));
-    free(s->token);
-    s->token = NULL;
 }
 
 static void note_limits(struct sf *s, const struct ls_crm_resp *resp)
@@ -380,45 +369,106 @@ static int sf_usage(void *ctx, struct ls_sink_usage *out)
     return 1;
 }
 
-/* Fetches a token. 0, or fills *r (FATAL auth on refusal, RETRY otherwise). */
-static int fetch_token(struct sf *s, struct ls_sink_result *r)
+/* The token request's form: the JWT bearer grant with a fresh assertion,
+ * or client credentials. NULL with *r filled. */
+static char *token_form(struct sf *s, struct ls_sink_result *r)
 {
-    struct ls_crm_resp resp;
-    const char *hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
-                          "Accept: application/json", NULL};
-    char *form = NULL, *e1 = NULL, *e2 = NULL, *assertion = NULL;
-    json_t *j = NULL;
-    const char *tok, *inst;
-    int rc;
+    struct ls_oauth_grant g = {
+        LS_OAUTH_CLIENT_CREDENTIALS, s->client_id, s->client_secret, NULL, NULL, NULL};
+    char *assertion = NULL, *form;
 
-    memset(&resp, 0, sizeof(resp));
-    memset(r, 0, sizeof(*r));
-    r->retry_after_ms = -1;
-    drop_token(s);
     if (s->jwt) {
         int64_t now = ls_now_ms() / 1000;
         json_t *h = json_pack("{s:s}", "alg", "RS256");
         json_t *c = json_pack("{s:s,s:s,s:s,s:I}", "iss", s->client_id, "sub", s->username, "aud",
                               s->audience, "exp", (json_int_t)(now + 180));
+        int rc = ls_jwt_rs256(h, c, s->private_key, &assertion);
 
-        rc = ls_jwt_rs256(h, c, s->private_key, &assertion);
         json_decref(h);
         json_decref(c);
         if (rc) {
             r->outcome = LS_SINK_FATAL;
             snprintf(r->error, sizeof(r->error), "JWT assertion: %.280s", ls_error_last());
-            goto done;
+            return NULL;
         }
-        e1 = ls_crm_escape(assertion);
-        form = ls_xasprintf("grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Ajwt-bearer"
-                            "&assertion=%s",
-                            e1);
-    } else {
-        e1 = ls_crm_escape(s->client_id);
-        e2 = ls_crm_escape(s->client_secret);
-        form = ls_xasprintf("grant_type=client_credentials&client_id=%s&client_secret=%s", e1, e2);
+        memset(&g, 0, sizeof(g));
+        g.type = LS_OAUTH_JWT_BEARER;
+        g.assertion = assertion;
     }
+    form = ls_oauth_form(&g);
+    free(assertion);
+    return form;
+}
+
+/* Fills *r for a token endpoint that did not hand out a token. */
+static void token_refusal(const struct sf *s, const struct ls_crm_resp *resp,
+                          struct ls_sink_result *r)
+{
+    char code[64], msg[200];
+
+    if (resp->status == 0) {
+        r->outcome = resp->tls_config ? LS_SINK_FATAL : LS_SINK_RETRY;
+        snprintf(r->error, sizeof(r->error), "token endpoint unreachable: %.200s%s",
+                 resp->transport,
+                 resp->tls_config ? " (check the URL and LEADSYNC_SALESFORCE_CA_FILE)" : "");
+        return;
+    }
+    first_error(resp->body, resp->len, code, sizeof(code), msg, sizeof(msg));
+    r->status = resp->status;
+    if (resp->status >= 500 || resp->status == 429 || resp->status == 408) {
+        r->outcome = LS_SINK_RETRY;
+    } else {
+        r->outcome = LS_SINK_FATAL;
+        r->auth = 1;
+    }
+    snprintf(r->error, sizeof(r->error),
+             "the token endpoint refused the %s (HTTP %d %.60s: %.180s)",
+             s->jwt ? "JWT assertion" : "client credentials", resp->status, code, msg);
+}
+
+/* Takes the token answer: the token, and the instance the API calls go to. */
+static int token_answer(struct sf *s, const struct ls_crm_resp *resp, struct ls_oauth_token *out,
+                        struct ls_sink_result *r)
+{
+    char *inst = NULL;
+
+    if (ls_oauth_parse(resp->body, resp->len, ls_now_ms(), out, "instance_url", &inst) != LS_OK ||
+        (!s->instance_override && !inst)) {
+        ls_secret_free(out->value);
+        out->value = NULL;
+        free(inst);
+        r->outcome = LS_SINK_RETRY;
+        r->status = resp->status;
+        snprintf(r->error, sizeof(r->error), "the token answer lacks access_token or instance_url");
+        return LS_EPARSE;
+    }
+    free(s->instance);
+    s->instance = s->instance_override ? ls_xstrdup(s->instance_override) : strip_slash(inst);
+    free(inst);
+    LS_DEBUG(COMP, "token obtained (%s)", s->jwt ? "jwt bearer" : "client credentials");
+    return LS_OK;
+}
+
+/* The ls_oauth fetch: one token from the token endpoint. arg: the
+ * struct ls_sink_result filled on failure. */
+static int fetch_token(void *ctx, void *arg, struct ls_oauth_token *out)
+{
+    static const char *const hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
+                                       "Accept: application/json", NULL};
+    struct sf *s = ctx;
+    struct ls_sink_result *r = arg;
+    struct ls_crm_resp resp;
+    char *form;
+    int rc;
+
+    memset(&resp, 0, sizeof(resp));
+    memset(r, 0, sizeof(*r));
+    r->retry_after_ms = -1;
+    form = token_form(s, r);
+    if (!form)
+        return LS_EAUTH;
     rc = ls_crm_request(s->http, "POST", s->token_url, hdrs, form, strlen(form), &resp);
+    ls_secret_free(form);
     if (rc) {
         r->outcome = LS_SINK_RETRY;
         snprintf(r->error, sizeof(r->error), "token request: %.280s", ls_error_last());
@@ -430,55 +480,13 @@ static int fetch_token(struct sf *s, struct ls_sink_result *r)
         rc = LS_EUNAVAIL;
         goto done;
     }
-    if (resp.status == 0) {
-        r->outcome = resp.tls_config ? LS_SINK_FATAL : LS_SINK_RETRY;
-        snprintf(r->error, sizeof(r->error), "token endpoint unreachable: %.200s%s", resp.transport,
-                 resp.tls_config ? " (check the URL and LEADSYNC_SALESFORCE_CA_FILE)" : "");
-        rc = LS_EUNAVAIL;
-        goto done;
-    }
     if (resp.status != 200) {
-        char code[64], msg[200];
-
-        first_error(resp.body, resp.len, code, sizeof(code), msg, sizeof(msg));
-        r->status = resp.status;
-        if (resp.status >= 500 || resp.status == 429 || resp.status == 408) {
-            r->outcome = LS_SINK_RETRY;
-        } else {
-            r->outcome = LS_SINK_FATAL;
-            r->auth = 1;
-        }
-        snprintf(r->error, sizeof(r->error),
-                 "the token endpoint refused the %s (HTTP %d %.60s: %.180s)",
-                 s->jwt ? "JWT assertion" : "client credentials", resp.status, code, msg);
-        rc = LS_EAUTH;
+        token_refusal(s, &resp, r);
+        rc = resp.status ? LS_EAUTH : LS_EUNAVAIL;
         goto done;
     }
-    j = json_loadb(resp.body, resp.len, 0, NULL);
-    tok = json_string_value(json_object_get(j, "access_token"));
-    inst = json_string_value(json_object_get(j, "instance_url"));
-    if (!tok || !*tok || (!s->instance_override && (!inst || !*inst))) {
-        r->outcome = LS_SINK_RETRY;
-        r->status = resp.status;
-        snprintf(r->error, sizeof(r->error), "the token answer lacks access_token or instance_url");
-        rc = LS_EPARSE;
-        goto done;
-    }
-    s->token = ls_xstrdup(tok);
-    free(s->instance);
-    s->instance = s->instance_override ? ls_xstrdup(s->instance_override) : strip_slash(inst);
-    LS_DEBUG(COMP, "token obtained (%s)", s->jwt ? "jwt bearer" : "client credentials");
-    rc = LS_OK;
+    rc = token_answer(s, &resp, out, r);
 done:
-    json_decref(j);
-    if (e2)
-        OPENSSL_cleanse(e2, strlen(e2));
-    if (form)
-        OPENSSL_cleanse(form, strlen(form));
-    free(form);
-    free(e1);
-    free(e2);
-    free(assertion);
     ls_crm_resp_dispose(&resp);
     return rc;
 }
@@ -491,42 +499,29 @@ done:
 static int sf_call(struct sf *s, const char *method, const char *path, const char *body,
                    struct ls_crm_resp *resp, struct ls_sink_result *fail)
 {
-    int tries, rc;
+    static const char *const hdrs[] = {"Accept: application/json",
+                                       "Content-Type: application/json; charset=UTF-8", NULL};
+    struct ls_crm_req req = {method,    NULL, hdrs, body, body ? strlen(body) : 0,
+                             &s->oauth, fail, NULL};
+    const char *token;
+    char *url = NULL;
+    int rc;
 
+    memset(fail, 0, sizeof(*fail));
     memset(resp, 0, sizeof(*resp));
-    for (tries = 0; tries < 2; tries++) {
-        char auth[4096], *url;
-        const char *hdrs[] = {auth, "Accept: application/json",
-                              "Content-Type: application/json; charset=UTF-8", NULL};
-
-        if (!s->token && fetch_token(s, fail) != LS_OK)
-            return -1;
-        if (snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s->token) >=
-            (int)sizeof(auth)) {
-            memset(fail, 0, sizeof(*fail));
-            fail->outcome = LS_SINK_FATAL;
-            snprintf(fail->error, sizeof(fail->error), "the access token is too long");
-            return -1;
-        }
-        url = ls_xasprintf("%s/services/data/%s%s", s->instance, s->api_version, path);
-        rc = ls_crm_request(s->http, method, url, hdrs, body, body ? strlen(body) : 0, resp);
-        free(url);
-        OPENSSL_cleanse(auth, sizeof(auth));
-        if (rc) {
-            memset(fail, 0, sizeof(*fail));
-            fail->outcome = LS_SINK_RETRY;
-            fail->retry_after_ms = -1;
-            snprintf(fail->error, sizeof(fail->error), "%.300s", ls_error_last());
-            return -1;
-        }
+    /* The instance comes with the token: fetch one before the URL is made. */
+    if (!s->instance && (rc = ls_oauth_get(&s->oauth, fail, &token)) != LS_OK)
+        goto done;
+    url = ls_xasprintf("%s/services/data/%s%s", s->instance, s->api_version, path);
+    req.url = url;
+    rc = ls_crm_call(s->http, &req, resp);
+    if (rc == LS_OK)
         note_limits(s, resp);
-        if (resp->status != 401 || tries == 1)
-            break;
-        LS_INFO(COMP, "session expired or invalid: fetching a new token");
-        drop_token(s);
-        ls_crm_resp_dispose(resp);
-    }
-    return 0;
+done:
+    free(url);
+    if (rc)
+        ls_crm_call_failed(rc, fail);
+    return rc ? -1 : 0;
 }
 
 /* Result of a finished response (transport failures included). */
