@@ -2,10 +2,10 @@
 #include "ls_crm.h"
 #include "ls_log.h"
 #include "ls_mapping.h"
+#include "ls_oauth.h"
 #include "ls_marketo.h"
 #include "ls_sink.h"
 
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,8 +287,7 @@ struct mkto {
     char *partition;
     long batch;
     long throttle_s;
-    char *token;         /* NULL when none */
-    int64_t token_until; /* unix ms; 0 = unknown */
+    struct ls_oauth oauth;
 };
 
 static char *strip_slash(const char *s)
@@ -300,28 +299,17 @@ static char *strip_slash(const char *s)
     return ls_xstrndup(s, n);
 }
 
-static void drop_token(struct mkto *s)
-{
-    if (s->token)
-        OPENSSL_cleanse(s->token, strlen(s->token));
-    free(s->token);
-    s->token = NULL;
-    s->token_until = 0;
-}
-
 static void mkto_free(struct mkto *s)
 {
     if (!s)
         return;
-    drop_token(s);
+    ls_oauth_dispose(&s->oauth);
     ls_crm_http_free(s->http);
     ls_mapping_free(s->map);
     free(s->token_url);
     free(s->leads_url);
     free(s->client_id);
-    if (s->client_secret)
-        OPENSSL_cleanse(s->client_secret, strlen(s->client_secret));
-    free(s->client_secret);
+    ls_secret_free(s->client_secret);
     free(s->lookup);
     free(s->partition);
     free(s);
@@ -331,6 +319,8 @@ static int set(const char *v)
 {
     return v && *v;
 }
+
+static int fetch_token(void *ctx, void *arg, struct ls_oauth_token *out);
 
 static int mkto_create(const char *arg, const struct ls_config *cfg, void **ctx)
 {
@@ -376,6 +366,7 @@ static int mkto_create(const char *arg, const struct ls_config *cfg, void **ctx)
     if (rc)
         goto done;
     ls_crm_http_stop_grace(s->http, cfg->stop_grace_seconds);
+    ls_oauth_init(&s->oauth, fetch_token, s, 0);
     *ctx = s;
     s = NULL;
 done:
@@ -389,19 +380,22 @@ static void mkto_destroy(void *ctx)
     mkto_free(ctx);
 }
 
-/* Fetches a token. 0, or fills *r (FATAL auth on refusal, RETRY otherwise). */
-static int fetch_token(struct mkto *s, struct ls_sink_result *r)
+/* The ls_oauth fetch: one token from the identity service. arg: the
+ * struct ls_sink_result filled on failure (FATAL auth on refusal, RETRY
+ * otherwise). */
+static int fetch_token(void *ctx, void *arg, struct ls_oauth_token *out)
 {
     static const char *const hdrs[] = {"Accept: application/json", NULL};
+    struct mkto *s = ctx;
+    struct ls_sink_result *r = arg;
     struct ls_crm_resp resp;
-    char *id = NULL, *sec = NULL, *url = NULL, *tok = NULL;
+    char *id = NULL, *sec = NULL, *url = NULL;
     long exp = -1;
     int rc = LS_ERROR;
 
     memset(&resp, 0, sizeof(resp));
     memset(r, 0, sizeof(*r));
     r->retry_after_ms = -1;
-    drop_token(s);
     id = ls_crm_escape(s->client_id);
     sec = ls_crm_escape(s->client_secret);
     /* Adobe documents the identity call as a GET with the client id and
@@ -436,37 +430,30 @@ static int fetch_token(struct mkto *s, struct ls_sink_result *r)
                  resp.status, ex);
         goto done;
     }
-    if (resp.status != 200 || ls_mkto_parse_token(resp.body, resp.len, &tok, &exp) != LS_OK) {
+    if (resp.status != 200 ||
+        ls_mkto_parse_token(resp.body, resp.len, &out->value, &exp) != LS_OK) {
         r->outcome = resp.status == 404 ? LS_SINK_FATAL : LS_SINK_RETRY;
         snprintf(r->error, sizeof(r->error), "identity service answered HTTP %d without a token%s",
                  resp.status, resp.status == 404 ? " (check LEADSYNC_MARKETO_BASE_URL)" : "");
         goto done;
     }
-    s->token = tok;
-    tok = NULL;
-    s->token_until = exp > 0 ? ls_now_ms() + exp * 1000 : 0;
+    out->expires_ms = exp > 0 ? ls_now_ms() + exp * 1000 : 0;
     LS_DEBUG(COMP, "token obtained (expires in %ld s)", exp);
     rc = LS_OK;
 done:
-    if (sec)
-        OPENSSL_cleanse(sec, strlen(sec));
-    if (url)
-        OPENSSL_cleanse(url, strlen(url));
+    ls_secret_free(sec);
+    ls_secret_free(url);
     free(id);
-    free(sec);
-    free(url);
-    free(tok);
     ls_crm_resp_dispose(&resp);
     return rc;
 }
 
-static int token_ready(struct mkto *s, struct ls_sink_result *r)
+/* ls_crm_call's refusal test: HTTP 401, or errors 601/602 in a 200 answer. */
+static int token_refused(const struct ls_crm_resp *resp)
 {
-    if (s->token && s->token_until && ls_now_ms() >= s->token_until)
-        drop_token(s); /* expired: Marketo hands out a new one now */
-    if (s->token)
-        return LS_OK;
-    return fetch_token(s, r);
+    struct ls_sink_result one;
+
+    return ls_mkto_classify(resp->status, resp->body, resp->len, 1, 0, &one) == LS_MKTO_TOKEN;
 }
 
 static void not_sent(struct ls_sink_result *r)
@@ -481,7 +468,8 @@ static void not_sent(struct ls_sink_result *r)
 
 /*
  * One sync call for k records (recs, borrowed) on behalf of res[0..k).
- * Handles the token (one fresh token on 601/602). Returns the signal.
+ * ls_crm_call handles the token (one fresh token on 601/602). Returns the
+ * signal.
  */
 static enum ls_mkto_signal sync_call(struct mkto *s, json_t *const *recs, size_t k, int update_only,
                                      struct ls_sink_result *res)
@@ -489,11 +477,16 @@ static enum ls_mkto_signal sync_call(struct mkto *s, json_t *const *recs, size_t
     json_t *doc = NULL, *input = json_array();
     char *body = NULL;
     enum ls_mkto_signal sig = LS_MKTO_NONE;
+    static const char *const hdrs[] = {"Content-Type: application/json", "Accept: application/json",
+                                       NULL};
+    struct ls_sink_result tr;
+    struct ls_crm_req req = {"POST", s->leads_url, hdrs, NULL, 0, &s->oauth, &tr, token_refused};
     struct ls_crm_resp resp;
-    int tries;
     size_t i;
+    int rc;
 
     memset(&resp, 0, sizeof(resp));
+    memset(&tr, 0, sizeof(tr));
     for (i = 0; i < k; i++)
         json_array_append(input, recs[i]);
     doc = json_pack("{s:s, s:s, s:o}", "action", update_only ? "updateOnly" : "createOrUpdate",
@@ -506,58 +499,35 @@ static enum ls_mkto_signal sync_call(struct mkto *s, json_t *const *recs, size_t
         set_all(res, k, LS_SINK_REJECT, 0, 0, "the records do not serialize as JSON");
         goto done;
     }
-    for (tries = 0; tries < 2; tries++) {
-        struct ls_sink_result tr;
-        char auth[4200];
-        const char *hdrs[4];
-
-        if (token_ready(s, &tr) != LS_OK) {
-            for (i = 0; i < k; i++)
-                res[i] = tr;
-            sig = LS_MKTO_NONE;
-            goto done;
-        }
-        if ((size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s->token) >=
-            sizeof(auth)) {
-            set_all(res, k, LS_SINK_FATAL, 0, 1, "the access token is too long");
-            goto done;
-        }
-        hdrs[0] = auth;
-        hdrs[1] = "Content-Type: application/json";
-        hdrs[2] = "Accept: application/json";
-        hdrs[3] = NULL;
-        ls_crm_resp_dispose(&resp);
-        if (ls_crm_request(s->http, "POST", s->leads_url, hdrs, body, strlen(body), &resp) !=
-            LS_OK) {
-            OPENSSL_cleanse(auth, sizeof(auth));
-            set_all(res, k, LS_SINK_RETRY, 0, 0, ls_error_last());
-            goto done;
-        }
-        OPENSSL_cleanse(auth, sizeof(auth));
-        if (resp.stopped) {
-            for (i = 0; i < k; i++)
-                ls_crm_stopped_result(&res[i]);
-            goto done;
-        }
-        if (resp.status == 0) {
-            char m[300];
-
-            snprintf(m, sizeof(m), "Marketo unreachable: %.250s", resp.transport);
-            set_all(res, k, resp.tls_config ? LS_SINK_FATAL : LS_SINK_RETRY, 0, 0, m);
-            goto done;
-        }
-        sig = ls_mkto_classify(resp.status, resp.body, resp.len, k, update_only, res);
-        if (sig != LS_MKTO_TOKEN)
-            goto done;
-        LS_INFO(COMP, "access token invalid or expired: fetching a new one");
-        drop_token(s);
+    req.body = body;
+    req.len = strlen(body);
+    if ((rc = ls_crm_call(s->http, &req, &resp)) != LS_OK) {
+        ls_crm_call_failed(rc, &tr);
+        for (i = 0; i < k; i++)
+            res[i] = tr;
+        goto done;
     }
-    /* A fresh token was refused too. */
-    for (i = 0; i < k; i++) {
-        res[i].outcome = LS_SINK_FATAL;
-        res[i].auth = 1;
+    if (resp.stopped) {
+        for (i = 0; i < k; i++)
+            ls_crm_stopped_result(&res[i]);
+        goto done;
     }
-    sig = LS_MKTO_NONE;
+    if (resp.status == 0) {
+        char m[300];
+
+        snprintf(m, sizeof(m), "Marketo unreachable: %.250s", resp.transport);
+        set_all(res, k, resp.tls_config ? LS_SINK_FATAL : LS_SINK_RETRY, 0, 0, m);
+        goto done;
+    }
+    sig = ls_mkto_classify(resp.status, resp.body, resp.len, k, update_only, res);
+    if (resp.auth_refused) {
+        /* A fresh token was refused too. */
+        for (i = 0; i < k; i++) {
+            res[i].outcome = LS_SINK_FATAL;
+            res[i].auth = 1;
+        }
+        sig = LS_MKTO_NONE;
+    }
 done:
     json_decref(input);
     json_decref(doc);
@@ -666,9 +636,10 @@ static int mkto_check(void *ctx, char *msg, size_t msglen)
 {
     struct mkto *s = ctx;
     struct ls_sink_result r;
+    const char *token;
 
-    drop_token(s);
-    if (fetch_token(s, &r) != LS_OK) {
+    ls_oauth_invalidate(&s->oauth);
+    if (ls_oauth_get(&s->oauth, &r, &token) != LS_OK) {
         snprintf(msg, msglen, "%s", r.error);
         return r.outcome == LS_SINK_FATAL ? (r.auth ? LS_EAUTH : LS_ECONFIG) : LS_EUNAVAIL;
     }

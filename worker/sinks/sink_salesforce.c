@@ -242,6 +242,22 @@ static void sf_free(struct sf *s)
 
 static int fetch_token(void *ctx, void *arg, struct ls_oauth_token *out);
 
+/* Fails at start, not at the first lead, on a key that cannot sign. */
+static int probe_key(const char *key_pem)
+{
+    json_t *h = json_pack("{s:s}", "alg", "RS256"), *c = json_pack("{s:s}", "iss", "x");
+    char *probe = NULL;
+    int rc = ls_jwt_rs256(h, c, key_pem, &probe);
+
+    json_decref(h);
+    json_decref(c);
+    free(probe);
+    if (rc)
+        return ls_error(LS_ECONFIG, "sink salesforce: LEADSYNC_SALESFORCE_PRIVATE_KEY: %s",
+                        ls_error_last());
+    return LS_OK;
+}
+
 static int sf_create(const char *arg, const struct ls_config *cfg, void **ctx)
 {
     struct sf *s = ls_xcalloc(1, sizeof(*s));
@@ -299,21 +315,8 @@ static int sf_create(const char *arg, const struct ls_config *cfg, void **ctx)
     s->batch = cfg->salesforce_batch > 0 ? cfg->salesforce_batch : 200;
     s->limit_pause_s =
         cfg->salesforce_limit_pause_seconds > 0 ? cfg->salesforce_limit_pause_seconds : 300;
-    if (s->jwt) {
-        /* Fail at start, not at the first lead, on a key that cannot sign. */
-        json_t *h = json_pack("{s:s}", "alg", "RS256"), *c = json_pack("{s:s}", "iss", "x");
-        char *probe = NULL;
-
-        rc = ls_jwt_rs256(h, c, s->private_key, &probe);
-        json_decref(h);
-        json_decref(c);
-        free(probe);
-        if (rc) {
-            rc = ls_error(LS_ECONFIG, "sink salesforce: LEADSYNC_SALESFORCE_PRIVATE_KEY: %s",
-                          ls_error_last());
-            goto done;
-        }
-    }
+    if (s->jwt && (rc = probe_key(s->private_key)) != LS_OK)
+        goto done;
     rc = ls_mapping_load("salesforce", cfg->salesforce_mapping, &s->map);
     if (rc)
         goto done;
