@@ -116,6 +116,7 @@ struct ls_config {
     char *hubspot_base_url;
     char *hubspot_token;
     char *hubspot_id_property;
+    char *hubspot_offers_property;
     char *hubspot_mapping;
     char *hubspot_ca_file;
     long hubspot_batch;

@@ -8,9 +8,21 @@
  *            the token was revoked or rotated; 403 (missing scopes) too.
  *   upsert   POST <base>/crm/v3/objects/contacts/batch/upsert with up to
  *            LEADSYNC_HUBSPOT_BATCH (100) inputs {"idProperty","id",
- *            "properties"}, keyed on LEADSYNC_HUBSPOT_ID_PROPERTY: "email"
- *            (the contact's e-mail, lower-cased) or a custom unique property,
- *            which then receives the leadId. An id occurs once per call.
+ *            "properties"}, one contact per person: keyed on the e-mail
+ *            (lower-cased) - HubSpot deduplicates contacts by e-mail, so a
+ *            person's second offer keyed otherwise would be refused as
+ *            "Contact already exists". A custom LEADSYNC_HUBSPOT_ID_PROPERTY
+ *            (a unique property) receives the lead id of the contact's first
+ *            lead, and keys the leads that have no e-mail. An id occurs once
+ *            per call.
+ *   offers   LEADSYNC_HUBSPOT_OFFERS_PROPERTY names a contact property
+ *            (multiple checkboxes, or text) that lists every offer the person
+ *            asked about, ";"-separated (HubSpot's multiple-checkbox form).
+ *            HubSpot overwrites a value with what is sent and documents no
+ *            way to add to it, so the sink reads it first: POST .../contacts/
+ *            batch/read by the same idProperty, the union with each lead's
+ *            offerId, then the upsert. The union is idempotent: a retry, or a
+ *            kill -9 between read and write, sends the same list again.
  *   DNC      the e-mail address is opted out of all e-mail through the
  *            subscription preferences API (POST <base>/communication-
  *            preferences/v4/statuses/{email}/unsubscribe-all?channel=EMAIL,
@@ -41,12 +53,37 @@
 #include <stdint.h>
 
 /*
- * The batch input of a lead object: {"idProperty": id_property, "id": ...,
- * "properties": {...}}. *key is the id (e-mail lower-cased), malloc'd.
- * Returns 0, or LS_EINVAL when the lead has no id value (no e-mail).
+ * The batch input of a lead object: {"idProperty": "email", "id": the
+ * e-mail lower-cased, "properties": {...}}; with a custom id_property the
+ * properties carry it (the leadId), and a lead without an e-mail is keyed
+ * on it. *key is the id, malloc'd. Returns 0, or LS_EINVAL when the lead
+ * has no id value (no e-mail, and id_property is "email").
  */
 LS_NODISCARD int ls_hs_input(const struct ls_mapping *m, const json_t *lead,
                              const char *id_property, json_t **out, char **key);
+
+/* The ";"-separated list existing (NULL or "": empty) with offer added
+ * unless it is in it already. malloc'd. */
+char *ls_hs_offers_union(const char *existing, const char *offer);
+
+/*
+ * The modify step of the read-modify-write: found is the contact's
+ * properties as batch/read returned them (NULL: no contact yet). Sets the
+ * input's offers_prop (when not NULL) to the union of found's list and offer
+ * (skipped when offer is empty); a custom id_prop the contact already has a
+ * value for is left out (a unique value never moves).
+ */
+void ls_hs_merge(json_t *input, const json_t *found, const char *offers_prop, const char *offer,
+                 const char *id_prop);
+
+/*
+ * The contacts of a batch/read answer (200 or 207) matched to ids[0..n) by
+ * their id_property value (no case): found[i] a new reference to the
+ * contact's properties, or NULL when HubSpot has none. Returns 0, or
+ * LS_EPARSE when the body is not a batch answer.
+ */
+LS_NODISCARD int ls_hs_read_found(const char *body, size_t len, const char *id_property,
+                                  const char *const *ids, size_t n, json_t **found);
 
 enum ls_hs_signal {
     LS_HS_NONE = 0,

@@ -21,7 +21,8 @@ int ls_hs_input(const struct ls_mapping *m, const json_t *lead, const char *id_p
 {
     json_t *props = NULL, *v;
     char *id = NULL;
-    int email = strcmp(id_property, "email") == 0;
+    const char *lid = json_string_value(json_object_get(lead, "leadId"));
+    int custom = strcmp(id_property, "email") != 0;
     int rc;
 
     *out = NULL;
@@ -29,27 +30,103 @@ int ls_hs_input(const struct ls_mapping *m, const json_t *lead, const char *id_p
     rc = ls_mapping_apply(m, lead, &props);
     if (rc)
         return rc;
-    if (email) {
-        v = json_object_get(props, "email");
-        if (json_is_string(v))
-            id = ls_crm_lower_trim(json_string_value(v));
+    v = json_object_get(props, "email");
+    if (json_is_string(v))
+        id = ls_crm_lower_trim(json_string_value(v));
+    if (custom && lid && *lid)
+        json_object_set_new(props, id_property, json_string(lid));
+    if (custom && (!id || !*id) && lid && *lid) {
+        free(id);
+        id = ls_xstrdup(lid); /* no e-mail: keyed on the custom property */
     } else {
-        const char *lid = json_string_value(json_object_get(lead, "leadId"));
-
-        if (lid && *lid) {
-            id = ls_xstrdup(lid);
-            json_object_set_new(props, id_property, json_string(lid));
-        }
+        id_property = "email";
     }
     if (!id || !*id) {
         free(id);
         json_decref(props);
         return ls_error(LS_EINVAL, "no %s to key the contact on (idProperty %s)",
-                        email ? "e-mail" : "lead id", id_property);
+                        custom ? "e-mail or lead id" : "e-mail", id_property);
     }
     *out = json_pack("{s:s, s:s, s:o}", "idProperty", id_property, "id", id, "properties", props);
     *key = id;
     return *out ? LS_OK : ls_error(LS_ENOMEM, "out of memory");
+}
+
+/* 1 when the ";"-separated list has item (surrounding blanks ignored). */
+static int list_has(const char *list, const char *item)
+{
+    size_t n = strlen(item);
+
+    while (list && *list) {
+        const char *end = strchr(list, ';');
+        size_t len = end ? (size_t)(end - list) : strlen(list);
+
+        while (len && (*list == ' ' || *list == '\t')) {
+            list++;
+            len--;
+        }
+        while (len && (list[len - 1] == ' ' || list[len - 1] == '\t'))
+            len--;
+        if (len == n && strncmp(list, item, n) == 0)
+            return 1;
+        list = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+char *ls_hs_offers_union(const char *existing, const char *offer)
+{
+    if (!existing || !*existing)
+        return ls_xstrdup(offer);
+    if (!*offer || list_has(existing, offer))
+        return ls_xstrdup(existing);
+    return ls_xasprintf("%s;%s", existing, offer);
+}
+
+void ls_hs_merge(json_t *input, const json_t *found, const char *offers_prop, const char *offer,
+                 const char *id_prop)
+{
+    json_t *props = json_object_get(input, "properties");
+    const char *had;
+
+    if (offers_prop && offer && *offer) {
+        char *all =
+            ls_hs_offers_union(json_string_value(json_object_get(found, offers_prop)), offer);
+
+        json_object_set_new(props, offers_prop, json_string(all));
+        free(all);
+    }
+    had = json_string_value(json_object_get(found, id_prop));
+    if (strcmp(id_prop, "email") != 0 && had && *had &&
+        strcmp(json_string_value(json_object_get(input, "idProperty")), id_prop) != 0)
+        json_object_del(props, id_prop);
+}
+
+int ls_hs_read_found(const char *body, size_t len, const char *id_property, const char *const *ids,
+                     size_t n, json_t **found)
+{
+    json_t *doc = json_loadb(body ? body : "", len, 0, NULL), *res, *r;
+    size_t i, j;
+
+    for (i = 0; i < n; i++)
+        found[i] = NULL;
+    res = json_object_get(doc, "results");
+    if (!json_is_array(res)) {
+        json_decref(doc);
+        return ls_error(LS_EPARSE, "HubSpot batch/read answer without results");
+    }
+    json_array_foreach(res, j, r)
+    {
+        json_t *props = json_object_get(r, "properties");
+        const char *v = json_string_value(json_object_get(props, id_property));
+
+        for (i = 0; v && i < n; i++) {
+            if (!found[i] && strcasecmp(ids[i], v) == 0)
+                found[i] = json_incref(props);
+        }
+    }
+    json_decref(doc);
+    return LS_OK;
 }
 
 static void set_all(struct ls_sink_result *res, size_t n, enum ls_outcome o, int status, int auth,
@@ -204,8 +281,10 @@ struct hs {
     char *update_url;
     char *check_url;
     char *optout_url; /* <base>/communication-preferences/v4/statuses/ */
+    char *read_url;
     char *token;
     char *id_property;
+    char *offers_property; /* NULL: offers are not recorded */
     long batch;
 };
 
@@ -223,6 +302,8 @@ static void hs_free(struct hs *s)
         OPENSSL_cleanse(s->token, strlen(s->token));
     free(s->token);
     free(s->id_property);
+    free(s->offers_property);
+    free(s->read_url);
     free(s);
 }
 
@@ -249,9 +330,14 @@ static int hs_create(const char *arg, const struct ls_config *cfg, void **ctx)
         goto done;
     }
     if (!cfg->hubspot_id_property || !*cfg->hubspot_id_property ||
-        strpbrk(cfg->hubspot_id_property, "\"\\/?# ")) {
+        strpbrk(cfg->hubspot_id_property, "\"\\/?#; ")) {
         rc = ls_error(LS_ECONFIG, "sink hubspot: LEADSYNC_HUBSPOT_ID_PROPERTY must be a property "
                                   "name");
+        goto done;
+    }
+    if (cfg->hubspot_offers_property && strpbrk(cfg->hubspot_offers_property, "\"\\/?#; ")) {
+        rc = ls_error(LS_ECONFIG, "sink hubspot: LEADSYNC_HUBSPOT_OFFERS_PROPERTY must be a "
+                                  "property name");
         goto done;
     }
     base = ls_xstrdup(cfg->hubspot_base_url && *cfg->hubspot_base_url ? cfg->hubspot_base_url
@@ -264,7 +350,10 @@ static int hs_create(const char *arg, const struct ls_config *cfg, void **ctx)
     s->check_url = ls_xasprintf("%s/crm/v3/objects/contacts?limit=1", base);
     s->optout_url = ls_xasprintf("%s/communication-preferences/v4/statuses/", base);
     s->token = ls_xstrdup(cfg->hubspot_token);
+    s->read_url = ls_xasprintf("%s/crm/v3/objects/contacts/batch/read", base);
     s->id_property = ls_xstrdup(cfg->hubspot_id_property);
+    if (cfg->hubspot_offers_property && *cfg->hubspot_offers_property)
+        s->offers_property = ls_xstrdup(cfg->hubspot_offers_property);
     s->batch = cfg->hubspot_batch > 0 ? cfg->hubspot_batch : 100;
     rc = ls_mapping_load("hubspot", cfg->hubspot_mapping, &s->map);
     if (rc)
@@ -299,6 +388,25 @@ static int hs_request(struct hs *s, const char *method, const char *url, const c
     return rc;
 }
 
+/* 1 when resp is an HTTP answer; else fills res[0..k) (not sent on a stop,
+ * retried when HubSpot is unreachable, fatal on TLS or URL trouble). */
+static int answered(const struct ls_crm_resp *resp, struct ls_sink_result *res, size_t k)
+{
+    char m[300];
+    size_t i;
+
+    if (resp->stopped) {
+        for (i = 0; i < k; i++)
+            ls_crm_stopped_result(&res[i]);
+        return 0;
+    }
+    if (resp->status != 0)
+        return 1;
+    snprintf(m, sizeof(m), "HubSpot unreachable: %.250s", resp->transport);
+    set_all(res, k, resp->tls_config ? LS_SINK_FATAL : LS_SINK_RETRY, 0, 0, 0, m);
+    return 0;
+}
+
 /* One batch call of k inputs. Returns the signal; fills res and *pause_ms. */
 static enum ls_hs_signal batch_call(struct hs *s, json_t *const *inputs, const char *const *ids,
                                     size_t k, int update_only, struct ls_sink_result *res,
@@ -324,25 +432,80 @@ static enum ls_hs_signal batch_call(struct hs *s, json_t *const *inputs, const c
         set_all(res, k, LS_SINK_RETRY, 0, 0, 0, ls_error_last());
         goto done;
     }
-    if (resp.stopped) {
-        for (i = 0; i < k; i++)
-            ls_crm_stopped_result(&res[i]);
-        goto done;
-    }
-    if (resp.status == 0) {
-        char m[300];
-
-        snprintf(m, sizeof(m), "HubSpot unreachable: %.250s", resp.transport);
-        set_all(res, k, resp.tls_config ? LS_SINK_FATAL : LS_SINK_RETRY, 0, 0, 0, m);
-        goto done;
-    }
-    sig = ls_hs_classify(resp.status, resp.retry_after_ms, resp.body, resp.len, ids, k, update_only,
-                         ls_now_ms(), res, pause_ms);
+    if (answered(&resp, res, k))
+        sig = ls_hs_classify(resp.status, resp.retry_after_ms, resp.body, resp.len, ids, k,
+                             update_only, ls_now_ms(), res, pause_ms);
 done:
     json_decref(doc);
     free(body);
     ls_crm_resp_dispose(&resp);
     return sig;
+}
+
+/* The batch/read request body for k inputs keyed on idp. malloc'd. */
+static char *read_body(const struct hs *s, const char *idp, const char *const *ids, size_t k)
+{
+    json_t *in = json_array(), *props = json_array(), *doc;
+    char *body;
+    size_t i;
+
+    for (i = 0; i < k; i++)
+        json_array_append_new(in, json_pack("{s:s}", "id", ids[i]));
+    json_array_append_new(props, json_string(idp));
+    if (s->offers_property)
+        json_array_append_new(props, json_string(s->offers_property));
+    if (strcmp(s->id_property, idp) != 0)
+        json_array_append_new(props, json_string(s->id_property));
+    doc = json_pack("{s:s, s:o, s:o}", "idProperty", idp, "inputs", in, "properties", props);
+    body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    return body;
+}
+
+/*
+ * The read of the read-modify-write: the contacts of k upsert inputs (keyed
+ * on one idProperty) read back and merged into the inputs (ls_hs_merge).
+ * Returns 1 when the upsert may go; else 0 with res[0..k) and *sig filled.
+ */
+static int read_merge(struct hs *s, json_t *const *inputs, const char *const *ids,
+                      const char *const *offers, size_t k, struct ls_sink_result *res,
+                      long *pause_ms, enum ls_hs_signal *sig)
+{
+    const char *idp = json_string_value(json_object_get(inputs[0], "idProperty"));
+    json_t **found = ls_xcalloc(k, sizeof(*found));
+    char *body = read_body(s, idp, ids, k);
+    struct ls_crm_resp resp;
+    size_t i;
+    int ok = 0;
+
+    memset(&resp, 0, sizeof(resp));
+    *sig = LS_HS_NONE;
+    if (!body || hs_request(s, "POST", s->read_url, body, &resp) != LS_OK) {
+        set_all(res, k, LS_SINK_RETRY, 0, 0, 0, body ? ls_error_last() : "out of memory");
+    } else if (answered(&resp, res, k) && (resp.status == 200 || resp.status == 207)) {
+        ok = ls_hs_read_found(resp.body, resp.len, idp, ids, k, found) == LS_OK;
+        if (!ok)
+            set_all(res, k, LS_SINK_RETRY, resp.status, 0, 0, ls_error_last());
+    } else if (resp.status) {
+        /* 404 OBJECT_NOT_FOUND (none of them exists yet) classifies as OK */
+        *sig = ls_hs_classify(resp.status, resp.retry_after_ms, resp.body, resp.len, ids, k, 1,
+                              ls_now_ms(), res, pause_ms);
+        ok = *sig == LS_HS_NONE && res[0].outcome == LS_SINK_OK;
+        if (*sig == LS_HS_SINGLE || res[0].outcome == LS_SINK_REJECT)
+            set_all(res, k, LS_SINK_FATAL, resp.status, 0, 0,
+                    "HubSpot refused to read contacts back (batch/read) for the offers list; "
+                    "check LEADSYNC_HUBSPOT_ID_PROPERTY and LEADSYNC_HUBSPOT_OFFERS_PROPERTY");
+        if (*sig == LS_HS_SINGLE)
+            *sig = LS_HS_NONE;
+    }
+    for (i = 0; ok && i < k; i++)
+        ls_hs_merge(inputs[i], found[i], s->offers_property, offers[i], s->id_property);
+    for (i = 0; i < k; i++)
+        json_decref(found[i]);
+    free(found);
+    free(body);
+    ls_crm_resp_dispose(&resp);
+    return ok;
 }
 
 static int is_dnc_item(const struct ls_sink_item *it)
@@ -460,89 +623,135 @@ static int halting(const struct ls_sink_result *r)
     return r->outcome == LS_SINK_FATAL || (r->outcome == LS_SINK_RETRY && r->throttled);
 }
 
+/* One deliver() call's work: every item's input, and the chunk in hand. */
+struct work {
+    const struct ls_sink_item *items;
+    size_t n;
+    json_t **inputs;
+    char **keys;
+    int *todo;
+    size_t *idx; /* the chunk: items[idx[j]] */
+    json_t **chunk;
+    const char **cids;
+    const char **offers;
+    struct ls_sink_result *cres;
+};
+
+static const char *input_id_property(const json_t *input)
+{
+    return json_string_value(json_object_get(input, "idProperty"));
+}
+
+/* The next chunk: one kind per call (upsert or DNC update) and one
+ * idProperty, each id once, in order. Returns its size; *dnc its kind. */
+static size_t pick_chunk(const struct hs *s, struct work *w, int *dnc)
+{
+    size_t i, j, k = 0, first = w->n;
+
+    for (i = 0; i < w->n && k < (size_t)s->batch; i++) {
+        int dup = 0;
+
+        if (!w->todo[i])
+            continue;
+        if (first == w->n) {
+            first = i;
+            *dnc = is_dnc_item(&w->items[i]);
+        } else if (is_dnc_item(&w->items[i]) != *dnc ||
+                   strcmp(input_id_property(w->inputs[i]), input_id_property(w->inputs[first])) !=
+                       0) {
+            continue;
+        }
+        for (j = 0; j < k && !dup; j++)
+            dup = strcasecmp(w->cids[j], w->keys[i]) == 0;
+        if (dup)
+            continue;
+        w->idx[k] = i;
+        w->cids[k] = w->keys[i];
+        w->offers[k] = json_string_value(json_object_get(w->items[i].lead, "offerId"));
+        w->chunk[k++] = w->inputs[i];
+    }
+    return k;
+}
+
+/* Sends one chunk (reading the contacts back first when the upsert must
+ * merge into them) and settles its items. Returns 1 when the batch halts. */
+static int send_chunk(struct hs *s, struct work *w, size_t k, int dnc,
+                      struct ls_sink_result *results)
+{
+    long pause_ms = -1;
+    enum ls_hs_signal sig = LS_HS_NONE;
+    int halt = 0, merge = !dnc && (s->offers_property || strcmp(s->id_property, "email") != 0);
+    size_t j;
+
+    if (!merge || read_merge(s, w->chunk, w->cids, w->offers, k, w->cres, &pause_ms, &sig))
+        sig = bisect_call(s, w->chunk, w->cids, k, dnc, w->cres, &pause_ms);
+    for (j = 0; j < k; j++) {
+        struct ls_sink_result *r = &results[w->idx[j]];
+
+        *r = w->cres[j];
+        if (sig == LS_HS_PAUSE)
+            r->retry_after_ms = pause_ms;
+        w->todo[w->idx[j]] = 0;
+        if (r->outcome == LS_SINK_OK && dnc && r->error[0])
+            LS_INFO(COMP, "lead %s is do-not-contact and not in HubSpot: nothing created",
+                    w->items[w->idx[j]].lead_id);
+        halt |= halting(r);
+    }
+    if (sig == LS_HS_PAUSE)
+        LS_WARN(COMP, "HubSpot throttled (HTTP %d): sink paused %ld ms", w->cres[0].status,
+                pause_ms);
+    return halt;
+}
+
 static int hs_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
                       struct ls_sink_result *results)
 {
     struct hs *s = ctx;
-    size_t cap = n ? n : 1;
-    json_t **inputs = ls_xcalloc(cap, sizeof(*inputs));
-    char **keys = ls_xcalloc(cap, sizeof(*keys));
-    int *todo = ls_xcalloc(cap, sizeof(*todo));
-    size_t *idx = ls_xcalloc(cap, sizeof(*idx));
-    json_t **chunk = ls_xcalloc(cap, sizeof(*chunk));
-    const char **cids = ls_xcalloc(cap, sizeof(*cids));
-    struct ls_sink_result *cres = ls_xcalloc(cap, sizeof(*cres));
-    size_t left = 0, i, j;
+    size_t cap = n ? n : 1, left = 0, i;
+    struct work w = {items,
+                     n,
+                     ls_xcalloc(cap, sizeof(json_t *)),
+                     ls_xcalloc(cap, sizeof(char *)),
+                     ls_xcalloc(cap, sizeof(int)),
+                     ls_xcalloc(cap, sizeof(size_t)),
+                     ls_xcalloc(cap, sizeof(json_t *)),
+                     ls_xcalloc(cap, sizeof(char *)),
+                     ls_xcalloc(cap, sizeof(char *)),
+                     ls_xcalloc(cap, sizeof(struct ls_sink_result))};
     int halt = 0;
 
     for (i = 0; i < n; i++) {
         not_sent(&results[i]);
-        if (ls_hs_input(s->map, items[i].lead, s->id_property, &inputs[i], &keys[i]) != LS_OK) {
+        if (ls_hs_input(s->map, items[i].lead, s->id_property, &w.inputs[i], &w.keys[i]) != LS_OK) {
             memset(&results[i], 0, sizeof(results[i]));
             results[i].outcome = LS_SINK_REJECT;
             results[i].retry_after_ms = -1;
             snprintf(results[i].error, sizeof(results[i].error), "%s", ls_error_last());
             continue;
         }
-        todo[i] = 1;
+        w.todo[i] = 1;
         left++;
     }
-    left -= opt_out_all(s, items, n, todo, results, &halt);
+    left -= opt_out_all(s, items, n, w.todo, results, &halt);
     while (left && !halt) {
-        size_t k = 0, first = n;
         int dnc = 0;
-        long pause_ms = -1;
-        enum ls_hs_signal sig;
+        size_t k = pick_chunk(s, &w, &dnc);
 
-        /* One kind per call (upsert or DNC update), each id once, in order. */
-        for (i = 0; i < n && k < (size_t)s->batch; i++) {
-            int dup = 0;
-
-            if (!todo[i])
-                continue;
-            if (first == n) {
-                first = i;
-                dnc = is_dnc_item(&items[i]);
-            } else if (is_dnc_item(&items[i]) != dnc) {
-                continue;
-            }
-            for (j = 0; j < k && !dup; j++)
-                dup = strcasecmp(cids[j], keys[i]) == 0;
-            if (dup)
-                continue;
-            idx[k] = i;
-            cids[k] = keys[i];
-            chunk[k++] = inputs[i];
-        }
-        sig = bisect_call(s, chunk, cids, k, dnc, cres, &pause_ms);
-        for (j = 0; j < k; j++) {
-            struct ls_sink_result *r = &results[idx[j]];
-
-            *r = cres[j];
-            if (sig == LS_HS_PAUSE)
-                r->retry_after_ms = pause_ms;
-            todo[idx[j]] = 0;
-            left--;
-            if (r->outcome == LS_SINK_OK && dnc && r->error[0])
-                LS_INFO(COMP, "lead %s is do-not-contact and not in HubSpot: nothing created",
-                        items[idx[j]].lead_id);
-            halt |= halting(r);
-        }
-        if (sig == LS_HS_PAUSE)
-            LS_WARN(COMP, "HubSpot throttled (HTTP %d): sink paused %ld ms", cres[0].status,
-                    pause_ms);
+        halt = send_chunk(s, &w, k, dnc, results);
+        left -= k;
     }
     for (i = 0; i < n; i++) {
-        json_decref(inputs[i]);
-        free(keys[i]);
+        json_decref(w.inputs[i]);
+        free(w.keys[i]);
     }
-    free(inputs);
-    free(keys);
-    free(todo);
-    free(idx);
-    free(chunk);
-    free(cids);
-    free(cres);
+    free(w.inputs);
+    free(w.keys);
+    free(w.todo);
+    free(w.idx);
+    free(w.chunk);
+    free(w.cids);
+    free(w.offers);
+    free(w.cres);
     return LS_OK;
 }
 
@@ -573,7 +782,11 @@ static int hs_check(void *ctx, char *msg, size_t msglen)
         rc = r.outcome == LS_SINK_FATAL ? (r.auth ? LS_EAUTH : LS_ECONFIG) : LS_EUNAVAIL;
         goto done;
     }
-    snprintf(msg, msglen, "token ok, contacts keyed on %s", s->id_property);
+    snprintf(msg, msglen, "token ok, one contact per e-mail%s%s%s%s",
+             strcmp(s->id_property, "email") ? ", lead id in " : "",
+             strcmp(s->id_property, "email") ? s->id_property : "",
+             s->offers_property ? ", offers in " : "",
+             s->offers_property ? s->offers_property : "");
 done:
     ls_crm_resp_dispose(&resp);
     return rc;
@@ -587,7 +800,9 @@ static const struct ls_conf_entry conf_entries[] = {
     {"LEADSYNC_HUBSPOT_TOKEN", LS_CONF_STRING, NULL, LS_CONF_AT(hubspot_token), LS_CONF_SECRET, 0, 0, NULL,
      "HubSpot private-app (static) access token with crm.objects.contacts.read/write", NULL},
     {"LEADSYNC_HUBSPOT_ID_PROPERTY", LS_CONF_STRING, "email", LS_CONF_AT(hubspot_id_property), 0, 0, 0, NULL,
-     "unique contact property the upsert is keyed on (email, or a custom unique property that receives the lead id)", NULL},
+     "email, or a custom unique contact property that receives the lead id of the person's first lead (contacts are one per person, keyed on the e-mail; the custom property keys leads without one)", NULL},
+    {"LEADSYNC_HUBSPOT_OFFERS_PROPERTY", LS_CONF_STRING, NULL, LS_CONF_AT(hubspot_offers_property), 0, 0, 0, NULL,
+     "contact property (multiple checkboxes or text) listing every offer the person asked about, ;-separated; empty: not recorded", NULL},
     {"LEADSYNC_HUBSPOT_MAPPING", LS_CONF_STRING, NULL, LS_CONF_AT(hubspot_mapping), 0, 0, 0, NULL,
      "JSON file extending the built-in HubSpot field mapping", NULL},
     {"LEADSYNC_HUBSPOT_CA_FILE", LS_CONF_STRING, NULL, LS_CONF_AT(hubspot_ca_file), 0, 0, 0, NULL,
