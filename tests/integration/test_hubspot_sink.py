@@ -10,6 +10,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import aztable  # noqa: E402
 import crmtest  # noqa: E402
 
 TOKEN = "pat-na1-Secret-1234"
@@ -151,6 +152,47 @@ class HubSpotSink(crmtest.CrmCase):
         self.assertNotIn("Revoked-77", p.stdout + p.stderr)
         self.run_worker("run", "--once", check=0)
         self.assertEqual(len(hs.state()["contacts"]), 2)
+
+    def offer_row(self, i, email, offer, action="PLT"):
+        return aztable.marketplace_row("11:2F01:2F2026", "o%06d" % i, email, action=action,
+                                       offer=offer)
+
+    def one_contact_per_person(self, id_property):
+        """Two people, one asking about two offers (two leads), then a third
+        offer and a repeat: one contact each, every offer listed once."""
+        hs = self.start()
+        self.env["LEADSYNC_HUBSPOT_OFFERS_PROPERTY"] = "marketplace_offers"
+        if id_property:
+            self.env["LEADSYNC_HUBSPOT_ID_PROPERTY"] = id_property
+        self.put([self.offer_row(0, "ada@example.com", "contoso.crm"),
+                  self.offer_row(1, " Ada@Example.COM", "contoso.erp"),
+                  self.offer_row(2, "bob@example.com", "contoso.crm")])
+        self.run_worker("run", "--once", check=0)
+        self.put([self.offer_row(3, "ada@example.com", "contoso.bi"),
+                  self.offer_row(4, "ada@example.com", "contoso.crm", action="INS")])
+        self.run_worker("run", "--once", check=0)
+        c = hs.state()["contacts"]
+        self.assertEqual(sorted(c), ["email:ada@example.com", "email:bob@example.com"])
+        ada = c["email:ada@example.com"]["properties"]
+        self.assertEqual(sorted(ada["marketplace_offers"].split(";")),
+                         ["contoso.bi", "contoso.crm", "contoso.erp"])
+        self.assertEqual(c["email:bob@example.com"]["properties"]["marketplace_offers"],
+                         "contoso.crm")
+        s = self.sink_stats("hubspot")
+        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (5, 0, 0))
+        reads = self.calls("/batch/read")
+        self.assertTrue(reads, "the offers list was written without reading it first")
+        return c
+
+    def test_custom_id_property_one_contact_per_person_every_offer(self):
+        c = self.one_contact_per_person("marketplace_lead_id")
+        # the first lead's id stays on the contact (a unique value never moves)
+        ada = c["email:ada@example.com"]
+        first = ada["history"][0]["marketplace_lead_id"]
+        self.assertEqual(ada["properties"]["marketplace_lead_id"], first)
+
+    def test_email_id_property_records_every_offer(self):
+        self.one_contact_per_person(None)
 
 
 if __name__ == "__main__":

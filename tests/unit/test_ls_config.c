@@ -63,7 +63,7 @@ static void test_ls_config__sink_sections(void **state)
     assert_true(i > nsink && nsink >= 40);
     /* ... and the loader finds them like any other key */
     assert_non_null(ls_sink_lookup("hubspot"));
-    assert_int_equal(ls_sink_lookup("hubspot")->nconf, 6);
+    assert_int_equal(ls_sink_lookup("hubspot")->nconf, 7);
     assert_int_equal(ls_sink_lookup("jsonl")->nconf, 0);
 }
 

@@ -155,8 +155,11 @@ static void test_hs__input(void **state)
         json_object_get(props, "hs_email_optout")); /* read-only in HubSpot: never written */
     json_decref(in);
     free(key);
+    /* A custom unique property: still one contact per e-mail (HubSpot
+     * deduplicates by it); the property carries the lead id. */
     assert_int_equal(ls_hs_input(m, l, "marketplace_lead_id", &in, &key), 0);
-    assert_string_equal(key, "3f9c0a7d51e2b846");
+    assert_string_equal(key, "ada@example.com");
+    assert_string_equal(json_string_value(json_object_get(in, "idProperty")), "email");
     assert_string_equal(json_string_value(json_object_get(json_object_get(in, "properties"),
                                                           "marketplace_lead_id")),
                         "3f9c0a7d51e2b846");
@@ -165,8 +168,71 @@ static void test_hs__input(void **state)
     json_decref(l);
     l = lead("", 0);
     assert_int_equal(ls_hs_input(m, l, "email", &in, &key), LS_EINVAL);
+    /* No e-mail: keyed on the custom property. */
+    assert_int_equal(ls_hs_input(m, l, "marketplace_lead_id", &in, &key), 0);
+    assert_string_equal(key, "3f9c0a7d51e2b846");
+    assert_string_equal(json_string_value(json_object_get(in, "idProperty")),
+                        "marketplace_lead_id");
+    json_decref(in);
+    free(key);
     json_decref(l);
     ls_mapping_free(m);
+}
+
+static void test_hs__offers_union(void **state)
+{
+    char *u;
+
+    (void)state;
+    u = ls_hs_offers_union(NULL, "a.crm");
+    assert_string_equal(u, "a.crm");
+    free(u);
+    u = ls_hs_offers_union("a.crm;b.erp", "c.bi");
+    assert_string_equal(u, "a.crm;b.erp;c.bi");
+    free(u);
+    /* idempotent: a retry sends the same list */
+    u = ls_hs_offers_union("a.crm; c.bi ;b.erp", "c.bi");
+    assert_string_equal(u, "a.crm; c.bi ;b.erp");
+    free(u);
+    u = ls_hs_offers_union("a.crm", "a.crm.x"); /* whole items, not prefixes */
+    assert_string_equal(u, "a.crm;a.crm.x");
+    free(u);
+    u = ls_hs_offers_union("a.crm", "");
+    assert_string_equal(u, "a.crm");
+    free(u);
+}
+
+static void test_hs__read_and_merge(void **state)
+{
+    const char *ids[] = {"ada@example.com", "bob@example.com", "cy@example.com"};
+    const char *ans = "{\"status\":\"COMPLETE\",\"results\":[{\"id\":\"7\",\"properties\":{"
+                      "\"email\":\"Bob@Example.com\",\"offers\":\"x.crm;y.erp\",\"lid\":\"L1\","
+                      "\"hs_object_id\":\"7\"}},{\"id\":\"8\",\"properties\":{\"email\":"
+                      "\"ada@example.com\"}}],\"errors\":[{\"category\":\"OBJECT_NOT_FOUND\","
+                      "\"context\":{\"ids\":[\"cy@example.com\"]}}]}";
+    json_t *found[3], *in;
+    size_t i;
+
+    (void)state;
+    assert_int_equal(ls_hs_read_found(ans, strlen(ans), "email", ids, 3, found), 0);
+    assert_non_null(found[0]);
+    assert_non_null(found[1]);
+    assert_null(found[2]);
+    in = json_pack("{s:s, s:s, s:{s:s, s:s}}", "idProperty", "email", "id", ids[1], "properties",
+                   "email", ids[1], "lid", "L2");
+    ls_hs_merge(in, found[1], "offers", "y.erp", "lid");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(in, "properties"), "offers")),
+        "x.crm;y.erp");
+    /* the contact keeps the lead id it has: a unique value never moves */
+    assert_null(json_object_get(json_object_get(in, "properties"), "lid"));
+    ls_hs_merge(in, found[2], "offers", "z.bi", "lid"); /* a new contact */
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(in, "properties"), "offers")), "z.bi");
+    json_decref(in);
+    for (i = 0; i < 3; i++)
+        json_decref(found[i]);
+    assert_int_equal(ls_hs_read_found("{}", 2, "email", ids, 3, found), LS_EPARSE);
 }
 
 static void test_hs__classify(void **state)
@@ -275,7 +341,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mkto__record),          cmocka_unit_test(test_mkto__classify),
         cmocka_unit_test(test_mkto__quota_and_token), cmocka_unit_test(test_hs__input),
-        cmocka_unit_test(test_hs__classify),          cmocka_unit_test(test_w2l__form_and_classify),
+        cmocka_unit_test(test_hs__classify),          cmocka_unit_test(test_hs__offers_union),
+        cmocka_unit_test(test_hs__read_and_merge),    cmocka_unit_test(test_w2l__form_and_classify),
         cmocka_unit_test(test_w2l__day_and_count),
     };
     return lst_run_group(tests, NULL, NULL);
