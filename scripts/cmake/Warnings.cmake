@@ -11,7 +11,7 @@ function(ls_warnings target)
 endfunction()
 
 # ls_warnings plus -Wconversion, for the modules that build clean with it:
-# azure/ and schema/. worker/ is clean too but not yet held to it.
+# azure/, schema/ and worker/ (every module of the program).
 function(ls_warnings_strict target)
     ls_warnings(${target})
     target_compile_options(${target} PRIVATE -Wconversion)
