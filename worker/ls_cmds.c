@@ -64,9 +64,6 @@ static void failed(const char *what, int code, const char *msg)
 int ls_cmd_check(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code)
 {
     struct azt_client *client = NULL;
-    struct azt_iter *it = NULL;
-    struct azt_page *page = NULL;
-    struct azt_query q = {0};
     struct ls_sink *sinks = NULL;
     size_t nsinks = 0, i;
     int64_t t0;
@@ -83,13 +80,10 @@ int ls_cmd_check(const struct ls_config *cfg, const struct ls_cmd_args *a, int *
     }
     printf("config: ok (table %s, ledger %s, sinks %s)\n", cfg->table, cfg->state, cfg->sinks);
 
-    q.top = 1;
     t0 = ls_mono_ms();
-    rc = azt_query_open(client, cfg->table, &q, &it);
-    if (rc == AZT_OK)
-        rc = azt_iter_next(it, &page);
-    if (rc < 0) {
-        worst = ls_table_error(client, cfg->table, rc);
+    rc = ls_table_probe(client, cfg->table);
+    if (rc) {
+        worst = rc;
         failed("table", worst, ls_error_last());
     } else {
         char server[32];
@@ -136,8 +130,6 @@ int ls_cmd_check(const struct ls_config *cfg, const struct ls_cmd_args *a, int *
         *exit_code = ls_exit_code(worst);
 done:
     ls_sinks_destroy(sinks, nsinks);
-    azt_page_free(page);
-    azt_iter_free(it);
     azt_client_destroy(client);
     return rc;
 }
@@ -186,17 +178,58 @@ done:
     return rc;
 }
 
+/* The configured sink `name` means: its id, or its kind when one sink of
+ * that kind is configured. *id malloc'd. LS_EUSAGE naming the configured
+ * sinks when none (or more than one) matches; LS_ECONFIG for a bad list. */
+static int resolve_sink(const struct ls_config *cfg, const char *name, char **id)
+{
+    struct ls_sink_spec *specs = NULL;
+    size_t n = 0, i, kind = 0, at = 0, len = 0;
+    char known[1024] = "";
+    int rc;
+
+    *id = NULL;
+    rc = ls_sink_specs_parse(cfg->sinks, &specs, &n);
+    if (rc)
+        return rc;
+    for (i = 0; i < n; i++) {
+        if (strcmp(specs[i].id, name) == 0) {
+            *id = ls_xstrdup(specs[i].id);
+            goto done;
+        }
+        if (strcmp(specs[i].ops->name, name) == 0 && kind++ == 0)
+            at = i;
+        if (len < sizeof(known))
+            len += (size_t)snprintf(known + len, sizeof(known) - len, "%s%s", i ? ", " : "",
+                                    specs[i].id);
+    }
+    if (kind == 1)
+        *id = ls_xstrdup(specs[at].id);
+    else
+        rc = ls_error(LS_EUSAGE, "--sink '%s': %s; the configured sinks are: %s", name,
+                      kind ? "more than one sink is of that kind, give its name"
+                           : "no configured sink has that name",
+                      known);
+done:
+    ls_sink_specs_free(specs, n);
+    return rc;
+}
+
 int ls_cmd_retry(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code)
 {
-    const char *sink = a->sink;
+    char *sink = NULL;
     size_t n = 0;
     int rc;
 
     *exit_code = LS_EXIT_OK;
+    /* A sink name is checked before the ledger is touched. */
+    if (a->sink && (rc = resolve_sink(cfg, a->sink, &sink)) != LS_OK)
+        return rc;
     rc = edit_ledger(cfg, EDIT_RETRY_DEAD, sink, 0, &n);
     if (!rc)
         printf("re-queued %zu dead letter%s%s%s; the next run delivers them\n", n,
                n == 1 ? "" : "s", sink ? " of sink " : "", sink ? sink : "");
+    free(sink);
     return rc;
 }
 

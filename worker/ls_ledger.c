@@ -420,11 +420,11 @@ static int check_schema(struct ls_ledger *l, int64_t *out)
     }
     if (l->readonly) {
         if (version == 0)
-            return ls_error(LS_EDB, "ledger %s is empty: run leadsync sync first", l->path);
+            return ls_error(LS_EDB, "ledger %s is empty: run 'leadsync run --once' first", l->path);
         if (version < known)
             return ls_error(LS_EDB,
                             "ledger schema %" PRId64 " of %s is older than this leadsync (%d); "
-                            "run leadsync sync once to upgrade it",
+                            "run 'leadsync run --once' to upgrade it",
                             version, l->path, known);
     }
     *out = version;

@@ -275,116 +275,146 @@ static void log_startup(const struct ls_config *cfg, const struct ls_sink *sinks
             cfg->metrics_addr ? cfg->metrics_addr : "");
 }
 
-int ls_cmd_run(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code)
+/* Everything a run holds, from set-up to tear-down. */
+struct run_env {
+    struct azt_client *client;
+    struct ls_ledger *ledger;
+    struct ls_sink *sinks;
+    size_t nsinks;
+    struct ls_sync_opts so;
+    struct run_ctx r;
+};
+
+static void sync_opts(const struct ls_config *cfg, const struct ls_cmd_args *a,
+                      struct ls_sync_opts *so)
 {
-    struct azt_client *client = NULL;
-    struct ls_ledger *ledger = NULL;
-    struct ls_sink *sinks = NULL;
-    size_t nsinks = 0;
+    so->table = cfg->table;
+    so->overlap_seconds = cfg->overlap_seconds;
+    so->settle_seconds = cfg->settle_seconds;
+    so->page_size = (int)cfg->page_size;
+    so->identity = strcmp(cfg->identity, "row") == 0 ? LS_IDENTITY_ROW : LS_IDENTITY_CUSTOMER_OFFER;
+    so->deliver_test_leads = strcmp(cfg->test_leads, "deliver") == 0;
+    so->since = a->since_iso[0] ? a->since_iso : NULL;
+    so->dry_run = a->dry_run;
+    so->progress_seconds = cfg->progress_seconds;
+    so->max_pages = cfg->window_max_pages;
+    so->max_seconds = cfg->window_max_seconds;
+    so->stop = &ls_stop_requested;
+}
+
+/* Set-up: the ledger, the sinks, the delivery engine and the listener. A
+ * first run asks the table once before it creates the ledger, so a
+ * misnamed table or refused key (78, 77) leaves no file behind. */
+static int run_setup(const struct ls_config *cfg, const struct ls_cmd_args *a, struct run_env *e)
+{
     struct ls_ledger_opts lo = {0};
     struct ls_deliver_opts dopt = {0};
-    struct ls_sync_opts so = {0};
-    struct run_ctx r;
-    struct cycle cy;
+    struct stat sb;
     int rc;
 
-    memset(&r, 0, sizeof(r));
-    *exit_code = LS_EXIT_OK;
-    ls_install_signal_handlers();
-    rc = ls_open_table_client(cfg, &client);
-    if (rc)
-        goto done;
-
-    so.table = cfg->table;
-    so.overlap_seconds = cfg->overlap_seconds;
-    so.settle_seconds = cfg->settle_seconds;
-    so.page_size = (int)cfg->page_size;
-    so.identity = strcmp(cfg->identity, "row") == 0 ? LS_IDENTITY_ROW : LS_IDENTITY_CUSTOMER_OFFER;
-    so.deliver_test_leads = strcmp(cfg->test_leads, "deliver") == 0;
-    so.since = a->since_iso[0] ? a->since_iso : NULL;
-    so.dry_run = a->dry_run;
-    so.progress_seconds = cfg->progress_seconds;
-    so.max_pages = cfg->window_max_pages;
-    so.max_seconds = cfg->window_max_seconds;
-    so.stop = &ls_stop_requested;
-    if (a->dry_run) {
-        rc = dry_run(cfg, client, &so);
-        goto done;
+    if (stat(cfg->state, &sb) != 0) {
+        rc = ls_table_probe(e->client, cfg->table);
+        if (rc && rc != LS_EUNAVAIL) /* an outage: the run records it and retries */
+            return rc;
     }
-
     lo.path = cfg->state;
     lo.wal = strcmp(cfg->journal_mode, "wal") == 0;
-    rc = ls_ledger_open(&lo, &ledger);
+    rc = ls_ledger_open(&lo, &e->ledger);
     if (rc)
-        goto done;
-    rc = ls_sinks_create(cfg, &sinks, &nsinks);
+        return rc;
+    rc = ls_sinks_create(cfg, &e->sinks, &e->nsinks);
     if (rc == LS_OK)
-        rc = ls_sinks_attach(ledger, cfg->sinks);
+        rc = ls_sinks_attach(e->ledger, cfg->sinks);
     if (rc)
-        goto done;
+        return rc;
     dopt.max_attempts = (int)cfg->delivery_max_attempts;
     dopt.backoff_base_ms = cfg->delivery_backoff_base_ms;
     dopt.backoff_cap_ms = cfg->delivery_backoff_cap_ms;
     dopt.batch = (size_t)cfg->delivery_batch;
     dopt.max_wait_ms = a->once ? cfg->once_max_wait_seconds * 1000 : 0;
     dopt.stop = &ls_stop_requested;
-    rc = ls_deliverer_create(ledger, sinks, nsinks, &dopt, &r.deliverer);
+    rc = ls_deliverer_create(e->ledger, e->sinks, e->nsinks, &dopt, &e->r.deliverer);
     if (rc)
-        goto done;
-    so.after_page = deliver_between_pages;
-    so.after_page_ctx = &r;
-    rc = ls_ops_start(cfg, !a->once, &r.ops);
-    if (rc)
-        goto done;
-    if (!a->once)
-        log_startup(cfg, sinks, nsinks);
+        return rc;
+    e->so.after_page = deliver_between_pages;
+    e->so.after_page_ctx = &e->r;
+    rc = ls_ops_start(cfg, !a->once, &e->r.ops);
+    if (rc == LS_OK && !a->once)
+        log_startup(cfg, e->sinks, e->nsinks);
+    return rc;
+}
+
+/* The cycles: one for --once, until a signal for the daemon. */
+static int run_loop(const struct ls_config *cfg, const struct ls_cmd_args *a, struct run_env *e,
+                    int *exit_code)
+{
+    struct run_ctx *r = &e->r;
+    struct cycle cy;
+    int rc;
 
     for (;;) {
-        rc = run_cycle(client, ledger, sinks, nsinks, &so, &r, a->once, &cy);
+        rc = run_cycle(e->client, e->ledger, e->sinks, e->nsinks, &e->so, r, a->once, &cy);
         if (rc) /* the ledger failed: nothing can be recorded, stop */
-            goto done;
-        so.since = NULL; /* a backfill is one window */
-        if (r.fatal) {
-            /* The message as the sink gave it, not whatever came last. */
-            rc = ls_error(r.fatal_code, "%s", r.fatal_msg[0] ? r.fatal_msg : ls_error_last());
-            *exit_code = cy.exit;
-            goto done;
-        }
+            return rc;
+        e->so.since = NULL; /* a backfill is one window */
+        *exit_code = cy.exit;
+        if (r->fatal) /* the message as the sink gave it, not whatever came last */
+            return ls_error(r->fatal_code, "%s", r->fatal_msg[0] ? r->fatal_msg : ls_error_last());
         if (a->once) {
-            *exit_code = cy.exit;
             if (cy.rc)
-                rc = cy.rc;
-            else if (cy.exit == LS_EXIT_TEMPFAIL)
-                rc = ls_error(LS_EUNAVAIL,
-                              "%lld deliveries are still pending (a sink is unavailable); they "
-                              "go out on the next run",
-                              (long long)r.total.pending);
-            break;
+                return cy.rc;
+            if (cy.exit == LS_EXIT_TEMPFAIL)
+                return ls_error(LS_EUNAVAIL,
+                                "%lld deliveries are still pending (a sink is unavailable); "
+                                "they go out on the next run",
+                                (long long)r->total.pending);
+            return LS_OK;
         }
-        if (cy.rc) {
-            /* The daemon keeps going through outages; configuration errors stop it. */
-            if (cy.rc == LS_ECONFIG || cy.rc == LS_EDB) {
-                rc = cy.rc;
-                *exit_code = cy.exit;
-                goto done;
-            }
+        *exit_code = LS_EXIT_OK;
+        /* The daemon keeps going through outages; configuration errors stop it. */
+        if (cy.rc == LS_ECONFIG || cy.rc == LS_EDB) {
+            *exit_code = cy.exit;
+            return cy.rc;
+        }
+        if (cy.rc)
             LS_ERR("run", "poll failed, next try in %lds: %s", cfg->poll_seconds, ls_error_last());
+        if (!ls_stop_requested)
+            daemon_sleep(r, cfg->poll_seconds);
+        if (ls_stop_requested) {
+            LS_INFO("run", "stopped by signal after committing the current batch");
+            return LS_OK;
         }
-        if (ls_stop_requested)
-            break;
-        daemon_sleep(&r, cfg->poll_seconds);
-        if (ls_stop_requested)
-            break;
     }
-    if (ls_stop_requested)
-        LS_INFO("run", "stopped by signal after committing the current batch");
+}
+
+static void run_teardown(struct run_env *e)
+{
+    ls_ops_finish(e->r.ops);
+    ls_deliverer_destroy(e->r.deliverer);
+    ls_sinks_destroy(e->sinks, e->nsinks);
+    ls_ledger_close(e->ledger);
+    azt_client_destroy(e->client);
+}
+
+int ls_cmd_run(const struct ls_config *cfg, const struct ls_cmd_args *a, int *exit_code)
+{
+    struct run_env e;
+    int rc;
+
+    memset(&e, 0, sizeof(e));
+    *exit_code = LS_EXIT_OK;
+    ls_install_signal_handlers();
+    rc = ls_open_table_client(cfg, &e.client);
+    if (rc)
+        goto done;
+    sync_opts(cfg, a, &e.so);
+    if (a->dry_run)
+        rc = dry_run(cfg, e.client, &e.so);
+    else if ((rc = run_setup(cfg, a, &e)) == LS_OK)
+        rc = run_loop(cfg, a, &e, exit_code);
 done:
     if (rc && *exit_code == LS_EXIT_OK)
         *exit_code = ls_exit_code(rc);
-    ls_ops_finish(r.ops);
-    ls_deliverer_destroy(r.deliverer);
-    ls_sinks_destroy(sinks, nsinks);
-    ls_ledger_close(ledger);
-    azt_client_destroy(client);
+    run_teardown(&e);
     return rc;
 }

@@ -164,7 +164,35 @@ int ls_table_error(struct azt_client *client, const char *table, int azt_rc)
                         "%s: check the table endpoint and the network (a later run retries)", msg);
     case AZT_ETHROTTLED:
         return ls_error(LS_EUNAVAIL, "%s: the table service is busy (a later run retries)", msg);
+    case AZT_EHTTP:
+        /* A status leadsync has no meaning for (400 InvalidInput, 405, ...):
+         * a rerun gets the same answer. */
+        return ls_error(LS_ECONFIG,
+                        "%s: the table service refused the request; check that "
+                        "LEADSYNC_CONNECTION_STRING (or LEADSYNC_TABLE_ENDPOINT) names a Table "
+                        "service endpoint and LEADSYNC_TABLE the table",
+                        msg);
     default:
         return ls_from_azt(azt_rc);
     }
+}
+
+int ls_table_probe(struct azt_client *client, const char *table)
+{
+    struct azt_iter *it = NULL;
+    struct azt_page *page = NULL;
+    struct azt_query q = {0};
+    int rc;
+
+    q.top = 1;
+    rc = azt_query_open(client, table, &q, &it);
+    if (rc == AZT_OK)
+        rc = azt_iter_next(it, &page);
+    if (rc < 0)
+        rc = ls_table_error(client, table, rc);
+    else
+        rc = LS_OK;
+    azt_page_free(page);
+    azt_iter_free(it);
+    return rc;
 }

@@ -22,9 +22,14 @@ LS_NODISCARD int ls_open_table_client(const struct ls_config *cfg, struct azt_cl
  * certificate that does not verify are LS_ECONFIG (the message lists the
  * account's tables when the credentials may list them, or names
  * LEADSYNC_TABLE_CA_FILE), refused credentials LS_EAUTH, an unreachable or
- * throttled service LS_EUNAVAIL; the rest as ls_from_azt.
+ * throttled service LS_EUNAVAIL, any other status the service answers
+ * (400 InvalidInput...) LS_ECONFIG naming it; the rest as ls_from_azt.
  */
 int ls_table_error(struct azt_client *client, const char *table, int azt_rc);
+
+/* Reads one row of table: 0 when the table answers, else its error as
+ * ls_table_error classifies it. */
+LS_NODISCARD int ls_table_probe(struct azt_client *client, const char *table);
 
 /* The checks ls_open_table_client makes before any request, for tests:
  * connection string cs (NULL when unset) and table name. */

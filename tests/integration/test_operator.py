@@ -141,6 +141,45 @@ class ExitCodes(whtest.WebhookCase):
     def test_missing_table_is_78_and_lists_the_tables(self):
         line, _ = self.both({"LEADSYNC_TABLE": "MarketplaceLeadz"}, 78,
                             "MarketplaceLeadz not found (LEADSYNC_TABLE)", "the account has: ")
+        # neither check nor the failed first run leaves a ledger or a JSONL file behind
+        self.assertFalse(os.path.exists(self.env["LEADSYNC_STATE"]))
+        self.assertFalse(os.path.exists(self.jsonl))
+
+    def test_check_creates_nothing(self):
+        p = self.run_worker("check", env={"LEADSYNC_SINKS": "jsonl:" + self.jsonl}, check=0)
+        self.assertRegex(p.stdout, r"(?m)^sink jsonl:.*: ok \(.*created on the first delivery\)")
+        self.assertFalse(os.path.exists(self.jsonl))
+        self.assertFalse(os.path.exists(self.env["LEADSYNC_STATE"]))
+        # a directory that cannot take the file is found by check, not by the first delivery
+        p = self.run_worker("check", env={"LEADSYNC_SINKS": "jsonl:" + self.dir + "/no/such.jsonl"})
+        self.assertEqual(p.returncode, 78, p.stdout + p.stderr)
+
+    def test_a_table_status_leadsync_does_not_know_is_78_naming_it(self):
+        import http.server
+        import threading
+
+        class Bad(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = json.dumps({"odata.error": {"code": "InvalidInput", "message": {
+                    "lang": "en-US", "value": "One of the request inputs is not valid."}}}).encode()
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Bad)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.server_close)
+        self.addCleanup(srv.shutdown)
+        cs = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=%s;"
+              "TableEndpoint=http://127.0.0.1:%d/devstoreaccount1;" % (KEY, srv.server_port))
+        self.both({"LEADSYNC_CONNECTION_STRING": cs}, 78, "400", "InvalidInput",
+                  "names a Table service endpoint")
+        self.assertFalse(os.path.exists(self.env["LEADSYNC_STATE"]))
 
     def test_invalid_table_name_is_78_before_any_request(self):
         self.both({"LEADSYNC_TABLE": "marketplace-leads"}, 78,
@@ -275,6 +314,33 @@ class Status(whtest.WebhookCase):
         js = json.loads(p.stdout)
         self.assertEqual(js["rows"], 3)
         self.assertEqual(js["verdict"], "healthy")
+
+
+class Commands(lstest.WorkerCase):
+    def test_retry_sink_is_checked_against_the_configured_sinks_first(self):
+        p = self.run_worker("retry", "--sink", "webhok")
+        self.assertEqual(p.returncode, 64, p.stderr)
+        self.assertIn("--sink 'webhok': no configured sink has that name", p.stderr)
+        self.assertIn("the configured sinks are: jsonl:" + self.jsonl, p.stderr)
+        self.assertFalse(os.path.exists(self.env["LEADSYNC_STATE"]), "retry touched the ledger")
+        p = self.run_worker("retry", "--sink", "x", env={"LEADSYNC_SINKS": "bogus:1"})
+        self.assertEqual(p.returncode, 78, p.stderr)
+        # by its name, or by its kind when one sink is of that kind
+        for name in ("jsonl:" + self.jsonl, "jsonl"):
+            p = self.run_worker("retry", "--sink", name, check=0)
+            self.assertIn("re-queued 0 dead letters of sink jsonl:" + self.jsonl, p.stdout)
+
+    def test_messages_name_commands_that_exist(self):
+        open(self.env["LEADSYNC_STATE"], "w").close()  # an empty file: no schema yet
+        p = self.run_worker("status")
+        self.assertEqual(p.returncode, 74, p.stderr)
+        self.assertIn("run 'leadsync run --once' first", p.stderr)
+        commands = set(COMMANDS) | {"report", "forget", "help"}
+        for m in re.finditer(r"leadsync ([a-z][a-z-]+)", p.stderr + self.run_worker(
+                "--help", check=0).stdout):
+            if m.group(1) in ("test",):  # "leadsync test lead"
+                continue
+            self.assertIn(m.group(1), commands, m.group(0))
 
 
 class Daemon(lstest.WorkerCase):

@@ -85,6 +85,76 @@ static int own_private_file(int fd, const char *path)
     return LS_OK;
 }
 
+/* The directory path is in: "." when it names none. */
+static void dir_of(const char *path, char *out, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (!slash)
+        snprintf(out, cap, ".");
+    else if (slash == path)
+        snprintf(out, cap, "/");
+    else
+        snprintf(out, cap, "%.*s", (int)(slash - path), path);
+}
+
+/* A file that does not exist yet: its directory must take it. */
+static int dir_writable(const char *path)
+{
+    char dir[4096];
+
+    dir_of(path, dir, sizeof(dir));
+    if (access(dir, W_OK | X_OK) != 0)
+        return ls_error(
+            errno == EACCES || errno == ENOENT || errno == ENOTDIR ? LS_ECONFIG : LS_EIO,
+            "jsonl sink: cannot create %s: %s (directory %s)", path, strerror(errno), dir);
+    return LS_OK;
+}
+
+/* The new file's directory entry, made durable with its first lines. */
+static void fsync_dir(const char *path)
+{
+    char dir[4096];
+    int fd;
+
+    dir_of(path, dir, sizeof(dir));
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+/* Opens the file; with create=0 a missing file is not an error (*fd -1).
+ * Leads are personal data: never through a symlink to somewhere else, only
+ * into a regular file of our own, readable by us alone. */
+static int open_file(struct jsonl *j, int create)
+{
+    int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0);
+    int rc;
+
+    j->fd = open(j->path, flags, 0600);
+    if (j->fd < 0 && errno == ENOENT && !create)
+        return LS_OK;
+    if (j->fd < 0)
+        return ls_error(errno == EACCES || errno == ENOENT || errno == EISDIR || errno == ELOOP
+                            ? LS_ECONFIG
+                            : LS_EIO,
+                        "jsonl sink: cannot open %s: %s%s", j->path, strerror(errno),
+                        errno == ELOOP ? " (a symlink is refused)" : "");
+    if (create)
+        fsync_dir(j->path);
+    rc = own_private_file(j->fd, j->path);
+    if (rc) {
+        close(j->fd);
+        j->fd = -1;
+    }
+    return rc;
+}
+
+/* The file is opened here when it exists (its incomplete tail cut off) and
+ * created on the first delivery: `check`, or a run with nothing to write,
+ * leaves no empty file behind. A directory that cannot take it fails now. */
 static int jsonl_create(const char *arg, const struct ls_config *cfg, void **ctx)
 {
     struct jsonl *j = NULL;
@@ -95,21 +165,11 @@ static int jsonl_create(const char *arg, const struct ls_config *cfg, void **ctx
         return ls_error(LS_ECONFIG, "LEADSYNC_SINKS: jsonl needs a path (jsonl:PATH)");
     j = ls_xcalloc(1, sizeof(*j));
     j->path = ls_xstrdup(arg);
-    /* Leads are personal data: never through a symlink to somewhere else,
-     * only into a regular file of our own, readable by us alone. */
-    j->fd = open(j->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (j->fd < 0) {
-        rc = ls_error(errno == EACCES || errno == ENOENT || errno == EISDIR || errno == ELOOP
-                          ? LS_ECONFIG
-                          : LS_EIO,
-                      "jsonl sink: cannot open %s: %s%s", j->path, strerror(errno),
-                      errno == ELOOP ? " (a symlink is refused)" : "");
-        goto done;
-    }
-    rc = own_private_file(j->fd, j->path);
-    if (rc)
-        goto done;
-    rc = cut_partial_tail(j->fd, j->path);
+    rc = open_file(j, 0);
+    if (rc == LS_OK && j->fd < 0)
+        rc = dir_writable(j->path);
+    if (rc == LS_OK && j->fd >= 0)
+        rc = cut_partial_tail(j->fd, j->path);
     if (rc)
         goto done;
     *ctx = j;
@@ -214,6 +274,17 @@ static int jsonl_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
         free(id);
         results[i].outcome = LS_SINK_OK;
     }
+    if (len && j->fd < 0 && (err = open_file(j, 1)) != LS_OK) {
+        free(buf);
+        for (i = 0; i < n; i++) {
+            if (results[i].outcome != LS_SINK_OK)
+                continue;
+            /* a directory gone or not ours stops the sink (78); else retry */
+            results[i].outcome = err == LS_ECONFIG ? LS_SINK_FATAL : LS_SINK_RETRY;
+            snprintf(results[i].error, sizeof(results[i].error), "%s", ls_error_last());
+        }
+        return LS_OK;
+    }
     if (len && ls_crashpoint_due("sink-partial")) {
         /* the crash tests: die in the middle of a line */
         (void)write_all(j->fd, buf, len / 2 + 1);
@@ -244,6 +315,10 @@ static int jsonl_check(void *ctx, char *msg, size_t msglen)
 {
     struct jsonl *j = ctx;
 
+    if (j->fd < 0) {
+        snprintf(msg, msglen, "%s will be created on the first delivery", j->path);
+        return LS_OK;
+    }
     if (access(j->path, W_OK) != 0) {
         snprintf(msg, msglen, "%s is not writable: %s", j->path, strerror(errno));
         return LS_EIO;
