@@ -184,6 +184,9 @@ int ls_table_probe(struct azt_client *client, const char *table)
     struct azt_query q = {0};
     int rc;
 
+    /* a point query for a key no row has: the table answers, nothing is read */
+    q.filter = "PartitionKey eq '' and RowKey eq ''";
+    q.select = "PartitionKey";
     q.top = 1;
     rc = azt_query_open(client, table, &q, &it);
     if (rc == AZT_OK)

@@ -27,7 +27,7 @@ LS_NODISCARD int ls_open_table_client(const struct ls_config *cfg, struct azt_cl
  */
 int ls_table_error(struct azt_client *client, const char *table, int azt_rc);
 
-/* Reads one row of table: 0 when the table answers, else its error as
+/* Asks table for one row (a key no row has): 0 when the table answers, else its error as
  * ls_table_error classifies it. */
 LS_NODISCARD int ls_table_probe(struct azt_client *client, const char *table);
 
