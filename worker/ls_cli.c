@@ -109,7 +109,8 @@ static const struct cli_cmd commands[] = {
         .opts = run_opts,
         .changes = "the ledger (LEADSYNC_STATE, created 0600) and the sinks; --dry-run nothing",
         .example = "leadsync run --once --since 7d",
-        .exits = "0 done; 75 work left for the next run (rerun later); 69 a sink refuses",
+        .exits = "0 done; 75 work left for the next run (rerun later); 69 a sink rejects\n"
+                 "            everything and is paused (fix it, then 'leadsync retry --sink NAME')",
         .check = check_run,
         .run = ls_cmd_run,
     },
@@ -154,8 +155,10 @@ static const struct cli_cmd commands[] = {
         .name = "retry",
         .synopsis = "[--sink NAME]",
         .summary = "re-queue dead letters",
-        .what = "Puts dead letters back in the outbox with their attempts reset; the next run\n"
-                "(or the running daemon) delivers them. Works while the daemon runs.",
+        .what = "Puts dead letters back in the outbox with their attempts reset, and resumes a\n"
+                "sink paused for rejecting everything; the next run (or the running daemon)\n"
+                "delivers them. Works while the daemon runs. NAME: as status names it, or its\n"
+                "kind (webhook) when one sink is of that kind.",
         .opts = retry_opts,
         .changes = "the ledger: dead letters become pending deliveries",
         .example = "leadsync retry --sink webhook",
@@ -215,8 +218,9 @@ static const char exit_codes[] =
     "  0   done; dead letters, if any, are named on the last line and in status\n"
     "  64  usage: an unknown option or a bad value; nothing was touched (fix the command)\n"
     "  65  a sink refused the data (send-test-lead); see the message\n"
-    "  69  a sink is unavailable: paused after rejecting everything, or unreachable\n"
-    "      (send-test-lead); alert, fix the sink; its leads wait in the ledger\n"
+    "  69  a sink is unavailable: paused after rejecting everything (run), or\n"
+    "      unreachable (send-test-lead); alert, fix the sink, then 'leadsync retry\n"
+    "      --sink NAME'; its leads wait in the ledger\n"
     "  70  a bug; report it with the log\n"
     "  74  the ledger cannot be opened, written or trusted; see the named file\n"
     "  75  temporary: table unreachable or throttled, a sink still down, the ledger\n"

@@ -4,6 +4,7 @@
  */
 #include "ls_cmd.h"
 
+#include "ls_deliver.h"
 #include "ls_lead.h"
 #include "ls_ledger.h"
 #include "ls_log.h"
@@ -143,7 +144,33 @@ static int open_writer(const struct ls_config *cfg, struct ls_ledger **out)
 
     lo.path = cfg->state;
     lo.wal = strcmp(cfg->journal_mode, "wal") == 0;
+    lo.share = 1; /* retry and purge work while the daemon runs */
     return ls_ledger_open(&lo, out);
+}
+
+/* retry resumes the sinks the breaker paused (ls_deliver.h): sink, or every
+ * sink when NULL. Prints each. In the caller's transaction. */
+static int resume_breakers(struct ls_ledger *l, const char *sink)
+{
+    char **ids = NULL;
+    size_t n = 0, i;
+    int rc = ls_ledger_sink_ids(l, &ids, &n);
+
+    for (i = 0; rc == LS_OK && i < n; i++) {
+        struct ls_sink_pause p;
+        int found = 0;
+
+        if (sink && strcmp(sink, ids[i]) != 0)
+            continue;
+        rc = ls_ledger_pause_get(l, ids[i], &p, &found);
+        if (rc || !found || !ls_breaker_paused(p.reason))
+            continue;
+        rc = ls_ledger_pause_clear(l, ids[i]);
+        if (rc == LS_OK)
+            printf("resumed sink %s (paused after it %s)\n", ids[i], LS_BREAKER_REASON);
+    }
+    ls_ledger_strings_free(ids, n);
+    return rc;
 }
 
 /* The ledger changes of retry and purge: one call in one transaction. */
@@ -166,6 +193,8 @@ static int edit_ledger(const struct ls_config *cfg, enum ledger_edit what, const
         goto done;
     if (what == EDIT_RETRY_DEAD)
         rc = ls_ledger_retry_dead(l, sink, ls_now_ms(), n);
+    if (what == EDIT_RETRY_DEAD && rc == LS_OK)
+        rc = resume_breakers(l, sink);
     else
         rc = ls_ledger_purge(l, before, n);
     if (rc) {

@@ -57,6 +57,8 @@ static const struct ls_conf_entry core_entries[] = {
      "first retry delay (doubles each attempt, with jitter)", NULL},
     {"LEADSYNC_DELIVERY_BACKOFF_CAP_MS", LS_CONF_INT, "300000", LS_CONF_AT(delivery_backoff_cap_ms), 0, 1, 86400000, NULL,
      "largest retry delay", NULL},
+    {"LEADSYNC_DELIVERY_BREAKER", LS_CONF_INT, "10", LS_CONF_AT(delivery_breaker), 0, 0, 100000, NULL,
+     "rejections of one kind in a row that pause a sink instead of making every lead a dead letter (0 = never)", NULL},
     {"LEADSYNC_DELIVERY_BATCH", LS_CONF_INT, "200", LS_CONF_AT(delivery_batch), 0, 1, 10000, NULL,
      "deliveries taken from the ledger per round", NULL},
     {"LEADSYNC_MAX_IN_FLIGHT", LS_CONF_INT, "16", LS_CONF_AT(max_in_flight), 0, 1, 256, NULL,

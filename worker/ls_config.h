@@ -63,6 +63,7 @@ struct ls_config {
     long delivery_backoff_base_ms;
     long delivery_backoff_cap_ms;
     long delivery_batch;
+    long delivery_breaker;
     long max_in_flight;
     long rate_limit; /* deliveries per second per sink, 0 = unlimited */
     long once_max_wait_seconds;

@@ -11,12 +11,20 @@
 #include <string.h>
 #include <time.h>
 
+/* How long the breaker pauses a sink before one delivery probes it. */
+#define BREAKER_PAUSE_MS (15L * 60 * 1000)
+
 struct sink_state {
     struct ls_sink *sink;
     int64_t paused_until; /* ms; 0 when not paused */
     int pause_recorded;   /* the ledger holds a pause for this sink (ls_ledger_pause_get) */
     int streak;           /* pauses in a row, as recorded */
     int fatal;
+    int breaker;                /* the recorded pause is the breaker's: probe with one delivery */
+    int rejects;                /* rejections of reject_kind in a row */
+    char reject_kind[96];       /* "<status> <error up to its first ':'>" */
+    int tripped;                /* the breaker tripped in this round */
+    char reason[320];           /* the breaker's pause reason */
     char comp[96];              /* log component "sink:<id>" */
     struct ls_sink_usage usage; /* last API usage written to the ledger */
 };
@@ -74,6 +82,8 @@ int ls_deliverer_create(struct ls_ledger *l, struct ls_sink *sinks, size_t nsink
         d->o.batch = 200;
     if (d->o.max_attempts <= 0)
         d->o.max_attempts = 8;
+    if (d->o.breaker_pause_ms <= 0)
+        d->o.breaker_pause_ms = BREAKER_PAUSE_MS;
     d->states = ls_xcalloc(nsinks ? nsinks : 1, sizeof(*d->states));
     d->n = nsinks;
     for (i = 0; i < nsinks; i++) {
@@ -93,6 +103,11 @@ int ls_deliverer_create(struct ls_ledger *l, struct ls_sink *sinks, size_t nsink
             s->paused_until = p.until;
             s->pause_recorded = 1;
             s->streak = p.streak;
+            if (ls_breaker_paused(p.reason)) {
+                s->breaker = 1;
+                snprintf(s->reason, sizeof(s->reason), "%s", p.reason);
+                ls_health_sink_paused(sinks[i].id, p.reason);
+            }
         }
     }
     *out = d;
@@ -105,6 +120,11 @@ void ls_deliverer_destroy(struct ls_deliverer *d)
         return;
     free(d->states);
     free(d);
+}
+
+int ls_breaker_paused(const char *reason)
+{
+    return reason && strncmp(reason, LS_BREAKER_REASON, strlen(LS_BREAKER_REASON)) == 0;
 }
 
 static int stopping(const struct ls_deliverer *d)
@@ -165,6 +185,7 @@ struct round {
     struct ls_delivery *ds;
     struct ls_sink_item *items;
     struct ls_sink_result *res;
+    char *sent; /* 1: the sink answered it (not rejected up front) */
     size_t n;
     int64_t sent_at; /* when deliver() was called; 0 when nothing was sent */
 };
@@ -175,6 +196,7 @@ static void round_free(struct round *r)
         json_decref(r->items[i].lead);
     free(r->items);
     free(r->res);
+    free(r->sent);
     ls_deliveries_free(r->ds, r->n);
     memset(r, 0, sizeof(*r));
 }
@@ -186,9 +208,11 @@ static int load_due(struct ls_deliverer *d, struct sink_state *s, int64_t now, s
     size_t i;
     int rc;
 
-    rc = ls_ledger_pending(d->ledger, s->sink->id, now, d->o.batch, &r->ds, &r->n);
+    /* a sink the breaker paused is probed with one delivery */
+    rc = ls_ledger_pending(d->ledger, s->sink->id, now, s->breaker ? 1 : d->o.batch, &r->ds, &r->n);
     if (rc || r->n == 0)
         return rc;
+    r->sent = ls_xcalloc(r->n, 1);
     r->items = ls_xcalloc(r->n, sizeof(*r->items));
     r->res = ls_xcalloc(r->n, sizeof(*r->res));
     for (i = 0; i < r->n; i++) {
@@ -247,6 +271,7 @@ static void send_due(struct ls_deliverer *d, struct sink_state *s, struct round 
              * an answer reaches a log line, a pause reason or the ledger. */
             ls_redact_inplace(sres[i].error, sizeof(sres[i].error));
             r->res[map[i]] = sres[i];
+            r->sent[map[i]] = 1;
         }
     }
     free(send);
@@ -258,6 +283,7 @@ static void send_due(struct ls_deliverer *d, struct sink_state *s, struct round 
 struct tally {
     int64_t ok, retry, dead, deferred;
     int64_t failed;  /* deferred ones that were sent and answered with a failure */
+    int64_t held;    /* deferred ones the breaker held back (not dead-lettered) */
     long pause_ms;   /* the longest Retry-After among the unavailable answers, -1 none */
     const char *why; /* the answer that paused the sink */
 };
@@ -322,6 +348,71 @@ static int record_one(struct ls_deliverer *d, struct sink_state *s, const struct
     return ls_ledger_mark_retry(d->ledger, ds->id, now + wait, r->status, r->error, now);
 }
 
+/* The breaker's count after one answer of the sink: an accepted delivery
+ * ends a run of rejections; breaker_rejects of one kind in a row (or one,
+ * while a paused sink is probed) trip it. */
+static void breaker_count(const struct ls_deliverer *d, struct sink_state *s,
+                          const struct ls_sink_result *r)
+{
+    char kind[96];
+    size_t n;
+
+    if (r->outcome == LS_SINK_OK)
+        s->rejects = 0;
+    if (r->outcome != LS_SINK_REJECT || d->o.breaker_rejects <= 0 || s->tripped)
+        return;
+    n = strcspn(r->error, ":");
+    snprintf(kind, sizeof(kind), "%d %.*s", r->status, (int)(n < 80 ? n : 80), r->error);
+    if (s->rejects > 0 && strcmp(kind, s->reject_kind) == 0) {
+        s->rejects++;
+    } else {
+        snprintf(s->reject_kind, sizeof(s->reject_kind), "%s", kind);
+        s->rejects = 1;
+    }
+    if (s->breaker || s->rejects >= d->o.breaker_rejects) {
+        s->tripped = 1;
+        snprintf(s->reason, sizeof(s->reason), "%s: %d in a row the same way, the last: %.200s",
+                 LS_BREAKER_REASON, s->rejects, r->error);
+    }
+}
+
+/* The breaker tripped: the sink pauses (a recorded pause, its reason the
+ * breaker's) and the rest of its deliveries wait. Logged once per trip. In
+ * the round's transaction. */
+static int breaker_trip(struct ls_deliverer *d, struct sink_state *s, const struct tally *t,
+                        int64_t now)
+{
+    int64_t until = now + d->o.breaker_pause_ms;
+    char at[32];
+    time_t tt = (time_t)(until / 1000);
+    struct tm tm;
+    int rc;
+
+    rc = ls_ledger_pause_set(d->ledger, s->sink->id, until, s->reason, now);
+    if (rc)
+        return rc;
+    gmtime_r(&tt, &tm);
+    strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (s->breaker)
+        LS_WARN(s->comp, "still rejects deliveries, paused again until %s: %s", at, s->reason);
+    else
+        LS_ERR(s->comp,
+               "paused: %s. The likely cause is the same for every lead: a field the receiver "
+               "requires, a value or mapping it refuses, or a wrong signing secret. %lld more "
+               "deliveries wait (not dead letters). Fix it, then 'leadsync retry --sink %s' "
+               "resumes the sink and re-queues the dead letters; otherwise one delivery probes "
+               "it at %s",
+               s->reason, (long long)t->held, s->sink->id, at);
+    ls_health_sink_paused(s->sink->id, s->reason);
+    s->paused_until = until;
+    s->pause_recorded = 1;
+    s->breaker = 1;
+    s->streak++;
+    s->tripped = 0;
+    s->rejects = 0;
+    return LS_OK;
+}
+
 /* The sink's pause after a round: a receiver that did not process items
  * pauses the sink for its Retry-After, and at least the engine's backoff
  * for the pauses in a row (which survive restarts in the ledger); a
@@ -333,6 +424,8 @@ static int settle_pause(struct ls_deliverer *d, struct sink_state *s, const stru
     long wait;
     int rc;
 
+    if (s->tripped)
+        return breaker_trip(d, s, t, now);
     if (t->deferred == 0) {
         if (!s->pause_recorded || t->ok == 0)
             return LS_OK;
@@ -340,6 +433,9 @@ static int settle_pause(struct ls_deliverer *d, struct sink_state *s, const stru
         if (rc == LS_OK) {
             s->pause_recorded = 0;
             s->streak = 0;
+            if (s->breaker)
+                ls_health_sink_paused(s->sink->id, NULL);
+            s->breaker = 0;
             LS_INFO(s->comp, "receiver accepts deliveries again: pause ended");
         }
         return rc;
@@ -366,13 +462,21 @@ static int record_round(struct ls_deliverer *d, struct sink_state *s, struct rou
                         struct ls_deliver_stats *st, size_t *progress)
 {
     const char *lab[] = {"sink", s->sink->id, NULL};
-    struct tally t = {0, 0, 0, 0, 0, -1, NULL};
+    struct tally t = {0, 0, 0, 0, 0, 0, -1, NULL};
     size_t i;
     int rc;
 
     rc = ls_ledger_begin(d->ledger);
-    for (i = 0; !rc && i < r->n; i++)
+    for (i = 0; !rc && i < r->n; i++) {
+        if (s->tripped && r->sent[i] && r->res[i].outcome == LS_SINK_REJECT) {
+            t.deferred++; /* the breaker holds it back: pending, no attempt counted */
+            t.held++;
+            continue;
+        }
         rc = record_one(d, s, &r->ds[i], &r->res[i], now, st, &t);
+        if (r->sent[i])
+            breaker_count(d, s, &r->res[i]);
+    }
     if (!rc)
         rc = settle_pause(d, s, &t, now);
     if (!rc)
@@ -381,6 +485,7 @@ static int record_round(struct ls_deliverer *d, struct sink_state *s, struct rou
         rc = ls_ledger_commit(d->ledger);
     if (rc) {
         ls_ledger_rollback(d->ledger);
+        s->tripped = 0;
         return rc;
     }
     ls_crashpoint("delivered");
@@ -419,6 +524,62 @@ done:
     return rc;
 }
 
+/* A pause the breaker set ends when `leadsync retry --sink` clears it from
+ * the ledger, perhaps in another process while the daemon runs. */
+static int breaker_refresh(struct ls_deliverer *d)
+{
+    struct ls_sink_pause p;
+    size_t i;
+    int found, rc;
+
+    for (i = 0; i < d->n; i++) {
+        struct sink_state *s = &d->states[i];
+
+        if (!s->breaker)
+            continue;
+        rc = ls_ledger_pause_get(d->ledger, s->sink->id, &p, &found);
+        if (rc)
+            return rc;
+        if (found && ls_breaker_paused(p.reason))
+            continue;
+        s->breaker = 0;
+        s->paused_until = found ? p.until : 0;
+        s->pause_recorded = found;
+        s->streak = found ? p.streak : 0;
+        ls_health_sink_paused(s->sink->id, NULL);
+        LS_INFO(s->comp, "resumed: its pause was cleared ('leadsync retry')");
+    }
+    return LS_OK;
+}
+
+/* What is left: an index count per sink (a scan of the whole outbox here,
+ * after every page of a long window, made a big run quadratic); of it, what
+ * waits for a sink the breaker paused. */
+static int count_left(struct ls_deliverer *d, struct ls_deliver_stats *st)
+{
+    size_t i;
+    int rc;
+
+    for (i = 0; i < d->n; i++) {
+        const struct sink_state *s = &d->states[i];
+        int64_t left = 0;
+
+        rc = ls_ledger_pending_count(d->ledger, s->sink->id, &left);
+        if (rc)
+            return rc;
+        st->pending += left;
+        if (!s->breaker || left == 0)
+            continue;
+        if (!st->held)
+            snprintf(st->held_msg, sizeof(st->held_msg),
+                     "sink %.100s %.200s; %lld deliveries wait: fix what it refuses, then "
+                     "'leadsync retry --sink %.60s'",
+                     s->sink->id, s->reason, (long long)left, s->sink->id);
+        st->held += left;
+    }
+    return LS_OK;
+}
+
 int ls_deliver_run(struct ls_deliverer *d, int wait, struct ls_deliver_stats *st)
 {
     int64_t deadline = 0;
@@ -426,6 +587,9 @@ int ls_deliver_run(struct ls_deliverer *d, int wait, struct ls_deliver_stats *st
     int rc = LS_OK;
 
     memset(st, 0, sizeof(*st));
+    rc = breaker_refresh(d);
+    if (rc)
+        return rc;
     for (;;) {
         int64_t now = d->o.now_ms(d->o.seam_ctx);
         int64_t next = INT64_MAX;
@@ -485,15 +649,5 @@ int ls_deliver_run(struct ls_deliverer *d, int wait, struct ls_deliver_stats *st
         if (next > now)
             d->o.sleep_ms(d->o.seam_ctx, (long)(next - now));
     }
-    /* What is left: an index count per sink (a scan of the whole outbox
-     * here, after every page of a long window, made a big run quadratic). */
-    for (i = 0; i < d->n; i++) {
-        int64_t left = 0;
-
-        rc = ls_ledger_pending_count(d->ledger, d->states[i].sink->id, &left);
-        if (rc)
-            return rc;
-        st->pending += left;
-    }
-    return LS_OK;
+    return count_left(d, st);
 }

@@ -15,6 +15,16 @@
  *           row. The pause (until when, why, k) is kept in the ledger
  *           (ls_ledger_pause_*), so the next run honours it and `status`
  *           shows it; a delivery the receiver accepts ends it.
+ * The breaker: a sink that rejects breaker_rejects deliveries in a row the
+ * same way (the same status and error code: a required field the CRM wants,
+ * a mapping it refuses) rejects everything, so it pauses - through the same
+ * recorded pause, with a reason that starts LS_BREAKER_REASON - instead of
+ * dead-lettering every lead: the deliveries after the trip stay pending, no
+ * attempt counted. It is logged once with the likely fix, /healthz turns 503
+ * and `run --once` exits 69 while work waits for it. It ends on `leadsync
+ * retry --sink NAME` (which clears the pause) or on the next accepted
+ * delivery: after breaker_pause_ms one delivery probes the sink, and one
+ * more rejection pauses it again.
  * Retry delays and pauses count from the end of the sink's deliver() call
  * (after the answer), so no request comes sooner than Retry-After allows.
  * Per lead, states go out in order: the ledger hands out only the oldest
@@ -42,7 +52,14 @@ struct ls_deliver_opts {
     uint32_t (*random)(void *ctx);
     void *seam_ctx;
     volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT: finish the batch, return */
+    int breaker_rejects;         /* rejections of one kind in a row that pause a sink; 0 never */
+    long breaker_pause_ms;       /* until one delivery probes it again; 0: 15 minutes */
 };
+
+/* How the reason of a pause the breaker set begins. */
+#define LS_BREAKER_REASON "rejected every delivery"
+/* 1 when a recorded pause reason is the breaker's. */
+int ls_breaker_paused(const char *reason);
 
 struct ls_deliver_stats {
     int64_t delivered;
@@ -52,6 +69,8 @@ struct ls_deliver_stats {
     int fatal;           /* a sink failed fatally */
     int fatal_code;      /* LS_EAUTH or LS_ECONFIG */
     char fatal_msg[400]; /* "sink <id>: <what failed and what to fix>" when fatal */
+    int64_t held;        /* of pending, those waiting for a sink the breaker paused */
+    char held_msg[640];  /* "sink <id> rejected every delivery ..." when held */
 };
 
 struct ls_deliverer;

@@ -107,8 +107,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     struct ls_http_server *s = cls;
     static int first_call_marker;
-    char why[160];
-    char body[200];
+    char why[320];
+    char body[330];
     struct ls_health h;
     const char *clen;
     int ok;

@@ -418,7 +418,7 @@ static int check_schema(struct ls_ledger *l, int64_t *out)
                             "database of another program",
                             l->path);
     }
-    if (l->readonly) {
+    if (l->readonly || l->shared) {
         if (version == 0)
             return ls_error(LS_EDB, "ledger %s is empty: run 'leadsync run --once' first", l->path);
         if (version < known)
@@ -594,8 +594,12 @@ int ls_ledger_open(const struct ls_ledger_opts *opts, struct ls_ledger **out)
         }
     } else {
         err = take_lock(l);
-        if (!err)
+        if (err == LS_ELOCKED && opts->share) {
+            l->shared = 1; /* the daemon runs: edit beside it */
+            err = 0;
+        } else if (!err) {
             err = prepare_file(l);
+        }
         if (err)
             goto done;
         flags = SQLITE_OPEN_READWRITE;
@@ -608,7 +612,7 @@ int ls_ledger_open(const struct ls_ledger_opts *opts, struct ls_ledger **out)
     sqlite3_extended_result_codes(l->db, 1);
     sqlite3_busy_timeout(l->db, BUSY_TIMEOUT_MS);
     err = check_schema(l, &version);
-    if (!err && !l->readonly) {
+    if (!err && !l->readonly && !l->shared) {
         long long now_s = (long long)(ls_now_ms() / 1000);
 
         l->checked_at = now_s; /* a new ledger: nothing to check yet */
@@ -621,7 +625,14 @@ int ls_ledger_open(const struct ls_ledger_opts *opts, struct ls_ledger **out)
     }
     if (err)
         goto done;
-    if (!l->readonly) {
+    if (l->shared) {
+        /* the holder set the journal mode; these are per connection */
+        err = exec(l, "PRAGMA synchronous = FULL", "setting synchronous");
+        if (!err)
+            err = exec(l, "PRAGMA foreign_keys = ON", "enabling foreign keys");
+        if (err)
+            goto done;
+    } else if (!l->readonly) {
         err = set_pragmas(l, opts->wal);
         if (!err)
             err = migrate(l, version);

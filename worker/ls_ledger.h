@@ -48,6 +48,9 @@ struct ls_ledger_opts {
     const char *path;
     int wal;      /* 1: journal_mode=WAL (default), 0: DELETE */
     int readonly; /* 1: no lock, no writes, no migrations (fails if the file is missing) */
+    int share;    /* 1: when another process holds the lock (the daemon), open beside it for a
+                     short edit (retry, purge): no migration, no integrity check; SQLite's own
+                     locking orders the two writers' transactions */
 };
 
 LS_NODISCARD int ls_ledger_open(const struct ls_ledger_opts *opts, struct ls_ledger **out);

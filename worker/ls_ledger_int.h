@@ -103,6 +103,7 @@ struct ls_ledger {
     char *path;
     int lock_fd;
     int readonly;
+    int shared;              /* opened beside the lock's holder (ls_ledger_opts.share) */
     int opened;              /* the open completed: a clean close may be recorded */
     int suspect;             /* SQLite reported damage or an I/O error: record nothing */
     int checked;             /* the integrity check ran on this open */

@@ -525,26 +525,46 @@ void ls_health_poll_result(int ok, int64_t now_ms)
     pthread_mutex_unlock(&health_lock);
 }
 
+/* The sink's slot, added when new; LS_HEALTH_MAX_SINKS when full. Under the lock. */
+static size_t health_slot(const char *sink)
+{
+    size_t i;
+
+    for (i = 0; i < health.nsinks; i++)
+        if (strcmp(health.sink[i], sink) == 0)
+            return i;
+    if (i == LS_HEALTH_MAX_SINKS)
+        return i;
+    snprintf(health.sink[i], sizeof(health.sink[i]), "%s", sink);
+    health.sink_failing_ms[i] = 0;
+    health.sink_paused[i][0] = '\0';
+    health.nsinks++;
+    return i;
+}
+
 void ls_health_sink_result(const char *sink, int ok, int64_t now_ms)
 {
     size_t i;
 
     pthread_mutex_lock(&health_lock);
-    for (i = 0; i < health.nsinks; i++)
-        if (strcmp(health.sink[i], sink) == 0)
-            break;
-    if (i == health.nsinks) {
-        if (i == LS_HEALTH_MAX_SINKS)
-            goto done;
-        snprintf(health.sink[i], sizeof(health.sink[i]), "%s", sink);
-        health.sink_failing_ms[i] = 0;
-        health.nsinks++;
+    i = health_slot(sink);
+    if (i < LS_HEALTH_MAX_SINKS) {
+        if (ok)
+            health.sink_failing_ms[i] = 0;
+        else if (!health.sink_failing_ms[i])
+            health.sink_failing_ms[i] = now_ms;
     }
-    if (ok)
-        health.sink_failing_ms[i] = 0;
-    else if (!health.sink_failing_ms[i])
-        health.sink_failing_ms[i] = now_ms;
-done:
+    pthread_mutex_unlock(&health_lock);
+}
+
+void ls_health_sink_paused(const char *sink, const char *reason)
+{
+    size_t i;
+
+    pthread_mutex_lock(&health_lock);
+    i = health_slot(sink);
+    if (i < LS_HEALTH_MAX_SINKS)
+        snprintf(health.sink_paused[i], sizeof(health.sink_paused[i]), "%s", reason ? reason : "");
     pthread_mutex_unlock(&health_lock);
 }
 
@@ -568,6 +588,12 @@ int ls_health_check(const struct ls_health *h, int64_t now_ms, int64_t fail_afte
     size_t i;
     int64_t newest = 0;
 
+    for (i = 0; i < h->nsinks; i++) {
+        if (h->sink_paused[i][0]) {
+            snprintf(why, whylen, "sink %.60s paused: %s", h->sink[i], h->sink_paused[i]);
+            return 0;
+        }
+    }
     if (!h->ready) {
         snprintf(why, whylen, "not ready: no successful poll yet");
         return 0;

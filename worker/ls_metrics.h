@@ -92,19 +92,23 @@ struct ls_health {
     size_t nsinks;
     char sink[LS_HEALTH_MAX_SINKS][64];
     int64_t sink_failing_ms[LS_HEALTH_MAX_SINKS]; /* since when, 0 = healthy */
+    char sink_paused[LS_HEALTH_MAX_SINKS][160];   /* the breaker's reason, "" = not paused */
 };
 
 /* Updates, under the default registry's lock. */
 void ls_health_poll_result(int ok, int64_t now_ms);
 /* A sink round: ok = something was delivered or nothing failed. */
 void ls_health_sink_result(const char *sink, int ok, int64_t now_ms);
+/* The breaker paused the sink (reason), or its pause ended (NULL). */
+void ls_health_sink_paused(const char *sink, const char *reason);
 void ls_health_snapshot(struct ls_health *out);
 void ls_health_reset(void);
 
 /*
- * Pure: 1 healthy, 0 not. Not healthy before the first successful poll, when
- * the source has failed for longer than fail_after_ms, or when every sink has
- * failed for longer than that. why gets a short reason.
+ * Pure: 1 healthy, 0 not. Not healthy while the breaker holds a sink paused
+ * (ls_deliver.h), before the first successful poll, when the source has
+ * failed for longer than fail_after_ms, or when every sink has failed for
+ * longer than that. why gets a short reason.
  */
 int ls_health_check(const struct ls_health *h, int64_t now_ms, int64_t fail_after_ms, char *why,
                     size_t whylen);

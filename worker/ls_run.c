@@ -58,6 +58,9 @@ static void add_stats(struct run_ctx *r, const struct ls_deliver_stats *d)
     r->total.retried += d->retried;
     r->total.dead += d->dead;
     r->total.pending = d->pending;
+    r->total.held = d->held;
+    if (d->held && d->held_msg[0])
+        snprintf(r->total.held_msg, sizeof(r->total.held_msg), "%s", d->held_msg);
     if (d->fatal) {
         r->fatal = 1;
         r->fatal_code = d->fatal_code;
@@ -85,7 +88,8 @@ static int deliver_between_pages(void *ctx)
 static char *summary_json(const struct ls_sync_stats *s, const struct run_ctx *r, int64_t ms)
 {
     json_t *o = json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s}", "rows", (json_int_t)s->rows,
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s}", "rows",
+        (json_int_t)s->rows, "late", (json_int_t)s->late, "settling", (json_int_t)s->settling,
         "new", (json_int_t)s->fresh, "updated", (json_int_t)s->updated, "unchanged",
         (json_int_t)s->unchanged, "testLeads", (json_int_t)s->test_leads, "malformed",
         (json_int_t)s->malformed, "skipped", (json_int_t)s->skipped, "delivered",
@@ -109,6 +113,8 @@ static void print_summary(const char *what, const struct ls_sync_stats *s, const
         {"test", NULL, (long long)s->test_leads},
         {"malformed", NULL, (long long)s->malformed},
         {"skipped", NULL, (long long)s->skipped},
+        {"late", NULL, (long long)s->late},
+        {"settling", NULL, (long long)s->settling},
         {"delivered", NULL, (long long)r->total.delivered},
         {"retried", NULL, (long long)r->total.retried},
         {"dead", NULL, (long long)r->total.dead},
@@ -117,15 +123,16 @@ static void print_summary(const char *what, const struct ls_sync_stats *s, const
     };
 
     if (ls_log_enabled(LS_LOG_INFO))
-        ls_log_fields(
-            LS_LOG_INFO, "run", f, LS_ARRAY_LEN(f),
-            "%s: rows=%lld new=%lld updated=%lld unchanged=%lld test=%lld malformed=%lld "
-            "skipped=%lld delivered=%lld retried=%lld dead=%lld pending=%lld in %lld.%03llds",
-            what, (long long)s->rows, (long long)s->fresh, (long long)s->updated,
-            (long long)s->unchanged, (long long)s->test_leads, (long long)s->malformed,
-            (long long)s->skipped, (long long)r->total.delivered, (long long)r->total.retried,
-            (long long)r->total.dead, (long long)r->total.pending, (long long)(ms / 1000),
-            (long long)(ms % 1000));
+        ls_log_fields(LS_LOG_INFO, "run", f, LS_ARRAY_LEN(f),
+                      "%s: rows=%lld new=%lld updated=%lld unchanged=%lld test=%lld malformed=%lld "
+                      "skipped=%lld late=%lld settling=%lld delivered=%lld retried=%lld dead=%lld "
+                      "pending=%lld in %lld.%03llds",
+                      what, (long long)s->rows, (long long)s->fresh, (long long)s->updated,
+                      (long long)s->unchanged, (long long)s->test_leads, (long long)s->malformed,
+                      (long long)s->skipped, (long long)s->late, (long long)s->settling,
+                      (long long)r->total.delivered, (long long)r->total.retried,
+                      (long long)r->total.dead, (long long)r->total.pending, (long long)(ms / 1000),
+                      (long long)(ms % 1000));
     if (r->total.dead > 0)
         LS_WARN("run",
                 "%lld deliveries parked as dead letters: see 'leadsync status', then "
@@ -177,8 +184,10 @@ struct cycle {
  * The one place a run's exit code is decided, from what its cycle came to:
  * the window's error first (78 configuration, 77 credentials, 74 ledger, 75
  * table unreachable or throttled: ls_exit_code), then a sink that stopped
- * for good (77 credentials, 78 configuration), then, for --once, work left
- * for the next run (75). A run that parked dead letters exits 0.
+ * for good (77 credentials, 78 configuration), then, for --once, work
+ * waiting for a sink the breaker paused (69: a person must fix what it
+ * refuses), then other work left for the next run (75: a sink down or
+ * throttled). A run that parked dead letters exits 0.
  */
 static int cycle_exit_code(int window_rc, const struct run_ctx *r, int once)
 {
@@ -186,6 +195,8 @@ static int cycle_exit_code(int window_rc, const struct run_ctx *r, int once)
         return ls_exit_code(window_rc);
     if (r->fatal)
         return ls_exit_code(r->fatal_code);
+    if (once && r->total.held > 0)
+        return LS_EXIT_UNAVAILABLE;
     if (once && r->total.pending > 0)
         return LS_EXIT_TEMPFAIL;
     return LS_EXIT_OK;
@@ -333,6 +344,7 @@ static int run_setup(const struct ls_config *cfg, const struct ls_cmd_args *a, s
     dopt.batch = (size_t)cfg->delivery_batch;
     dopt.max_wait_ms = a->once ? cfg->once_max_wait_seconds * 1000 : 0;
     dopt.stop = &ls_stop_requested;
+    dopt.breaker_rejects = (int)cfg->delivery_breaker;
     rc = ls_deliverer_create(e->ledger, e->sinks, e->nsinks, &dopt, &e->r.deliverer);
     if (rc)
         return rc;
@@ -363,6 +375,8 @@ static int run_loop(const struct ls_config *cfg, const struct ls_cmd_args *a, st
         if (a->once) {
             if (cy.rc)
                 return cy.rc;
+            if (cy.exit == LS_EXIT_UNAVAILABLE)
+                return ls_error(LS_EUNAVAIL, "%s", r->total.held_msg);
             if (cy.exit == LS_EXIT_TEMPFAIL)
                 return ls_error(LS_EUNAVAIL,
                                 "%lld deliveries are still pending (a sink is unavailable); "

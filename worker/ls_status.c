@@ -9,13 +9,15 @@
  *    "leads", "lastRun": {"startedAt", "finishedAt", "agoSeconds",
  *    "exitCode", "summary"} | null, "sinks": [{"sink", "pending",
  *    "delivered", "dead", "superseded", "oldestPendingAgeSeconds",
- *    "apiUsage"?: {"used", "limit", "at"}, "paused"?: {"until", "reason"}}],
+ *    "apiUsage"?: {"used", "limit", "at"}, "paused"?: {"until", "reason",
+ *    "breaker"}}],
  *    "deadLetters": [{"id", "sink",
  *    "leadId", "deliveryId", "attempts", "lastStatus", "lastError",
  *    "at"}]}
  */
 #include "ls_cmd.h"
 
+#include "ls_deliver.h"
 #include "ls_ledger.h"
 #include "ls_redact.h"
 
@@ -47,7 +49,7 @@ struct status_view {
     int64_t dead_total;
     int64_t now;
     const char *verdict;
-    char reason[256];
+    char reason[400];
 };
 
 static void view_dispose(struct status_view *v)
@@ -124,6 +126,16 @@ static void decide_verdict(struct status_view *v)
         v->verdict = "degraded";
         snprintf(v->reason, sizeof(v->reason), "no run recorded yet");
         return;
+    }
+    for (i = 0; i < v->nss; i++) {
+        if (ls_breaker_paused(v->ss[i].pause_reason)) {
+            v->verdict = "failing";
+            snprintf(v->reason, sizeof(v->reason),
+                     "sink %.80s %s and is paused (%lld deliveries wait): fix what it refuses, "
+                     "then 'leadsync retry --sink %.80s'",
+                     v->ss[i].sink, LS_BREAKER_REASON, (long long)v->ss[i].pending, v->ss[i].sink);
+            return;
+        }
     }
     if (v->last_exit != 0 && v->last_exit != LS_EXIT_TEMPFAIL) {
         v->verdict = "failing";
@@ -239,10 +251,15 @@ static json_t *json_sinks(const struct status_view *v, struct ls_ledger *l)
             json_object_set_new(one, "apiUsage",
                                 json_pack("{s:I,s:I,s:o}", "used", (json_int_t)u.used, "limit",
                                           (json_int_t)u.limit, "at", iso_or_null(u.at_s * 1000)));
-        if (one && s->paused_until > v->now)
+        if (one && (s->paused_until > v->now || ls_breaker_paused(s->pause_reason))) {
+            char why[320];
+
+            scrub(s->pause_reason, why, sizeof(why));
             json_object_set_new(one, "paused",
-                                json_pack("{s:o,s:s}", "until", iso_or_null(s->paused_until),
-                                          "reason", s->pause_reason));
+                                json_pack("{s:o,s:s,s:b}", "until", iso_or_null(s->paused_until),
+                                          "reason", why, "breaker",
+                                          ls_breaker_paused(s->pause_reason)));
+        }
         json_array_append_new(a, one);
     }
     return a;
@@ -320,6 +337,14 @@ static void text_last_run(const struct status_view *v)
                summary_int(sum, "unchanged"), summary_int(sum, "testLeads"),
                summary_int(sum, "malformed"), summary_int(sum, "delivered"),
                summary_int(sum, "dead"), summary_int(sum, "pending"));
+    if (sum && summary_int(sum, "late") > 0)
+        printf("           %lld late rows: older than their lead's newest version, kept in the "
+               "audit file, never sent over the newer state\n",
+               summary_int(sum, "late"));
+    if (sum && summary_int(sum, "settling") > 0)
+        printf("           %lld rows newer than the window waited for the settle delay; the next "
+               "run reads them\n",
+               summary_int(sum, "settling"));
     json_decref(sum);
 }
 
@@ -348,11 +373,16 @@ static void text_sink(const struct status_view *v, const struct ls_sink_stats *s
         printf("  API usage %lld of %lld (reported %s)\n", (long long)u.used, (long long)u.limit,
                at);
     }
-    if (s->paused_until > v->now) {
-        char at[32];
+    if (s->paused_until > v->now || ls_breaker_paused(s->pause_reason)) {
+        char at[32], why[320];
 
         iso_ms(s->paused_until, at);
-        printf("  paused until %s: %s\n", at, s->pause_reason);
+        scrub(s->pause_reason, why, sizeof(why));
+        printf("  paused until %s: %s\n", at, why);
+        if (ls_breaker_paused(s->pause_reason))
+            printf("  resume: fix what it refuses, then 'leadsync retry --sink %s' (or the "
+                   "probe after the pause delivers)\n",
+                   s->sink);
     }
 }
 

@@ -41,6 +41,7 @@ struct ls_sync_stats {
     unsigned warned;    /* problem kinds logged row by row this window (once each) */
     int64_t unlogged;   /* rows with problems not logged one by one */
     int64_t late;       /* new versions older than their lead's newest (ls_row_version_compare) */
+    int64_t settling;   /* rows at or past the upper bound: the settle delay holds them back */
     int64_t enqueued;   /* deliveries enqueued (rows x sinks) */
     int64_t delivered;  /* delivered inline, before the page commit (ls_sink.h) */
     char lower[40];     /* the window read, "" for the beginning of time */

@@ -107,6 +107,11 @@ class NewestClick(whtest.WebhookCase):
         # never sent to the receiver that wants the newest state.
         p = self.run_worker("run", "--once", "--since", t_older, check=0)
         self.assertIn("older than its newest version", p.stderr)
+        self.assertRegex(p.stderr, r"run done: .* late=1 ")  # counted in the summary line
+        js = self.status()
+        self.assertEqual(js["lastRun"]["summary"]["late"], 1)
+        text = self.run_worker("status", check=0).stdout
+        self.assertRegex(text, r"(?m)^ +1 late rows: older than their lead's newest version")
         self.assertEqual(self.delivered(), [(newer_rk, "INS", "active")])
         self.assertEqual(self.audit(), [(newer_rk, "newer click"), (older_rk, "older click")])
         late = self.lines()[-1]["lead"]

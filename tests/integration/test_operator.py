@@ -343,6 +343,110 @@ class Commands(lstest.WorkerCase):
             self.assertIn(m.group(1), commands, m.group(0))
 
 
+def http_get(port, path):
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+class Breaker(whtest.WebhookCase):
+    """A sink that rejects every lead the same way pauses instead of filling
+    the dead-letter queue; readiness and run --once say so; retry resumes."""
+
+    REFUSE = [{"status": 400, "count": 100000, "body": "{\"error\":\"Company is required\"}"}]
+
+    def test_a_sink_that_rejects_everything_pauses_and_run_exits_69(self):
+        recv = self.receiver(rules=self.REFUSE)
+        self.seed("bulk", 30)
+        env = {"LEADSYNC_SINKS": "webhook:" + recv.url, "LEADSYNC_DELIVERY_BREAKER": "5"}
+        p = self.run_worker("run", "--once", env=env)
+        self.assertEqual(p.returncode, 69, p.stderr[-3000:])
+        last = p.stderr.strip().splitlines()[-1]
+        self.assertIn("rejected every delivery", last)
+        self.assertIn("Company is required", last)
+        self.assertIn("leadsync retry --sink webhook:" + recv.url, last)
+        self.assertEqual(p.stderr.count("The likely cause"), 1, "logged once")
+        s = self.sink_stats(self.status(env=env), recv.url)
+        self.assertEqual((s["dead"], s["pending"]), (5, 25), "not dead-lettered wholesale")
+        self.assertTrue(s["paused"]["breaker"])
+        st = self.run_worker("status", env=env, check=0).stdout
+        self.assertRegex(st, r"(?m)^status: +failing: sink webhook:\S+ rejected every delivery")
+        self.assertIn("resume: fix what it refuses, then 'leadsync retry --sink", st)
+        # the pause holds across runs: nothing more is sent
+        sent = len(recv.records())
+        p = self.run_worker("run", "--once", env=env)
+        self.assertEqual(p.returncode, 69, p.stderr[-2000:])
+        self.assertEqual(len(recv.records()), sent)
+        # fixed receiver; retry resumes the sink and re-queues the dead letters
+        recv.faults([])
+        p = self.run_worker("retry", "--sink", "webhook", env=env, check=0)
+        self.assertIn("resumed sink webhook:" + recv.url, p.stdout)
+        self.assertIn("re-queued 5 dead letters", p.stdout)
+        self.run_worker("run", "--once", env=env, check=0)
+        s = self.sink_stats(self.status(env=env), recv.url)
+        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (30, 0, 0))
+        self.assertNotIn("paused", s)
+
+    def test_readiness_fails_while_paused_liveness_does_not(self):
+        recv = self.receiver(rules=self.REFUSE)
+        self.seed("bulk", 12)
+        port = whtest.free_port()
+        env = dict(self.env, LEADSYNC_SINKS="webhook:" + recv.url, LEADSYNC_DELIVERY_BREAKER="4",
+                   LEADSYNC_POLL_SECONDS="1", LEADSYNC_METRICS_ADDR="127.0.0.1:%d" % port)
+        d = subprocess.Popen([lstest.binary(), "run"], env=env, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.time() + 60
+            code, body = 0, ""
+            while time.time() < deadline:
+                try:
+                    code, body = http_get(port, "/healthz")
+                except OSError:
+                    code = 0
+                if code == 503 and "rejected every delivery" in body:
+                    break
+                time.sleep(0.3)
+            self.assertEqual(code, 503, body)
+            self.assertIn("paused: rejected every delivery", body)
+            self.assertEqual(http_get(port, "/livez")[0], 200)
+            # retry from another process while the daemon runs resumes it
+            recv.faults([])
+            self.run_worker("retry", env={"LEADSYNC_SINKS": "webhook:" + recv.url}, check=0)
+            deadline = time.time() + 60
+            while time.time() < deadline and http_get(port, "/healthz")[0] != 200:
+                time.sleep(0.3)
+            self.assertEqual(http_get(port, "/healthz")[0], 200)
+        finally:
+            d.terminate()
+            _, err = d.communicate(timeout=60)
+        self.assertEqual(err.count("The likely cause"), 1, err[-3000:])
+
+
+class Settle(lstest.WorkerCase):
+    def test_rows_held_back_by_the_settle_delay_are_counted_and_reported(self):
+        self.write_rows(lstest.bulk_rows(12))
+        time.sleep(1.1)
+        env = {"LEADSYNC_SETTLE_SECONDS": "600"}
+        # the first run (no $filter) and a later one (with the cursor) both say so
+        for _ in range(2):
+            p = self.run_worker("run", "--once", env=env, check=0)
+            self.assertRegex(p.stderr, r"12 rows newer than \d\d:\d\d:\d\d UTC wait for the "
+                                       r"600 s settle delay; the next run reads them")
+            self.assertIn(" settling=12 ", p.stderr)
+            self.assertEqual(self.lines(), [])
+        js = json.loads(self.run_worker("status", "--json", check=0).stdout)
+        self.assertEqual(js["lastRun"]["summary"]["settling"], 12)
+        st = self.run_worker("status", check=0).stdout
+        self.assertIn("12 rows newer than the window waited for the settle delay", st)
+        # without the delay they are read, and nothing is said
+        p = self.run_worker("run", "--once", check=0)
+        self.assertNotIn("settle delay", p.stderr)
+        self.assertEqual(len(self.lines()), 12)
+
+
 class Daemon(lstest.WorkerCase):
     def test_one_startup_line(self):
         port = whtest.free_port()

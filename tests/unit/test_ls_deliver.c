@@ -5,6 +5,7 @@
 #include "ls_test.h"
 
 #include "ls_deliver.h"
+#include "ls_metrics.h"
 #include "ls_ledger.h"
 #include "ls_sink.h"
 
@@ -297,6 +298,91 @@ static void test_ls_deliver__reject_is_dead_letter_others_go_on(void **state)
     assert_int_equal(st.dead, 0);
 }
 
+/* A sink that rejects everything the same way pauses after N rejections in
+ * a row instead of dead-lettering every lead; a probe after the pause that is
+ * accepted ends it. */
+static void test_ls_deliver__breaker_pauses_a_sink_that_rejects_everything(void **state)
+{
+    struct fx *f = *state;
+    struct ls_deliver_stats st;
+    struct ls_sink_pause p;
+    struct ls_health h;
+    char lead[16], did[24], why[320];
+    int found = 0, i;
+
+    f->opts.breaker_rejects = 5;
+    f->opts.breaker_pause_ms = 600000;
+    f->opts.max_wait_ms = 0;
+    f->fs[0].default_outcome = LS_SINK_REJECT;
+    for (i = 0; i < 30; i++) {
+        snprintf(lead, sizeof(lead), "l%02d", i);
+        snprintf(did, sizeof(did), "msg_%02d", i);
+        enqueue(f, "fake:a", lead, did);
+    }
+    ls_health_reset();
+    run(f, 1, 1, &st);
+    assert_int_equal(st.dead, 5); /* not 30 */
+    assert_int_equal(st.pending, 25);
+    assert_int_equal(st.held, 25);
+    assert_non_null(strstr(st.held_msg, "leadsync retry --sink fake:a"));
+    assert_int_equal(ls_ledger_pause_get(f->ledger, "fake:a", &p, &found), 0);
+    assert_int_equal(found, 1);
+    assert_true(ls_breaker_paused(p.reason));
+    assert_non_null(strstr(p.reason, "5 in a row"));
+    assert_non_null(strstr(p.reason, "invalid email"));
+    ls_health_snapshot(&h);
+    assert_int_equal(ls_health_check(&h, f->clock.now, 60000, why, sizeof(why)), 0);
+    assert_non_null(strstr(why, "fake:a paused: rejected every delivery"));
+    /* a new run honours the recorded pause: nothing is sent */
+    f->fs[0].calls = 0;
+    run(f, 1, 1, &st);
+    assert_int_equal(f->fs[0].calls, 0);
+    assert_int_equal(st.held, 25);
+    /* after the pause one delivery probes it; still refused: paused again */
+    f->clock.now += 600001;
+    run(f, 1, 1, &st);
+    assert_int_equal(f->fs[0].calls, 1);
+    assert_int_equal(st.dead, 1);
+    assert_int_equal(st.held, 24);
+    /* the receiver is fixed: the probe is accepted, the pause ends, all go */
+    f->fs[0].default_outcome = LS_SINK_OK;
+    f->clock.now += 600001;
+    run(f, 1, 1, &st);
+    assert_int_equal(st.delivered, 24);
+    assert_int_equal(st.held, 0);
+    assert_int_equal(ls_ledger_pause_get(f->ledger, "fake:a", &p, &found), 0);
+    assert_int_equal(found, 0);
+    ls_health_snapshot(&h);
+    for (i = 0; i < (int)h.nsinks; i++)
+        assert_string_equal(h.sink_paused[i], "");
+    ls_health_reset();
+}
+
+/* Rejections of different kinds, or with deliveries accepted between them,
+ * do not trip the breaker. */
+static void test_ls_deliver__breaker_needs_one_kind_in_a_row(void **state)
+{
+    struct fx *f = *state;
+    struct ls_deliver_stats st;
+    char lead[16], did[24];
+    int i;
+
+    f->opts.breaker_rejects = 3;
+    f->fs[0].default_outcome = LS_SINK_REJECT;
+    f->fs[0].special_lead = "l01";
+    f->fs[0].special_outcome = LS_SINK_OK;
+    for (i = 0; i < 4; i++) {
+        snprintf(lead, sizeof(lead), "l%02d", i);
+        snprintf(did, sizeof(did), "msg_%02d", i);
+        enqueue(f, "fake:a", lead, did);
+    }
+    run(f, 1, 1, &st);
+    assert_int_equal(st.dead, 3);
+    assert_int_equal(st.delivered, 1);
+    assert_int_equal(st.held, 0);
+    assert_int_equal(st.pending, 0);
+}
+
 static void test_ls_deliver__bounded_attempts(void **state)
 {
     struct fx *f = *state;
@@ -490,6 +576,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ls_deliver__throttle_waits_retry_after, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ls_deliver__reject_is_dead_letter_others_go_on, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_ls_deliver__breaker_pauses_a_sink_that_rejects_everything, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ls_deliver__breaker_needs_one_kind_in_a_row, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ls_deliver__bounded_attempts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ls_deliver__once_gives_up_waiting, setup, teardown),
