@@ -314,6 +314,11 @@ LS_NODISCARD int ls_ledger_purge(struct ls_ledger *l, int64_t before, size_t *n)
 
 /* Counts for status. */
 LS_NODISCARD int ls_ledger_row_count(struct ls_ledger *l, int64_t *rows, int64_t *leads);
+/* Rows recorded with a Timestamp in [lower, upper) (ISO 8601 with 7
+ * fractional digits; lower "" for the beginning): how many rows a window is
+ * known to hold at least, for the progress line's ETA. */
+LS_NODISCARD int ls_ledger_rows_between(struct ls_ledger *l, const char *lower, const char *upper,
+                                        int64_t *n);
 
 /* Runs: start returns an id; finish stores counters as a JSON summary. */
 LS_NODISCARD int ls_ledger_run_start(struct ls_ledger *l, const char *mode, int64_t now,

@@ -65,6 +65,7 @@ enum ls_ledger_stmt {
     ST_SINK_STATS,
     ST_INLINE_STATS,
     ST_ROW_COUNT,
+    ST_ROWS_BETWEEN,
     ST_RUN_START,
     ST_RUN_FINISH,
     ST_LAST_RUN,

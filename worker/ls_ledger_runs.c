@@ -19,6 +19,8 @@ const struct ls_ledger_sql ls_ledger_runs_sql[] = {
                     " FROM outbox AS o INDEXED BY outbox_lead GROUP BY o.sink ORDER BY o.sink"},
     {ST_INLINE_STATS, "SELECT sink, inline_delivered FROM sink_counts ORDER BY sink"},
     {ST_ROW_COUNT, "SELECT (SELECT count(*) FROM rows), (SELECT count(*) FROM leads)"},
+    /* A scan of rows (Timestamp has no index): once per long window. */
+    {ST_ROWS_BETWEEN, "SELECT count(*) FROM rows WHERE timestamp >= :lower AND timestamp < :upper"},
     {ST_RUN_START, "INSERT INTO runs (mode, started_at) VALUES (:mode, :now)"},
     {ST_RUN_FINISH, "UPDATE runs SET finished_at = :now, exit_code = :exit_code,"
                     " summary = :summary WHERE id = :id"},
@@ -137,6 +139,27 @@ int ls_ledger_row_count(struct ls_ledger *l, int64_t *rows, int64_t *leads)
     } else {
         err = ledger_db_err(l, rc, "counting rows");
     }
+    ledger_reset(st);
+    return err;
+}
+
+int ls_ledger_rows_between(struct ls_ledger *l, const char *lower, const char *upper, int64_t *n)
+{
+    sqlite3_stmt *st = l->st[ST_ROWS_BETWEEN];
+    int rc;
+    int err;
+
+    *n = 0;
+    err = ledger_bind_text(l, st, ":lower", lower);
+    if (!err)
+        err = ledger_bind_text(l, st, ":upper", upper);
+    if (err)
+        return err;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    else
+        err = ledger_db_err(l, rc, "counting the window's rows");
     ledger_reset(st);
     return err;
 }

@@ -348,6 +348,7 @@ static int run_setup(const struct ls_config *cfg, const struct ls_cmd_args *a, s
     rc = ls_deliverer_create(e->ledger, e->sinks, e->nsinks, &dopt, &e->r.deliverer);
     if (rc)
         return rc;
+    e->so.delivered = &e->r.total.delivered;
     e->so.after_page = deliver_between_pages;
     e->so.after_page_ctx = &e->r;
     rc = ls_ops_start(cfg, !a->once, &e->r.ops);
@@ -394,10 +395,8 @@ static int run_loop(const struct ls_config *cfg, const struct ls_cmd_args *a, st
             LS_ERR("run", "poll failed, next try in %lds: %s", cfg->poll_seconds, ls_error_last());
         if (!ls_stop_requested)
             daemon_sleep(r, cfg->poll_seconds);
-        if (ls_stop_requested) {
-            LS_INFO("run", "stopped by signal after committing the current batch");
+        if (ls_stop_requested)
             return LS_OK;
-        }
     }
 }
 
@@ -426,6 +425,8 @@ int ls_cmd_run(const struct ls_config *cfg, const struct ls_cmd_args *a, int *ex
         rc = dry_run(cfg, e.client, &e.so);
     else if ((rc = run_setup(cfg, a, &e)) == LS_OK)
         rc = run_loop(cfg, a, &e, exit_code);
+    if (ls_stop_requested && !a->dry_run)
+        LS_INFO("run", "stopped by signal after committing the current batch");
 done:
     if (rc && *exit_code == LS_EXIT_OK)
         *exit_code = ls_exit_code(rc);

@@ -8,7 +8,7 @@
  *   {"ledger", "exists", "verdict", "reason", "cursor", "table", "rows",
  *    "leads", "lastRun": {"startedAt", "finishedAt", "agoSeconds",
  *    "exitCode", "summary"} | null, "sinks": [{"sink", "pending",
- *    "delivered", "dead", "superseded", "oldestPendingAgeSeconds",
+ *    "delivered", "dead", "superseded", "oldestPendingAgeSeconds", "configured",
  *    "apiUsage"?: {"used", "limit", "at"}, "paused"?: {"until", "reason",
  *    "breaker"}}],
  *    "deadLetters": [{"id", "sink",
@@ -20,6 +20,7 @@
 #include "ls_deliver.h"
 #include "ls_ledger.h"
 #include "ls_redact.h"
+#include "ls_sink.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -41,9 +42,10 @@ struct status_view {
     int64_t rows, leads;
     int64_t started, finished; /* last run, ms; 0 = none */
     int last_exit;
-    char *summary; /* the last run's JSON summary */
-    struct ls_sink_stats *ss;
+    char *summary;            /* the last run's JSON summary */
+    struct ls_sink_stats *ss; /* the configured sinks first, by their configured names */
     size_t nss;
+    char *unconfigured; /* per ss entry: 1 when no longer in LEADSYNC_SINKS */
     struct ls_dead_letter *dl;
     size_t ndl;
     int64_t dead_total;
@@ -58,6 +60,7 @@ static void view_dispose(struct status_view *v)
     free(v->cursor_table);
     free(v->summary);
     free(v->ss);
+    free(v->unconfigured);
     ls_dead_letters_free(v->dl, v->ndl);
 }
 
@@ -184,6 +187,80 @@ static void decide_verdict(struct status_view *v)
     snprintf(v->reason, sizeof(v->reason), "the last run finished its work");
 }
 
+/* 1 when the ledger's sink entry `stored` is configured sink k: by its id,
+ * or by its key when no configured sink has that id (an older ledger). */
+static int owned_by(const char *stored, const struct ls_sink_spec *specs, size_t n, size_t k)
+{
+    size_t i;
+
+    if (strcmp(stored, specs[k].id) == 0)
+        return 1;
+    for (i = 0; i < n; i++)
+        if (strcmp(stored, specs[i].id) == 0)
+            return 0;
+    return ls_sink_owner_of(stored, specs, n) == &specs[k];
+}
+
+static void merge_stats(struct ls_sink_stats *into, const struct ls_sink_stats *s)
+{
+    into->pending += s->pending;
+    into->delivered += s->delivered;
+    into->dead += s->dead;
+    into->superseded += s->superseded;
+    if (s->oldest_pending_at &&
+        (!into->oldest_pending_at || s->oldest_pending_at < into->oldest_pending_at))
+        into->oldest_pending_at = s->oldest_pending_at;
+    if (s->pause_reason[0] && s->paused_until >= into->paused_until) {
+        into->paused_until = s->paused_until;
+        snprintf(into->pause_reason, sizeof(into->pause_reason), "%s", s->pause_reason);
+    }
+}
+
+/* The sinks as LEADSYNC_SINKS names them, before any run too: what the
+ * ledger holds under an older id of a configured sink counts under its
+ * configured name (as the next run's ls_sinks_attach moves it), a
+ * configured sink with nothing yet shows zeros, one no longer configured
+ * stays, marked. Dead letters are named the same way. */
+static void configured_sinks(const struct ls_config *cfg, struct status_view *v)
+{
+    struct ls_sink_spec *specs = NULL;
+    struct ls_sink_stats *out;
+    size_t n = 0, nout = 0, i, k;
+    char *used;
+
+    if (ls_sink_specs_parse(cfg->sinks, &specs, &n) != LS_OK)
+        n = 0; /* shown as the ledger has them; `check` names the mistake */
+    out = ls_xcalloc(n + v->nss + 1, sizeof(*out));
+    used = ls_xcalloc(v->nss + 1, 1);
+    v->unconfigured = ls_xcalloc(n + v->nss + 1, 1);
+    for (k = 0; k < n; k++, nout++) {
+        snprintf(out[nout].sink, sizeof(out[nout].sink), "%s", specs[k].id);
+        for (i = 0; i < v->nss; i++) {
+            if (!used[i] && owned_by(v->ss[i].sink, specs, n, k)) {
+                merge_stats(&out[nout], &v->ss[i]);
+                used[i] = 1;
+            }
+        }
+        for (i = 0; i < v->ndl; i++) {
+            if (strcmp(v->dl[i].sink, specs[k].id) != 0 && owned_by(v->dl[i].sink, specs, n, k)) {
+                free(v->dl[i].sink);
+                v->dl[i].sink = ls_xstrdup(specs[k].id);
+            }
+        }
+    }
+    for (i = 0; i < v->nss; i++) {
+        if (used[i])
+            continue;
+        out[nout] = v->ss[i];
+        v->unconfigured[nout++] = 1;
+    }
+    free(used);
+    free(v->ss);
+    v->ss = out;
+    v->nss = nout;
+    ls_sink_specs_free(specs, n);
+}
+
 /* Fills v from the ledger, opened read-only into *lp (NULL when there is
  * none yet); the renderers read each sink's API usage from it. */
 static int load_view(const struct ls_config *cfg, struct status_view *v, struct ls_ledger **lp)
@@ -197,8 +274,10 @@ static int load_view(const struct ls_config *cfg, struct status_view *v, struct 
     v->now = ls_now_ms();
     if (!realpath(cfg->state, v->ledger))
         snprintf(v->ledger, sizeof(v->ledger), "%s", cfg->state);
-    if (stat(cfg->state, &sb) != 0)
-        return LS_OK; /* nothing has run */
+    if (stat(cfg->state, &sb) != 0) {
+        configured_sinks(cfg, v); /* nothing has run */
+        return LS_OK;
+    }
     v->exists = 1;
     lo.path = cfg->state;
     lo.readonly = 1;
@@ -213,6 +292,7 @@ static int load_view(const struct ls_config *cfg, struct status_view *v, struct 
         (rc = ls_ledger_last_run(l, &v->started, &v->finished, &v->last_exit, &v->summary)) ||
         (rc = ls_ledger_dead_letters(l, NULL, STATUS_DEAD_MAX, &v->dl, &v->ndl)))
         return rc;
+    configured_sinks(cfg, v);
     for (i = 0; i < v->nss; i++)
         v->dead_total += v->ss[i].dead;
     decide_verdict(v);
@@ -242,10 +322,11 @@ static json_t *json_sinks(const struct status_view *v, struct ls_ledger *l)
         struct ls_api_usage u;
         int found = 0;
         json_t *one = json_pack(
-            "{s:s,s:I,s:I,s:I,s:I,s:I}", "sink", s->sink, "pending", (json_int_t)s->pending,
+            "{s:s,s:I,s:I,s:I,s:I,s:I,s:b}", "sink", s->sink, "pending", (json_int_t)s->pending,
             "delivered", (json_int_t)s->delivered, "dead", (json_int_t)s->dead, "superseded",
             (json_int_t)s->superseded, "oldestPendingAgeSeconds",
-            (json_int_t)(s->oldest_pending_at ? (v->now - s->oldest_pending_at) / 1000 : 0));
+            (json_int_t)(s->oldest_pending_at ? (v->now - s->oldest_pending_at) / 1000 : 0),
+            "configured", !v->unconfigured[i]);
 
         if (one && l && ls_ledger_usage_get(l, s->sink, &u, &found) == LS_OK && found)
             json_object_set_new(one, "apiUsage",
@@ -348,14 +429,14 @@ static void text_last_run(const struct status_view *v)
     json_decref(sum);
 }
 
-static void text_sink(const struct status_view *v, const struct ls_sink_stats *s,
-                      struct ls_ledger *l)
+static void text_sink(const struct status_view *v, size_t i, struct ls_ledger *l)
 {
+    const struct ls_sink_stats *s = &v->ss[i];
     int64_t total = s->pending + s->delivered + s->dead + s->superseded;
     struct ls_api_usage u;
     int found = 0;
 
-    printf("sink %s\n", s->sink);
+    printf("sink %s%s\n", s->sink, v->unconfigured[i] ? " (no longer in LEADSYNC_SINKS)" : "");
     printf("  %lld deliver%s queued: %lld delivered, %lld superseded (a newer state of the same "
            "lead went instead), %lld pending, %lld dead\n",
            (long long)total, total == 1 ? "y" : "ies", (long long)s->delivered,
@@ -392,6 +473,8 @@ static void render_text(const struct status_view *v, struct ls_ledger *l)
 
     if (!v->exists) {
         printf("no ledger at %s yet: nothing has run\n", v->ledger);
+        for (i = 0; i < v->nss; i++)
+            printf("sink %s: configured, nothing queued yet\n", v->ss[i].sink);
         return;
     }
     printf("status:    %s: %s\n", v->verdict, v->reason);
@@ -406,9 +489,9 @@ static void render_text(const struct status_view *v, struct ls_ledger *l)
     else
         printf("last run:  none\n");
     if (v->nss == 0)
-        printf("sinks:     nothing queued for delivery yet\n");
+        printf("sinks:     none configured\n");
     for (i = 0; i < v->nss; i++)
-        text_sink(v, &v->ss[i], l);
+        text_sink(v, i, l);
     if (v->ndl)
         printf("dead letters (the newest %zu of %lld; 'leadsync retry' re-queues them):\n", v->ndl,
                (long long)v->dead_total);

@@ -5,6 +5,7 @@
 #include "ls_lead.h"
 #include "ls_log.h"
 #include "ls_metrics.h"
+#include "ls_seen.h"
 #include "ls_table.h"
 
 #include <openssl/evp.h>
@@ -269,6 +270,7 @@ struct sync_ctx {
     const struct ls_sync_opts *o;
     struct ls_inline *inl; /* the inline path (ls_inline.h), or NULL */
     struct ls_sync_stats *st;
+    struct ls_seen *seen; /* a dry run's leads so far (ls_seen.h), else NULL */
 };
 
 static struct ls_row_version lead_version(const struct ls_lead *lead)
@@ -364,6 +366,7 @@ static int row_enqueue(struct sync_ctx *c, const struct ls_lead *lead, const cha
 static int row_deliver(struct sync_ctx *c, const struct ls_lead *lead, int found, int64_t now)
 {
     struct ls_ledger_version newest = {0};
+    const struct ls_ledger_version *known = &newest;
     struct ls_ledger_version mine = {lead->timestamp, lead->created_time, lead->partition_key,
                                      lead->row_key};
     struct ls_route_lead rl;
@@ -377,8 +380,12 @@ static int row_deliver(struct sync_ctx *c, const struct ls_lead *lead, int found
         rc = ls_ledger_lead_get(c->ledger, lead->lead_id, &max_stage, &dnc, &newest, &lead_found);
         if (rc)
             goto done;
-        late = is_late(lead, &newest);
     }
+    /* a dry run reads the lead's earlier rows in this window as a run would */
+    if (c->seen && ls_seen_get(c->seen, lead->lead_id, &max_stage, &dnc, &known))
+        lead_found = 1;
+    if (c->ledger || c->seen)
+        late = is_late(lead, known);
     stage = (int)lead->stage > max_stage ? (int)lead->stage : max_stage;
     new_dnc = dnc || lead->stage == LS_STAGE_DO_NOT_CONTACT;
     ls_delivery_id(lead->partition_key, lead->row_key, lead->content_hash, delivery_id);
@@ -389,10 +396,13 @@ static int row_deliver(struct sync_ctx *c, const struct ls_lead *lead, int found
     c->st->late += late;
     route_lead(lead, stage, &rl);
     if (c->o->dry_run) {
+        if (c->seen)
+            ls_seen_put(c->seen, lead->lead_id, stage, new_dnc, late ? NULL : &mine);
         routed_to(c, &rl, to, sizeof(to));
-        printf("%s lead=%s pk=%s rk=%s stage=%s%s%s%s\n", found ? "update" : "new", lead->lead_id,
-               lead->partition_key, lead->row_key, ls_stage_name((enum ls_stage)stage),
-               new_dnc ? " do-not-contact" : "", late ? " late" : "", to);
+        printf("%s lead=%s pk=%s rk=%s stage=%s%s%s%s type=%s\n", found ? "update" : "new",
+               lead->lead_id, lead->partition_key, lead->row_key,
+               ls_stage_name((enum ls_stage)stage), new_dnc ? " do-not-contact" : "",
+               late ? " late" : "", to, lead_found ? "lead.updated" : "lead.created");
         goto done;
     }
     rc = ls_ledger_lead_put(c->ledger, lead->lead_id, stage, new_dnc, late ? NULL : &mine, now);
@@ -639,13 +649,54 @@ done:
     return rc;
 }
 
-static void log_progress(const struct ls_sync_stats *st, int64_t started)
+/* "12 s", "4 min", "3 h": how long s seconds is, for a person. */
+static void span_text(int64_t s, char *out, size_t cap)
 {
-    int64_t el = ls_mono_ms() - started;
+    if (s < 90)
+        snprintf(out, cap, "%lld s", (long long)s);
+    else if (s < 90 * 60)
+        snprintf(out, cap, "%lld min", (long long)((s + 30) / 60));
+    else
+        snprintf(out, cap, "%lld h", (long long)((s + 1800) / 3600));
+}
 
-    LS_INFO("sync", "progress: rows=%lld new=%lld updated=%lld unchanged=%lld rate=%lld rows/s",
-            (long long)st->rows, (long long)st->fresh, (long long)st->updated,
-            (long long)st->unchanged, (long long)(el > 0 ? st->rows * 1000 / el : 0));
+void ls_sync_progress_line(const struct ls_sync_stats *st, int64_t elapsed_ms, int64_t delivered,
+                           int64_t known, char *out, size_t cap)
+{
+    int64_t rate = elapsed_ms > 0 ? st->rows * 1000 / elapsed_ms : 0;
+    char eta[96], left[32];
+
+    if (known > st->rows && rate > 0) {
+        span_text((known - st->rows + rate - 1) / rate, left, sizeof(left));
+        snprintf(eta, sizeof(eta), "ETA %s (%lld of at least %lld rows)", left, (long long)st->rows,
+                 (long long)known);
+    } else {
+        snprintf(eta, sizeof(eta), "ETA unknown (%s)",
+                 known > 0 ? "more rows than the ledger knew of" : "a first read of these rows");
+    }
+    snprintf(out, cap,
+             "catching up to %.8s UTC: %lld rows read (%lld new, %lld updated, %lld unchanged), "
+             "%lld rows/s, %lld delivered; %s",
+             st->upper[0] ? st->upper + 11 : "now", (long long)st->rows, (long long)st->fresh,
+             (long long)st->updated, (long long)st->unchanged, (long long)rate,
+             (long long)delivered, eta);
+}
+
+/* A progress line on stderr, at most every LEADSYNC_PROGRESS_SECONDS, so
+ * only a window that takes longer than that prints one. The rows the
+ * ledger already holds in the window (a re-read, a backfill) are counted at
+ * the first line: at least that many are read, which gives the ETA. */
+static void log_progress(const struct sync_ctx *c, int64_t started, int64_t *known)
+{
+    const struct ls_sync_stats *st = c->st;
+    int64_t delivered = st->delivered + (c->o->delivered ? *c->o->delivered : 0);
+    char line[512];
+
+    if (*known < 0 &&
+        (!c->ledger || ls_ledger_rows_between(c->ledger, st->lower, st->upper, known) != LS_OK))
+        *known = 0;
+    ls_sync_progress_line(st, ls_mono_ms() - started, delivered, *known, line, sizeof(line));
+    LS_INFO("sync", "%s", line);
 }
 
 /* A window that goes on past its budget (a table service handing out
@@ -676,7 +727,7 @@ static int read_pages(struct azt_client *client, struct sync_ctx *c)
     struct azt_iter *it = NULL;
     struct azt_page *page = NULL;
     char *filter = NULL;
-    int64_t started, last_progress;
+    int64_t started, last_progress, known = -1;
     int rc;
 
     /* A first run (no lower bound) reads the table without a $filter: the
@@ -720,7 +771,7 @@ static int read_pages(struct azt_client *client, struct sync_ctx *c)
             goto done;
         if (ls_mono_ms() - last_progress >= o->progress_seconds * 1000) {
             last_progress = ls_mono_ms();
-            log_progress(st, started);
+            log_progress(c, started, &known);
         }
         if (o->after_page && (rc = o->after_page(o->after_page_ctx)) != LS_OK)
             goto done;
@@ -757,12 +808,14 @@ static int advance_cursor(struct ls_ledger *ledger, const struct ls_sync_opts *o
 int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const struct ls_sink *sinks,
                    size_t nsinks, const struct ls_sync_opts *o, struct ls_sync_stats *st)
 {
-    struct sync_ctx c = {ledger, sinks, nsinks, o, NULL, st};
+    struct sync_ctx c = {ledger, sinks, nsinks, o, NULL, st, NULL};
     char *cursor = NULL;
     int writes = ledger && !o->dry_run;
     int rc;
 
     memset(st, 0, sizeof(*st));
+    if (o->dry_run)
+        c.seen = ls_seen_new();
     rc = window_bounds(client, ledger, o, st, &cursor);
     if (rc)
         goto done;
@@ -786,6 +839,7 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
                 st->settling == 1 ? "s" : "", o->settle_seconds);
 done:
     ls_inline_free(c.inl);
+    ls_seen_free(c.seen);
     free(cursor);
     return rc;
 }

@@ -58,6 +58,7 @@ struct ls_sync_opts {
     const char *since; /* run --since: lower bound override (ISO 8601), or NULL */
     int dry_run;       /* read and report, change nothing (ledger may be NULL) */
     long progress_seconds;
+    const int64_t *delivered;    /* the run's deliveries so far, for the progress line (or NULL) */
     long max_pages, max_seconds; /* the window's budget; past it the run stops, cursor kept */
     volatile sig_atomic_t *stop;
     /* Called after each committed page (the daemon delivers between pages on a long catch-up). */
@@ -75,6 +76,11 @@ LS_NODISCARD int ls_sync_window(struct azt_client *client, struct ls_ledger *led
                                 const struct ls_sync_opts *opts, struct ls_sync_stats *stats);
 
 /* Pure helpers, exposed for tests. */
+/* The catch-up progress line: where the window ends, rows read, rate,
+ * deliveries, and an ETA when known (rows the ledger already holds in the
+ * window) is more than the rows read so far. */
+void ls_sync_progress_line(const struct ls_sync_stats *st, int64_t elapsed_ms, int64_t delivered,
+                           int64_t known, char *out, size_t cap);
 /* ISO 8601 UTC "YYYY-MM-DDThh:mm:ss[.fffffff]Z" minus `seconds`, keeping the
  * fraction; output always has 7 fractional digits. */
 LS_NODISCARD int ls_iso_add_seconds(const char *iso, long seconds, char out[40]);

@@ -253,6 +253,8 @@ class Status(whtest.WebhookCase):
         recv = self.receiver(rules=[{"status": 422, "count": 1000,
                                      "body": "rejected customer000001@example.com"}])
         self.seed("bulk", 6, "--customers", 3)
+        self.addCleanup(os.chdir, os.getcwd())
+        os.chdir(self.dir)  # the relative ledger path below lands in the test's directory
         env = {"LEADSYNC_SINKS": "webhook:" + recv.url, "LEADSYNC_DELIVERY_MAX_ATTEMPTS": "1",
                "LEADSYNC_STATE": "ledger.db"}  # relative: status prints it absolute
         self.run_worker("run", "--once", env=env, check=0)
@@ -293,6 +295,28 @@ class Status(whtest.WebhookCase):
         self.assertIn("exited 78 (configuration)", js["reason"])
         self.assertEqual(before, (os.stat(db).st_mtime_ns, os.stat(db).st_size),
                          "status changed the ledger")
+
+    def test_status_names_the_configured_sinks_before_any_run(self):
+        recv = self.receiver()
+        env = {"LEADSYNC_SINKS": "webhook:" + recv.url}
+        p = self.run_worker("status", env=env, check=0)
+        self.assertIn("sink webhook:%s: configured, nothing queued yet" % recv.url, p.stdout)
+        js = json.loads(self.run_worker("status", "--json", env=env, check=0).stdout)
+        self.assertEqual([s["sink"] for s in js["sinks"]], ["webhook:" + recv.url])
+        # deliveries kept under the sink's old id show under the name it has now
+        self.seed("bulk", 3)
+        self.run_worker("run", "--once", env=env, check=0)
+        named = {"LEADSYNC_SINKS": "crm=webhook:" + recv.url}
+        js = json.loads(self.run_worker("status", "--json", env=named, check=0).stdout)
+        self.assertEqual([(s["sink"], s["delivered"], s["configured"]) for s in js["sinks"]],
+                         [("crm", 3, True)])
+        st = self.run_worker("status", env=named, check=0).stdout
+        self.assertRegex(st, r"(?m)^sink crm$")
+        self.assertNotIn("sink webhook:", st)
+        # a sink taken out of the configuration stays, marked
+        other = {"LEADSYNC_SINKS": "jsonl:" + self.jsonl}
+        st = self.run_worker("status", env=other, check=0).stdout
+        self.assertIn("sink webhook:%s (no longer in LEADSYNC_SINKS)" % recv.url, st)
 
     def test_status_reads_a_wal_ledger_on_a_read_only_mount(self):
         self.seed("bulk", 3)
@@ -423,6 +447,34 @@ class Breaker(whtest.WebhookCase):
             d.terminate()
             _, err = d.communicate(timeout=60)
         self.assertEqual(err.count("The likely cause"), 1, err[-3000:])
+
+
+class DryRun(lstest.WorkerCase):
+    def test_dry_run_shows_what_the_run_then_does(self):
+        import aztable
+        # one lead: "Get it now" (active), then a newer "Contact me" row; a
+        # lead's stage never goes back, so the run sends the newer row as active
+        self.table.upsert(aztable.marketplace_row("p1", "a-older", "ada@example.com",
+                                                  action="INS"))
+        time.sleep(0.15)
+        self.table.upsert(aztable.marketplace_row("p1", "b-newer", "ada@example.com",
+                                                  action="PLT"))
+        self.write_rows(lstest.bulk_rows(3))
+        time.sleep(1.1)
+        p = self.run_worker("run", "--dry-run", check=0)
+        dry = {}
+        for line in p.stdout.splitlines():
+            f = dict(w.split("=", 1) for w in line.split()[1:] if "=" in w)
+            dry[f["rk"]] = (line.split()[0], f["stage"], f["type"])
+        self.assertFalse(os.path.exists(self.env["LEADSYNC_STATE"]))
+        self.assertFalse(os.path.exists(self.jsonl))
+        self.run_worker("run", "--once", check=0)
+        real = {l["lead"]["rowKey"]: ("new", l["lead"]["stage"], l["type"]) for l in self.lines()}
+        self.assertEqual(dry, real)
+        self.assertEqual(dry["b-newer"], ("new", "active", "lead.updated"))
+        # after the run, a dry run over the same rows with --since sees them all unchanged
+        p = self.run_worker("run", "--dry-run", "--since", "1h", check=0)
+        self.assertIn("would deliver new=0 updated=0", p.stderr)
 
 
 class Settle(lstest.WorkerCase):

@@ -73,7 +73,7 @@ class WebhookFaults(whtest.WebhookCase):
 
         # The receiver is fixed; the dead letters come back and go through.
         recv.faults([])
-        p = self.run_worker("retry", "--sink", "webhook:" + recv.url, check=0)
+        p = self.run_worker("retry", "--sink", "webhook:" + recv.url, env=env, check=0)
         self.assertIn("re-queued %d" % len(rejected), p.stdout)
         self.run_worker("run", "--once", env=env, check=0)
         recs = recv.records()

@@ -159,6 +159,35 @@ static void test_ls_sync__row_version_order(void **state)
     assert_int_equal(ls_row_version_compare(&b, &a), 1);
 }
 
+/* The catch-up progress line: an ETA only when the ledger knows more rows
+ * in the window than were read so far. */
+static void test_ls_sync__progress_line(void **state)
+{
+    struct ls_sync_stats st;
+    char line[512];
+
+    (void)state;
+    memset(&st, 0, sizeof(st));
+    snprintf(st.upper, sizeof(st.upper), "2026-12-01T17:13:52.0000000Z");
+    st.rows = 58000;
+    st.fresh = 1200;
+    st.updated = 300;
+    st.unchanged = 56500;
+    ls_sync_progress_line(&st, 15000, 900, 103600, line, sizeof(line));
+    assert_string_equal(line, "catching up to 17:13:52 UTC: 58000 rows read (1200 new, 300 "
+                              "updated, 56500 unchanged), 3866 rows/s, 900 delivered; ETA 12 s "
+                              "(58000 of at least 103600 rows)");
+    ls_sync_progress_line(&st, 15000, 0, 2000000, line, sizeof(line));
+    assert_non_null(strstr(line, "; ETA 8 min ("));
+    ls_sync_progress_line(&st, 15000, 0, 0, line, sizeof(line));
+    assert_non_null(strstr(line, "; ETA unknown (a first read of these rows)"));
+    ls_sync_progress_line(&st, 15000, 0, 1000, line, sizeof(line));
+    assert_non_null(strstr(line, "; ETA unknown (more rows than the ledger knew of)"));
+    ls_sync_progress_line(&st, 0, 0, 100000, line, sizeof(line));
+    assert_non_null(strstr(line, " 0 rows/s, "));
+    assert_non_null(strstr(line, "ETA unknown"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +198,7 @@ int main(void)
         cmocka_unit_test(test_ls_sync__delivery_id_stable_and_distinct),
         cmocka_unit_test(test_ls_sync__delivery_id_golden),
         cmocka_unit_test(test_ls_sync__row_version_order),
+        cmocka_unit_test(test_ls_sync__progress_line),
     };
 
     return lst_run_group(tests, NULL, NULL);

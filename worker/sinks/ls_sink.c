@@ -229,10 +229,8 @@ void ls_sink_specs_free(struct ls_sink_spec *specs, size_t n)
     free(specs);
 }
 
-/* The configured sink a stored id belongs to, by key; NULL when none or
- * when two configured sinks share the key (then nothing is moved). */
-static const struct ls_sink_spec *owner_of(const char *stored, const struct ls_sink_spec *specs,
-                                           size_t n)
+const struct ls_sink_spec *ls_sink_owner_of(const char *stored, const struct ls_sink_spec *specs,
+                                            size_t n)
 {
     const struct ls_sink_spec *found = NULL;
     char *key = ls_sink_key_of(stored);
@@ -263,7 +261,7 @@ static int attach_specs(struct ls_ledger *l, const struct ls_sink_spec *specs, s
 
         for (k = 0; k < n && strcmp(specs[k].id, ids[i]) != 0; k++)
             ;
-        if (k < n || !(to = owner_of(ids[i], specs, n)))
+        if (k < n || !(to = ls_sink_owner_of(ids[i], specs, n)))
             continue;
         rc = ls_ledger_sink_rename(l, ids[i], to->id);
         if (rc == LS_OK)

@@ -137,6 +137,12 @@ void ls_sink_specs_free(struct ls_sink_spec *specs, size_t n);
  * is "webhook:https://h/x"); malloc'd. */
 char *ls_sink_key_of(const char *stored_id);
 
+/* The configured sink a stored id belongs to, by key (an older ledger's id
+ * of a sink since named or stored by its raw URL); NULL when none or when
+ * two configured sinks share the key. */
+const struct ls_sink_spec *ls_sink_owner_of(const char *stored, const struct ls_sink_spec *specs,
+                                            size_t n);
+
 struct ls_ledger;
 /*
  * Brings a writable ledger up to the configured names (list: LEADSYNC_SINKS),
