@@ -1,5 +1,6 @@
 /* ls_config.c - the configuration table and its loader. */
 #include "ls_config.h"
+#include "ls_url.h"
 #include "ls_sink.h"
 
 #include <errno.h>
@@ -158,6 +159,9 @@ static int set_entry(struct ls_config *cfg, const struct ls_conf_entry *e, const
         *(long *)(base + e->offset) = v;
         return LS_OK;
     }
+    if ((e->flags & LS_CONF_URL) && *value &&
+        ls_url_check(value, e->env, LS_URL_HTTP | LS_URL_TLS_ONLY | LS_URL_NO_USERINFO, NULL))
+        return LS_ECONFIG; /* the message names the key, never the userinfo */
     if (e->type == LS_CONF_ENUM && !choice_ok(e->choices, value))
         return ls_error(LS_ECONFIG, "%s (%s): '%s' is not one of %s", e->env, origin, value,
                         e->choices);

@@ -23,6 +23,8 @@ enum ls_conf_type { LS_CONF_STRING = 0, LS_CONF_INT, LS_CONF_ENUM };
 
 enum {
     LS_CONF_SECRET = 1 << 0, /* never printed; *_FILE accepted */
+    LS_CONF_URL = 1 << 1,    /* an http(s) URL: https unless the host is loopback, no
+                              * user:password@ (ls_url_check); refused when set */
 };
 
 struct ls_conf_entry {

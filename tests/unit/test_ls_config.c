@@ -155,6 +155,47 @@ static void test_ls_config__bad_values(void **state)
     ls_config_dispose(&cfg);
 }
 
+/* CRM base URLs follow the rule the webhook URLs do: https (loopback
+ * excepted), no userinfo; the message names the key, never the password. */
+static void test_ls_config__crm_urls(void **state)
+{
+    static const char *const keys[] = {
+        "LEADSYNC_SALESFORCE_LOGIN_URL",    "LEADSYNC_SALESFORCE_TOKEN_URL",
+        "LEADSYNC_SALESFORCE_INSTANCE_URL", "LEADSYNC_DYNAMICS_URL",
+        "LEADSYNC_DYNAMICS_API_BASE",       "LEADSYNC_DYNAMICS_AUTHORITY_URL",
+        "LEADSYNC_DYNAMICS_TOKEN_URL",      "LEADSYNC_MARKETO_BASE_URL",
+        "LEADSYNC_HUBSPOT_BASE_URL",        "LEADSYNC_WEB_TO_LEAD_URL"};
+    char plain[128], creds[128], ftp[128];
+    char *vars[2] = {NULL, NULL};
+    struct ls_config cfg;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        snprintf(plain, sizeof(plain), "%s=http://crm.example.com/x", keys[i]);
+        snprintf(creds, sizeof(creds), "%s=https://u:Pa55word@crm.example.com/", keys[i]);
+        snprintf(ftp, sizeof(ftp), "%s=ftp://crm.example.com/", keys[i]);
+        vars[0] = plain;
+        assert_int_equal(load(&cfg, NULL, vars), LS_ECONFIG);
+        assert_non_null(strstr(ls_error_last(), keys[i]));
+        ls_config_dispose(&cfg);
+        vars[0] = creds;
+        assert_int_equal(load(&cfg, NULL, vars), LS_ECONFIG);
+        assert_non_null(strstr(ls_error_last(), keys[i]));
+        assert_null(strstr(ls_error_last(), "Pa55word"));
+        ls_config_dispose(&cfg);
+        vars[0] = ftp;
+        assert_int_equal(load(&cfg, NULL, vars), LS_ECONFIG);
+        ls_config_dispose(&cfg);
+    }
+    vars[0] = "LEADSYNC_HUBSPOT_BASE_URL=http://127.0.0.1:8443"; /* loopback: a test double */
+    assert_int_equal(load(&cfg, NULL, vars), 0);
+    ls_config_dispose(&cfg);
+    vars[0] = "LEADSYNC_SALESFORCE_INSTANCE_URL=https://acme.my.salesforce.com";
+    assert_int_equal(load(&cfg, NULL, vars), 0);
+    ls_config_dispose(&cfg);
+}
+
 static char *write_tmp(const char *dir, const char *name, const char *text)
 {
     size_t n = strlen(dir) + strlen(name) + 2;
@@ -306,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_ls_config__main_name_wins_over_alias),
         cmocka_unit_test(test_ls_config__unknown_env_rejected),
         cmocka_unit_test(test_ls_config__bad_values),
+        cmocka_unit_test(test_ls_config__crm_urls),
         cmocka_unit_test(test_ls_config__file_and_precedence),
         cmocka_unit_test(test_ls_config__file_errors),
         cmocka_unit_test(test_ls_config__secret_from_file),

@@ -747,13 +747,13 @@ done:
 /* The dynamics sink's configuration keys (ls_config.h). */
 /* clang-format off */
 static const struct ls_conf_entry conf_entries[] = {
-    {"LEADSYNC_DYNAMICS_URL", LS_CONF_STRING, NULL, LS_CONF_AT(dynamics_url), 0, 0, 0, NULL,
+    {"LEADSYNC_DYNAMICS_URL", LS_CONF_STRING, NULL, LS_CONF_AT(dynamics_url), LS_CONF_URL, 0, 0, NULL,
      "Dataverse environment URL, e.g. https://org.crm.dynamics.com", NULL},
-    {"LEADSYNC_DYNAMICS_API_BASE", LS_CONF_STRING, NULL, LS_CONF_AT(dynamics_api_base), 0, 0, 0, NULL,
+    {"LEADSYNC_DYNAMICS_API_BASE", LS_CONF_STRING, NULL, LS_CONF_AT(dynamics_api_base), LS_CONF_URL, 0, 0, NULL,
      "Dataverse Web API base (default: URL/api/data/v9.2)", NULL},
-    {"LEADSYNC_DYNAMICS_AUTHORITY_URL", LS_CONF_STRING, "https://login.microsoftonline.com", LS_CONF_AT(dynamics_authority_url), 0, 0, 0, NULL,
+    {"LEADSYNC_DYNAMICS_AUTHORITY_URL", LS_CONF_STRING, "https://login.microsoftonline.com", LS_CONF_AT(dynamics_authority_url), LS_CONF_URL, 0, 0, NULL,
      "Microsoft Entra authority host", NULL},
-    {"LEADSYNC_DYNAMICS_TOKEN_URL", LS_CONF_STRING, NULL, LS_CONF_AT(dynamics_token_url), 0, 0, 0, NULL,
+    {"LEADSYNC_DYNAMICS_TOKEN_URL", LS_CONF_STRING, NULL, LS_CONF_AT(dynamics_token_url), LS_CONF_URL, 0, 0, NULL,
      "token endpoint (default: AUTHORITY_URL/TENANT_ID/oauth2/v2.0/token)", NULL},
     {"LEADSYNC_DYNAMICS_SCOPE", LS_CONF_STRING, NULL, LS_CONF_AT(dynamics_scope), 0, 0, 0, NULL,
      "token scope (default: URL/.default)", NULL},

@@ -795,7 +795,7 @@ done:
 /* The hubspot sink's configuration keys (ls_config.h). */
 /* clang-format off */
 static const struct ls_conf_entry conf_entries[] = {
-    {"LEADSYNC_HUBSPOT_BASE_URL", LS_CONF_STRING, "https://api.hubapi.com", LS_CONF_AT(hubspot_base_url), 0, 0, 0, NULL,
+    {"LEADSYNC_HUBSPOT_BASE_URL", LS_CONF_STRING, "https://api.hubapi.com", LS_CONF_AT(hubspot_base_url), LS_CONF_URL, 0, 0, NULL,
      "HubSpot API base URL", NULL},
     {"LEADSYNC_HUBSPOT_TOKEN", LS_CONF_STRING, NULL, LS_CONF_AT(hubspot_token), LS_CONF_SECRET, 0, 0, NULL,
      "HubSpot private-app (static) access token with crm.objects.contacts.read/write", NULL},

@@ -650,7 +650,7 @@ static int mkto_check(void *ctx, char *msg, size_t msglen)
 /* The marketo sink's configuration keys (ls_config.h). */
 /* clang-format off */
 static const struct ls_conf_entry conf_entries[] = {
-    {"LEADSYNC_MARKETO_BASE_URL", LS_CONF_STRING, NULL, LS_CONF_AT(marketo_base_url), 0, 0, 0, NULL,
+    {"LEADSYNC_MARKETO_BASE_URL", LS_CONF_STRING, NULL, LS_CONF_AT(marketo_base_url), LS_CONF_URL, 0, 0, NULL,
      "Marketo instance base URL (https://NNN-XXX-NNN.mktorest.com): /identity/oauth/token and /rest/v1/leads.json", NULL},
     {"LEADSYNC_MARKETO_CLIENT_ID", LS_CONF_STRING, NULL, LS_CONF_AT(marketo_client_id), 0, 0, 0, NULL,
      "Marketo custom service client id", NULL},

@@ -691,7 +691,7 @@ static int w2l_check(void *ctx, char *msg, size_t msglen)
 /* The web_to_lead sink's configuration keys (ls_config.h). */
 /* clang-format off */
 static const struct ls_conf_entry conf_entries[] = {
-    {"LEADSYNC_WEB_TO_LEAD_URL", LS_CONF_STRING, "https://webto.salesforce.com/servlet/servlet.WebToLead?encoding=UTF-8", LS_CONF_AT(web_to_lead_url), 0, 0, 0, NULL,
+    {"LEADSYNC_WEB_TO_LEAD_URL", LS_CONF_STRING, "https://webto.salesforce.com/servlet/servlet.WebToLead?encoding=UTF-8", LS_CONF_AT(web_to_lead_url), LS_CONF_URL, 0, 0, NULL,
      "Salesforce Web-to-Lead form endpoint", NULL},
     {"LEADSYNC_WEB_TO_LEAD_OID", LS_CONF_STRING, NULL, LS_CONF_AT(web_to_lead_oid), 0, 0, 0, NULL,
      "Salesforce organization id (oid) the Web-to-Lead form posts to", NULL},
