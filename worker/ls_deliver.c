@@ -224,6 +224,7 @@ static int load_due(struct ls_deliverer *d, struct sink_state *s, int64_t now, s
         it->delivery_id = r->ds[i].delivery_id;
         it->lead_id = r->ds[i].lead_id;
         it->attempt = r->ds[i].attempts + 1;
+        it->pause_streak = s->streak;
         it->payload = r->ds[i].payload;
         /* A sink that writes the stored text as it is needs no parse of it. */
         if (!s->sink->ops->wants_text)

@@ -164,6 +164,27 @@ class SalesforceSink(crmtest.CrmCase):
         self.assertEqual((s["delivered"], s["dead"], s["pending"]), (3, 0, 0))
         self.assertNotIn("paused", s)
 
+    def test_limit_pause_grows_across_runs(self):
+        """REQUEST_LIMIT_EXCEEDED in three CronJob-style runs, each a new
+        process that tries once after the last pause ended: the sink's own
+        pause doubles from the streak the ledger keeps (1 s, 2 s, 4 s), not
+        from a count that a new process starts again at zero."""
+        sf = self.start()
+        sf.faults([{"route": "^PATCH .*/sobjects/", "status": 403, "count": 1000,
+                    "body": [{"message": "TotalRequests Limit exceeded.",
+                              "errorCode": "REQUEST_LIMIT_EXCEEDED"}]}])
+        self.put([crmtest.row(i) for i in range(2)])
+        env = {"LEADSYNC_ONCE_MAX_WAIT_SECONDS": "0"}
+        seen = []
+        for want in (1, 2, 4):
+            p = self.run_worker("run", "--once", env=env, check=75)
+            m = re.findall(r"API request limit exceeded \(.*\): pausing (\d+) s", p.stderr)
+            self.assertEqual(len(m), 1, p.stderr[-2000:])
+            seen.append(int(m[0]))
+            time.sleep(want + 0.5)  # the pause is over: the next run tries again
+        self.assertEqual(seen, [1, 2, 4])
+        self.assertEqual(self.sink_stats("salesforce")["dead"], 0)
+
     def test_throttle_session_and_partial_failures(self):
         sf = self.start()
         sf.faults([

@@ -51,6 +51,8 @@ struct ls_sink_item {
     const char *payload; /* the same object as stored: compact JSON text (borrowed) */
     int created;         /* 1: first delivery of lead_id to this sink (lead.created) */
     int attempt;         /* 1-based attempt number */
+    int pause_streak;    /* the sink's pauses in a row the ledger records (sink_pause; kept
+                          * across runs), 0 when none: for a sink's own growing pause */
 };
 
 /* The API allowance a receiver last reported (ls_sink_ops.usage). */

@@ -694,6 +694,10 @@ static int sf_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
     size_t i, k;
     int halt = 0;
 
+    /* The limit pause grows from the pauses in a row the ledger keeps, so
+     * CronJob-style runs, each a new process, grow it too. */
+    if (n && items[0].pause_streak > s->limit_streak)
+        s->limit_streak = items[0].pause_streak;
     for (i = 0; i < n; i++) {
         memset(&results[i], 0, sizeof(results[i]));
         results[i].retry_after_ms = -1;
