@@ -160,7 +160,13 @@ char *ls_crm_escape(const char *s)
 
 void ls_crm_excerpt(char *dst, size_t cap, const char *body, size_t len)
 {
-    ls_redact_excerpt(dst, cap, body, len);
+    char tmp[LS_EXCERPT_MAX + 1];
+
+    /* Through a copy: callers may pass dst itself as the body. */
+    if (cap == 0)
+        return;
+    ls_redact_excerpt(tmp, cap < sizeof(tmp) ? cap : sizeof(tmp), body, len);
+    memcpy(dst, tmp, strlen(tmp) + 1);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -159,7 +159,7 @@ char *ls_crm_escape(const char *s);
 char *ls_crm_lower_trim(const char *s);
 
 /* An excerpt of a remote body: ls_redact_excerpt (bounded, personal data
- * and secrets masked, control characters blanked). */
+ * and secrets masked, control characters blanked); body may be dst. */
 void ls_crm_excerpt(char *dst, size_t cap, const char *body, size_t len);
 
 #endif /* LS_CRM_H */
