@@ -3,9 +3,9 @@
 #include "ls_hubspot.h"
 #include "ls_log.h"
 #include "ls_mapping.h"
+#include "ls_oauth.h"
 #include "ls_sink.h"
 
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,7 +282,8 @@ struct hs {
     char *check_url;
     char *optout_url; /* <base>/communication-preferences/v4/statuses/ */
     char *read_url;
-    char *token;
+    char *token; /* the private-app token, as configured */
+    struct ls_oauth oauth;
     char *id_property;
     char *offers_property; /* NULL: offers are not recorded */
     long batch;
@@ -298,13 +299,27 @@ static void hs_free(struct hs *s)
     free(s->update_url);
     free(s->check_url);
     free(s->optout_url);
-    if (s->token)
-        OPENSSL_cleanse(s->token, strlen(s->token));
-    free(s->token);
+    ls_secret_free(s->token);
+    ls_oauth_dispose(&s->oauth);
     free(s->id_property);
     free(s->offers_property);
     free(s->read_url);
     free(s);
+}
+
+/* The ls_oauth fetch of a private-app token: the configured one. */
+static int fixed_token(void *ctx, void *arg, struct ls_oauth_token *out)
+{
+    (void)arg;
+    out->value = ls_xstrdup(((struct hs *)ctx)->token);
+    out->expires_ms = 0;
+    return LS_OK;
+}
+
+static int never_refused(const struct ls_crm_resp *resp)
+{
+    (void)resp;
+    return 0;
 }
 
 static int hs_create(const char *arg, const struct ls_config *cfg, void **ctx)
@@ -362,6 +377,7 @@ static int hs_create(const char *arg, const struct ls_config *cfg, void **ctx)
     if (rc)
         goto done;
     ls_crm_http_stop_grace(s->http, cfg->stop_grace_seconds);
+    ls_oauth_init(&s->oauth, fixed_token, s, 0);
     *ctx = s;
     s = NULL;
 done:
@@ -375,17 +391,17 @@ static void hs_destroy(void *ctx)
     hs_free(ctx);
 }
 
-/* One request with the token; 0 with *resp, or an ls_err. */
+/* One request with the token; 0 with *resp, or an ls_err. A refused
+ * private-app token is not asked for again (it cannot be renewed). */
 static int hs_request(struct hs *s, const char *method, const char *url, const char *body,
                       struct ls_crm_resp *resp)
 {
-    char *auth = ls_xasprintf("Authorization: Bearer %s", s->token);
-    const char *hdrs[] = {auth, "Content-Type: application/json", "Accept: application/json", NULL};
-    int rc = ls_crm_request(s->http, method, url, hdrs, body, body ? strlen(body) : 0, resp);
+    static const char *const hdrs[] = {"Content-Type: application/json", "Accept: application/json",
+                                       NULL};
+    struct ls_crm_req req = {method,    url,  hdrs,         body, body ? strlen(body) : 0,
+                             &s->oauth, NULL, never_refused};
 
-    OPENSSL_cleanse(auth, strlen(auth));
-    free(auth);
-    return rc;
+    return ls_crm_call(s->http, &req, resp);
 }
 
 /* 1 when resp is an HTTP answer; else fills res[0..k) (not sent on a stop,
