@@ -79,7 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(text);
         return 0;
     }
-    h = ls_notify_email_headers(lead, next(&p, end), next(&p, end), "a@example.com", 0);
+    h = ls_notify_email_headers(lead, next(&p, end), "Leads <leads@example.com>", "a@example.com",
+                                0);
     for (i = 0; h[i]; i++)
         check_header(h[i]);
     ls_notify_lines_free(h);

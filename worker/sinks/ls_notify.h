@@ -54,7 +54,9 @@ char *ls_notify_message_id(const char *delivery_id, const char *from);
 /*
  * The email's header lines (NULL-terminated array of malloc'd strings, free
  * with ls_notify_lines_free): From, To, Subject, Date, Message-ID and
- * X-Leadsync-Delivery. to is the comma-separated recipient list.
+ * X-Leadsync-Delivery. from and to (the comma-separated recipient list) come
+ * from the configuration, checked at start; lead values reach the Subject
+ * only, RFC 2047 encoded.
  */
 char **ls_notify_email_headers(const json_t *lead, const char *delivery_id, const char *from,
                                const char *to, int64_t now_ms);

@@ -14,9 +14,11 @@
 #include <strings.h>
 #include <time.h>
 
-#define DESC_MAX  2400 /* bytes of a description kept (Slack: 3000 characters a section) */
-#define VALUE_MAX 400  /* bytes of any other value */
-#define HEAD_MAX  140  /* bytes of a headline in Slack's header block (150 characters) */
+#define DESC_MAX        2400 /* bytes of a description kept (Slack: 3000 characters a section) */
+#define VALUE_MAX       400  /* bytes of any other value */
+#define HEAD_MAX        140  /* bytes of a headline in Slack's header block (150 characters) */
+#define SLACK_TEXT_MAX  3000 /* bytes of a section's text, escaped */
+#define SLACK_FIELD_MAX 2000 /* bytes of a section field's text, escaped */
 
 /* ------------------------------------------------------------------------ */
 /* a growing string                                                          */
@@ -430,7 +432,13 @@ char **ls_notify_email_headers(const json_t *lead, const char *delivery_id, cons
     lines[2] = ls_xasprintf("Subject: %s", subject);
     lines[3] = ls_xasprintf("Date: %s", date);
     lines[4] = ls_xasprintf("Message-ID: %s", mid);
-    lines[5] = ls_xasprintf("X-Leadsync-Delivery: %s", delivery_id);
+    {
+        struct buf id = {0};
+
+        put_atom(&id, delivery_id, strlen(delivery_id));
+        lines[5] = ls_xasprintf("X-Leadsync-Delivery: %s", id.p ? id.p : "");
+        free(id.p);
+    }
     free(head);
     free(subject);
     free(mid);
@@ -487,27 +495,42 @@ json_t *ls_notify_teams_body(const json_t *lead)
                      "application/vnd.microsoft.card.adaptive", "contentUrl", "content", card);
 }
 
-/* Slack mrkdwn: &, < and > escaped, so no value can form a link or a mention. */
-static void put_mrkdwn(struct buf *b, const char *s)
+/* The bytes of the UTF-8 sequence s starts (1 for a stray byte). */
+static size_t seq_len(const char *s)
 {
-    for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            puts_(b, "&amp;");
-            break;
-        case '<':
-            puts_(b, "&lt;");
-            break;
-        case '>':
-            puts_(b, "&gt;");
-            break;
-        default:
-            put(b, s, 1);
+    unsigned char c = (unsigned char)s[0];
+    size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1, i;
+
+    for (i = 1; i < n; i++)
+        if (!s[i])
+            return i;
+    return n;
+}
+
+/* Slack mrkdwn: &, < and > escaped, so no value can form a link or a
+ * mention; at most budget bytes once escaped ("..." marks a cut). */
+static void put_mrkdwn(struct buf *b, const char *s, size_t budget)
+{
+    size_t start = b->len;
+
+    while (*s) {
+        const char *esc = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : NULL;
+        size_t n = esc ? strlen(esc) : seq_len(s);
+
+        if (b->len - start + n + 3 > budget) {
+            puts_(b, "...");
+            return;
         }
+        if (esc)
+            puts_(b, esc);
+        else
+            put(b, s, n);
+        s += esc ? 1 : n;
     }
 }
 
-static json_t *mrkdwn(const char *label, const char *value)
+/* A mrkdwn text object of at most max bytes: "*label*\n" and the value. */
+static json_t *mrkdwn(const char *label, const char *value, size_t max)
 {
     struct buf b = {0};
     json_t *o;
@@ -517,7 +540,7 @@ static json_t *mrkdwn(const char *label, const char *value)
         puts_(&b, label);
         puts_(&b, "*\n");
     }
-    put_mrkdwn(&b, value);
+    put_mrkdwn(&b, value, max - b.len);
     o = json_pack("{s:s,s:s}", "type", "mrkdwn", "text", b.p ? b.p : "");
     free(b.p);
     return o;
@@ -543,11 +566,12 @@ json_t *ls_notify_slack_body(const json_t *lead)
                                     "plain_text", "text", b.p ? b.p : "-", "emoji", 0));
     free(b.p);
     if (is_dnc(lead))
-        json_array_append_new(blocks, section(mrkdwn(NULL, dnc_notice)));
+        json_array_append_new(blocks, section(mrkdwn(NULL, dnc_notice, SLACK_TEXT_MAX)));
     for (i = 0; i < NFACTS; i++) /* ten: Slack's most for one section */
-        json_array_append_new(fields, mrkdwn(labels[i], *f.v[i] ? f.v[i] : "-"));
+        json_array_append_new(fields, mrkdwn(labels[i], *f.v[i] ? f.v[i] : "-", SLACK_FIELD_MAX));
     json_array_append_new(blocks, json_pack("{s:s,s:o}", "type", "section", "fields", fields));
-    json_array_append_new(blocks, section(mrkdwn("Description", *f.desc ? f.desc : "-")));
+    json_array_append_new(blocks,
+                          section(mrkdwn("Description", *f.desc ? f.desc : "-", SLACK_TEXT_MAX)));
     if (!is_dnc(lead) && plain_address(f.v[F_EMAIL])) {
         char *t = ls_xasprintf("Reply to the customer: <mailto:%s|%s>", f.v[F_EMAIL], f.v[F_EMAIL]);
 
@@ -558,7 +582,7 @@ json_t *ls_notify_slack_body(const json_t *lead)
                                             "type", "mrkdwn", "text", "Sent by leadsync"));
     b.p = NULL;
     b.len = b.cap = 0;
-    put_mrkdwn(&b, head);
+    put_mrkdwn(&b, head, SLACK_TEXT_MAX);
     facts_free(&f);
     free(head);
     {
