@@ -8,8 +8,8 @@ existing Lead and never creates one, the validation lead is skipped,
 REQUEST_LIMIT_EXCEEDED pauses the sink, an expired session is refreshed once,
 per-record failures become dead letters while the rest go through, refused
 credentials exit 77 naming the sink without the secret, the JWT bearer flow,
-`check` and `send-test-lead`. The last Sforce-Limit-Info api-usage shows in
-`status` and as /metrics gauges."""
+`check` and `send-test-lead`, an http instance_url refused. The last
+Sforce-Limit-Info api-usage shows in `status` and as /metrics gauges."""
 
 import http.server
 import json
@@ -281,6 +281,16 @@ class SalesforceSink(crmtest.CrmCase):
         # Fixed credentials deliver what waited.
         self.run_worker("run", "--once", check=0)
         self.assertEqual(len(sf.state()), 3)
+
+    def test_instance_url_must_be_https(self):
+        # The bearer token goes wherever the token answer's instance_url points:
+        # a plain-http, non-loopback one is refused before any API call (78).
+        sf = self.start("--instance-url", "http://crm.example.com")
+        self.put([crmtest.row(i) for i in range(2)])
+        p = self.run_worker("run", "--once", check=78)
+        self.assertIn("instance_url", p.stderr)
+        self.assertEqual(self.api(), [])
+        self.assertEqual(sf.state(), {})
 
     def test_jwt_bearer_single_requests(self):
         aud = "https://login.example.test"

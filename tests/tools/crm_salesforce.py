@@ -13,6 +13,7 @@ Routes:
                                                 RS256 assertion checked against --jwt-pubkey
                                                 (iss = client id, sub = --username, exp
                                                 within 5 minutes); instance_url = this server
+                                                (or --instance-url)
   GET   /services/data/vNN.N/sobjects/Lead/describe
   PATCH /services/data/vNN.N/sobjects/Lead/{ExtField}/{value}    upsert: 201 created / 200
   GET   /services/data/vNN.N/sobjects/Lead/{ExtField}/{value}    200 {Id} or 404 NOT_FOUND
@@ -81,7 +82,8 @@ class Salesforce(crmdouble.Double):
                          "error_description": "grant type not supported"}, None
         with self.lock:
             t = self.issue_token()
-        return 200, {"access_token": t, "instance_url": "https://127.0.0.1:%d" % self.port,
+        inst = self.args.instance_url or "https://127.0.0.1:%d" % self.port
+        return 200, {"access_token": t, "instance_url": inst,
                      "id": "https://127.0.0.1/id/00D/005", "token_type": "Bearer",
                      "issued_at": str(int(time.time() * 1000)), "signature": "x"}, None
 
@@ -215,6 +217,8 @@ def main():
     ap.add_argument("--ext-field", default="Marketplace_Lead_Id__c")
     ap.add_argument("--username", default="integration@example.com")
     ap.add_argument("--audience", default="")
+    ap.add_argument("--instance-url", default="", help="the token answer's instance_url "
+                    "(default: this server)")
     ap.add_argument("--jwt-pubkey", help="PEM public key verifying JWT assertions")
     ap.add_argument("--custom-field", action="append", default=[])
     ap.add_argument("--dupe", action="append", default=[], help="external ids matching 2 leads")

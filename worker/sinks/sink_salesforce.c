@@ -6,6 +6,7 @@
 #include "ls_mapping.h"
 #include "ls_oauth.h"
 #include "ls_sink.h"
+#include "ls_url.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -443,6 +444,19 @@ static int token_answer(struct sf *s, const struct ls_crm_resp *resp, struct ls_
         r->outcome = LS_SINK_RETRY;
         r->status = resp->status;
         snprintf(r->error, sizeof(r->error), "the token answer lacks access_token or instance_url");
+        return LS_EPARSE;
+    }
+    /* the bearer token goes wherever instance_url points: https only (loopback
+     * excepted, for tests), no userinfo, like every configured URL */
+    if (!s->instance_override &&
+        ls_url_check(inst, "Salesforce token answer: instance_url",
+                     LS_URL_HTTP | LS_URL_TLS_ONLY | LS_URL_NO_USERINFO, NULL) != LS_OK) {
+        ls_secret_free(out->value);
+        out->value = NULL;
+        free(inst);
+        r->outcome = LS_SINK_FATAL;
+        r->status = resp->status;
+        snprintf(r->error, sizeof(r->error), "%s", ls_error_last());
         return LS_EPARSE;
     }
     free(s->instance);
