@@ -214,6 +214,14 @@ void ls_http_server_stop(struct ls_http_server *s)
     free(s);
 }
 
+/* The Pushgateway's answer body is not needed (and must not reach stdout). */
+static size_t discard_body(char *data, size_t size, size_t n, void *ctx)
+{
+    (void)data;
+    (void)ctx;
+    return size * n;
+}
+
 int ls_metrics_push(const char *url, const char *job, long timeout_ms)
 {
     CURL *h = NULL;
@@ -245,6 +253,7 @@ int ls_metrics_push(const char *url, const char *job, long timeout_ms)
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_body);
     cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
         rc = ls_error(LS_EUNAVAIL, "pushgateway: %s", curl_easy_strerror(cc));

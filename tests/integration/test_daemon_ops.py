@@ -309,9 +309,11 @@ class DaemonOps(whtest.WebhookCase):
             def do_PUT(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 got.append((self.path, self.headers.get("Content-Type"), body.decode()))
+                answer = b"gateway-answer-body\n"  # never on leadsync's stdout
                 self.send_response(200)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, *a):
                 pass
@@ -322,8 +324,9 @@ class DaemonOps(whtest.WebhookCase):
         self.addCleanup(srv.shutdown)
         self.write_rows(lstest.bulk_rows(4, prefix="push"))
         time.sleep(1.1)
-        self.run_worker("run", "--once", check=0, env={
+        p = self.run_worker("run", "--once", check=0, env={
             "LEADSYNC_PUSHGATEWAY_URL": "http://127.0.0.1:%d/" % srv.server_address[1]})
+        self.assertNotIn("gateway-answer-body", p.stdout + p.stderr)
         self.assertEqual(len(got), 1)
         path, ctype, body = got[0]
         self.assertEqual(path, "/metrics/job/leadsync")
