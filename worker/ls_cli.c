@@ -155,12 +155,13 @@ static const struct cli_cmd commands[] = {
         .name = "retry",
         .synopsis = "[--sink NAME]",
         .summary = "re-queue dead letters",
-        .what = "Puts dead letters back in the outbox with their attempts reset, and resumes a\n"
-                "sink paused for rejecting everything; the next run (or the running daemon)\n"
-                "delivers them. Works while the daemon runs. NAME: as status names it, or its\n"
-                "kind (webhook) when one sink is of that kind.",
+        .what = "Puts dead letters back in the outbox with their attempts reset, makes the\n"
+                "deliveries waiting out a backoff due now, and resumes a sink paused for\n"
+                "rejecting everything; the next run (or the running daemon) delivers them.\n"
+                "Works while the daemon runs. NAME: as status names it, or its kind (webhook)\n"
+                "when one sink is of that kind.",
         .opts = retry_opts,
-        .changes = "the ledger: dead letters become pending deliveries",
+        .changes = "the ledger: dead letters become pending deliveries, waiting ones due now",
         .example = "leadsync retry --sink webhook",
         .exits = "0 done; 64 no such sink; 74 ledger error",
         .run = ls_cmd_retry,

@@ -226,7 +226,9 @@ LS_NODISCARD int ls_ledger_next_due(struct ls_ledger *l, const char *sink, int64
  * partial index of pending deliveries, cheap enough after every round. */
 LS_NODISCARD int ls_ledger_pending_count(struct ls_ledger *l, const char *sink, int64_t *n);
 
-/* Dead letters back to pending (sink NULL = all sinks); *n = how many. */
+/* Dead letters back to pending (sink NULL = all sinks); *n = how many. The
+ * sink's waiting deliveries become due now too (a backoff, or a due time set
+ * while the clock ran ahead, ends when the operator asks). */
 LS_NODISCARD int ls_ledger_retry_dead(struct ls_ledger *l, const char *sink, int64_t now,
                                       size_t *n);
 

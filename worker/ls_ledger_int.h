@@ -53,6 +53,7 @@ enum ls_ledger_stmt {
     ST_MARK_DEAD,
     ST_DEAD_SUPERSEDE,
     ST_DEAD_REQUEUE,
+    ST_PENDING_DUE_NOW,
     ST_DEAD_LETTERS,
     ST_PURGE,
     ST_INLINE_ADD,

@@ -65,6 +65,11 @@ const struct ls_ledger_sql ls_ledger_outbox_sql[] = {
     {ST_DEAD_REQUEUE, "UPDATE outbox SET state = 'pending', attempts = 0,"
                       " next_attempt_at = :now, updated_at = :now"
                       " WHERE state = 'dead' AND (:sink IS NULL OR sink = :sink)"},
+    /* retry also makes what waits due now: a backoff, or a due time set
+     * under a clock that ran ahead, ends when the operator asks. */
+    {ST_PENDING_DUE_NOW, "UPDATE outbox SET next_attempt_at = :now"
+                         " WHERE state = 'pending' AND next_attempt_at > :now"
+                         " AND (:sink IS NULL OR sink = :sink)"},
     {ST_DEAD_LETTERS, "SELECT id, sink, lead_id, delivery_id, attempts, last_status,"
                       " last_error, updated_at FROM outbox"
                       " WHERE state = 'dead' AND (:sink IS NULL OR sink = :sink)"
@@ -405,6 +410,7 @@ int ls_ledger_retry_dead(struct ls_ledger *l, const char *sink, int64_t now, siz
 {
     sqlite3_stmt *sup = l->st[ST_DEAD_SUPERSEDE];
     sqlite3_stmt *req = l->st[ST_DEAD_REQUEUE];
+    sqlite3_stmt *due = l->st[ST_PENDING_DUE_NOW];
     int err;
 
     *n = 0;
@@ -429,8 +435,17 @@ int ls_ledger_retry_dead(struct ls_ledger *l, const char *sink, int64_t now, siz
         goto done;
     }
     err = ledger_run(l, req, "re-queueing dead letters");
+    if (err)
+        goto done;
+    *n = (size_t)sqlite3_changes(l->db);
+    err = ledger_bind_text(l, due, ":sink", sink);
     if (!err)
-        *n = (size_t)sqlite3_changes(l->db);
+        err = ledger_bind_i64(l, due, ":now", now);
+    if (err) {
+        ledger_reset(due);
+        goto done;
+    }
+    err = ledger_run(l, due, "making waiting deliveries due");
 done:
     err = ledger_op_end(l, err);
     if (err)

@@ -86,22 +86,24 @@ class FaultClock(lstest.WorkerCase):
         e = dict(self.env)
         # libfaketime is LD_PRELOADed ahead of the ASan runtime
         e["ASAN_OPTIONS"] = (e.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0").lstrip(":")
+        # Deliveries made under the wrong clock carry a webhook-timestamp a
+        # day off; the receiver refuses them (400): the first become dead
+        # letters with the reason, then the breaker pauses the sink (69) and
+        # the rest wait. Nothing is lost: `retry` resumes the sink and
+        # re-queues the dead letters, and a run delivers them.
         p = faultlib.subprocess.run([ft, "-f", "+1d", lstest.binary(), "run", "--once"], env=e,
                                     capture_output=True, text=True, timeout=300)
-        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+        self.assertIn(p.returncode, (0, 69), p.stderr[-3000:])
         faultlib.seed(self, BATCH, start=BATCH)
         faultlib.settle()
         t0 = time.monotonic()
         p = self.run_worker("run", "--once")
-        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
-        # Deliveries made under the wrong clock carry a webhook-timestamp a
-        # day off; the receiver refuses them (400) and they are dead letters,
-        # with the reason, not lost: `retry` and a run deliver them.
+        self.assertIn(p.returncode, (0, 69), p.stderr[-3000:])
         st = faultlib.status(self)
         dead = st["sinks"][0]["dead"]
         for d in st["deadLetters"]:
             self.assertIn("400", str(d.get("lastStatus")) + (d.get("lastError") or ""))
-        if dead:
+        if dead or p.returncode == 69:
             self.run_worker("retry", check=0)
             p = self.run_worker("run", "--once", check=0)
         recover = time.monotonic() - t0

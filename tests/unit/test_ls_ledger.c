@@ -888,6 +888,35 @@ static void test_mark_dead_and_retry_dead(void **state)
     assert_int_equal(n, 0);
 }
 
+/* retry makes waiting deliveries due now: a backoff, or an enqueue under a
+ * clock that ran a day ahead, ends when the operator asks. */
+static void test_retry_makes_waiting_due(void **state)
+{
+    struct fix *f = *state;
+    struct ls_delivery *d = NULL;
+    size_t n = 0;
+
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a1", "1", 0, 86400000), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "hook", "B", "b1", "1", 0, 10), 0);
+    assert_int_equal(ls_ledger_enqueue(f->l, "sf", "C", "c1", "1", 0, 86400000), 0);
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 20, 10, &d, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ls_ledger_mark_retry(f->l, d[0].id, 5000000, 500, "busy", 20), 0);
+    ls_deliveries_free(d, n);
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 100, 10, &d, &n), 0);
+    assert_int_equal(n, 0);
+
+    assert_int_equal(ls_ledger_retry_dead(f->l, "hook", 100, &n), 0);
+    assert_int_equal(n, 0); /* no dead letter re-queued */
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 100, 10, &d, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(d[1].attempts, 1); /* the attempt it made still counts */
+    ls_deliveries_free(d, n);
+    /* another sink's waiting delivery is left as it was */
+    assert_int_equal(ls_ledger_pending(f->l, "sf", 100, 10, &d, &n), 0);
+    assert_int_equal(n, 0);
+}
+
 static void test_retry_dead_stale(void **state)
 {
     struct fix *f = *state;
@@ -1562,6 +1591,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_superseded_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mark_dead_and_retry_dead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_dead_stale, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_makes_waiting_due, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sink_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inline_delivered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
