@@ -283,13 +283,72 @@ static void form_add(CURL *h, char **form, const char *name, const char *value)
     *form = next;
 }
 
+/* What one token request sends; every part freed (secrets wiped) by req_free. */
+struct req {
+    char *url, *form, *assertion, *hline;
+    struct curl_slist *hdr;
+};
+
+static void req_free(struct req *q)
+{
+    curl_slist_free_all(q->hdr);
+    free(q->url);
+    free_secret(q->form);
+    free_secret(q->assertion);
+    free_secret(q->hline);
+}
+
+/* The URL, form and headers of the token request for the configured credential. */
+static int req_build(struct ls_entra *e, CURL *h, struct req *q)
+{
+    int rc;
+
+    switch (e->kind) {
+    case LS_ENTRA_CLIENT_SECRET:
+    case LS_ENTRA_WORKLOAD_IDENTITY:
+        q->url = ls_xasprintf("%s/%s/oauth2/v2.0/token", e->authority, e->tenant);
+        form_add(h, &q->form, "grant_type", "client_credentials");
+        form_add(h, &q->form, "client_id", e->client_id);
+        form_add(h, &q->form, "scope", STORAGE_SCOPE);
+        if (e->kind == LS_ENTRA_CLIENT_SECRET) {
+            form_add(h, &q->form, "client_secret", e->secret);
+        } else {
+            rc = read_assertion(e->token_file, &q->assertion);
+            if (rc)
+                return rc;
+            form_add(h, &q->form, "client_assertion_type",
+                     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+            form_add(h, &q->form, "client_assertion", q->assertion);
+        }
+        q->hdr = curl_slist_append(q->hdr, "Content-Type: application/x-www-form-urlencoded");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, q->form);
+        break;
+    case LS_ENTRA_APP_SERVICE_MI:
+        q->url =
+            ls_xasprintf("%s?api-version=2019-08-01&resource=%s%s%s", e->endpoint, STORAGE_RESOURCE,
+                         e->client_id ? "&client_id=" : "", e->client_id ? e->client_id : "");
+        q->hline = ls_xasprintf("X-IDENTITY-HEADER: %s", e->header);
+        q->hdr = curl_slist_append(q->hdr, q->hline);
+        break;
+    case LS_ENTRA_IMDS_MI:
+    default:
+        q->url = ls_xasprintf("%s/metadata/identity/oauth2/token?api-version=2018-02-01&resource=%s"
+                              "%s%s",
+                              e->endpoint, STORAGE_RESOURCE, e->client_id ? "&client_id=" : "",
+                              e->client_id ? e->client_id : "");
+        q->hdr = curl_slist_append(q->hdr, "Metadata: true");
+        break;
+    }
+    q->hdr = curl_slist_append(q->hdr, "Accept: application/json");
+    return LS_OK;
+}
+
 /* One token request for the configured credential. */
 static int fetch(struct ls_entra *e, char **token, time_t *expires_at)
 {
     CURL *h = NULL;
-    struct curl_slist *hdr = NULL;
+    struct req q = {0};
     struct body b = {0};
-    char *url = NULL, *form = NULL, *assertion = NULL, *hline = NULL;
     long status = 0;
     CURLcode cc;
     int rc = LS_OK;
@@ -299,45 +358,11 @@ static int fetch(struct ls_entra *e, char **token, time_t *expires_at)
         rc = ls_error(LS_ENOMEM, "entra: curl_easy_init failed");
         goto done;
     }
-    switch (e->kind) {
-    case LS_ENTRA_CLIENT_SECRET:
-    case LS_ENTRA_WORKLOAD_IDENTITY:
-        url = ls_xasprintf("%s/%s/oauth2/v2.0/token", e->authority, e->tenant);
-        form_add(h, &form, "grant_type", "client_credentials");
-        form_add(h, &form, "client_id", e->client_id);
-        form_add(h, &form, "scope", STORAGE_SCOPE);
-        if (e->kind == LS_ENTRA_CLIENT_SECRET) {
-            form_add(h, &form, "client_secret", e->secret);
-        } else {
-            rc = read_assertion(e->token_file, &assertion);
-            if (rc)
-                goto done;
-            form_add(h, &form, "client_assertion_type",
-                     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
-            form_add(h, &form, "client_assertion", assertion);
-        }
-        hdr = curl_slist_append(hdr, "Content-Type: application/x-www-form-urlencoded");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
-        break;
-    case LS_ENTRA_APP_SERVICE_MI:
-        url =
-            ls_xasprintf("%s?api-version=2019-08-01&resource=%s%s%s", e->endpoint, STORAGE_RESOURCE,
-                         e->client_id ? "&client_id=" : "", e->client_id ? e->client_id : "");
-        hline = ls_xasprintf("X-IDENTITY-HEADER: %s", e->header);
-        hdr = curl_slist_append(hdr, hline);
-        break;
-    case LS_ENTRA_IMDS_MI:
-    default:
-        url = ls_xasprintf("%s/metadata/identity/oauth2/token?api-version=2018-02-01&resource=%s"
-                           "%s%s",
-                           e->endpoint, STORAGE_RESOURCE, e->client_id ? "&client_id=" : "",
-                           e->client_id ? e->client_id : "");
-        hdr = curl_slist_append(hdr, "Metadata: true");
-        break;
-    }
-    hdr = curl_slist_append(hdr, "Accept: application/json");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    rc = req_build(e, h, &q);
+    if (rc)
+        goto done;
+    curl_easy_setopt(h, CURLOPT_URL, q.url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, q.hdr);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, e->o.timeout_ms);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, e->o.timeout_ms < 5000 ? e->o.timeout_ms : 5000);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -362,13 +387,9 @@ static int fetch(struct ls_entra *e, char **token, time_t *expires_at)
     if (rc)
         rc = ls_error(LS_EAUTH, "entra %s: %s", ls_entra_kind_name(e->kind), ls_error_last());
 done:
-    curl_slist_free_all(hdr);
     if (h)
         curl_easy_cleanup(h);
-    free(url);
-    free_secret(form);
-    free_secret(assertion);
-    free_secret(hline);
+    req_free(&q);
     free_secret(b.p);
     return rc;
 }
