@@ -563,12 +563,69 @@ static int open_immutable(struct ls_ledger *l)
     return LS_OK;
 }
 
+/* Before SQLite opens the file: a reader checks it exists (and opens read-only
+ * media as immutable); a writer takes the lock (or, with opts->share, works
+ * beside the holder) and prepares the file. *flags: the SQLite open mode. */
+static int open_file(struct ls_ledger *l, const struct ls_ledger_opts *opts, int *flags)
+{
+    struct stat sb;
+    int err;
+
+    if (l->readonly) {
+        *flags = SQLITE_OPEN_READONLY;
+        if (stat(l->path, &sb) != 0)
+            return ls_error(errno == ENOENT ? LS_EDB : LS_EIO, "cannot open ledger %s: %s", l->path,
+                            strerror(errno));
+        return readonly_media(l->path) ? open_immutable(l) : LS_OK;
+    }
+    *flags = SQLITE_OPEN_READWRITE;
+    err = take_lock(l);
+    if (err == LS_ELOCKED && opts->share) {
+        l->shared = 1; /* the daemon runs: edit beside it */
+        return LS_OK;
+    }
+    return err ? err : prepare_file(l);
+}
+
+/* The integrity check a writer makes on open, unless the ledger is new or was
+ * closed cleanly and has not changed since (l->checked says whether it ran). */
+static int check_on_open(struct ls_ledger *l, int64_t version)
+{
+    long long now_s = (long long)(ls_now_ms() / 1000);
+
+    l->checked_at = now_s; /* a new ledger: nothing to check yet */
+    if (version > 0 && unchanged_since_clean_close(l, now_s)) {
+        l->checked_at = l->prev.checked_at;
+        return LS_OK;
+    }
+    if (version == 0)
+        return LS_OK;
+    l->checked = 1;
+    return check_integrity(l);
+}
+
+/* Per-connection settings: beside a running holder only what is per
+ * connection (the holder set the journal mode); a writer its pragmas and the
+ * migrations; a reader nothing. */
+static int configure(struct ls_ledger *l, const struct ls_ledger_opts *opts, int64_t version)
+{
+    int err;
+
+    if (l->shared) {
+        err = exec(l, "PRAGMA synchronous = FULL", "setting synchronous");
+        return err ? err : exec(l, "PRAGMA foreign_keys = ON", "enabling foreign keys");
+    }
+    if (l->readonly)
+        return LS_OK;
+    err = set_pragmas(l, opts->wal);
+    return err ? err : migrate(l, version);
+}
+
 int ls_ledger_open(const struct ls_ledger_opts *opts, struct ls_ledger **out)
 {
     struct ls_ledger *l = NULL;
-    struct stat sb;
     int64_t version = 0;
-    int flags;
+    int flags = 0;
     int rc;
     int err = 0;
 
@@ -580,30 +637,9 @@ int ls_ledger_open(const struct ls_ledger_opts *opts, struct ls_ledger **out)
     l->readonly = opts->readonly;
     l->path = ls_xstrdup(opts->path);
 
-    if (l->readonly) {
-        if (stat(l->path, &sb) != 0) {
-            err = ls_error(errno == ENOENT ? LS_EDB : LS_EIO, "cannot open ledger %s: %s", l->path,
-                           strerror(errno));
-            goto done;
-        }
-        flags = SQLITE_OPEN_READONLY;
-        if (readonly_media(l->path)) {
-            err = open_immutable(l);
-            if (err)
-                goto done;
-        }
-    } else {
-        err = take_lock(l);
-        if (err == LS_ELOCKED && opts->share) {
-            l->shared = 1; /* the daemon runs: edit beside it */
-            err = 0;
-        } else if (!err) {
-            err = prepare_file(l);
-        }
-        if (err)
-            goto done;
-        flags = SQLITE_OPEN_READWRITE;
-    }
+    err = open_file(l, opts, &flags);
+    if (err)
+        goto done;
     rc = l->db ? SQLITE_OK : sqlite3_open_v2(l->path, &l->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         err = ledger_db_err(l, rc, "opening");
@@ -612,34 +648,12 @@ int ls_ledger_open(const struct ls_ledger_opts *opts, struct ls_ledger **out)
     sqlite3_extended_result_codes(l->db, 1);
     sqlite3_busy_timeout(l->db, BUSY_TIMEOUT_MS);
     err = check_schema(l, &version);
-    if (!err && !l->readonly && !l->shared) {
-        long long now_s = (long long)(ls_now_ms() / 1000);
-
-        l->checked_at = now_s; /* a new ledger: nothing to check yet */
-        if (version > 0 && unchanged_since_clean_close(l, now_s)) {
-            l->checked_at = l->prev.checked_at;
-        } else if (version > 0) {
-            err = check_integrity(l);
-            l->checked = 1;
-        }
-    }
-    if (err)
-        goto done;
-    if (l->shared) {
-        /* the holder set the journal mode; these are per connection */
-        err = exec(l, "PRAGMA synchronous = FULL", "setting synchronous");
-        if (!err)
-            err = exec(l, "PRAGMA foreign_keys = ON", "enabling foreign keys");
-        if (err)
-            goto done;
-    } else if (!l->readonly) {
-        err = set_pragmas(l, opts->wal);
-        if (!err)
-            err = migrate(l, version);
-        if (err)
-            goto done;
-    }
-    err = prepare_statements(l);
+    if (!err && !l->readonly && !l->shared)
+        err = check_on_open(l, version);
+    if (!err)
+        err = configure(l, opts, version);
+    if (!err)
+        err = prepare_statements(l);
     if (err)
         goto done;
     l->opened = 1;
