@@ -1,5 +1,6 @@
-/* test_ls_sinks.c - sink URLs, LEADSYNC_SINKS entries and names, and an
- * older ledger's deliveries moving to the configured names. */
+/* test_ls_sinks.c - sink URLs, LEADSYNC_SINKS entries and names, an
+ * older ledger's deliveries moving to the configured names, and the
+ * one-at-a-time batch loop the notification sinks share. */
 #include "ls_test.h"
 
 #include "ls_embed.h"
@@ -280,6 +281,92 @@ static void test_ls_sinks__rename_merges(void **state)
     free(dir);
 }
 
+/* A scripted receiver for ls_sink_send_each: outcome[i] for the i-th send. */
+struct script {
+    enum ls_outcome outcome[4];
+    int throttled[4];
+    size_t sent;
+};
+
+static void script_send(void *ctx, const struct ls_sink_item *it, struct ls_sink_result *r)
+{
+    struct script *s = ctx;
+
+    assert_int_equal(it->id, (int64_t)s->sent + 1); /* in order, none skipped */
+    memset(r, 0, sizeof(*r));
+    r->outcome = s->outcome[s->sent];
+    r->throttled = s->throttled[s->sent];
+    r->status = 200;
+    r->retry_after_ms = -1;
+    s->sent++;
+}
+
+static void test_ls_sinks__send_each(void **state)
+{
+    static const struct ls_sink_one_by_one how = {script_send, ls_sink_halts, "halted here",
+                                                  "send-each-test"};
+    struct ls_sink_item items[4];
+    struct ls_sink_result res[4];
+    struct script all_ok = {{LS_SINK_OK, LS_SINK_REJECT, LS_SINK_RETRY, LS_SINK_OK}, {0}, 0};
+    struct script throttled = {{LS_SINK_OK, LS_SINK_RETRY, LS_SINK_OK, LS_SINK_OK}, {0, 1}, 0};
+    struct script fatal = {{LS_SINK_FATAL, LS_SINK_OK, LS_SINK_OK, LS_SINK_OK}, {0}, 0};
+    struct script stopped = {{LS_SINK_OK, LS_SINK_OK, LS_SINK_OK, LS_SINK_OK}, {0}, 0};
+    size_t i;
+
+    (void)state;
+    memset(items, 0, sizeof(items));
+    for (i = 0; i < 4; i++)
+        items[i].id = (int64_t)i + 1;
+    /* A rejected or retried item does not stop the batch. */
+    assert_int_equal(ls_sink_send_each(&how, &all_ok, items, 4, res), LS_OK);
+    assert_int_equal(all_ok.sent, 4);
+    assert_int_equal(res[1].outcome, LS_SINK_REJECT);
+    assert_int_equal(res[3].outcome, LS_SINK_OK);
+    /* A throttled answer does: the rest is not sent, with the sink's reason. */
+    assert_int_equal(ls_sink_send_each(&how, &throttled, items, 4, res), LS_OK);
+    assert_int_equal(throttled.sent, 2);
+    assert_int_equal(res[1].outcome, LS_SINK_RETRY);
+    for (i = 2; i < 4; i++) {
+        assert_int_equal(res[i].outcome, LS_SINK_NOT_SENT);
+        assert_int_equal(res[i].status, 0);
+        assert_int_equal(res[i].retry_after_ms, -1);
+        assert_string_equal(res[i].error, "not sent: halted here");
+    }
+    assert_int_equal(ls_sink_send_each(&how, &fatal, items, 4, res), LS_OK);
+    assert_int_equal(fatal.sent, 1);
+    assert_int_equal(res[3].outcome, LS_SINK_NOT_SENT);
+    /* A signal: nothing more starts. */
+    ls_stop_requested = 1;
+    assert_int_equal(ls_sink_send_each(&how, &stopped, items, 4, res), LS_OK);
+    ls_stop_requested = 0;
+    assert_int_equal(stopped.sent, 0);
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(res[i].outcome, LS_SINK_NOT_SENT);
+        assert_string_equal(res[i].error, "not sent: stopping on a signal");
+    }
+    assert_int_equal(ls_sink_send_each(&how, &stopped, items, 0, res), LS_OK);
+    assert_int_equal(stopped.sent, 0);
+}
+
+static void test_ls_sinks__halts(void **state)
+{
+    struct ls_sink_result r;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    r.outcome = LS_SINK_FATAL;
+    assert_true(ls_sink_halts(&r));
+    r.outcome = LS_SINK_RETRY;
+    assert_false(ls_sink_halts(&r));
+    r.throttled = 1;
+    assert_true(ls_sink_halts(&r));
+    r.outcome = LS_SINK_REJECT;
+    assert_false(ls_sink_halts(&r));
+    r.outcome = LS_SINK_OK;
+    r.throttled = 0;
+    assert_false(ls_sink_halts(&r));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +376,8 @@ int main(void)
         cmocka_unit_test(test_ls_sinks__key_of),
         cmocka_unit_test(test_ls_sinks__old_ledger_upgrade),
         cmocka_unit_test(test_ls_sinks__rename_merges),
+        cmocka_unit_test(test_ls_sinks__send_each),
+        cmocka_unit_test(test_ls_sinks__halts),
     };
 
     return lst_run_group(tests, NULL, NULL);

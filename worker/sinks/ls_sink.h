@@ -108,6 +108,32 @@ struct ls_sink_ops {
 };
 
 /*
+ * For the sinks' deliver() (ls_sink_send.c).
+ *
+ * ls_sink_not_sent: r = not sent, "not sent: WHY" (no attempt is counted, the
+ * item stays due). ls_sink_halts: 1 when r stops the rest of a batch (a fatal
+ * answer, or a throttled one).
+ */
+void ls_sink_not_sent(struct ls_sink_result *r, const char *why);
+int ls_sink_halts(const struct ls_sink_result *r);
+
+/* How a sink that sends one item at a time (email, Teams, Slack) sends. */
+struct ls_sink_one_by_one {
+    /* sends one item and fills *r */
+    void (*send)(void *ctx, const struct ls_sink_item *it, struct ls_sink_result *r);
+    /* 1: after r, send nothing more of the batch */
+    int (*halts)(const struct ls_sink_result *r);
+    const char *halt_why;   /* the reason the rest was not sent after a halt */
+    const char *crashpoint; /* ls_crashpoint after each item sent OK, before it is recorded */
+};
+
+/* Sends items[0..n) in order with how->send. After an item how->halts stops
+ * the batch on, or once a signal asks the process to stop
+ * (ls_stop_requested), the rest come back not sent. Returns LS_OK. */
+int ls_sink_send_each(const struct ls_sink_one_by_one *how, void *ctx,
+                      const struct ls_sink_item *items, size_t n, struct ls_sink_result *results);
+
+/*
  * One LEADSYNC_SINKS entry: [NAME=]KIND[:ARG]. The id is what `status`,
  * metrics, `retry --sink` and routes call the sink: NAME when given, else the
  * key. The key says what the sink is: KIND, or KIND:ARG with a URL reduced to

@@ -81,10 +81,12 @@ static int slack_create(const char *arg, const struct ls_config *cfg, void **ctx
     return chat_create("slack", ls_notify_slack_body, arg, cfg->slack_ca_file, cfg, ctx);
 }
 
-static void post_one(struct chat *c, const struct ls_sink_item *it, struct ls_sink_result *res)
+/* Posts one item (ls_sink_one_by_one.send). */
+static void chat_send(void *ctx, const struct ls_sink_item *it, struct ls_sink_result *res)
 {
     static const char *const headers[] = {"Content-Type: application/json; charset=utf-8",
                                           "Accept: */*", NULL};
+    struct chat *c = ctx;
     json_t *body = it->lead ? c->body(it->lead) : NULL;
     char *txt = body ? json_dumps(body, JSON_COMPACT) : NULL;
     struct ls_crm_resp resp;
@@ -106,32 +108,22 @@ static void post_one(struct chat *c, const struct ls_sink_item *it, struct ls_si
     free(txt);
 }
 
+/* A throttled answer, no answer, a gateway error or a fatal one stops the
+ * batch: the sink pauses and the rest goes out next round, in order. */
+static int chat_halts(const struct ls_sink_result *r)
+{
+    return r->outcome == LS_SINK_FATAL || r->outcome == LS_SINK_NOT_SENT ||
+           (r->outcome == LS_SINK_RETRY && (r->throttled || r->status == 0));
+}
+
 static int chat_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
                         struct ls_sink_result *results)
 {
-    struct chat *c = ctx;
-    size_t i;
-    int halt = 0;
+    static const struct ls_sink_one_by_one how = {
+        chat_send, chat_halts, "the batch stopped after a throttled or fatal answer",
+        "notify-sent"};
 
-    for (i = 0; i < n; i++) {
-        struct ls_sink_result *r = &results[i];
-
-        if (halt || ls_stop_requested) {
-            memset(r, 0, sizeof(*r));
-            r->outcome = LS_SINK_NOT_SENT;
-            r->retry_after_ms = -1;
-            snprintf(r->error, sizeof(r->error), "not sent: %s",
-                     halt ? "the batch stopped after a throttled or fatal answer"
-                          : "stopping on a signal");
-            continue;
-        }
-        post_one(c, &items[i], r);
-        if (r->outcome == LS_SINK_OK)
-            ls_crashpoint("notify-sent"); /* posted, not yet recorded */
-        halt = r->outcome == LS_SINK_FATAL || r->outcome == LS_SINK_NOT_SENT ||
-               (r->outcome == LS_SINK_RETRY && (r->throttled || r->status == 0));
-    }
-    return LS_OK;
+    return ls_sink_send_each(&how, ctx, items, n, results);
 }
 
 static int chat_check(void *ctx, char *msg, size_t msglen)

@@ -278,8 +278,10 @@ static void classify(struct mail *m, CURLcode cc, struct ls_sink_result *res)
     ls_notify_smtp_classify(failure_of(cc, code), (int)code, detail, res);
 }
 
-static void send_one(struct mail *m, const struct ls_sink_item *it, struct ls_sink_result *res)
+/* Mails one item (ls_sink_one_by_one.send). */
+static void mail_send(void *ctx, const struct ls_sink_item *it, struct ls_sink_result *res)
 {
+    struct mail *m = ctx;
     char **lines =
         it->lead ? ls_notify_email_headers(it->lead, it->delivery_id, m->from, m->to, m->now_ms())
                  : NULL;
@@ -314,31 +316,21 @@ static void send_one(struct mail *m, const struct ls_sink_item *it, struct ls_si
     ls_notify_lines_free(lines);
 }
 
+/* A refusal that stops the batch: AUTH or TLS (fatal), or a 4xx / lost
+ * connection (not sent: the sink pauses). */
+static int mail_halts(const struct ls_sink_result *r)
+{
+    return r->outcome == LS_SINK_FATAL || r->outcome == LS_SINK_NOT_SENT;
+}
+
 static int mail_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
                         struct ls_sink_result *results)
 {
-    struct mail *m = ctx;
-    size_t i;
-    int halt = 0;
+    static const struct ls_sink_one_by_one how = {
+        mail_send, mail_halts, "the batch stopped after a refused or failed transaction",
+        "notify-sent"};
 
-    for (i = 0; i < n; i++) {
-        struct ls_sink_result *r = &results[i];
-
-        if (halt || ls_stop_requested) {
-            memset(r, 0, sizeof(*r));
-            r->outcome = LS_SINK_NOT_SENT;
-            r->retry_after_ms = -1;
-            snprintf(r->error, sizeof(r->error), "not sent: %s",
-                     halt ? "the batch stopped after a refused or failed transaction"
-                          : "stopping on a signal");
-            continue;
-        }
-        send_one(m, &items[i], r);
-        if (r->outcome == LS_SINK_OK)
-            ls_crashpoint("notify-sent"); /* mailed, not yet recorded */
-        halt = r->outcome == LS_SINK_FATAL || r->outcome == LS_SINK_NOT_SENT;
-    }
-    return LS_OK;
+    return ls_sink_send_each(&how, ctx, items, n, results);
 }
 
 static int mail_check(void *ctx, char *msg, size_t msglen)
