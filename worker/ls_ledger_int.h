@@ -129,6 +129,43 @@ int ledger_bind_i64(struct ls_ledger *l, sqlite3_stmt *st, const char *name, int
 int ledger_bind_error(struct ls_ledger *l, sqlite3_stmt *st, const char *error);
 /* Steps a statement that returns no rows to completion and resets it. */
 int ledger_run(struct ls_ledger *l, sqlite3_stmt *st, const char *what);
+
+/* One named parameter of a statement, for ledger_bind and ledger_exec:
+ *   const struct ledger_arg args[] = {ARG_TEXT(":sink", sink), ARG_I64(":now", now)};
+ *   return ledger_exec(l, st, args, LS_ARRAY_LEN(args), "doing this");   */
+enum ledger_arg_kind { ARG_KIND_TEXT, ARG_KIND_STATIC, ARG_KIND_I64, ARG_KIND_ERROR };
+struct ledger_arg {
+    const char *name;
+    enum ledger_arg_kind kind;
+    const char *text; /* TEXT, STATIC, ERROR; NULL binds SQL NULL */
+    int64_t i64;      /* I64 */
+};
+#define ARG_TEXT(name, v)                                                                          \
+    {                                                                                              \
+        (name), ARG_KIND_TEXT, (v), 0                                                              \
+    }
+#define ARG_STATIC(name, v)                                                                        \
+    {                                                                                              \
+        (name), ARG_KIND_STATIC, (v), 0                                                            \
+    } /* as ledger_bind_static */
+#define ARG_I64(name, v)                                                                           \
+    {                                                                                              \
+        (name), ARG_KIND_I64, NULL, (v)                                                            \
+    }
+#define ARG_ERROR(v)                                                                               \
+    {                                                                                              \
+        ":error", ARG_KIND_ERROR, (v), 0                                                           \
+    } /* as ledger_bind_error */
+/* Binds args[0..n); on failure resets the statement and returns the error. */
+int ledger_bind(struct ls_ledger *l, sqlite3_stmt *st, const struct ledger_arg *args, size_t n);
+/* ledger_bind, then ledger_run. */
+int ledger_exec(struct ls_ledger *l, sqlite3_stmt *st, const struct ledger_arg *args, size_t n,
+                const char *what);
+/* ledger_bind, then one step: *found = 1 with the row's columns readable, or
+ * 0 when there is none. The caller reads the row, then resets the statement
+ * (also on error). */
+int ledger_row(struct ls_ledger *l, sqlite3_stmt *st, const struct ledger_arg *args, size_t n,
+               const char *what, int *found);
 /* Column i as a malloc'd string, NULL for SQL NULL. */
 char *ledger_col_strdup(sqlite3_stmt *st, int i);
 /* A savepoint makes a multi-statement operation atomic inside or outside a

@@ -106,9 +106,14 @@ static int64_t sql_limit(size_t limit)
 int ls_ledger_enqueue(struct ls_ledger *l, const char *sink, const char *lead_id,
                       const char *delivery_id, const char *payload, int mode, int64_t now)
 {
-    sqlite3_stmt *st = l->st[ST_ENQUEUE];
-    sqlite3_stmt *co = l->st[ST_COALESCE];
-    int64_t id;
+    const struct ledger_arg row[] = {
+        ARG_TEXT(":sink", sink),
+        ARG_TEXT(":lead_id", lead_id),
+        ARG_TEXT(":delivery_id", delivery_id),
+        ARG_TEXT(":payload", payload),
+        ARG_TEXT(":state", mode == LS_ENQUEUE_LATE ? "superseded" : "pending"),
+        ARG_I64(":now", now),
+    };
     int err;
 
     if (!sink || !lead_id || !delivery_id || !payload)
@@ -116,39 +121,19 @@ int ls_ledger_enqueue(struct ls_ledger *l, const char *sink, const char *lead_id
     err = ledger_op_begin(l);
     if (err)
         return err;
-    err = ledger_bind_text(l, st, ":sink", sink);
-    if (!err)
-        err = ledger_bind_text(l, st, ":lead_id", lead_id);
-    if (!err)
-        err = ledger_bind_text(l, st, ":delivery_id", delivery_id);
-    if (!err)
-        err = ledger_bind_text(l, st, ":payload", payload);
-    if (!err)
-        err = ledger_bind_text(l, st, ":state", mode == LS_ENQUEUE_LATE ? "superseded" : "pending");
-    if (!err)
-        err = ledger_bind_i64(l, st, ":now", now);
-    if (err) {
-        ledger_reset(st);
-        goto done;
-    }
-    err = ledger_run(l, st, "enqueueing a delivery");
+    err = ledger_exec(l, l->st[ST_ENQUEUE], row, LS_ARRAY_LEN(row), "enqueueing a delivery");
     /* changes() == 0: this (sink, delivery_id) is already known, in any state. */
-    if (err || mode != LS_ENQUEUE_COALESCE || sqlite3_changes(l->db) == 0)
-        goto done;
-    id = sqlite3_last_insert_rowid(l->db);
-    err = ledger_bind_text(l, co, ":sink", sink);
-    if (!err)
-        err = ledger_bind_text(l, co, ":lead_id", lead_id);
-    if (!err)
-        err = ledger_bind_i64(l, co, ":id", id);
-    if (!err)
-        err = ledger_bind_i64(l, co, ":now", now);
-    if (err) {
-        ledger_reset(co);
-        goto done;
+    if (!err && mode == LS_ENQUEUE_COALESCE && sqlite3_changes(l->db) != 0) {
+        const struct ledger_arg older[] = {
+            ARG_TEXT(":sink", sink),
+            ARG_TEXT(":lead_id", lead_id),
+            ARG_I64(":id", sqlite3_last_insert_rowid(l->db)),
+            ARG_I64(":now", now),
+        };
+
+        err =
+            ledger_exec(l, l->st[ST_COALESCE], older, LS_ARRAY_LEN(older), "coalescing deliveries");
     }
-    err = ledger_run(l, co, "coalescing deliveries");
-done:
     return ledger_op_end(l, err);
 }
 
@@ -166,20 +151,26 @@ void ls_deliveries_free(struct ls_delivery *d, size_t n)
 }
 
 /*
- * The one row collector: steps st (bound by the caller, reset by the caller)
- * and reads each row with read_row into a growing array of elem-sized
- * entries. On failure frees what it read with free_rows and returns the
- * error, saying what it was doing.
+ * The one row collector: binds args to st, steps it and reads each row with
+ * read_row into a growing array of elem-sized entries; resets st. On failure
+ * frees what it read with free_rows and returns the error, saying what it
+ * was doing (*out NULL, *n 0).
  */
-static int collect_rows(struct ls_ledger *l, sqlite3_stmt *st, size_t elem,
-                        void (*read_row)(sqlite3_stmt *st, void *row),
+static int collect_rows(struct ls_ledger *l, sqlite3_stmt *st, const struct ledger_arg *args,
+                        size_t nargs, size_t elem, void (*read_row)(sqlite3_stmt *st, void *row),
                         void (*free_rows)(void *rows, size_t n), const char *what, void **out,
                         size_t *n)
 {
     char *rows = NULL;
     size_t cnt = 0, cap = 0;
     int rc;
+    int err;
 
+    *out = NULL;
+    *n = 0;
+    err = ledger_bind(l, st, args, nargs);
+    if (err)
+        return err;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (cnt == cap) {
             cap = cap ? cap * 2 : 16;
@@ -191,11 +182,13 @@ static int collect_rows(struct ls_ledger *l, sqlite3_stmt *st, size_t elem,
     }
     if (rc != SQLITE_DONE) {
         free_rows(rows, cnt);
-        return ledger_db_err(l, rc, what);
+        err = ledger_db_err(l, rc, what);
+    } else {
+        *out = rows;
+        *n = cnt;
     }
-    *out = rows;
-    *n = cnt;
-    return LS_OK;
+    ledger_reset(st);
+    return err;
 }
 
 static void read_delivery(sqlite3_stmt *st, void *row)
@@ -220,23 +213,18 @@ static void free_deliveries(void *rows, size_t n)
 int ls_ledger_pending(struct ls_ledger *l, const char *sink, int64_t now, size_t limit,
                       struct ls_delivery **out, size_t *n)
 {
-    sqlite3_stmt *st = l->st[ST_PENDING];
+    const struct ledger_arg args[] = {
+        ARG_TEXT(":sink", sink),
+        ARG_I64(":now", now),
+        ARG_I64(":limit", sql_limit(limit)),
+    };
     void *rows = NULL;
     int err;
 
-    *out = NULL;
-    *n = 0;
-    err = ledger_bind_text(l, st, ":sink", sink);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":now", now);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":limit", sql_limit(limit));
-    if (!err)
-        err = collect_rows(l, st, sizeof(**out), read_delivery, free_deliveries,
-                           "listing pending deliveries", &rows, n);
-    if (!err)
-        *out = rows;
-    ledger_reset(st);
+    err = collect_rows(l, l->st[ST_PENDING], args, LS_ARRAY_LEN(args), sizeof(**out), read_delivery,
+                       free_deliveries, "listing pending deliveries", &rows, n);
+
+    *out = rows;
     return err;
 }
 
@@ -248,54 +236,42 @@ static int no_delivery(struct ls_ledger *l, int64_t id)
 int ls_ledger_mark_delivered(struct ls_ledger *l, int64_t id, int status, int64_t now)
 {
     sqlite3_stmt *st = l->st[ST_MARK_DELIVERED];
-    sqlite3_stmt *sl = l->st[ST_SINK_LEAD_PUT];
+    const struct ledger_arg mark[] = {
+        ARG_I64(":id", id),
+        ARG_I64(":status", status),
+        ARG_I64(":now", now),
+    };
     char *sink = NULL;
     char *lead_id = NULL;
     char *delivery_id = NULL;
     int found = 0;
-    int rc;
     int err;
 
     err = ledger_op_begin(l);
     if (err)
         return err;
-    err = ledger_bind_i64(l, st, ":id", id);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":status", status);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":now", now);
-    if (err) {
-        ledger_reset(st);
-        goto done;
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    err = ledger_row(l, st, mark, LS_ARRAY_LEN(mark), "marking a delivery delivered", &found);
+    if (!err && found) {
         sink = ledger_col_strdup(st, 0);
         lead_id = ledger_col_strdup(st, 1);
         delivery_id = ledger_col_strdup(st, 2);
-        found = 1;
+        /* RETURNING: step to the end so the update completes. */
+        err = ledger_run(l, st, "marking a delivery delivered");
     }
     ledger_reset(st);
-    if (rc != SQLITE_DONE) {
-        err = ledger_db_err(l, rc, "marking a delivery delivered");
-        goto done;
-    }
-    if (!found) {
+    if (!err && !found)
         err = no_delivery(l, id);
-        goto done;
+    if (!err) {
+        const struct ledger_arg seen[] = {
+            ARG_TEXT(":sink", sink),
+            ARG_TEXT(":lead_id", lead_id),
+            ARG_TEXT(":delivery_id", delivery_id),
+            ARG_I64(":now", now),
+        };
+
+        err = ledger_exec(l, l->st[ST_SINK_LEAD_PUT], seen, LS_ARRAY_LEN(seen),
+                          "recording a delivered lead");
     }
-    err = ledger_bind_text(l, sl, ":sink", sink);
-    if (!err)
-        err = ledger_bind_text(l, sl, ":lead_id", lead_id);
-    if (!err)
-        err = ledger_bind_text(l, sl, ":delivery_id", delivery_id);
-    if (!err)
-        err = ledger_bind_i64(l, sl, ":now", now);
-    if (err) {
-        ledger_reset(sl);
-        goto done;
-    }
-    err = ledger_run(l, sl, "recording a delivered lead");
-done:
     free(sink);
     free(lead_id);
     free(delivery_id);
@@ -306,23 +282,14 @@ static int mark_failed(struct ls_ledger *l, enum ls_ledger_stmt which, int64_t i
                        const int64_t *next, int status, const char *error, int64_t now,
                        const char *what)
 {
-    sqlite3_stmt *st = l->st[which];
+    const struct ledger_arg args[] = {
+        ARG_I64(":id", id),   ARG_I64(":status", status),         ARG_ERROR(error),
+        ARG_I64(":now", now), ARG_I64(":next", next ? *next : 0), /* last: only ST_MARK_RETRY has it
+                                                                   */
+    };
     int err;
 
-    err = ledger_bind_i64(l, st, ":id", id);
-    if (!err && next)
-        err = ledger_bind_i64(l, st, ":next", *next);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":status", status);
-    if (!err)
-        err = ledger_bind_error(l, st, error);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":now", now);
-    if (err) {
-        ledger_reset(st);
-        return err;
-    }
-    err = ledger_run(l, st, what);
+    err = ledger_exec(l, l->st[which], args, LS_ARRAY_LEN(args) - (next ? 0 : 1), what);
     if (!err && sqlite3_changes(l->db) == 0)
         err = no_delivery(l, id);
     return err;
@@ -344,21 +311,10 @@ int ls_ledger_sink_lead_delivered(struct ls_ledger *l, const char *sink, const c
                                   int *delivered)
 {
     sqlite3_stmt *st = l->st[ST_SINK_LEAD_GET];
-    int rc;
+    const struct ledger_arg args[] = {ARG_TEXT(":sink", sink), ARG_TEXT(":lead_id", lead_id)};
     int err;
 
-    *delivered = 0;
-    err = ledger_bind_text(l, st, ":sink", sink);
-    if (!err)
-        err = ledger_bind_text(l, st, ":lead_id", lead_id);
-    if (err)
-        goto done;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *delivered = 1;
-    else if (rc != SQLITE_DONE)
-        err = ledger_db_err(l, rc, "reading delivered leads");
-done:
+    err = ledger_row(l, st, args, LS_ARRAY_LEN(args), "reading delivered leads", delivered);
     ledger_reset(st);
     return err;
 }
@@ -366,19 +322,12 @@ done:
 int ls_ledger_pending_count(struct ls_ledger *l, const char *sink, int64_t *n)
 {
     sqlite3_stmt *st = l->st[ST_PENDING_COUNT];
-    int rc;
+    const struct ledger_arg args[] = {ARG_TEXT(":sink", sink)};
+    int found;
     int err;
 
-    *n = 0;
-    err = ledger_bind_text(l, st, ":sink", sink);
-    if (err)
-        goto done;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *n = sqlite3_column_int64(st, 0);
-    else
-        err = ledger_db_err(l, rc, "counting pending deliveries");
-done:
+    err = ledger_row(l, st, args, LS_ARRAY_LEN(args), "counting pending deliveries", &found);
+    *n = !err && found ? sqlite3_column_int64(st, 0) : 0;
     ledger_reset(st);
     return err;
 }
@@ -386,67 +335,34 @@ done:
 int ls_ledger_next_due(struct ls_ledger *l, const char *sink, int64_t *at, int *found)
 {
     sqlite3_stmt *st = l->st[ST_NEXT_DUE];
-    int rc;
+    const struct ledger_arg args[] = {ARG_TEXT(":sink", sink)};
     int err;
 
-    *at = 0;
-    *found = 0;
-    err = ledger_bind_text(l, st, ":sink", sink);
-    if (err)
-        goto done;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *at = sqlite3_column_int64(st, 0);
-        *found = 1;
-    } else if (rc != SQLITE_DONE) {
-        err = ledger_db_err(l, rc, "finding the next due delivery");
-    }
-done:
+    err = ledger_row(l, st, args, LS_ARRAY_LEN(args), "finding the next due delivery", found);
+    *at = !err && *found ? sqlite3_column_int64(st, 0) : 0;
     ledger_reset(st);
     return err;
 }
 
 int ls_ledger_retry_dead(struct ls_ledger *l, const char *sink, int64_t now, size_t *n)
 {
-    sqlite3_stmt *sup = l->st[ST_DEAD_SUPERSEDE];
-    sqlite3_stmt *req = l->st[ST_DEAD_REQUEUE];
-    sqlite3_stmt *due = l->st[ST_PENDING_DUE_NOW];
+    const struct ledger_arg args[] = {ARG_TEXT(":sink", sink), ARG_I64(":now", now)};
     int err;
 
     *n = 0;
     err = ledger_op_begin(l);
     if (err)
         return err;
-    err = ledger_bind_text(l, sup, ":sink", sink);
+    err = ledger_exec(l, l->st[ST_DEAD_SUPERSEDE], args, LS_ARRAY_LEN(args),
+                      "superseding stale dead letters");
     if (!err)
-        err = ledger_bind_i64(l, sup, ":now", now);
-    if (err) {
-        ledger_reset(sup);
-        goto done;
+        err = ledger_exec(l, l->st[ST_DEAD_REQUEUE], args, LS_ARRAY_LEN(args),
+                          "re-queueing dead letters");
+    if (!err) {
+        *n = (size_t)sqlite3_changes(l->db);
+        err = ledger_exec(l, l->st[ST_PENDING_DUE_NOW], args, LS_ARRAY_LEN(args),
+                          "making waiting deliveries due");
     }
-    err = ledger_run(l, sup, "superseding stale dead letters");
-    if (err)
-        goto done;
-    err = ledger_bind_text(l, req, ":sink", sink);
-    if (!err)
-        err = ledger_bind_i64(l, req, ":now", now);
-    if (err) {
-        ledger_reset(req);
-        goto done;
-    }
-    err = ledger_run(l, req, "re-queueing dead letters");
-    if (err)
-        goto done;
-    *n = (size_t)sqlite3_changes(l->db);
-    err = ledger_bind_text(l, due, ":sink", sink);
-    if (!err)
-        err = ledger_bind_i64(l, due, ":now", now);
-    if (err) {
-        ledger_reset(due);
-        goto done;
-    }
-    err = ledger_run(l, due, "making waiting deliveries due");
-done:
     err = ledger_op_end(l, err);
     if (err)
         *n = 0;
@@ -455,61 +371,40 @@ done:
 
 int ls_ledger_inline_delivered(struct ls_ledger *l, const char *sink, int64_t n)
 {
-    sqlite3_stmt *st = l->st[ST_INLINE_ADD];
-    int err;
+    const struct ledger_arg args[] = {ARG_TEXT(":sink", sink), ARG_I64(":n", n)};
 
     if (n == 0)
         return LS_OK;
-    err = ledger_bind_text(l, st, ":sink", sink);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":n", n);
-    if (err) {
-        ledger_reset(st);
-        return err;
-    }
-    return ledger_run(l, st, "counting inline deliveries");
+    return ledger_exec(l, l->st[ST_INLINE_ADD], args, LS_ARRAY_LEN(args),
+                       "counting inline deliveries");
 }
 
 int ls_ledger_usage_put(struct ls_ledger *l, const char *sink, const struct ls_api_usage *u)
 {
-    sqlite3_stmt *st = l->st[ST_USAGE_PUT];
-    int err;
+    const struct ledger_arg args[] = {
+        ARG_TEXT(":sink", sink),
+        ARG_I64(":used", u->used),
+        ARG_I64(":quota", u->limit),
+        ARG_I64(":at", u->at_s),
+    };
 
-    err = ledger_bind_text(l, st, ":sink", sink);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":used", u->used);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":quota", u->limit);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":at", u->at_s);
-    if (err) {
-        ledger_reset(st);
-        return err;
-    }
-    return ledger_run(l, st, "recording a sink's API usage");
+    return ledger_exec(l, l->st[ST_USAGE_PUT], args, LS_ARRAY_LEN(args),
+                       "recording a sink's API usage");
 }
 
 int ls_ledger_usage_get(struct ls_ledger *l, const char *sink, struct ls_api_usage *u, int *found)
 {
     sqlite3_stmt *st = l->st[ST_USAGE_GET];
-    int rc;
+    const struct ledger_arg args[] = {ARG_TEXT(":sink", sink)};
     int err;
 
-    *found = 0;
     memset(u, 0, sizeof(*u));
-    err = ledger_bind_text(l, st, ":sink", sink);
-    if (err)
-        goto done;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    err = ledger_row(l, st, args, LS_ARRAY_LEN(args), "reading a sink's API usage", found);
+    if (!err && *found) {
         u->used = sqlite3_column_int64(st, 0);
         u->limit = sqlite3_column_int64(st, 1);
         u->at_s = sqlite3_column_int64(st, 2);
-        *found = 1;
-    } else if (rc != SQLITE_DONE) {
-        err = ledger_db_err(l, rc, "reading a sink's API usage");
     }
-done:
     ledger_reset(st);
     return err;
 }
@@ -549,36 +444,27 @@ static void free_dead_letters(void *rows, size_t n)
 int ls_ledger_dead_letters(struct ls_ledger *l, const char *sink, size_t limit,
                            struct ls_dead_letter **out, size_t *n)
 {
-    sqlite3_stmt *st = l->st[ST_DEAD_LETTERS];
+    const struct ledger_arg args[] = {
+        ARG_TEXT(":sink", sink),
+        ARG_I64(":limit", sql_limit(limit)),
+    };
     void *rows = NULL;
     int err;
 
-    *out = NULL;
-    *n = 0;
-    err = ledger_bind_text(l, st, ":sink", sink);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":limit", sql_limit(limit));
-    if (!err)
-        err = collect_rows(l, st, sizeof(**out), read_dead_letter, free_dead_letters,
-                           "listing dead letters", &rows, n);
-    if (!err)
-        *out = rows;
-    ledger_reset(st);
+    err = collect_rows(l, l->st[ST_DEAD_LETTERS], args, LS_ARRAY_LEN(args), sizeof(**out),
+                       read_dead_letter, free_dead_letters, "listing dead letters", &rows, n);
+
+    *out = rows;
     return err;
 }
 
 int ls_ledger_purge(struct ls_ledger *l, int64_t before, size_t *n)
 {
-    sqlite3_stmt *st = l->st[ST_PURGE];
+    const struct ledger_arg args[] = {ARG_I64(":before", before)};
     int err;
 
     *n = 0;
-    err = ledger_bind_i64(l, st, ":before", before);
-    if (err) {
-        ledger_reset(st);
-        return err;
-    }
-    err = ledger_run(l, st, "purging payloads");
+    err = ledger_exec(l, l->st[ST_PURGE], args, LS_ARRAY_LEN(args), "purging payloads");
     if (!err)
         *n = (size_t)sqlite3_changes(l->db);
     return err;
@@ -590,62 +476,42 @@ int ls_ledger_purge(struct ls_ledger *l, int64_t before, size_t *n)
 int ls_ledger_pause_set(struct ls_ledger *l, const char *sink, int64_t until, const char *reason,
                         int64_t now)
 {
-    sqlite3_stmt *st = l->st[ST_PAUSE_SET];
-    int err;
+    const struct ledger_arg args[] = {
+        ARG_TEXT(":sink", sink),
+        ARG_I64(":until", until),
+        ARG_ERROR(reason),
+        ARG_I64(":now", now),
+    };
 
     if (!sink || !reason)
         return ls_error(LS_EINVAL, "ledger: a pause needs a sink and a reason");
-    err = ledger_bind_text(l, st, ":sink", sink);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":until", until);
-    if (!err)
-        err = ledger_bind_error(l, st, reason);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":now", now);
-    if (err) {
-        ledger_reset(st);
-        return err;
-    }
-    return ledger_run(l, st, "pausing a sink");
+    return ledger_exec(l, l->st[ST_PAUSE_SET], args, LS_ARRAY_LEN(args), "pausing a sink");
 }
 
 int ls_ledger_pause_get(struct ls_ledger *l, const char *sink, struct ls_sink_pause *out,
                         int *found)
 {
     sqlite3_stmt *st = l->st[ST_PAUSE_GET];
+    const struct ledger_arg args[] = {ARG_TEXT(":sink", sink)};
     const unsigned char *why;
-    int rc;
     int err;
 
     memset(out, 0, sizeof(*out));
-    *found = 0;
-    err = ledger_bind_text(l, st, ":sink", sink);
-    if (err)
-        goto done;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *found = 1;
+    err = ledger_row(l, st, args, LS_ARRAY_LEN(args), "reading a sink's pause", found);
+    if (!err && *found) {
         out->until = sqlite3_column_int64(st, 0);
         why = sqlite3_column_text(st, 1);
         snprintf(out->reason, sizeof(out->reason), "%s", why ? (const char *)why : "");
         out->streak = sqlite3_column_int(st, 2);
         out->since = sqlite3_column_int64(st, 3);
-    } else if (rc != SQLITE_DONE) {
-        err = ledger_db_err(l, rc, "reading a sink's pause");
     }
-done:
     ledger_reset(st);
     return err;
 }
 
 int ls_ledger_pause_clear(struct ls_ledger *l, const char *sink)
 {
-    sqlite3_stmt *st = l->st[ST_PAUSE_CLEAR];
-    int err = ledger_bind_text(l, st, ":sink", sink);
+    const struct ledger_arg args[] = {ARG_TEXT(":sink", sink)};
 
-    if (err) {
-        ledger_reset(st);
-        return err;
-    }
-    return ledger_run(l, st, "ending a sink's pause");
+    return ledger_exec(l, l->st[ST_PAUSE_CLEAR], args, LS_ARRAY_LEN(args), "ending a sink's pause");
 }

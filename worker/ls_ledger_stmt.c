@@ -127,6 +127,58 @@ int ledger_run(struct ls_ledger *l, sqlite3_stmt *st, const char *what)
     return err;
 }
 
+int ledger_bind(struct ls_ledger *l, sqlite3_stmt *st, const struct ledger_arg *args, size_t n)
+{
+    int err = 0;
+
+    for (size_t i = 0; i < n && !err; i++) {
+        const struct ledger_arg *a = &args[i];
+
+        switch (a->kind) {
+        case ARG_KIND_TEXT:
+            err = ledger_bind_text(l, st, a->name, a->text);
+            break;
+        case ARG_KIND_STATIC:
+            err = ledger_bind_static(l, st, a->name, a->text);
+            break;
+        case ARG_KIND_I64:
+            err = ledger_bind_i64(l, st, a->name, a->i64);
+            break;
+        case ARG_KIND_ERROR:
+            err = ledger_bind_error(l, st, a->text);
+            break;
+        }
+    }
+    if (err)
+        ledger_reset(st);
+    return err;
+}
+
+int ledger_exec(struct ls_ledger *l, sqlite3_stmt *st, const struct ledger_arg *args, size_t n,
+                const char *what)
+{
+    int err = ledger_bind(l, st, args, n);
+
+    return err ? err : ledger_run(l, st, what);
+}
+
+int ledger_row(struct ls_ledger *l, sqlite3_stmt *st, const struct ledger_arg *args, size_t n,
+               const char *what, int *found)
+{
+    int err = ledger_bind(l, st, args, n);
+    int rc;
+
+    *found = 0;
+    if (err)
+        return err;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *found = 1;
+    else if (rc != SQLITE_DONE)
+        return ledger_db_err(l, rc, what);
+    return LS_OK;
+}
+
 char *ledger_col_strdup(sqlite3_stmt *st, int i)
 {
     const unsigned char *s = sqlite3_column_text(st, i);
