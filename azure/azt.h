@@ -240,6 +240,28 @@ void azt_page_free(struct azt_page *page);
 /* Looks up a property by exact name; NULL when absent. */
 const struct azt_prop *azt_entity_prop(const struct azt_entity *e, const char *name);
 
+/*
+ * A scratch arena for jansson (azt_jarena.c). Between azt_json_arena_begin
+ * and azt_json_arena_end, the allocations jansson makes on this thread come
+ * from the caller's buffer (from malloc once it is full) and its frees of
+ * them are no-ops: decoding or encoding a small document then costs no
+ * malloc/free, which were a tenth of a page's parse. Rules: every jansson
+ * value made inside is released inside (json_decref before the end), and no
+ * text jansson allocates inside (json_dumps) goes to free(). Values made
+ * outside may be used and released inside. Scopes nest; begin installs the
+ * allocator once per process (it hands everything else to malloc/free).
+ */
+#define AZT_JSON_ARENA_BYTES (32 * 1024)
+
+struct azt_json_arena {
+    struct azt_json_arena *prev; /* the scope this one nests in, or NULL */
+    size_t used;
+    _Alignas(16) unsigned char buf[AZT_JSON_ARENA_BYTES];
+};
+
+void azt_json_arena_begin(struct azt_json_arena *a);
+void azt_json_arena_end(struct azt_json_arena *a);
+
 /* ------------------------------------------------------------------------ */
 /* Error bodies (pure parsing)                                               */
 

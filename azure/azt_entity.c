@@ -524,6 +524,7 @@ static struct azt_entity *next_entity_slot(struct page_impl *pi, size_t *cap)
 
 static int parse_value_array(struct reader *r, struct page_impl *pi, size_t max_entities)
 {
+    struct azt_json_arena arena; /* one entity's jansson values at a time */
     struct ctx cx = {pi, 0};
     size_t cap = 0;
     json_t *obj;
@@ -542,11 +543,12 @@ static int parse_value_array(struct reader *r, struct page_impl *pi, size_t max_
         e = next_entity_slot(pi, &cap);
 
         cx.index = pi->page.count;
+        azt_json_arena_begin(&arena);
         obj = next_value(r, 0, &rc);
-        if (!obj)
-            return rc;
-        rc = parse_entity(&cx, obj, e);
+        if (obj)
+            rc = parse_entity(&cx, obj, e);
         json_decref(obj);
+        azt_json_arena_end(&arena);
         if (rc != AZT_OK)
             return rc;
         pi->page.count++;

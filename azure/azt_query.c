@@ -164,6 +164,7 @@ static void prefetch_start(struct azt_iter *it)
     /* The helper takes no signals: SIGTERM and the like stay with the
      * caller's thread, whose handlers and blocking calls expect them. */
     sigfillset(&all);
+    azt__json_arena_install(); /* before the helper parses a page with it */
     pthread_sigmask(SIG_SETMASK, &all, &old);
     started = pthread_create(&it->pf.thread, NULL, prefetch_main, it) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);

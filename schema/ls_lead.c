@@ -543,6 +543,7 @@ static int json_has_nul(json_t *obj)
 
 static int parse_customer(const struct azt_prop *ci, struct ls_lead *lead)
 {
+    struct azt_json_arena arena; /* every value parsed here is dropped here */
     struct slice text = trim(prop_text(ci));
     json_t *root = NULL;
     int bad = 0, rc = 0;
@@ -551,6 +552,7 @@ static int parse_customer(const struct azt_prop *ci, struct ls_lead *lead)
         lead->problems |= LS_LEAD_CUSTOMERINFO_MISSING;
         return 0;
     }
+    azt_json_arena_begin(&arena);
     root = json_loadb(text.p, text.n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (json_has_nul(root))
         lead->problems |= LS_LEAD_NUL_IN_VALUE;
@@ -565,6 +567,7 @@ static int parse_customer(const struct azt_prop *ci, struct ls_lead *lead)
     if (bad)
         lead->problems |= LS_LEAD_CUSTOMERINFO_MALFORMED;
     json_decref(root);
+    azt_json_arena_end(&arena);
     return rc;
 }
 

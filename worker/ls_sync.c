@@ -246,6 +246,22 @@ static char *dump_compact(const json_t *obj)
     return out;
 }
 
+/* The lead object as compact JSON text (the outbox payload), or NULL. Its
+ * jansson values live and die in one arena scope (azt.h). */
+static char *lead_payload(const struct ls_lead *lead, int stage, int dnc)
+{
+    struct azt_json_arena arena;
+    json_t *obj;
+    char *payload;
+
+    azt_json_arena_begin(&arena);
+    obj = ls_lead_json(lead, (enum ls_stage)stage, dnc);
+    payload = obj ? dump_compact(obj) : NULL;
+    json_decref(obj);
+    azt_json_arena_end(&arena);
+    return payload;
+}
+
 /* Records a row: its content hash, then what `leadsync report` counts. */
 static int record_row(struct ls_ledger *ledger, const struct ls_lead *lead, int64_t now)
 {
@@ -371,7 +387,6 @@ static int row_deliver(struct sync_ctx *c, const struct ls_lead *lead, int found
                                      lead->row_key};
     struct ls_route_lead rl;
     char delivery_id[40], to[512];
-    json_t *obj = NULL;
     char *payload = NULL;
     int lead_found = 0, max_stage = 0, dnc = 0, late = 0;
     int stage, new_dnc, rc = LS_OK;
@@ -408,8 +423,7 @@ static int row_deliver(struct sync_ctx *c, const struct ls_lead *lead, int found
     rc = ls_ledger_lead_put(c->ledger, lead->lead_id, stage, new_dnc, late ? NULL : &mine, now);
     if (rc)
         goto done;
-    obj = ls_lead_json(lead, (enum ls_stage)stage, new_dnc);
-    payload = obj ? dump_compact(obj) : NULL;
+    payload = lead_payload(lead, stage, new_dnc);
     if (!payload) {
         rc = ls_error(LS_ENOMEM, "cannot serialize row pk=%s rk=%s", lead->partition_key,
                       lead->row_key);
@@ -417,7 +431,6 @@ static int row_deliver(struct sync_ctx *c, const struct ls_lead *lead, int found
     }
     rc = row_enqueue(c, lead, delivery_id, payload, !lead_found, late, &rl, now);
 done:
-    json_decref(obj);
     ls_ledger_version_free(&newest);
     return rc;
 }

@@ -3,6 +3,7 @@
 
 #include "azt.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -352,6 +353,71 @@ static void test_azt_entity__service_limits(void **state)
     free(body);
 }
 
+static int in_arena(const struct azt_json_arena *a, const void *p)
+{
+    const unsigned char *q = p;
+
+    return q >= a->buf && q < a->buf + sizeof(a->buf);
+}
+
+/* The jansson arena (azt_json_arena_begin): values made inside a scope come
+ * from its buffer and are released with it; a value too big for it, or made
+ * outside any scope, is malloc'd and freed (ASan's leak check sees both);
+ * scopes nest, and a value of the outer scope may be released inside the
+ * inner one. */
+static void test_azt_entity__json_arena(void **state)
+{
+    struct azt_json_arena outer, inner;
+    json_t *before, *o, *i, *big;
+    char *text = malloc(3 * AZT_JSON_ARENA_BYTES);
+
+    (void)state;
+    memset(text, 'x', 3 * AZT_JSON_ARENA_BYTES - 1);
+    text[3 * AZT_JSON_ARENA_BYTES - 1] = '\0';
+    before = json_string("made before any scope");
+    azt_json_arena_begin(&outer);
+    o = json_pack("{s:s,s:O}", "a", "b", "before", before);
+    assert_true(in_arena(&outer, o));
+    azt_json_arena_begin(&inner);
+    i = json_string("inner");
+    assert_true(in_arena(&inner, i));
+    big = json_string(text); /* larger than the buffer: malloc */
+    assert_false(in_arena(&inner, json_string_value(big)));
+    json_decref(o); /* the outer scope's object, released in the inner one */
+    json_decref(i);
+    json_decref(big);
+    azt_json_arena_end(&inner);
+    azt_json_arena_end(&outer);
+    o = json_string("after the scopes");
+    assert_false(in_arena(&outer, o));
+    assert_string_equal(json_string_value(before), "made before any scope");
+    json_decref(o);
+    json_decref(before);
+    free(text);
+}
+
+/* An entity bigger than the arena parses whole (its long value is malloc'd). */
+static void test_azt_entity__entity_over_arena(void **state)
+{
+    size_t vlen = 2 * AZT_JSON_ARENA_BYTES, n = vlen + 256;
+    char *body = malloc(n);
+    struct azt_page *page = NULL;
+    const struct azt_prop *p;
+    int k = snprintf(body, n, "{\"value\":[{\"PartitionKey\":\"p\",\"RowKey\":\"r\",\"Big\":\"");
+
+    (void)state;
+    memset(body + k, 'y', vlen);
+    memcpy(body + (size_t)k + vlen, "\"},{\"PartitionKey\":\"p\",\"RowKey\":\"s\"}]}", 39);
+    assert_int_equal(azt_page_parse(body, strlen(body), &page), AZT_OK);
+    assert_int_equal(page->count, 2);
+    p = azt_entity_prop(&page->entities[0], "Big");
+    assert_non_null(p);
+    assert_int_equal(p->text_len, vlen);
+    assert_string_equal(page->entities[1].row_key, "s");
+    azt_page_free(page);
+    free(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,6 +431,8 @@ int main(void)
         cmocka_unit_test(test_azt_entity__long_name_and_offset),
         cmocka_unit_test(test_azt_entity__malformed),
         cmocka_unit_test(test_azt_entity__service_limits),
+        cmocka_unit_test(test_azt_entity__json_arena),
+        cmocka_unit_test(test_azt_entity__entity_over_arena),
     };
 
     return lst_run_group(tests, NULL, NULL);
