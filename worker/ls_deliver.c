@@ -417,7 +417,8 @@ static int breaker_trip(struct ls_deliverer *d, struct sink_state *s, const stru
 /* The sink's pause after a round: a receiver that did not process items
  * pauses the sink for its Retry-After, and at least the engine's backoff
  * for the pauses in a row (which survive restarts in the ledger); a
- * delivery the receiver accepted ends a recorded pause. In the round's
+ * delivery the receiver accepted ends a recorded pause. Items left unsent
+ * because the process is stopping pause nothing. In the round's
  * transaction. */
 static int settle_pause(struct ls_deliverer *d, struct sink_state *s, const struct tally *t,
                         int64_t now)
@@ -427,7 +428,9 @@ static int settle_pause(struct ls_deliverer *d, struct sink_state *s, const stru
 
     if (s->tripped)
         return breaker_trip(d, s, t, now);
-    if (t->deferred == 0) {
+    /* Items a stop left unsent (no answer said the receiver failed) are not
+     * the receiver's doing: they wait without a pause, the streak stays. */
+    if (t->deferred == 0 || (stopping(d) && t->failed == 0)) {
         if (!s->pause_recorded || t->ok == 0)
             return LS_OK;
         rc = ls_ledger_pause_clear(d->ledger, s->sink->id);

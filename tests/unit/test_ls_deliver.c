@@ -28,6 +28,7 @@ struct fake_sink {
     int fail_first_n; /* RETRY for the first n tries of every lead, then default */
     int retry_status; /* the status of a RETRY: 500 when 0 is not asked for */
     int no_answer;    /* RETRY with status 0: the receiver could not be reached */
+    volatile sig_atomic_t *stop_after_first; /* set after the first item; the rest not sent */
     /* record */
     int calls;
     char lead[MAX_CALLS][32];
@@ -81,6 +82,13 @@ static int fake_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
             f->at[f->calls] = g_clock->now;
         }
         f->calls++;
+        if (f->stop_after_first && i > 0) {
+            /* a stop came during the batch: the sink sends nothing more */
+            *f->stop_after_first = 1;
+            r->outcome = LS_SINK_NOT_SENT;
+            snprintf(r->error, sizeof(r->error), "not sent: stopping");
+            continue;
+        }
         if (f->special_lead && strcmp(items[i].lead_id, f->special_lead) == 0)
             o = f->special_outcome;
         if (tries_of(f, items[i].lead_id) <= f->fail_first_n)
@@ -568,6 +576,53 @@ static void test_ls_deliver__stop_flag(void **state)
     assert_int_equal(st.pending, 1);
 }
 
+/* A stop during a batch leaves the rest unsent: they wait, with no attempt
+ * counted, and the sink does not pause for it (a pause streak stays). */
+static void test_ls_deliver__stop_records_no_pause(void **state)
+{
+    struct fx *f = *state;
+    struct ls_deliver_stats st;
+    struct ls_sink_pause p;
+    volatile sig_atomic_t stop = 0;
+    int found = 0;
+    int64_t until;
+
+    enqueue(f, "fake:a", "lead1", "msg_1");
+    enqueue(f, "fake:a", "lead2", "msg_2");
+    enqueue(f, "fake:a", "lead3", "msg_3");
+    f->opts.max_wait_ms = 0;
+    /* a 503 first: one pause, streak 1 */
+    f->fs[0].default_outcome = LS_SINK_RETRY;
+    f->fs[0].retry_status = 503;
+    run(f, 1, 0, &st);
+    assert_int_equal(ls_ledger_pause_get(f->ledger, "fake:a", &p, &found), 0);
+    assert_int_equal(found, 1);
+    assert_int_equal(p.streak, 1);
+    until = p.until;
+    /* after the pause, a stop cuts the batch after its first item */
+    f->clock.now = until + 1;
+    f->fs[0].default_outcome = LS_SINK_REJECT;
+    f->fs[0].stop_after_first = &stop;
+    f->opts.stop = &stop;
+    run(f, 1, 0, &st);
+    assert_int_equal(stop, 1);
+    assert_int_equal(st.dead, 1);
+    assert_int_equal(st.pending, 2);
+    assert_int_equal(attempts_of(f, "fake:a"), 0);
+    assert_int_equal(ls_ledger_pause_get(f->ledger, "fake:a", &p, &found), 0);
+    assert_int_equal(found, 1);
+    assert_int_equal(p.streak, 1);
+    assert_true(p.until == until);
+    /* the same with nothing sent at all: still no new pause */
+    f->fs[0].default_outcome = LS_SINK_NOT_SENT;
+    stop = 0;
+    run(f, 1, 0, &st);
+    assert_int_equal(stop, 1);
+    assert_int_equal(ls_ledger_pause_get(f->ledger, "fake:a", &p, &found), 0);
+    assert_int_equal(p.streak, 1);
+    assert_true(p.until == until);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -592,6 +647,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ls_deliver__unreachable_counts_no_attempt, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ls_deliver__stop_flag, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ls_deliver__stop_records_no_pause, setup, teardown),
     };
 
     return lst_run_group(tests, NULL, NULL);
