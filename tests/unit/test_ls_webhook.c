@@ -5,6 +5,9 @@
 
 #include "ls_webhook.h"
 
+#include "ls_crm.h"
+
+#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,10 +204,39 @@ static void test_ls_webhook__extra_headers(void **state)
     }
 }
 
+/* The extra headers may carry an API key, and curl's header lists hold
+ * copies of them: the sink wipes a list before it frees it. */
+static void test_ls_webhook__header_lists_wiped(void **state)
+{
+    char **h = NULL;
+    size_t n = 0, i, k, len[4];
+    struct curl_slist *l = NULL, *p;
+
+    (void)state;
+    assert_int_equal(
+        ls_webhook_headers_parse("X-Api-Key: s3cret-Key-1; Authorization: Basic eA==", &h, &n), 0);
+    assert_int_equal(n, 2);
+    l = curl_slist_append(l, "Content-Type: application/json");
+    for (i = 0; i < n; i++)
+        l = curl_slist_append(l, h[i]);
+    assert_non_null(l);
+    for (p = l, k = 0; p; p = p->next, k++)
+        len[k] = strlen(p->data);
+    assert_int_equal(k, 3);
+    ls_crm_headers_wipe(l);
+    for (p = l, k = 0; p; p = p->next, k++)
+        for (i = 0; i < len[k]; i++)
+            assert_int_equal(p->data[i], 0);
+    curl_slist_free_all(l);
+    ls_crm_headers_free(NULL);
+    ls_webhook_headers_free(h, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ls_webhook__sign_vector),
+        cmocka_unit_test(test_ls_webhook__header_lists_wiped),
         cmocka_unit_test(test_ls_webhook__sign_changes_with_inputs),
         cmocka_unit_test(test_ls_webhook__bad_secrets),
         cmocka_unit_test(test_ls_webhook__retry_after),

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -146,6 +147,19 @@ void ls_crm_uuid(char out[37])
         o += 2;
     }
     out[o] = '\0';
+}
+
+void ls_crm_headers_wipe(struct curl_slist *list)
+{
+    for (; list; list = list->next)
+        if (list->data)
+            OPENSSL_cleanse(list->data, strlen(list->data));
+}
+
+void ls_crm_headers_free(struct curl_slist *list)
+{
+    ls_crm_headers_wipe(list);
+    curl_slist_free_all(list);
 }
 
 char *ls_crm_escape(const char *s)
@@ -471,18 +485,18 @@ static int curl_send(void *ctx, const struct ls_crm_req *req, const char *const 
         list = n;
     }
     if (!list || (headers && headers[i])) {
-        curl_slist_free_all(list);
+        ls_crm_headers_free(list);
         return ls_error(LS_ENOMEM, "%s: out of memory", h->comp);
     }
     curl_easy_reset(h->easy);
     h->errbuf[0] = '\0';
     if (set_options(h, req, list, &k) != CURLE_OK) {
-        curl_slist_free_all(list);
+        ls_crm_headers_free(list);
         return ls_error(LS_ERROR, "%s: curl_easy_setopt failed", h->comp);
     }
     cc = curl_easy_perform(h->easy);
     note_outcome(h, cc, resp);
-    curl_slist_free_all(list);
+    ls_crm_headers_free(list);
     curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, NULL);
     if (resp->status && !resp->body)
         resp->body = ls_xstrdup("");

@@ -39,6 +39,12 @@ LS_NODISCARD int ls_jwt_x5t(const char *cert_pem, char **out);
 /* A random RFC 4122 version-4 UUID text (jti, batch boundaries). */
 void ls_crm_uuid(char out[37]);
 
+/* A curl header list may carry a bearer token or an API key, and curl keeps
+ * copies: ls_crm_headers_wipe overwrites the text of every header (the list
+ * stays), ls_crm_headers_free wipes and frees it (NULL is fine). */
+void ls_crm_headers_wipe(struct curl_slist *list);
+void ls_crm_headers_free(struct curl_slist *list);
+
 /*
  * Stopping on a signal inside a sink's own requests (ls_stop_requested,
  * ls_common.h): after the first signal no new request starts, the one in

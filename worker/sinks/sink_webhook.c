@@ -32,6 +32,7 @@
  */
 #include "ls_webhook.h"
 
+#include "ls_crm.h"
 #include "ls_lead.h"
 #include "ls_log.h"
 #include "ls_sink.h"
@@ -385,7 +386,7 @@ static void hook_free(struct hook *h)
                 curl_multi_remove_handle(h->multi, h->xf[i].easy);
             curl_easy_cleanup(h->xf[i].easy);
         }
-        curl_slist_free_all(h->xf[i].hdrs);
+        ls_crm_headers_free(h->xf[i].hdrs);
         free(h->xf[i].body);
     }
     free(h->xf);
@@ -546,7 +547,7 @@ static int start_item(struct hook *h, struct hook_xfer *x, const struct ls_sink_
     if (h->keylen) {
         if (ls_webhook_sign(h->key, h->keylen, it->delivery_id, ts, x->body, len, sig) != LS_OK) {
             ls_webhook_classify(0, ls_error_last(), -1, NULL, 0, res);
-            curl_slist_free_all(x->hdrs);
+            ls_crm_headers_free(x->hdrs);
             x->hdrs = NULL;
             free(x->body);
             x->body = NULL;
@@ -568,7 +569,7 @@ static int start_item(struct hook *h, struct hook_xfer *x, const struct ls_sink_
     curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
     if (bad || curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
         ls_webhook_classify(0, "could not start the request", -1, NULL, 0, res);
-        curl_slist_free_all(x->hdrs);
+        ls_crm_headers_free(x->hdrs);
         x->hdrs = NULL;
         free(x->body);
         x->body = NULL;
@@ -581,7 +582,7 @@ static int start_item(struct hook *h, struct hook_xfer *x, const struct ls_sink_
 static void release_xfer(struct hook *h, struct hook_xfer *x)
 {
     curl_multi_remove_handle(h->multi, x->easy);
-    curl_slist_free_all(x->hdrs);
+    ls_crm_headers_free(x->hdrs);
     x->hdrs = NULL;
     free(x->body);
     x->body = NULL;
@@ -827,7 +828,7 @@ static int hook_check(void *ctx, char *msg, size_t msglen)
                  h->keylen ? ", deliveries signed" : ", deliveries unsigned");
     }
 done:
-    curl_slist_free_all(hdrs);
+    ls_crm_headers_free(hdrs);
     curl_easy_cleanup(e);
     return rc;
 }
