@@ -1,5 +1,6 @@
 /* ls_config.c - the configuration table and its loader. */
 #include "ls_config.h"
+#include "ls_http_server.h"
 #include "ls_url.h"
 #include "ls_sink.h"
 
@@ -420,6 +421,14 @@ int ls_config_load(struct ls_config *cfg, const char *file, char *const *envp,
         if ((!v || !*v) && e->alias)
             v = getenv_fn(ctx, e->alias);
         if (v && *v && (rc = set_entry(cfg, e, v, "environment")) != LS_OK)
+            return rc;
+    }
+    if (cfg->metrics_addr && *cfg->metrics_addr) {
+        /* checked before anything runs, not first when the daemon listens */
+        char host[256];
+        int port;
+
+        if ((rc = ls_http_parse_addr(cfg->metrics_addr, host, sizeof(host), &port)) != LS_OK)
             return rc;
     }
     return load_routes_file(cfg);

@@ -71,6 +71,12 @@ int ls_http_parse_addr(const char *addr, char *host, size_t hostlen, int *port)
         return ls_error(LS_ECONFIG, "LEADSYNC_METRICS_ADDR '%s': bad port", addr);
     if (hl + 1 > hostlen)
         return ls_error(LS_ECONFIG, "LEADSYNC_METRICS_ADDR '%s': host too long", addr);
+    /* "::1:9090" could be [::1]:9090 or [::1:9090] with no port: say which to write */
+    if (addr[0] != '[' && memchr(h, ':', hl))
+        return ls_error(LS_ECONFIG,
+                        "LEADSYNC_METRICS_ADDR '%s': an IPv6 address needs brackets: write "
+                        "[%.*s]:%s",
+                        addr, (int)hl, h, colon + 1);
     /* a bracket left in the host ("[[::1]:80", "a]:80") names no address */
     if (memchr(h, '[', hl) || memchr(h, ']', hl))
         return ls_error(LS_ECONFIG, "LEADSYNC_METRICS_ADDR '%s': expected host:port or [v6]:port",

@@ -29,7 +29,8 @@ int ls_http_server_port(const struct ls_http_server *s);
 void ls_http_server_stop(struct ls_http_server *s);
 
 /* Splits "host:port" (pure; exposed for tests). host gets "" for all
- * interfaces; [v6]:port is accepted. */
+ * interfaces; an IPv6 host needs brackets ([::1]:9090): a bare "::1:9090" is
+ * refused, it could also be read as an address without a port. */
 LS_NODISCARD int ls_http_parse_addr(const char *addr, char *host, size_t hostlen, int *port);
 
 /* PUTs the default registry to <url>/metrics/job/<job> (Pushgateway). */

@@ -5,7 +5,9 @@
  * Checks beyond "no crash": a parse gives a port in 0..65535 and a host that
  * fits its buffer, holds no bracket and formats back ("[v6]:port" when it
  * has a colon, "host:port" otherwise) into an address that parses to the
- * same host and port; a failure leaves an empty host, port 0 and a message.
+ * same host and port; a host with a colon came in brackets (a bare
+ * "::1:9090" is refused as ambiguous); a failure leaves an empty host,
+ * port 0 and a message.
  */
 #include "ls_http_server.h"
 
@@ -31,6 +33,8 @@ static void one(const char *addr, size_t hostlen)
     }
     check(port >= 0 && port <= 65535);
     check(memchr(host, '\0', hostlen) != NULL && !strpbrk(host, "[]"));
+    /* a host with a colon (IPv6) came in brackets: a bare one is ambiguous */
+    check(!strchr(host, ':') || addr[0] == '[');
     snprintf(text, sizeof(text), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
     check(ls_http_parse_addr(text, again, sizeof(again), &port2) == 0);
     check(port2 == port && strcmp(again, host) == 0);

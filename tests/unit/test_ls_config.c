@@ -157,6 +157,28 @@ static void test_ls_config__bad_values(void **state)
 
 /* CRM base URLs follow the rule the webhook URLs do: https (loopback
  * excepted), no userinfo; the message names the key, never the password. */
+/* The listen address is checked when the configuration loads: a bare IPv6
+ * address is ambiguous, the message says how to write it. */
+static void test_ls_config__metrics_addr(void **state)
+{
+    char bare[] = "LEADSYNC_METRICS_ADDR=::1:9090";
+    char good[] = "LEADSYNC_METRICS_ADDR=[::1]:9090";
+    char *vars[2] = {NULL, NULL};
+    struct ls_config cfg;
+
+    (void)state;
+    vars[0] = bare;
+    assert_int_equal(load(&cfg, NULL, vars), LS_ECONFIG);
+    assert_non_null(strstr(ls_error_last(), "LEADSYNC_METRICS_ADDR '::1:9090'"));
+    assert_non_null(strstr(ls_error_last(), "write [::1]:9090"));
+    assert_null(strchr(ls_error_last(), '\n'));
+    ls_config_dispose(&cfg);
+    vars[0] = good;
+    assert_int_equal(load(&cfg, NULL, vars), LS_OK);
+    assert_string_equal(cfg.metrics_addr, "[::1]:9090");
+    ls_config_dispose(&cfg);
+}
+
 static void test_ls_config__crm_urls(void **state)
 {
     static const char *const keys[] = {
@@ -348,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_ls_config__unknown_env_rejected),
         cmocka_unit_test(test_ls_config__bad_values),
         cmocka_unit_test(test_ls_config__crm_urls),
+        cmocka_unit_test(test_ls_config__metrics_addr),
         cmocka_unit_test(test_ls_config__file_and_precedence),
         cmocka_unit_test(test_ls_config__file_errors),
         cmocka_unit_test(test_ls_config__secret_from_file),

@@ -189,6 +189,14 @@ static void test_ls_metrics__listen_addr(void **state)
         assert_string_equal(host, "");
         assert_int_equal(port, 0);
     }
+    /* a bare IPv6 address is ambiguous: the message says what to write */
+    assert_int_equal(ls_http_parse_addr("::1:9090", host, sizeof(host), &port), LS_ECONFIG);
+    assert_non_null(strstr(ls_error_last(), "write [::1]:9090"));
+    assert_int_equal(ls_http_parse_addr("fe80::1:80", host, sizeof(host), &port), LS_ECONFIG);
+    assert_non_null(strstr(ls_error_last(), "write [fe80::1]:80"));
+    assert_int_equal(ls_http_parse_addr(":::9090", host, sizeof(host), &port), LS_ECONFIG);
+    assert_string_equal(host, "");
+    assert_int_equal(port, 0);
 }
 
 /* A handle updates the standard metric of that name in the default registry. */
