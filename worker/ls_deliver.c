@@ -93,6 +93,8 @@ int ls_deliverer_create(struct ls_ledger *l, struct ls_sink *sinks, size_t nsink
 
         s->sink = &sinks[i];
         snprintf(s->comp, sizeof(s->comp), "sink:%s", sinks[i].ops->name);
+        if (sinks[i].ops->use_ledger && sinks[i].ctx)
+            sinks[i].ops->use_ledger(sinks[i].ctx, l, sinks[i].id);
         /* A pause an earlier run recorded still holds. */
         rc = ls_ledger_pause_get(l, sinks[i].id, &p, &found);
         if (rc) {
@@ -118,6 +120,12 @@ void ls_deliverer_destroy(struct ls_deliverer *d)
 {
     if (!d)
         return;
+    for (size_t i = 0; i < d->n; i++) {
+        const struct ls_sink *k = d->states[i].sink;
+
+        if (k && k->ops->use_ledger && k->ctx)
+            k->ops->use_ledger(k->ctx, NULL, NULL);
+    }
     free(d->states);
     free(d);
 }

@@ -502,7 +502,8 @@ done:
 static int prepare_statements(struct ls_ledger *l)
 {
     static const struct ls_ledger_sql *const parts[] = {ls_ledger_file_sql, ls_ledger_sync_sql,
-                                                        ls_ledger_outbox_sql, ls_ledger_runs_sql};
+                                                        ls_ledger_outbox_sql, ls_ledger_runs_sql,
+                                                        ls_ledger_posts_sql};
     const struct ls_ledger_sql *s;
     int rc;
 

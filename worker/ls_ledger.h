@@ -11,6 +11,8 @@
  *   sink_leads (sink, lead_id) -> delivered before? (lead.created vs updated)
  *   sink_counts, sink_usage  per sink: inline deliveries, reported API usage
  *   sink_pause sink -> paused until when, why, how many pauses in a row
+ *   sink_posts, sink_day_posts  per sink: post marks and the day's posts of
+ *             a receiver that cannot deduplicate (Web-to-Lead)
  *   runs      one line per run, for status
  * The schema is in schema/sqlite/NNN_*.sql, applied in order by
  * ls_ledger_open() (PRAGMA user_version = highest applied).
@@ -282,6 +284,47 @@ LS_NODISCARD int ls_ledger_pause_set(struct ls_ledger *l, const char *sink, int6
 LS_NODISCARD int ls_ledger_pause_get(struct ls_ledger *l, const char *sink,
                                      struct ls_sink_pause *out, int *found);
 LS_NODISCARD int ls_ledger_pause_clear(struct ls_ledger *l, const char *sink);
+
+/*
+ * A sink's posts: the narrow state a sink keeps for a receiver that cannot
+ * deduplicate (Salesforce Web-to-Lead: every post creates a record), in
+ * tables sink_posts and sink_day_posts, per sink id. The delivery engine
+ * hands its connection to such a sink (ls_sink_ops.use_ledger); the sink
+ * calls these from deliver(), outside any transaction.
+ *   post_begin   before a request: the lead marked POSTING and the sink's
+ *                count for `day` raised by one, in one transaction that is
+ *                on disk (fsync'd, whatever the journal mode) when it
+ *                returns, so a crash after it can neither post the lead
+ *                again nor let the day pass its limit
+ *   post_answer  the answer: CREATED (2xx/3xx) or UNKNOWN, with its HTTP
+ *                status (0: none)
+ *   post_drop    a provable non-send: the mark goes and the day's count
+ *                goes down by one, in one transaction
+ *   post_get     the lead's mark (LS_POST_NONE when none) and the status
+ *                recorded with it; an unreadable mark reads POSTING
+ *   post_count   the posts counted for `day` ("YYYY-MM-DD", UTC); 0 when
+ *                the count stored is of another day
+ * `leadsync retry` (ls_ledger_retry_dead) marks a re-queued dead letter's
+ * POSTING or UNKNOWN lead REQUEUED (a trigger, migration 008): a human
+ * checked the receiver, so the next delivery posts it.
+ */
+enum ls_post_mark {
+    LS_POST_NONE = 0, /* never posted, or provably not sent */
+    LS_POST_POSTING,  /* committed before a post: the outcome is unknown */
+    LS_POST_CREATED,  /* answered 2xx/3xx */
+    LS_POST_UNKNOWN,  /* sent, no usable answer */
+    LS_POST_REQUEUED, /* a human re-queued the dead letter: post it */
+};
+LS_NODISCARD int ls_ledger_post_begin(struct ls_ledger *l, const char *sink, const char *lead_id,
+                                      const char *delivery_id, const char *day, int64_t now);
+LS_NODISCARD int ls_ledger_post_answer(struct ls_ledger *l, const char *sink, const char *lead_id,
+                                       enum ls_post_mark mark, int status, int64_t now);
+LS_NODISCARD int ls_ledger_post_drop(struct ls_ledger *l, const char *sink, const char *lead_id,
+                                     const char *day);
+LS_NODISCARD int ls_ledger_post_get(struct ls_ledger *l, const char *sink, const char *lead_id,
+                                    enum ls_post_mark *mark, int *status);
+LS_NODISCARD int ls_ledger_post_count(struct ls_ledger *l, const char *sink, const char *day,
+                                      int64_t *n);
 
 struct ls_sink_stats {
     char sink[256];

@@ -10,6 +10,7 @@
  *                       letters, purge, sinks' pauses
  *   ls_ledger_runs.c    runs and statistics
  *   ls_ledger_sinks.c   sink names: renames, each sink's kind
+ *   ls_ledger_posts.c   a sink's posts: marks and the day's count
  * and the statement plumbing they all use (ls_ledger_stmt.c). Each part
  * lists its SQL in a table of its own; ls_ledger_open() prepares every
  * statement of every table once.
@@ -62,6 +63,15 @@ enum ls_ledger_stmt {
     ST_PAUSE_SET,
     ST_PAUSE_GET,
     ST_PAUSE_CLEAR,
+    /* a sink's posts (ls_ledger_posts.c) */
+    ST_POST_GET,
+    ST_POST_MARK,
+    ST_POST_ANSWER,
+    ST_POST_DELETE,
+    ST_DAY_RAISE,
+    ST_DAY_LOWER,
+    ST_DAY_GET,
+    ST_SYNC_GET,
     /* runs and statistics (ls_ledger_runs.c) */
     ST_SINK_STATS,
     ST_INLINE_STATS,
@@ -83,6 +93,7 @@ extern const struct ls_ledger_sql ls_ledger_file_sql[];
 extern const struct ls_ledger_sql ls_ledger_sync_sql[];
 extern const struct ls_ledger_sql ls_ledger_outbox_sql[];
 extern const struct ls_ledger_sql ls_ledger_runs_sql[];
+extern const struct ls_ledger_sql ls_ledger_posts_sql[];
 
 /* The ledger file as leadsync left it at its last clean close, and when it
  * was last checked in full (ls_ledger.c, "The integrity check"). */

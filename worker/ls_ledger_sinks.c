@@ -112,6 +112,10 @@ int ls_ledger_sink_rename(struct ls_ledger *l, const char *from, const char *to)
         "DELETE FROM sink_usage WHERE sink = :from",
         "UPDATE OR IGNORE sink_pause SET sink = :to WHERE sink = :from",
         "DELETE FROM sink_pause WHERE sink = :from",
+        "UPDATE OR IGNORE sink_posts SET sink = :to WHERE sink = :from",
+        "DELETE FROM sink_posts WHERE sink = :from",
+        "UPDATE OR IGNORE sink_day_posts SET sink = :to WHERE sink = :from",
+        "DELETE FROM sink_day_posts WHERE sink = :from",
         ("UPDATE OR IGNORE meta SET key = substr(key, 1, instr(key, ':')) || :to"
          " WHERE instr(key, ':') > 0 AND substr(key, instr(key, ':') + 1) = :from"),
         "DELETE FROM meta WHERE instr(key, ':') > 0 AND substr(key, instr(key, ':') + 1) = :from",

@@ -18,7 +18,7 @@ asserted). Repeats are deliveries the receiver saw twice (same webhook-id,
 deduped) or CRM upserts of a record that already held that version.
 
 Web-to-Lead cannot deduplicate (every post creates a lead; there is no key to
-upsert on). The sink marks each lead in the ledger (web_to_lead_posts),
+upsert on). The sink marks each lead in the ledger (sink_posts),
 durably, before its post; a SIGKILL between a post and the batch's
 "delivered" commit leaves the mark, and the next run makes that lead a dead
 letter saying the outcome is unknown instead of posting it again. For it the

@@ -132,7 +132,8 @@ class WebToLeadSink(crmtest.CrmCase):
     def marks(self):
         db = sqlite3.connect("file:%s?mode=ro" % self.env["LEADSYNC_STATE"], uri=True)
         try:
-            return dict(db.execute("SELECT lead_id, state FROM web_to_lead_posts").fetchall())
+            return dict(db.execute("SELECT lead_id, state FROM sink_posts"
+                                   " WHERE sink = 'web_to_lead'").fetchall())
         finally:
             db.close()
 

@@ -318,7 +318,7 @@ static void test_w2l__form_and_classify(void **state)
     assert_int_equal(r.outcome, LS_SINK_FATAL);
 }
 
-static void test_w2l__day_and_count(void **state)
+static void test_w2l__utc_day_of_ms(void **state)
 {
     char d[11];
 
@@ -329,11 +329,6 @@ static void test_w2l__day_and_count(void **state)
     assert_string_equal(d, "2026-11-24");
     ls_w2l_day(951782400000LL, d); /* leap day */
     assert_string_equal(d, "2000-02-29");
-    assert_int_equal(ls_w2l_count_for("2026-11-24 37", "2026-11-24"), 37);
-    assert_int_equal(ls_w2l_count_for("2026-11-23 37", "2026-11-24"), 0);
-    assert_int_equal(ls_w2l_count_for("2026-11-24 3x", "2026-11-24"), 0);
-    assert_int_equal(ls_w2l_count_for("2026-11-24", "2026-11-24"), 0);
-    assert_int_equal(ls_w2l_count_for(NULL, "2026-11-24"), 0);
 }
 
 int main(void)
@@ -343,7 +338,7 @@ int main(void)
         cmocka_unit_test(test_mkto__quota_and_token), cmocka_unit_test(test_hs__input),
         cmocka_unit_test(test_hs__classify),          cmocka_unit_test(test_hs__offers_union),
         cmocka_unit_test(test_hs__read_and_merge),    cmocka_unit_test(test_w2l__form_and_classify),
-        cmocka_unit_test(test_w2l__day_and_count),
+        cmocka_unit_test(test_w2l__utc_day_of_ms),
     };
     return lst_run_group(tests, NULL, NULL);
 }

@@ -61,6 +61,8 @@ struct ls_sink_usage {
     int64_t limit; /* the allowance; 0 when the receiver names none */
 };
 
+struct ls_ledger;
+
 struct ls_sink_ops {
     const char *name; /* "jsonl", "webhook", ... as written in LEADSYNC_SINKS before ':' */
     const struct ls_conf_entry *conf; /* this kind's configuration keys (ls_config.h) */
@@ -98,6 +100,13 @@ struct ls_sink_ops {
     /* One line for `check`: 0 when the sink answers. */
     int (*check)(void *ctx, char *msg, size_t msglen);
     void (*destroy)(void *ctx);
+    /* Optional: for a sink that keeps posts of its own in the ledger (ls_ledger.h,
+     * "A sink's posts": Web-to-Lead's post marks and daily count). The delivery
+     * engine hands over its ledger connection and the id the sink is stored
+     * under before the first deliver(), and takes it back (NULL, NULL) before
+     * the ledger closes. deliver() calls the ledger outside any transaction of
+     * the engine's. Never called by `send-test-lead`, which opens no ledger. */
+    void (*use_ledger)(void *ctx, struct ls_ledger *l, const char *sink_id);
     /* Optional, NULL when the receiver reports no allowance: the API usage its
      * last answer reported (Salesforce: Sforce-Limit-Info api-usage=N/M).
      * Returns 1 and fills *out when known, 0 when nothing was seen yet. The
@@ -171,7 +180,6 @@ char *ls_sink_key_of(const char *stored_id);
 const struct ls_sink_spec *ls_sink_owner_of(const char *stored, const struct ls_sink_spec *specs,
                                             size_t n);
 
-struct ls_ledger;
 /*
  * Brings a writable ledger up to the configured names (list: LEADSYNC_SINKS),
  * in one transaction: deliveries, dead

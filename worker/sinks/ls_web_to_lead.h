@@ -14,8 +14,8 @@
  *     may or may not have been created; only requests that never left
  *     (connection refused, DNS, a failed TLS handshake) are retried;
  *   - not even across a crash: before each post the lead id is marked
- *     "posting" in the ledger's web_to_lead_posts table (schema/sqlite/
- *     002_web_to_lead.sql), committed with synchronous=FULL; the answer then
+ *     "posting" in the ledger (ls_ledger_post_begin: table sink_posts,
+ *     schema/sqlite/008_sink_posts.sql), committed durably; the answer then
  *     makes it "created" or "unknown", a provable non-send deletes it. A
  *     later delivery of a lead marked "created" is reported delivered without
  *     a post; one marked "posting" or "unknown" (a crash came between the post
@@ -24,8 +24,10 @@
  *     trigger, marks the lead "requeued": the next run posts it (a human
  *     checked Salesforce);
  *   - at most LEADSYNC_WEB_TO_LEAD_DAILY_LIMIT (500) posts per UTC day, counted
- *     in the ledger's meta table before each post so the count survives
- *     restarts; past it the sink pauses until 00:00 UTC.
+ *     in the ledger (table sink_day_posts) in the same transaction as the
+ *     mark, so the count survives restarts; past it the sink pauses until
+ *     00:00 UTC. `send-test-lead` opens no ledger: its post is neither marked
+ *     nor counted.
  *   A warning at start says so.
  *   Crash points (LEADSYNC_TEST_CRASH_AT, ls_common.h): w2l-marked (mark
  *   committed, form not sent), w2l-answered (answer in, not recorded),
@@ -56,9 +58,5 @@ void ls_w2l_classify(int status, int sent, int tls_config, const char *transport
 
 /* The UTC day of unix ms now_ms as "YYYY-MM-DD" (out must hold 11). */
 void ls_w2l_day(int64_t now_ms, char out[11]);
-
-/* Parses the stored count "YYYY-MM-DD N": N when the day is today, else 0;
- * 0 for anything malformed. */
-long ls_w2l_count_for(const char *stored, const char *today);
 
 #endif /* LS_WEB_TO_LEAD_H */

@@ -1,18 +1,16 @@
 /* sink_web_to_lead.c - Salesforce Web-to-Lead form sink (ls_web_to_lead.h). */
 #include "ls_crm.h"
+#include "ls_ledger.h"
 #include "ls_log.h"
 #include "ls_mapping.h"
 #include "ls_sink.h"
 #include "ls_web_to_lead.h"
 
-#include <curl/curl.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define COMP     "sink:web_to_lead"
-#define META_KEY "sink.web_to_lead.posts"
+#define COMP "sink:web_to_lead"
 
 /* The dead letter of a lead whose earlier post has no known outcome. */
 #define W2L_UNKNOWN                                                                                \
@@ -23,12 +21,26 @@
 /* ------------------------------------------------------------------------ */
 /* Pure parts                                                                */
 
+/* A mapped value as form text: strings as they are, numbers as text, true
+ * "1", false "0"; NULL for anything else (left out). malloc'd. */
+static char *value_text(const json_t *v)
+{
+    if (json_is_string(v))
+        return ls_xstrdup(json_string_value(v));
+    if (json_is_integer(v))
+        return ls_xasprintf("%lld", (long long)json_integer_value(v));
+    if (json_is_real(v))
+        return ls_xasprintf("%g", json_real_value(v));
+    if (json_is_boolean(v))
+        return ls_xstrdup(json_is_true(v) ? "1" : "0");
+    return NULL;
+}
+
 int ls_w2l_form(const struct ls_mapping *m, const json_t *lead, const char *oid, char **out)
 {
     json_t *rec = NULL, *v;
     const char *k;
-    char *buf = NULL, *e = NULL;
-    size_t len = 0;
+    char *buf, *e;
     int rc;
 
     *out = NULL;
@@ -37,33 +49,18 @@ int ls_w2l_form(const struct ls_mapping *m, const json_t *lead, const char *oid,
         return rc;
     e = ls_crm_escape(oid);
     buf = ls_xasprintf("oid=%s", e);
-    len = strlen(buf);
     free(e);
     json_object_foreach(rec, k, v)
     {
-        char *val = NULL, *ek, *ev, *piece;
-        size_t pl;
+        char *val = value_text(v), *ek, *ev, *longer;
 
-        if (json_is_string(v))
-            val = ls_xstrdup(json_string_value(v));
-        else if (json_is_integer(v))
-            val = ls_xasprintf("%lld", (long long)json_integer_value(v));
-        else if (json_is_real(v))
-            val = ls_xasprintf("%g", json_real_value(v));
-        else if (json_is_true(v))
-            val = ls_xstrdup("1");
-        else if (json_is_false(v))
-            val = ls_xstrdup("0");
         if (!val)
             continue;
         ek = ls_crm_escape(k);
         ev = ls_crm_escape(val);
-        piece = ls_xasprintf("&%s=%s", ek, ev);
-        pl = strlen(piece);
-        buf = ls_xrealloc(buf, len + pl + 1);
-        memcpy(buf + len, piece, pl + 1);
-        len += pl;
-        free(piece);
+        longer = ls_xasprintf("%s&%s=%s", buf, ek, ev);
+        free(buf);
+        buf = longer;
         free(ek);
         free(ev);
         free(val);
@@ -126,35 +123,19 @@ void ls_w2l_day(int64_t now_ms, char out[11])
     out[10] = '\0';
 }
 
-long ls_w2l_count_for(const char *stored, const char *today)
-{
-    const char *p;
-    long v = 0;
-    int digits = 0;
-
-    if (!stored || strlen(stored) < 12 || strncmp(stored, today, 10) != 0 || stored[10] != ' ')
-        return 0;
-    for (p = stored + 11; *p >= '0' && *p <= '9' && digits < 9; p++, digits++)
-        v = v * 10 + (*p - '0');
-    return digits && !*p ? v : 0;
-}
-
 /* ------------------------------------------------------------------------ */
 /* The sink                                                                  */
 
 struct w2l {
     struct ls_mapping *map;
-    CURL *easy;
+    struct ls_crm_http *http;
     char *url;
     char *oid;
-    char *ca_file;
-    char *state; /* ledger path: the daily count lives in its meta table */
-    sqlite3 *db;
     long limit;
-    long timeout_s;
-    struct ls_crm_stop stop; /* the post in flight when a signal asks to stop */
-    char ua[64];
-    char errbuf[CURL_ERROR_SIZE];
+    /* The engine's ledger (ls_sink_ops.use_ledger) and this sink's id there:
+     * post marks and the day's count. NULL in `send-test-lead`. */
+    struct ls_ledger *ledger;
+    char *id;
 };
 
 static void w2l_free(struct w2l *s)
@@ -162,85 +143,62 @@ static void w2l_free(struct w2l *s)
     if (!s)
         return;
     ls_mapping_free(s->map);
-    if (s->easy) {
-        curl_easy_cleanup(s->easy);
-        curl_global_cleanup();
-    }
-    if (s->db)
-        sqlite3_close(s->db);
+    ls_crm_http_free(s->http);
     free(s->url);
     free(s->oid);
-    free(s->ca_file);
-    free(s->state);
+    free(s->id);
     free(s);
+}
+
+/* The settings create() refuses; 0 when usable. */
+static int check_config(const char *arg, const struct ls_config *cfg)
+{
+    const char *oid = cfg->web_to_lead_oid;
+
+    if (arg && *arg)
+        return ls_error(LS_ECONFIG, "LEADSYNC_SINKS: web_to_lead takes no argument; configure it "
+                                    "with LEADSYNC_WEB_TO_LEAD_*");
+    if (!oid || !*oid ||
+        strspn(oid, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") !=
+            strlen(oid))
+        return ls_error(LS_ECONFIG, "sink web_to_lead: LEADSYNC_WEB_TO_LEAD_OID must be the "
+                                    "Salesforce organization id (00D...)");
+    if (!cfg->web_to_lead_url || strncmp(cfg->web_to_lead_url, "https://", 8) != 0)
+        return ls_error(LS_ECONFIG, "sink web_to_lead: LEADSYNC_WEB_TO_LEAD_URL must be an "
+                                    "https:// URL");
+    return LS_OK;
 }
 
 static int w2l_create(const char *arg, const struct ls_config *cfg, void **ctx)
 {
     struct w2l *s = ls_xcalloc(1, sizeof(*s));
-    int rc = LS_OK;
+    int rc;
 
     *ctx = NULL;
-    if (arg && *arg) {
-        rc = ls_error(LS_ECONFIG, "LEADSYNC_SINKS: web_to_lead takes no argument; configure it "
-                                  "with LEADSYNC_WEB_TO_LEAD_*");
-        goto done;
+    rc = check_config(arg, cfg);
+    if (!rc)
+        rc = ls_crm_http_create("web_to_lead", cfg->web_to_lead_ca_file, cfg->http_timeout_seconds,
+                                &s->http);
+    if (!rc)
+        rc = ls_mapping_load("web_to_lead", cfg->web_to_lead_mapping, &s->map);
+    if (rc) {
+        w2l_free(s);
+        return rc;
     }
-    if (!cfg->web_to_lead_oid || !*cfg->web_to_lead_oid ||
-        strspn(cfg->web_to_lead_oid,
-               "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") !=
-            strlen(cfg->web_to_lead_oid)) {
-        rc = ls_error(LS_ECONFIG, "sink web_to_lead: LEADSYNC_WEB_TO_LEAD_OID must be the "
-                                  "Salesforce organization id (00D...)");
-        goto done;
-    }
-    if (!cfg->web_to_lead_url || strncmp(cfg->web_to_lead_url, "https://", 8) != 0) {
-        rc = ls_error(LS_ECONFIG, "sink web_to_lead: LEADSYNC_WEB_TO_LEAD_URL must be an https:// "
-                                  "URL");
-        goto done;
-    }
-    if (cfg->web_to_lead_ca_file && *cfg->web_to_lead_ca_file) {
-        FILE *f = fopen(cfg->web_to_lead_ca_file, "r");
-
-        if (!f) {
-            rc = ls_error(LS_ECONFIG, "web_to_lead: cannot read the CA file %s",
-                          cfg->web_to_lead_ca_file);
-            goto done;
-        }
-        fclose(f);
-        s->ca_file = ls_xstrdup(cfg->web_to_lead_ca_file);
-    }
+    /* The answer page is not read (Web-to-Lead answers 200 whatever
+     * happened): nothing of it is kept. */
+    ls_crm_http_body_cap(s->http, 0);
+    ls_crm_http_stop_grace(s->http, cfg->stop_grace_seconds);
     s->url = ls_xstrdup(cfg->web_to_lead_url);
     s->oid = ls_xstrdup(cfg->web_to_lead_oid);
-    s->state = ls_xstrdup(cfg->state ? cfg->state : "./leadsync.db");
     s->limit = cfg->web_to_lead_daily_limit > 0 ? cfg->web_to_lead_daily_limit : 500;
-    s->timeout_s = cfg->http_timeout_seconds > 0 ? cfg->http_timeout_seconds : 30;
-    s->stop.comp = COMP;
-    s->stop.grace_s = cfg->stop_grace_seconds;
-    snprintf(s->ua, sizeof(s->ua), "leadsync/%s", LS_VERSION);
-    rc = ls_mapping_load("web_to_lead", cfg->web_to_lead_mapping, &s->map);
-    if (rc)
-        goto done;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        rc = ls_error(LS_ERROR, "web_to_lead: curl_global_init failed");
-        goto done;
-    }
-    s->easy = curl_easy_init();
-    if (!s->easy) {
-        curl_global_cleanup();
-        rc = ls_error(LS_ERROR, "web_to_lead: curl_easy_init failed");
-        goto done;
-    }
     LS_WARN(COMP,
             "Web-to-Lead cannot deduplicate or update: each lead id is posted once, "
             "never retried after the form was sent, do-not-contact leads are not sent, "
             "and at most %ld posts go out per UTC day",
             s->limit);
     *ctx = s;
-    s = NULL;
-done:
-    w2l_free(s);
-    return rc;
+    return LS_OK;
 }
 
 static void w2l_destroy(void *ctx)
@@ -248,294 +206,33 @@ static void w2l_destroy(void *ctx)
     w2l_free(ctx);
 }
 
-/* The ledger (its meta table and web_to_lead_posts), through a connection
- * of our own, opened when first needed: the ledger exists and is migrated by
- * then. synchronous=FULL: a post's mark is on disk before the form goes out. */
-static int db_ready(struct w2l *s)
+static void w2l_use_ledger(void *ctx, struct ls_ledger *l, const char *sink_id)
 {
-    if (s->db)
-        return LS_OK;
-    if (sqlite3_open_v2(s->state, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
-        int rc = ls_error(LS_EDB, "web_to_lead: cannot open the ledger: %s",
-                          s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    struct w2l *s = ctx;
 
-        sqlite3_close(s->db);
-        s->db = NULL;
-        return rc;
-    }
-    sqlite3_busy_timeout(s->db, 10000);
-    if (sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK) {
-        int rc = ls_error(LS_EDB, "web_to_lead: ledger: %s", sqlite3_errmsg(s->db));
-
-        sqlite3_close(s->db);
-        s->db = NULL;
-        return rc;
-    }
-    return LS_OK;
-}
-
-static int db_exec(struct w2l *s, const char *sql, const char *what)
-{
-    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return ls_error(LS_EDB, "web_to_lead: %s: %s", what, sqlite3_errmsg(s->db));
-    return LS_OK;
-}
-
-static int count_get(struct w2l *s, const char *today, long *count)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = db_ready(s), step;
-
-    *count = 0;
-    if (rc)
-        return rc;
-    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) !=
-        SQLITE_OK) {
-        rc = ls_error(LS_EDB, "web_to_lead: reading the daily count: %s", sqlite3_errmsg(s->db));
-        goto done;
-    }
-    sqlite3_bind_text(st, 1, META_KEY, -1, SQLITE_STATIC);
-    step = sqlite3_step(st);
-    if (step == SQLITE_ROW)
-        *count = ls_w2l_count_for((const char *)sqlite3_column_text(st, 0), today);
-    else if (step != SQLITE_DONE)
-        rc = ls_error(LS_EDB, "web_to_lead: reading the daily count: %s", sqlite3_errmsg(s->db));
-done:
-    sqlite3_finalize(st);
-    return rc;
-}
-
-/* Stores the day's count (in the caller's transaction, if any). */
-static int count_put(struct w2l *s, const char *today, long count)
-{
-    sqlite3_stmt *st = NULL;
-    char val[40];
-    int rc = db_ready(s);
-
-    if (rc)
-        return rc;
-    snprintf(val, sizeof(val), "%s %ld", today, count);
-    if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO meta(key, value) VALUES(?1, ?2) "
-                           "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                           -1, &st, NULL) != SQLITE_OK) {
-        rc = ls_error(LS_EDB, "web_to_lead: saving the daily count: %s", sqlite3_errmsg(s->db));
-        goto done;
-    }
-    sqlite3_bind_text(st, 1, META_KEY, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, val, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = ls_error(LS_EDB, "web_to_lead: saving the daily count: %s", sqlite3_errmsg(s->db));
-done:
-    sqlite3_finalize(st);
-    return rc;
+    free(s->id);
+    s->ledger = l;
+    s->id = sink_id ? ls_xstrdup(sink_id) : NULL;
 }
 
 /* ------------------------------------------------------------------------ */
-/* Post marks (table web_to_lead_posts, schema/sqlite/002_web_to_lead.sql)   */
+/* One post                                                                  */
 
-enum mark {
-    MARK_NONE = 0, /* never posted, or provably not sent */
-    MARK_POSTING,  /* committed before a post: the outcome is unknown */
-    MARK_CREATED,  /* answered 2xx/3xx */
-    MARK_UNKNOWN,  /* sent, no usable answer */
-    MARK_REQUEUED, /* a human re-queued the dead letter: post it */
+/* The UTC day the batch counts its posts against, and its count so far. */
+struct day {
+    char today[11];
+    int64_t count;
 };
 
-static const char *const mark_names[] = {"", "posting", "created", "unknown", "requeued"};
-
-static int mark_get(struct w2l *s, const char *lead_id, enum mark *m, int *status)
+/* The lead's post mark; none without a ledger (send-test-lead). */
+static int mark_get(struct w2l *s, const char *lead_id, enum ls_post_mark *mk, int *status)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = db_ready(s), step;
-
-    *m = MARK_NONE;
+    *mk = LS_POST_NONE;
     *status = 0;
-    if (rc)
-        return rc;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT state, coalesce(status, 0) FROM web_to_lead_posts "
-                           "WHERE lead_id = ?1",
-                           -1, &st, NULL) != SQLITE_OK) {
-        rc = ls_error(LS_EDB, "web_to_lead: reading post marks: %s", sqlite3_errmsg(s->db));
-        goto done;
-    }
-    sqlite3_bind_text(st, 1, lead_id, -1, SQLITE_STATIC);
-    step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        const char *v = (const char *)sqlite3_column_text(st, 0);
-
-        *m = MARK_POSTING; /* anything unreadable counts as unknown */
-        for (int i = MARK_POSTING; i <= MARK_REQUEUED; i++)
-            if (v && strcmp(v, mark_names[i]) == 0)
-                *m = (enum mark)i;
-        *status = sqlite3_column_int(st, 1);
-    } else if (step != SQLITE_DONE) {
-        rc = ls_error(LS_EDB, "web_to_lead: reading post marks: %s", sqlite3_errmsg(s->db));
-    }
-done:
-    sqlite3_finalize(st);
-    return rc;
+    return s->ledger ? ls_ledger_post_get(s->ledger, s->id, lead_id, mk, status) : LS_OK;
 }
 
-/* Runs one write on web_to_lead_posts: ?1 lead_id, ?2 delivery_id or state,
- * ?3 status (0 = NULL), ?4 now. */
-static int mark_write(struct w2l *s, const char *sql, const char *lead_id, const char *text,
-                      int status, int64_t now)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = db_ready(s);
-
-    if (rc)
-        return rc;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = ls_error(LS_EDB, "web_to_lead: writing a post mark: %s", sqlite3_errmsg(s->db));
-        goto done;
-    }
-    sqlite3_bind_text(st, 1, lead_id, -1, SQLITE_STATIC);
-    if (sqlite3_bind_parameter_count(st) >= 2)
-        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
-    if (sqlite3_bind_parameter_count(st) >= 3) {
-        if (status)
-            sqlite3_bind_int(st, 3, status);
-        else
-            sqlite3_bind_null(st, 3);
-    }
-    if (sqlite3_bind_parameter_count(st) >= 4)
-        sqlite3_bind_int64(st, 4, now);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = ls_error(LS_EDB, "web_to_lead: writing a post mark: %s", sqlite3_errmsg(s->db));
-done:
-    sqlite3_finalize(st);
-    return rc;
-}
-
-/* Before a post, in one durable transaction: the lead marked "posting" and
- * the day's count raised. */
-static int mark_posting(struct w2l *s, const struct ls_sink_item *it, const char *today, long count,
-                        int64_t now)
-{
-    int rc = db_ready(s);
-
-    if (rc)
-        return rc;
-    rc = db_exec(s, "BEGIN IMMEDIATE", "marking a post");
-    if (rc)
-        return rc;
-    rc = mark_write(s,
-                    "INSERT INTO web_to_lead_posts(lead_id, delivery_id, state, status, "
-                    "posted_at, updated_at) VALUES(?1, ?2, 'posting', ?3, ?4, ?4) "
-                    "ON CONFLICT(lead_id) DO UPDATE SET delivery_id = excluded.delivery_id, "
-                    "state = 'posting', status = NULL, posted_at = excluded.posted_at, "
-                    "updated_at = excluded.updated_at",
-                    it->lead_id, it->delivery_id, 0, now);
-    if (!rc)
-        rc = count_put(s, today, count);
-    if (!rc)
-        rc = db_exec(s, "COMMIT", "marking a post");
-    if (rc)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
-}
-
-/* After a provable non-send: the mark goes and the day's slot comes back. */
-static int mark_drop(struct w2l *s, const char *lead_id, const char *today, long count)
-{
-    int rc = db_exec(s, "BEGIN IMMEDIATE", "dropping a post mark");
-
-    if (rc)
-        return rc;
-    rc = mark_write(s, "DELETE FROM web_to_lead_posts WHERE lead_id = ?1", lead_id, NULL, 0, 0);
-    if (!rc)
-        rc = count_put(s, today, count);
-    if (!rc)
-        rc = db_exec(s, "COMMIT", "dropping a post mark");
-    if (rc)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
-}
-
-/* The answer page is not read (Web-to-Lead answers 200 whatever happened),
- * and nothing a CRM answers may reach the process's stdout, where curl
- * writes a body that has no write callback. */
-static size_t discard_body(char *p, size_t size, size_t n, void *ctx)
-{
-    (void)p;
-    (void)ctx;
-    return size * n;
-}
-
-/* One form post; *status 0 when no answer, *sent 1 once body bytes left. */
-static int post_form(struct w2l *s, const char *form, int *status, int *sent, int *tls_config,
-                     char *transport, size_t tcap)
-{
-    struct curl_slist *hdrs = NULL;
-    CURL *e = s->easy;
-    CURLcode cc, c = CURLE_OK;
-    curl_off_t up = 0;
-    long code = 0;
-
-    *status = 0;
-    *sent = 0;
-    *tls_config = 0;
-    transport[0] = '\0';
-    hdrs = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
-    if (!hdrs)
-        return ls_error(LS_ENOMEM, "web_to_lead: out of memory");
-    curl_easy_reset(e);
-    s->errbuf[0] = '\0';
-    c |= curl_easy_setopt(e, CURLOPT_URL, s->url);
-    c |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    c |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    c |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
-#else
-    c |= curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
-#endif
-    c |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-    c |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (s->ca_file)
-        c |= curl_easy_setopt(e, CURLOPT_CAINFO, s->ca_file);
-    c |= curl_easy_setopt(e, CURLOPT_TIMEOUT, s->timeout_s);
-    c |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, s->timeout_s < 10 ? s->timeout_s : 10L);
-    c |= curl_easy_setopt(e, CURLOPT_USERAGENT, s->ua);
-    c |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
-    c |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body);
-    c |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-    c |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
-    c |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, form);
-    c |= ls_crm_stop_watch(e, &s->stop);
-    if (c != CURLE_OK) {
-        curl_slist_free_all(hdrs);
-        return ls_error(LS_ERROR, "web_to_lead: curl_easy_setopt failed");
-    }
-    cc = curl_easy_perform(e);
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &up);
-    curl_slist_free_all(hdrs);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
-    *sent = up > 0 || code > 0;
-    if (cc != CURLE_OK || code <= 0) {
-        if (cc == CURLE_ABORTED_BY_CALLBACK)
-            snprintf(transport, tcap, "stopped by a signal before the answer came");
-        else
-            snprintf(transport, tcap, "%s%s%.200s", curl_easy_strerror(cc),
-                     s->errbuf[0] ? ": " : "", s->errbuf);
-        *tls_config = cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
-                      cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT;
-        /* A refused or unresolved connection, or a TLS handshake that
-         * failed, never carried the form: HTTP starts after the handshake. */
-        if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-            cc == CURLE_SSL_CONNECT_ERROR || *tls_config)
-            *sent = 0;
-        return LS_OK;
-    }
-    *status = (int)code;
-    return LS_OK;
-}
-
-static void mark_not_sent(struct ls_sink_result *r, const char *why)
+static void not_sent(struct ls_sink_result *r, const char *why)
 {
     memset(r, 0, sizeof(*r));
     r->outcome = LS_SINK_NOT_SENT;
@@ -543,136 +240,196 @@ static void mark_not_sent(struct ls_sink_result *r, const char *why)
     snprintf(r->error, sizeof(r->error), "not sent: %s", why);
 }
 
+/* The ledger failed: this item is not sent and the batch stops. */
+static int ledger_failed(struct ls_sink_result *r)
+{
+    not_sent(r, ls_error_last());
+    return 1;
+}
+
+/* Items never posted whatever the ledger says: do-not-contact leads and
+ * updates (Web-to-Lead can only create). 1 when *r is final. */
+static int never_posted(const struct ls_sink_item *it, struct ls_sink_result *r)
+{
+    if (json_is_true(json_object_get(it->lead, "doNotContact"))) {
+        LS_INFO(COMP, "lead %s is do-not-contact: not sent (Web-to-Lead can only create)",
+                it->lead_id);
+        snprintf(r->error, sizeof(r->error), "do-not-contact: not sent");
+        return 1;
+    }
+    if (!it->created) {
+        LS_INFO(COMP,
+                "lead %s was posted before: this update is not sent (Web-to-Lead can only "
+                "create)",
+                it->lead_id);
+        snprintf(r->error, sizeof(r->error), "update: not sent");
+        return 1;
+    }
+    return 0;
+}
+
+/* A lead with a post mark from an earlier run: created is delivered, posting
+ * or unknown (a crash came between the post and the outbox commit) a dead
+ * letter. 1 when *r is final. */
+static int posted_before(const struct ls_sink_item *it, enum ls_post_mark mk, int mstatus,
+                         struct ls_sink_result *r)
+{
+    r->status = mstatus;
+    if (mk == LS_POST_CREATED) {
+        LS_INFO(COMP, "lead %s was posted before a restart: not posted again", it->lead_id);
+        snprintf(r->error, sizeof(r->error), "posted before a restart: not posted again");
+        return 1;
+    }
+    if (mk == LS_POST_POSTING || mk == LS_POST_UNKNOWN) {
+        r->outcome = LS_SINK_REJECT;
+        snprintf(r->error, sizeof(r->error), "%s", W2L_UNKNOWN);
+        LS_WARN(COMP, "lead %s: %s", it->lead_id, r->error);
+        return 1;
+    }
+    if (mk == LS_POST_REQUEUED)
+        LS_WARN(COMP, "lead %s: posting again as re-queued by `leadsync retry`", it->lead_id);
+    r->status = 0;
+    return 0;
+}
+
+/* The day's limit is reached: not sent, the sink pauses until 00:00 UTC
+ * (our own limit: no request made). */
+static int limit_reached(const struct w2l *s, struct ls_sink_result *r)
+{
+    int64_t now = ls_now_ms();
+
+    r->outcome = LS_SINK_RETRY;
+    r->status = 429;
+    r->throttled = 1;
+    r->retry_after_ms = (long)((now / 86400000 + 1) * 86400000 - now);
+    snprintf(r->error, sizeof(r->error),
+             "the daily Web-to-Lead limit (%ld) is reached: paused until 00:00 UTC", s->limit);
+    LS_WARN(COMP, "daily limit of %ld posts reached: sink paused until 00:00 UTC", s->limit);
+    return 1;
+}
+
+/* The form goes out; *resp says whether it left and what came back, *r
+ * what that means. */
+static void post_form(struct w2l *s, const char *form, struct ls_crm_resp *resp,
+                      struct ls_sink_result *r)
+{
+    static const char *const headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+    struct ls_crm_req req = {0};
+
+    req.method = "POST";
+    req.url = s->url;
+    req.headers = headers;
+    req.body = form;
+    req.len = strlen(form);
+    if (ls_crm_call(s->http, &req, resp) != LS_OK) { /* the request was never built */
+        ls_crm_resp_dispose(resp);
+        memset(resp, 0, sizeof(*resp));
+        snprintf(resp->transport, sizeof(resp->transport), "%s", ls_error_last());
+    }
+    ls_w2l_classify(resp->status, resp->sent, resp->tls_config, resp->transport, r);
+    if (resp->status == 0 && !resp->sent && (resp->stopped || ls_stop_requested))
+        ls_crm_stopped_result(r); /* cut off before the form left */
+}
+
+/* The answer on the mark: a form that never left loses its mark and gives
+ * the day's slot back; one that left is created or unknown. */
+static void record_answer(struct w2l *s, const struct ls_sink_item *it,
+                          const struct ls_crm_resp *resp, const struct ls_sink_result *r,
+                          struct day *d)
+{
+    enum ls_post_mark mk = r->outcome == LS_SINK_OK ? LS_POST_CREATED : LS_POST_UNKNOWN;
+
+    if (!s->ledger)
+        return;
+    if (resp->status == 0 && !resp->sent) {
+        if (ls_ledger_post_drop(s->ledger, s->id, it->lead_id, d->today) == LS_OK)
+            d->count--;
+        else
+            LS_WARN(COMP,
+                    "lead %s was not sent but its post mark stays (%s): a later attempt makes "
+                    "it a dead letter",
+                    it->lead_id, ls_error_last());
+    } else if (ls_ledger_post_answer(s->ledger, s->id, it->lead_id, mk, resp->status,
+                                     ls_now_ms()) != LS_OK) {
+        LS_WARN(COMP, "lead %s: recording the answer: %s", it->lead_id, ls_error_last());
+    }
+}
+
+/* Marks and counts the lead, durably, before the post: a crash after it
+ * must neither post the lead again nor let the day pass the limit. Then
+ * posts and records the answer. 1 when the batch must stop. */
+static int post_marked(struct w2l *s, const struct ls_sink_item *it, const char *form,
+                       struct day *d, struct ls_sink_result *r)
+{
+    struct ls_crm_resp resp;
+
+    if (s->ledger && ls_ledger_post_begin(s->ledger, s->id, it->lead_id, it->delivery_id, d->today,
+                                          ls_now_ms()) != LS_OK)
+        return ledger_failed(r);
+    d->count++;
+    ls_crashpoint("w2l-marked");
+    post_form(s, form, &resp, r);
+    ls_crashpoint("w2l-answered");
+    record_answer(s, it, &resp, r, d);
+    ls_crm_resp_dispose(&resp);
+    ls_crashpoint("w2l-recorded");
+    if (r->outcome == LS_SINK_REJECT)
+        LS_WARN(COMP, "lead %s: %s", it->lead_id, r->error);
+    return r->outcome == LS_SINK_FATAL;
+}
+
+/* One item, *r its result. 1 when the batch must stop here: the ledger
+ * failed, the day's limit is reached, or the endpoint is not usable. */
+static int deliver_one(struct w2l *s, const struct ls_sink_item *it, struct day *d,
+                       struct ls_sink_result *r)
+{
+    enum ls_post_mark mk;
+    char *form = NULL;
+    int mstatus, halt;
+
+    memset(r, 0, sizeof(*r));
+    r->retry_after_ms = -1;
+    if (never_posted(it, r))
+        return 0;
+    if (mark_get(s, it->lead_id, &mk, &mstatus) != LS_OK)
+        return ledger_failed(r);
+    if (posted_before(it, mk, mstatus, r))
+        return 0;
+    if (d->count >= s->limit)
+        return limit_reached(s, r);
+    if (ls_w2l_form(s->map, it->lead, s->oid, &form) != LS_OK) {
+        r->outcome = LS_SINK_REJECT;
+        snprintf(r->error, sizeof(r->error), "%s", ls_error_last());
+        return 0;
+    }
+    halt = post_marked(s, it, form, d, r);
+    free(form);
+    return halt;
+}
+
 static int w2l_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
                        struct ls_sink_result *results)
 {
     struct w2l *s = ctx;
-    char today[11];
-    long count = 0;
+    struct day d = {{0}, 0};
     size_t i;
     int halt = 0, rc;
 
     for (i = 0; i < n; i++)
-        mark_not_sent(&results[i], "the batch stopped after a throttled or fatal answer");
-    ls_w2l_day(ls_now_ms(), today);
-    rc = count_get(s, today, &count);
+        not_sent(&results[i], "the batch stopped after a throttled or fatal answer");
+    ls_w2l_day(ls_now_ms(), d.today);
+    if (!s->ledger)
+        LS_INFO(COMP, "no ledger (send-test-lead): the post is neither marked nor counted");
+    rc = s->ledger ? ls_ledger_post_count(s->ledger, s->id, d.today, &d.count) : LS_OK;
     if (rc)
         return rc;
     for (i = 0; i < n && !halt; i++) {
-        const struct ls_sink_item *it = &items[i];
-        struct ls_sink_result *r = &results[i];
-        char *form = NULL;
-        char transport[320];
-        int status = 0, sent = 0, tls = 0, mstatus = 0;
-        enum mark mk = MARK_NONE;
-
         if (ls_stop_requested) { /* a signal: post nothing new */
             for (; i < n; i++)
                 ls_crm_stopped_result(&results[i]);
             break;
         }
-        memset(r, 0, sizeof(*r));
-        r->retry_after_ms = -1;
-        if (json_is_true(json_object_get(it->lead, "doNotContact"))) {
-            LS_INFO(COMP, "lead %s is do-not-contact: not sent (Web-to-Lead can only create)",
-                    it->lead_id);
-            snprintf(r->error, sizeof(r->error), "do-not-contact: not sent");
-            continue;
-        }
-        if (!it->created) {
-            LS_INFO(COMP,
-                    "lead %s was posted before: this update is not sent (Web-to-Lead can "
-                    "only create)",
-                    it->lead_id);
-            snprintf(r->error, sizeof(r->error), "update: not sent");
-            continue;
-        }
-        rc = mark_get(s, it->lead_id, &mk, &mstatus);
-        if (rc) {
-            mark_not_sent(r, ls_error_last());
-            r->throttled = 0;
-            halt = 1;
-            continue;
-        }
-        if (mk == MARK_CREATED) {
-            /* Answered 2xx before a crash kept the outbox from learning it. */
-            LS_INFO(COMP, "lead %s was posted before a restart: not posted again", it->lead_id);
-            r->status = mstatus;
-            snprintf(r->error, sizeof(r->error), "posted before a restart: not posted again");
-            continue;
-        }
-        if (mk == MARK_POSTING || mk == MARK_UNKNOWN) {
-            r->outcome = LS_SINK_REJECT;
-            r->status = mstatus;
-            snprintf(r->error, sizeof(r->error), "%s", W2L_UNKNOWN);
-            LS_WARN(COMP, "lead %s: %s", it->lead_id, r->error);
-            continue;
-        }
-        if (count >= s->limit) {
-            int64_t now = ls_now_ms();
-
-            r->outcome = LS_SINK_RETRY;
-            r->status = 429; /* our own limit: pause the sink, no request made */
-            r->throttled = 1;
-            r->retry_after_ms = (long)((now / 86400000 + 1) * 86400000 - now);
-            snprintf(r->error, sizeof(r->error),
-                     "the daily Web-to-Lead limit (%ld) is reached: paused until 00:00 UTC",
-                     s->limit);
-            LS_WARN(COMP, "daily limit of %ld posts reached: sink paused until 00:00 UTC",
-                    s->limit);
-            halt = 1;
-            continue;
-        }
-        if (ls_w2l_form(s->map, it->lead, s->oid, &form) != LS_OK) {
-            r->outcome = LS_SINK_REJECT;
-            snprintf(r->error, sizeof(r->error), "%s", ls_error_last());
-            continue;
-        }
-        if (mk == MARK_REQUEUED)
-            LS_WARN(COMP, "lead %s: posting again as re-queued by `leadsync retry`", it->lead_id);
-        /* Marked and counted, durably, before the post: a crash after it
-         * must neither post the lead again nor let the day pass the limit. */
-        rc = mark_posting(s, it, today, count + 1, ls_now_ms());
-        if (rc) {
-            free(form);
-            mark_not_sent(r, ls_error_last());
-            r->throttled = 0;
-            halt = 1;
-            continue;
-        }
-        count++;
-        ls_crashpoint("w2l-marked");
-        rc = post_form(s, form, &status, &sent, &tls, transport, sizeof(transport));
-        free(form);
-        if (rc) {
-            status = sent = 0;
-            ls_w2l_classify(0, 0, 0, ls_error_last(), r);
-        } else {
-            ls_w2l_classify(status, sent, tls, transport, r);
-        }
-        ls_crashpoint("w2l-answered");
-        if (status == 0 && !sent && ls_stop_requested)
-            ls_crm_stopped_result(r); /* cut off before the form left */
-        if (status == 0 && !sent) {
-            /* Never left: the mark goes and the day's slot comes back. */
-            if (mark_drop(s, it->lead_id, today, count - 1) == LS_OK)
-                count--;
-            else
-                LS_WARN(COMP,
-                        "lead %s was not sent but its post mark stays (%s): a later "
-                        "attempt makes it a dead letter",
-                        it->lead_id, ls_error_last());
-        } else if (mark_write(s,
-                              "UPDATE web_to_lead_posts SET state = ?2, status = ?3, "
-                              "updated_at = ?4 WHERE lead_id = ?1",
-                              it->lead_id, r->outcome == LS_SINK_OK ? "created" : "unknown", status,
-                              ls_now_ms()) != LS_OK) {
-            LS_WARN(COMP, "lead %s: recording the answer: %s", it->lead_id, ls_error_last());
-        }
-        ls_crashpoint("w2l-recorded");
-        if (r->outcome == LS_SINK_REJECT)
-            LS_WARN(COMP, "lead %s: %s", it->lead_id, r->error);
-        halt = r->outcome == LS_SINK_FATAL;
+        halt = deliver_one(s, &items[i], &d, &results[i]);
     }
     return LS_OK;
 }
@@ -713,4 +470,5 @@ const struct ls_sink_ops ls_sink_web_to_lead_ops = {
     .deliver = w2l_deliver,
     .check = w2l_check,
     .destroy = w2l_destroy,
+    .use_ledger = w2l_use_ledger,
 };
