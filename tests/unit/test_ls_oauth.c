@@ -284,6 +284,92 @@ static void test_ls_oauth__parse(void **state)
     assert_null(t.value);
 }
 
+/* A token endpoint: records the request, answers status with body; status
+ * -1 is a request that could not be sent. */
+struct fake_endpoint {
+    int status;
+    const char *body;
+    char method[8], form[160], ctype[64];
+};
+
+static int endpoint_send(void *ctx, const struct ls_crm_req *req, const char *const *headers,
+                         struct ls_crm_resp *resp)
+{
+    struct fake_endpoint *e = ctx;
+    size_t h;
+
+    snprintf(e->method, sizeof(e->method), "%s", req->method);
+    snprintf(e->form, sizeof(e->form), "%.*s", (int)req->len, req->body ? req->body : "");
+    for (h = 0; headers && headers[h]; h++) {
+        assert_true(strncmp(headers[h], "Authorization:", 14) != 0);
+        if (strncmp(headers[h], "Content-Type: ", 14) == 0)
+            snprintf(e->ctype, sizeof(e->ctype), "%s", headers[h] + 14);
+    }
+    if (e->status < 0)
+        return ls_error(LS_ENOMEM, "test: out of memory");
+    resp->status = e->status;
+    resp->body = ls_xstrdup(e->body);
+    resp->len = strlen(resp->body);
+    return LS_OK;
+}
+
+static int post(struct fake_endpoint *e, struct ls_crm_resp *resp, struct ls_oauth_token *t,
+                char **inst)
+{
+    struct ls_crm_http *h = NULL;
+    int rc;
+
+    assert_int_equal(ls_crm_http_create("test", NULL, 5, &h), 0);
+    ls_crm_http_transport(h, endpoint_send, e);
+    rc = ls_oauth_post(h, "https://login.example/token", "grant_type=client_credentials", 7000,
+                       "instance_url", inst, resp, t);
+    ls_crm_http_free(h);
+    return rc;
+}
+
+static void test_ls_oauth__post_form(void **state)
+{
+    struct fake_endpoint ok = {200,
+                               "{\"access_token\":\"t1\",\"expires_in\":60,"
+                               "\"instance_url\":\"https://i.example\"}",
+                               "", "", ""};
+    struct fake_endpoint empty = {200, "{\"token_type\":\"Bearer\"}", "", "", ""};
+    struct fake_endpoint refused = {401, "{\"error\":\"invalid_client\"}", "", "", ""};
+    struct fake_endpoint unsent = {-1, "", "", "", ""};
+    struct ls_oauth_token t;
+    struct ls_crm_resp resp;
+    char *inst = NULL;
+
+    (void)state;
+    assert_int_equal(post(&ok, &resp, &t, &inst), 0);
+    assert_string_equal(ok.method, "POST");
+    assert_string_equal(ok.form, "grant_type=client_credentials");
+    assert_string_equal(ok.ctype, "application/x-www-form-urlencoded");
+    assert_string_equal(t.value, "t1");
+    assert_int_equal(t.expires_ms, 7000 + 60 * 1000);
+    assert_string_equal(inst, "https://i.example");
+    ls_secret_free(t.value);
+    free(inst);
+    ls_crm_resp_dispose(&resp);
+    /* a 200 without a token */
+    assert_int_equal(post(&empty, &resp, &t, &inst), LS_EPARSE);
+    assert_int_equal(resp.status, 200);
+    assert_null(t.value);
+    assert_null(inst);
+    ls_crm_resp_dispose(&resp);
+    /* a refusal: the answer stays for the caller's message */
+    assert_int_equal(post(&refused, &resp, &t, &inst), LS_EAUTH);
+    assert_int_equal(resp.status, 401);
+    assert_non_null(strstr(resp.body, "invalid_client"));
+    assert_null(t.value);
+    ls_crm_resp_dispose(&resp);
+    /* not sent: told as no answer, with the reason */
+    assert_int_equal(post(&unsent, &resp, &t, &inst), LS_ENOMEM);
+    assert_int_equal(resp.status, 0);
+    assert_non_null(strstr(resp.transport, "out of memory"));
+    ls_crm_resp_dispose(&resp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_ls_oauth__gives_up_after_second_401),
         cmocka_unit_test(test_ls_oauth__grant_forms),
         cmocka_unit_test(test_ls_oauth__parse),
+        cmocka_unit_test(test_ls_oauth__post_form),
     };
 
     return lst_run_group(tests, NULL, NULL);

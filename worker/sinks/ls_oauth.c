@@ -7,11 +7,12 @@
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define JWT_BEARER "urn:ietf:params:oauth:grant-type:jwt-bearer"
-#define CLIENT_JWT "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#define JWT_BEARER  "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#define CLIENT_JWT  "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 void ls_oauth_init(struct ls_oauth *o, ls_oauth_fetch_fn fetch, void *ctx, int64_t skew_ms)
 {
@@ -175,4 +176,30 @@ int ls_oauth_parse(const char *body, size_t len, int64_t now_ms, struct ls_oauth
 done:
     json_decref(j);
     return rc;
+}
+
+int ls_oauth_post(struct ls_crm_http *h, const char *url, const char *form, int64_t now_ms,
+                  const char *extra, char **extra_out, struct ls_crm_resp *resp,
+                  struct ls_oauth_token *out)
+{
+    static const char *const hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
+                                       "Accept: application/json", NULL};
+    struct ls_crm_req req = {"POST", url, hdrs, form, strlen(form), NULL, NULL, NULL};
+    int rc;
+
+    out->value = NULL;
+    out->expires_ms = 0;
+    if (extra_out)
+        *extra_out = NULL;
+    rc = ls_crm_call(h, &req, resp);
+    if (rc) {
+        /* not sent at all: told like a request that got no answer */
+        snprintf(resp->transport, sizeof(resp->transport), "%.300s", ls_error_last());
+        return rc;
+    }
+    if (resp->status == 0)
+        return LS_EUNAVAIL;
+    if (resp->status != 200)
+        return LS_EAUTH;
+    return ls_oauth_parse(resp->body, resp->len, now_ms, out, extra, extra_out);
 }

@@ -94,4 +94,23 @@ char *ls_oauth_form(const struct ls_oauth_grant *g);
 LS_NODISCARD int ls_oauth_parse(const char *body, size_t len, int64_t now_ms,
                                 struct ls_oauth_token *out, const char *extra, char **extra_out);
 
+/* ---- the token request ------------------------------------------------- */
+
+struct ls_crm_http;
+struct ls_crm_resp;
+
+/*
+ * One token request: POSTs form (ls_oauth_form) to url over h as
+ * application/x-www-form-urlencoded, asking for JSON, and reads an HTTP 200
+ * answer with ls_oauth_parse (now_ms, extra and extra_out as there).
+ * Returns 0 with *out filled, or a negative ls_err with *resp telling why:
+ * status 0, no answer (resp->transport says why; resp->stopped, resp->
+ * tls_config as ls_crm_call sets them); status 200, not a token answer
+ * (LS_EPARSE); any other status, the endpoint refused (LS_EAUTH). *resp
+ * holds the answer in every case: free it with ls_crm_resp_dispose.
+ */
+LS_NODISCARD int ls_oauth_post(struct ls_crm_http *h, const char *url, const char *form,
+                               int64_t now_ms, const char *extra, char **extra_out,
+                               struct ls_crm_resp *resp, struct ls_oauth_token *out);
+
 #endif /* LS_OAUTH_H */

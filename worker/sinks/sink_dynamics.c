@@ -341,33 +341,25 @@ static void token_refusal(const struct dv *d, const struct ls_crm_resp *resp,
  * struct ls_sink_result filled on failure. */
 static int fetch_token(void *ctx, void *arg, struct ls_oauth_token *out)
 {
-    static const char *const hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
-                                       "Accept: application/json", NULL};
     struct dv *d = ctx;
     struct ls_sink_result *r = arg;
     struct ls_crm_resp resp;
     char *form;
     int rc;
 
-    memset(&resp, 0, sizeof(resp));
     memset(r, 0, sizeof(*r));
     r->retry_after_ms = -1;
     form = token_form(d, r);
     if (!form)
         return LS_EAUTH;
-    rc = ls_crm_request(d->http, "POST", d->token_url, hdrs, form, strlen(form), &resp);
+    rc = ls_oauth_post(d->http, d->token_url, form, ls_now_ms(), NULL, NULL, &resp, out);
     ls_secret_free(form);
-    if (rc) {
-        r->outcome = LS_SINK_RETRY;
-        snprintf(r->error, sizeof(r->error), "token request: %.280s", ls_error_last());
-    } else if (resp.status != 200) {
+    if (resp.status != 200) {
         token_refusal(d, &resp, r);
-        rc = resp.status ? LS_EAUTH : LS_EUNAVAIL;
-    } else if (ls_oauth_parse(resp.body, resp.len, ls_now_ms(), out, NULL, NULL) != LS_OK) {
+    } else if (rc) {
         r->outcome = LS_SINK_RETRY;
         r->status = resp.status;
         snprintf(r->error, sizeof(r->error), "the token answer lacks access_token");
-        rc = LS_EPARSE;
     } else {
         if (!out->expires_ms)
             out->expires_ms = ls_now_ms() + 3599 * 1000; /* Entra's usual hour */

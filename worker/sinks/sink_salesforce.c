@@ -430,34 +430,31 @@ static void token_refusal(const struct sf *s, const struct ls_crm_resp *resp,
              s->jwt ? "JWT assertion" : "client credentials", resp->status, code, msg);
 }
 
-/* Takes the token answer: the token, and the instance the API calls go to. */
-static int token_answer(struct sf *s, const struct ls_crm_resp *resp, struct ls_oauth_token *out,
-                        struct ls_sink_result *r)
+/* Takes the token answer (rc: ls_oauth_post's): the token, and the
+ * instance the API calls go to (inst, taken over). */
+static int token_answer(struct sf *s, int rc, const struct ls_crm_resp *resp, char *inst,
+                        struct ls_oauth_token *out, struct ls_sink_result *r)
 {
-    char *inst = NULL;
-
-    if (ls_oauth_parse(resp->body, resp->len, ls_now_ms(), out, "instance_url", &inst) != LS_OK ||
-        (!s->instance_override && !inst)) {
-        ls_secret_free(out->value);
-        out->value = NULL;
-        free(inst);
+    if (rc || (!s->instance_override && !inst)) {
         r->outcome = LS_SINK_RETRY;
         r->status = resp->status;
         snprintf(r->error, sizeof(r->error), "the token answer lacks access_token or instance_url");
-        return LS_EPARSE;
-    }
-    /* the bearer token goes wherever instance_url points: https only (loopback
-     * excepted, for tests), no userinfo, like every configured URL */
-    if (!s->instance_override &&
-        ls_url_check(inst, "Salesforce token answer: instance_url",
-                     LS_URL_HTTP | LS_URL_TLS_ONLY | LS_URL_NO_USERINFO, NULL) != LS_OK) {
-        ls_secret_free(out->value);
-        out->value = NULL;
-        free(inst);
+        rc = LS_EPARSE;
+    } else if (!s->instance_override &&
+               ls_url_check(inst, "Salesforce token answer: instance_url",
+                            LS_URL_HTTP | LS_URL_TLS_ONLY | LS_URL_NO_USERINFO, NULL) != LS_OK) {
+        /* the bearer token goes wherever instance_url points: https only
+         * (loopback excepted, for tests), no userinfo, like every configured URL */
         r->outcome = LS_SINK_FATAL;
         r->status = resp->status;
         snprintf(r->error, sizeof(r->error), "%s", ls_error_last());
-        return LS_EPARSE;
+        rc = LS_EPARSE;
+    }
+    if (rc) {
+        ls_secret_free(out->value);
+        out->value = NULL;
+        free(inst);
+        return rc;
     }
     free(s->instance);
     s->instance = s->instance_override ? ls_xstrdup(s->instance_override) : strip_slash(inst);
@@ -470,40 +467,26 @@ static int token_answer(struct sf *s, const struct ls_crm_resp *resp, struct ls_
  * struct ls_sink_result filled on failure. */
 static int fetch_token(void *ctx, void *arg, struct ls_oauth_token *out)
 {
-    static const char *const hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
-                                       "Accept: application/json", NULL};
     struct sf *s = ctx;
     struct ls_sink_result *r = arg;
     struct ls_crm_resp resp;
-    char *form;
+    char *form, *inst = NULL;
     int rc;
 
-    memset(&resp, 0, sizeof(resp));
     memset(r, 0, sizeof(*r));
     r->retry_after_ms = -1;
     form = token_form(s, r);
     if (!form)
         return LS_EAUTH;
-    rc = ls_crm_request(s->http, "POST", s->token_url, hdrs, form, strlen(form), &resp);
+    rc = ls_oauth_post(s->http, s->token_url, form, ls_now_ms(), "instance_url", &inst, &resp, out);
     ls_secret_free(form);
-    if (rc) {
-        r->outcome = LS_SINK_RETRY;
-        snprintf(r->error, sizeof(r->error), "token request: %.280s", ls_error_last());
-        goto done;
-    }
     note_limits(s, &resp);
-    if (resp.stopped) {
+    if (resp.stopped)
         ls_crm_stopped_result(r);
-        rc = LS_EUNAVAIL;
-        goto done;
-    }
-    if (resp.status != 200) {
+    else if (resp.status == 200)
+        rc = token_answer(s, rc, &resp, inst, out, r);
+    else
         token_refusal(s, &resp, r);
-        rc = resp.status ? LS_EAUTH : LS_EUNAVAIL;
-        goto done;
-    }
-    rc = token_answer(s, &resp, out, r);
-done:
     ls_crm_resp_dispose(&resp);
     return rc;
 }
