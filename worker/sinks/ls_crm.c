@@ -578,21 +578,6 @@ void ls_crm_call_failed(int rc, struct ls_sink_result *fail)
     snprintf(fail->error, sizeof(fail->error), "%.300s", ls_error_last());
 }
 
-int ls_crm_request(struct ls_crm_http *h, const char *method, const char *url,
-                   const char *const *headers, const char *body, size_t len,
-                   struct ls_crm_resp *resp)
-{
-    struct ls_crm_req req;
-
-    memset(&req, 0, sizeof(req));
-    req.method = method;
-    req.url = url;
-    req.headers = headers;
-    req.body = body;
-    req.len = len;
-    return ls_crm_call(h, &req, resp);
-}
-
 char *ls_crm_lower_trim(const char *s)
 {
     size_t n = strlen(s), i;

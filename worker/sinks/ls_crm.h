@@ -150,10 +150,6 @@ LS_NODISCARD int ls_crm_call(struct ls_crm_http *h, const struct ls_crm_req *req
 struct ls_sink_result;
 void ls_crm_call_failed(int rc, struct ls_sink_result *fail);
 
-/* ls_crm_call without a token: method, url, headers, body (NULL: none). */
-LS_NODISCARD int ls_crm_request(struct ls_crm_http *h, const char *method, const char *url,
-                                const char *const *headers, const char *body, size_t len,
-                                struct ls_crm_resp *resp);
 void ls_crm_resp_dispose(struct ls_crm_resp *resp);
 
 /* Percent-encodes s for a form value or URL segment (RFC 3986 unreserved

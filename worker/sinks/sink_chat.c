@@ -89,6 +89,7 @@ static void chat_send(void *ctx, const struct ls_sink_item *it, struct ls_sink_r
     struct chat *c = ctx;
     json_t *body = it->lead ? c->body(it->lead) : NULL;
     char *txt = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    struct ls_crm_req req = {"POST", c->url, headers, txt, txt ? strlen(txt) : 0, NULL, NULL, NULL};
     struct ls_crm_resp resp;
 
     json_decref(body);
@@ -96,7 +97,7 @@ static void chat_send(void *ctx, const struct ls_sink_item *it, struct ls_sink_r
         ls_notify_http_classify(c->kind, 400, NULL, -1, "lead is not serializable", 24, res);
         return;
     }
-    if (ls_crm_request(c->http, "POST", c->url, headers, txt, strlen(txt), &resp) != LS_OK) {
+    if (ls_crm_call(c->http, &req, &resp) != LS_OK) {
         ls_notify_http_classify(c->kind, 0, ls_error_last(), -1, NULL, 0, res);
     } else {
         ls_notify_http_classify(c->kind, resp.status, resp.transport, resp.retry_after_ms,
@@ -129,10 +130,11 @@ static int chat_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
 static int chat_check(void *ctx, char *msg, size_t msglen)
 {
     struct chat *c = ctx;
+    struct ls_crm_req req = {"OPTIONS", c->url, NULL, NULL, 0, NULL, NULL, NULL};
     struct ls_crm_resp resp;
     int rc = LS_OK;
 
-    if (ls_crm_request(c->http, "OPTIONS", c->url, NULL, NULL, 0, &resp) != LS_OK) {
+    if (ls_crm_call(c->http, &req, &resp) != LS_OK) {
         snprintf(msg, msglen, "%s", ls_error_last());
         return LS_ERROR;
     }

@@ -388,6 +388,7 @@ static int fetch_token(void *ctx, void *arg, struct ls_oauth_token *out)
     static const char *const hdrs[] = {"Accept: application/json", NULL};
     struct mkto *s = ctx;
     struct ls_sink_result *r = arg;
+    struct ls_crm_req req = {"GET", NULL, hdrs, NULL, 0, NULL, NULL, NULL};
     struct ls_crm_resp resp;
     char *id = NULL, *sec = NULL, *url = NULL;
     long exp = -1;
@@ -402,7 +403,8 @@ static int fetch_token(void *ctx, void *arg, struct ls_oauth_token *out)
      * secret as query parameters; the URL is never logged. */
     url = ls_xasprintf("%s?grant_type=client_credentials&client_id=%s&client_secret=%s",
                        s->token_url, id, sec);
-    if (ls_crm_request(s->http, "GET", url, hdrs, NULL, 0, &resp) != LS_OK) {
+    req.url = url;
+    if (ls_crm_call(s->http, &req, &resp) != LS_OK) {
         r->outcome = LS_SINK_RETRY;
         snprintf(r->error, sizeof(r->error), "token request: %.280s", ls_error_last());
         goto done;
