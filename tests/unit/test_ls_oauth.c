@@ -258,6 +258,9 @@ static void test_ls_oauth__parse(void **state)
 {
     const char *sf = "{\"access_token\":\"00D!x\",\"instance_url\":\"https://my.example\"}";
     const char *dv = "{\"access_token\":\"eyJ\",\"expires_in\":\"3599\"}";
+    const char *mi = "{\"access_token\":\"m\",\"expires_on\":\"3600\"}";
+    const char *past = "{\"access_token\":\"m\",\"expires_on\":4}";
+    const char *twice = "{\"access_token\":\"a\",\"access_token\":\"b\"}";
     struct ls_oauth_token t;
     char *inst = NULL;
 
@@ -271,6 +274,15 @@ static void test_ls_oauth__parse(void **state)
     assert_int_equal(ls_oauth_parse(dv, strlen(dv), 5000, &t, NULL, NULL), 0);
     assert_int_equal(t.expires_ms, 5000 + 3599 * 1000);
     ls_secret_free(t.value);
+    /* managed identity: expires_on, absolute unix seconds, when there is no expires_in */
+    assert_int_equal(ls_oauth_parse(mi, strlen(mi), 5000, &t, NULL, NULL), 0);
+    assert_int_equal(t.expires_ms, 3600 * 1000);
+    ls_secret_free(t.value);
+    assert_int_equal(ls_oauth_parse(past, strlen(past), 5000, &t, NULL, NULL), 0);
+    assert_int_equal(t.expires_ms, 0); /* already over: none */
+    ls_secret_free(t.value);
+    assert_int_equal(ls_oauth_parse(twice, strlen(twice), 5000, &t, NULL, NULL), LS_EPARSE);
+    assert_null(t.value);
     assert_int_equal(ls_oauth_parse("{}", 2, 5000, &t, NULL, NULL), LS_EPARSE);
     assert_null(t.value);
     assert_int_equal(ls_oauth_parse("nope", 4, 5000, &t, NULL, NULL), LS_EPARSE);

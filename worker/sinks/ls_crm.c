@@ -393,6 +393,9 @@ void ls_crm_resp_dispose(struct ls_crm_resp *resp)
 {
     if (!resp)
         return;
+    /* a token answer's body holds the token */
+    if (resp->body)
+        OPENSSL_cleanse(resp->body, resp->len);
     free(resp->body);
     resp->body = NULL;
     resp->len = 0;

@@ -150,6 +150,7 @@ LS_NODISCARD int ls_crm_call(struct ls_crm_http *h, const struct ls_crm_req *req
 struct ls_sink_result;
 void ls_crm_call_failed(int rc, struct ls_sink_result *fail);
 
+/* Frees the body, overwritten first (a token answer holds the token). */
 void ls_crm_resp_dispose(struct ls_crm_resp *resp);
 
 /* Percent-encodes s for a form value or URL segment (RFC 3986 unreserved

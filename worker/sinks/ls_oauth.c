@@ -13,6 +13,7 @@
 
 #define JWT_BEARER  "urn:ietf:params:oauth:grant-type:jwt-bearer"
 #define CLIENT_JWT  "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#define TEN_YEARS_S (10LL * 365 * 86400) /* a longer expiry is not believed */
 
 void ls_oauth_init(struct ls_oauth *o, ls_oauth_fetch_fn fetch, void *ctx, int64_t skew_ms)
 {
@@ -149,10 +150,11 @@ static long long seconds(const json_t *v)
 int ls_oauth_parse(const char *body, size_t len, int64_t now_ms, struct ls_oauth_token *out,
                    const char *extra, char **extra_out)
 {
-    json_t *j = json_loadb(body ? body : "", len, 0, NULL);
+    json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, NULL);
     const char *tok = json_string_value(json_object_get(j, "access_token"));
     const char *ex = extra ? json_string_value(json_object_get(j, extra)) : NULL;
     long long in = seconds(json_object_get(j, "expires_in"));
+    long long on = seconds(json_object_get(j, "expires_on"));
     int rc = LS_OK;
 
     out->value = NULL;
@@ -169,8 +171,12 @@ int ls_oauth_parse(const char *body, size_t len, int64_t now_ms, struct ls_oauth
         goto done;
     }
     out->value = ls_xstrdup(tok);
-    if (in > 0 && in < 10LL * 365 * 86400)
+    /* expires_in is relative, so it does not depend on two clocks agreeing;
+     * expires_on (absolute, Azure managed identity) is the fallback */
+    if (in > 0 && in < TEN_YEARS_S)
         out->expires_ms = now_ms + in * 1000;
+    else if (on > now_ms / 1000 && on - now_ms / 1000 < TEN_YEARS_S)
+        out->expires_ms = on * 1000;
     if (extra_out && ex && *ex)
         *extra_out = ls_xstrdup(ex);
 done:

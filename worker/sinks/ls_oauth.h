@@ -39,8 +39,9 @@ struct ls_oauth_token {
  */
 typedef int (*ls_oauth_fetch_fn)(void *ctx, void *arg, struct ls_oauth_token *out);
 
-/* The longest token kept (the sinks' and Entra's are a few KiB at most). */
-#define LS_OAUTH_TOKEN_MAX 8192
+/* The longest token kept (the sinks' are a few KiB at most; Entra's grow
+ * with the claims they carry). */
+#define LS_OAUTH_TOKEN_MAX 16384
 
 struct ls_oauth {
     ls_oauth_fetch_fn fetch;
@@ -87,7 +88,9 @@ char *ls_oauth_form(const struct ls_oauth_grant *g);
 
 /*
  * Reads a token answer: access_token, and expires_in (seconds, a number or
- * a decimal string; missing or not positive: *expires_ms = 0). extra, when
+ * a decimal string), else expires_on (unix seconds, the same two forms, as
+ * Azure managed identity answers); neither usable: *expires_ms = 0. An
+ * answer with a key given twice is refused. extra, when
  * not NULL, names one more string field copied to *extra_out (Salesforce's
  * instance_url; NULL when absent). LS_EPARSE when there is no access_token.
  */
