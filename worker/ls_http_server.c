@@ -1,11 +1,11 @@
 /* ls_http_server.c - /metrics and /healthz over libmicrohttpd; Pushgateway. */
 #include "ls_http_server.h"
 
+#include "ls_crm.h"
 #include "ls_log.h"
 #include "ls_metrics.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -220,24 +220,19 @@ void ls_http_server_stop(struct ls_http_server *s)
     free(s);
 }
 
-/* The Pushgateway's answer body is not needed (and must not reach stdout). */
-static size_t discard_body(char *data, size_t size, size_t n, void *ctx)
-{
-    (void)data;
-    (void)ctx;
-    return size * n;
-}
-
+/* One PUT of the metrics text; the answer's body is not kept (and never
+ * reaches stdout). */
 int ls_metrics_push(const char *url, const char *job, long timeout_ms)
 {
-    CURL *h = NULL;
-    struct curl_slist *hdr = NULL;
+    static const char *const hdrs[] = {"Content-Type: text/plain; version=0.0.4", NULL};
+    struct ls_crm_req req = {"PUT", NULL, hdrs, NULL, 0, NULL, NULL, NULL};
+    struct ls_crm_http *h = NULL;
+    struct ls_crm_resp resp;
     char *txt = NULL, *full = NULL;
     size_t len = 0, ul;
-    long status = 0;
-    CURLcode cc;
-    int rc = LS_OK;
+    int rc;
 
+    memset(&resp, 0, sizeof(resp));
     rc = ls_metrics_format(ls_metrics_default(), &txt, &len);
     if (rc)
         goto done;
@@ -245,35 +240,23 @@ int ls_metrics_push(const char *url, const char *job, long timeout_ms)
     while (ul > 0 && url[ul - 1] == '/')
         ul--;
     full = ls_xasprintf("%.*s/metrics/job/%s", (int)ul, url, job);
-    h = curl_easy_init();
-    if (!h) {
-        rc = ls_error(LS_ENOMEM, "pushgateway: curl_easy_init failed");
+    rc = ls_crm_http_create("pushgateway", NULL, 0, &h);
+    if (rc)
         goto done;
-    }
-    hdr = curl_slist_append(hdr, "Content-Type: text/plain; version=0.0.4");
-    curl_easy_setopt(h, CURLOPT_URL, full);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, txt);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_body);
-    cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
-        rc = ls_error(LS_EUNAVAIL, "pushgateway: %s", curl_easy_strerror(cc));
-        goto done;
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (status < 200 || status > 299) {
-        rc = ls_error(LS_EUNAVAIL, "pushgateway: HTTP %ld", status);
-        goto done;
-    }
+    ls_crm_http_allow_http(h, NULL); /* a Pushgateway is often plain http:// */
+    ls_crm_http_timeouts(h, timeout_ms, timeout_ms);
+    ls_crm_http_body_cap(h, 0);
+    req.url = full;
+    req.body = txt;
+    req.len = len;
+    rc = ls_crm_call(h, &req, &resp);
+    if (rc == LS_OK && resp.status == 0)
+        rc = ls_error(LS_EUNAVAIL, "pushgateway: %s", resp.transport);
+    else if (rc == LS_OK && (resp.status < 200 || resp.status > 299))
+        rc = ls_error(LS_EUNAVAIL, "pushgateway: HTTP %d", resp.status);
 done:
-    curl_slist_free_all(hdr);
-    if (h)
-        curl_easy_cleanup(h);
+    ls_crm_resp_dispose(&resp);
+    ls_crm_http_free(h);
     free(full);
     free(txt);
     return rc;
