@@ -76,7 +76,7 @@ def seed(case, n, start=0, seed_value=1):
 
 
 def settle():
-    time.sleep(1.1)  # the window stops at the server's "now" (whole seconds)
+    lstest.settle()
 
 
 def status(case, env=None):
@@ -169,7 +169,7 @@ class CrmSink(Sink):
     def __init__(self, case, args=()):
         super().__init__(case)
         if not hasattr(case, "pki"):
-            case.pki = crmtest.make_ca(case.dir)
+            case.pki = crmtest.shared_ca()
         self.d = crmtest.CrmDouble(self.script, case.pki, list(self.double_args()) + list(args))
 
     def double_args(self):

@@ -52,7 +52,7 @@ class CrashJsonl(lstest.WorkerCase):
     def test_named_crash_points(self):
         rows = lstest.bulk_rows(ROWS, partitions=5)
         self.write_rows(rows)
-        time.sleep(1.1)
+        lstest.settle()
         env = {"LEADSYNC_PAGE_SIZE": "100", "LEADSYNC_DELIVERY_BATCH": "50"}
         for point in CRASH_POINTS:
             e = dict(env)
@@ -71,7 +71,7 @@ class CrashJsonl(lstest.WorkerCase):
     def test_random_kills(self):
         rows = lstest.bulk_rows(ROWS, prefix="k", partitions=5)
         self.write_rows(rows)
-        time.sleep(1.1)
+        lstest.settle()
         rnd = random.Random(20261124)
         e = dict(self.env)
         e.update({"LEADSYNC_PAGE_SIZE": "100", "LEADSYNC_DELIVERY_BATCH": "50"})

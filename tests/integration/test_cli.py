@@ -5,7 +5,6 @@ retry, purge, usage errors, configuration errors, and no secret in any output.""
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import lstest  # noqa: E402
@@ -89,7 +88,7 @@ class Cli(lstest.WorkerCase):
             json.dump({"LEADSYNC_TABLE": self.table_name, "LEADSYNC_PAGE_SIZE": 10}, f)
         env = {"LEADSYNC_TABLE": ""}
         self.write_rows(lstest.bulk_rows(25))
-        time.sleep(1.1)
+        lstest.settle()
         self.run_worker("--config", path, "run", "--once", env=env, check=0)
         self.assertEqual(len(self.lines()), 25)
         with open(path, "w") as f:
@@ -102,7 +101,7 @@ class Cli(lstest.WorkerCase):
         p = self.run_worker("status", check=0)
         self.assertIn("no ledger", p.stdout)
         self.write_rows(lstest.bulk_rows(12))
-        time.sleep(1.1)
+        lstest.settle()
         self.run_worker("run", "--once", check=0)
         p = self.run_worker("status", check=0)
         self.assertIn("12 seen", p.stdout)

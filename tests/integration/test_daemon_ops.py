@@ -221,7 +221,7 @@ class DaemonOps(whtest.WebhookCase):
         self.env["LEADSYNC_MAX_IN_FLIGHT"] = "1"
         self.env["LEADSYNC_DELIVERY_BATCH"] = "5"
         self.write_rows(lstest.bulk_rows(n, prefix="term"))
-        time.sleep(1.1)
+        lstest.settle()
         self.start_daemon()
         # signal once delivery is under way, well before it can finish
         wait_for(lambda: len(rcv.records()) >= 8, 60, "delivery to start")
@@ -248,7 +248,7 @@ class DaemonOps(whtest.WebhookCase):
         self.env["LEADSYNC_WEBHOOK_TIMEOUT_SECONDS"] = "120"
         self.env["LEADSYNC_STOP_GRACE_SECONDS"] = str(grace)
         self.write_rows(lstest.bulk_rows(n, prefix="slow"))
-        time.sleep(1.1)
+        lstest.settle()
         self.start_daemon()
         wait_for(lambda: len(rcv.records()) >= 8, 60, "delivery to start")
         self.proc.send_signal(signal.SIGTERM)
@@ -323,7 +323,7 @@ class DaemonOps(whtest.WebhookCase):
         self.addCleanup(srv.server_close)
         self.addCleanup(srv.shutdown)
         self.write_rows(lstest.bulk_rows(4, prefix="push"))
-        time.sleep(1.1)
+        lstest.settle()
         p = self.run_worker("run", "--once", check=0, env={
             "LEADSYNC_PUSHGATEWAY_URL": "http://127.0.0.1:%d/" % srv.server_address[1]})
         self.assertNotIn("gateway-answer-body", p.stdout + p.stderr)

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import aztable  # noqa: E402
@@ -59,7 +58,7 @@ class PrivateLogs(whtest.WebhookCase):
             "LEADSYNC_TEST_LEADS": "deliver",
         })
         self.write_rows(rows("p" + fmt, 6))
-        time.sleep(1.1)
+        lstest.settle()
         p = self.run_worker("run", "--once", check=0)
         self.assertGreater(len(self.lines()), 0, "nothing was delivered: the test proves nothing")
         st = self.run_worker("status")

@@ -13,6 +13,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import aztable  # noqa: E402
+import lstest  # noqa: E402
 import whtest  # noqa: E402
 
 EMAIL = "ada@example.com"
@@ -33,7 +34,7 @@ class NewestClick(whtest.WebhookCase):
         time.sleep(0.15)
         self.table.upsert(aztable.marketplace_row(PK, newer_rk, EMAIL, action="INS",
                                                   description="newer click"))
-        time.sleep(1.1)  # the window stops at the server's "now" (whole seconds)
+        lstest.settle()
         ts = {e["RowKey"]: e["Timestamp"] for e in self.table.query()}
         self.assertLess(ts[older_rk], ts[newer_rk])
         return ts[older_rk], ts[newer_rk]
@@ -89,10 +90,10 @@ class NewestClick(whtest.WebhookCase):
     def test_across_windows(self):
         for older_rk, newer_rk in (("zz-older", "aa-newer"), ("aa-old2", "zz-new2")):
             self.table.upsert(aztable.marketplace_row(PK, older_rk, EMAIL, action="PLT"))
-            time.sleep(1.1)
+            lstest.settle()
             self.run_worker("run", "--once", check=0)
             self.table.upsert(aztable.marketplace_row(PK, newer_rk, EMAIL, action="INS"))
-            time.sleep(1.1)
+            lstest.settle()
             self.run_worker("run", "--once", check=0)
             self.assertEqual(self.delivered()[-1], (newer_rk, "INS", "active"))
 

@@ -102,7 +102,7 @@ class Usage(lstest.WorkerCase):
 class Since(lstest.WorkerCase):
     def test_since_accepts_dates_offsets_and_durations(self):
         self.write_rows(lstest.bulk_rows(5))
-        time.sleep(1.1)
+        lstest.settle()
         for since in ("1h", "7d", time.strftime("%Y-%m-%d", time.gmtime()),
                       time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 3600)),
                       time.strftime("%Y-%m-%dT%H:%M:%S-05:00",
@@ -460,7 +460,7 @@ class DryRun(lstest.WorkerCase):
         self.table.upsert(aztable.marketplace_row("p1", "b-newer", "ada@example.com",
                                                   action="PLT"))
         self.write_rows(lstest.bulk_rows(3))
-        time.sleep(1.1)
+        lstest.settle()
         p = self.run_worker("run", "--dry-run", check=0)
         dry = {}
         for line in p.stdout.splitlines():
@@ -480,7 +480,7 @@ class DryRun(lstest.WorkerCase):
 class Settle(lstest.WorkerCase):
     def test_rows_held_back_by_the_settle_delay_are_counted_and_reported(self):
         self.write_rows(lstest.bulk_rows(12))
-        time.sleep(1.1)
+        lstest.settle()
         env = {"LEADSYNC_SETTLE_SECONDS": "600"}
         # the first run (no $filter) and a later one (with the cursor) both say so
         for _ in range(2):

@@ -21,7 +21,6 @@ import sqlite3
 import struct
 import subprocess
 import sys
-import time
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
@@ -106,7 +105,7 @@ class ReportForget(whtest.WebhookCase):
         super().setUp()
         self.rows = customer_rows(30)
         self.write_rows(self.rows)
-        time.sleep(1.1)
+        lstest.settle()
 
     def sync(self, sinks):
         return self.run_worker("run", "--once", env={"LEADSYNC_SINKS": sinks})

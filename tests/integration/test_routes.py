@@ -12,7 +12,6 @@ naming the key; `status` and `retry --sink` use the names.
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import aztable  # noqa: E402
@@ -41,7 +40,7 @@ class Routes(lstest.WorkerCase):
                                     source="TestDrive", offer="contoso.crm"),
         ]
         self.write_rows(rows)
-        time.sleep(1.1)
+        lstest.settle()
 
     def keys(self, name):
         p = self.paths[name]

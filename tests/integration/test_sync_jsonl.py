@@ -32,7 +32,7 @@ class SyncJsonl(lstest.WorkerCase):
     def test_thousands_once_rerun_nothing_updates_exactly(self):
         rows = lstest.bulk_rows(2500, partitions=7)
         self.write_rows(rows)
-        time.sleep(1.1)  # the window ends at the server's current second
+        lstest.settle()
         p = self.run_worker("run", "--once", env={"LEADSYNC_PAGE_SIZE": "400"}, check=0)
         lines = self.lines()
         self.assertEqual(len(lines), 2500, p.stderr[-2000:])
@@ -51,7 +51,7 @@ class SyncJsonl(lstest.WorkerCase):
         for r in changed:
             r["Description"] = "changed after the first sync"
         self.write_rows(changed)
-        time.sleep(1.1)
+        lstest.settle()
         p = self.run_worker("run", "--once", check=0)
         lines = self.lines()
         self.assertEqual(len(lines), 2560, p.stderr[-2000:])
@@ -64,7 +64,7 @@ class SyncJsonl(lstest.WorkerCase):
 
         # rewriting a row with identical content is not a change
         self.write_rows(rows[:50])
-        time.sleep(1.1)
+        lstest.settle()
         p = self.run_worker("run", "--once", check=0)
         self.assertEqual(len(self.lines()), 2560)
 
@@ -74,7 +74,7 @@ class SyncJsonl(lstest.WorkerCase):
         for seed in (1, 2, 3):
             subprocess.run([lstest.seeder(), "ties", "100", "--seed", str(seed)], env=self.env,
                            check=True, capture_output=True)
-        time.sleep(1.1)
+        lstest.settle()
         self.run_worker("run", "--once", check=0)
         lines = self.lines()
         self.assertEqual(len(lines), 300)
@@ -123,7 +123,7 @@ class SyncJsonl(lstest.WorkerCase):
             time.sleep(0.2)
         stop.set()
         t.join()
-        time.sleep(1.1)
+        lstest.settle()
         self.run_worker("run", "--once", env=env, check=0)
         got = set(keys(self.lines()))
         want = {(r["PartitionKey"], r["RowKey"]) for r in written}
@@ -136,7 +136,7 @@ class SyncJsonl(lstest.WorkerCase):
         early = lstest.bulk_rows(20, prefix="early")
         late = aztable.marketplace_row("11:2F24:2F2026", "late-row", "late@example.com")
         self.write_rows(early + [late])
-        time.sleep(1.1)
+        lstest.settle()
         proxy = HidingProxy(lstest.azurite(), hide="late-row")
         try:
             env = {
@@ -165,7 +165,7 @@ class SyncJsonl(lstest.WorkerCase):
 
     def test_dry_run_changes_nothing(self):
         self.write_rows(lstest.bulk_rows(30))
-        time.sleep(1.1)
+        lstest.settle()
         p = self.run_worker("run", "--dry-run", check=0)
         self.assertEqual(p.stdout.count("\nnew ") + p.stdout.startswith("new "), 30)
         self.assertFalse(os.path.exists(self.env["LEADSYNC_STATE"]))
@@ -182,7 +182,7 @@ class SyncJsonl(lstest.WorkerCase):
         nosource = aztable.marketplace_row("p", "bad-source", "y@example.com")
         nosource["LeadSource"] = "no separators at all"
         self.write_rows(good + [bad, nosource])
-        time.sleep(1.1)
+        lstest.settle()
         p = self.run_worker("run", "--once", check=0)
         self.assertEqual(len(self.lines()), 7)
         self.assertIn("malformed=2", p.stderr)
@@ -192,7 +192,7 @@ class SyncJsonl(lstest.WorkerCase):
     def test_validation_lead_skipped_and_logged(self):
         test_row = aztable.marketplace_row("p", "msft-test", "MSFT_TEST_636737558587117715")
         self.write_rows(lstest.bulk_rows(3) + [test_row])
-        time.sleep(1.1)
+        lstest.settle()
         p = self.run_worker("run", "--once", check=0)
         self.assertEqual(len(self.lines()), 3)
         self.assertIn("validation lead received", p.stderr)

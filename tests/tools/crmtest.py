@@ -4,12 +4,14 @@ crm_dynamics.py) started with its certificate, their control API, and a
 WorkerCase (lstest.py) wired to them.
 """
 
+import atexit
 import json
 import os
+import shutil
 import ssl
 import subprocess
 import sys
-import time
+import tempfile
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -48,6 +50,19 @@ def make_ca(d):
             (("ca", "ca.pem"), ("cert", "srv.pem"), ("key", "srv.key"),
              ("client_key", "client.key"), ("client_cert", "client.pem"),
              ("client_pub", "client.pub"))}
+
+
+_CA = {}
+
+
+def shared_ca():
+    """make_ca once per test process (three RSA keys): the files are only
+    read, so every test of a file uses the same; removed at exit."""
+    if not _CA:
+        d = tempfile.mkdtemp(prefix="leadsync-ca-")
+        atexit.register(shutil.rmtree, d, True)
+        _CA.update(make_ca(d))
+    return dict(_CA)
 
 
 class CrmDouble:
@@ -102,7 +117,7 @@ class CrmCase(lstest.WorkerCase):
     def setUp(self):
         super().setUp()
         self.env.update(FAST)
-        self.pki = make_ca(self.dir)
+        self.pki = shared_ca()
         self.doubles = []
 
     def tearDown(self):
@@ -117,7 +132,7 @@ class CrmCase(lstest.WorkerCase):
 
     def put(self, rows):
         self.write_rows(rows)
-        time.sleep(1.1)  # the window stops at the server's "now" (whole seconds)
+        lstest.settle()
 
     def status(self, **kw):
         p = self.run_worker("status", "--json", check=0, **kw)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 import uuid
 
@@ -41,6 +42,14 @@ def binary():
 
 def seeder():
     return os.path.join(os.path.dirname(binary()), "leadsync-seed")
+
+
+def settle():
+    """Waits until the second the last write fell in has passed: a run's
+    window ends at the table service's "now" in whole seconds, so a row
+    written in the current second is read only from the next one on (the
+    service's clock is this host's)."""
+    time.sleep(int(time.time()) + 1.05 - time.time())
 
 
 class WorkerCase(unittest.TestCase):

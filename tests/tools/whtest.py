@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -106,7 +105,7 @@ class WebhookCase(lstest.WorkerCase):
                             self.table_name] + [str(a) for a in args],
                            capture_output=True, text=True, timeout=300)
         self.assertEqual(p.returncode, 0, "leadsync-seed failed: %s" % p.stderr[-2000:])
-        time.sleep(1.1)  # the window stops at the server's "now" (whole seconds)
+        lstest.settle()
 
     def status(self, **kw):
         p = self.run_worker("status", "--json", check=0, **kw)
