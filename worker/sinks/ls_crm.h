@@ -117,8 +117,8 @@ LS_NODISCARD int ls_crm_http_create(const char *comp, const char *ca_file, long 
                                     struct ls_crm_http **out);
 void ls_crm_http_free(struct ls_crm_http *h);
 
-/* Settings for the non-CRM users: http:// as well (managed identity, a
- * Pushgateway; their URLs are checked at configuration time), the timeout
+/* Settings for the non-CRM users: http:// as well (managed identity, whose
+ * URLs ls_entra checks when it picks the credential; a Pushgateway), the timeout
  * and connect timeout in ms, a host reached without any proxy (may be
  * NULL), and how much of a body is kept (0: none, the body is discarded). */
 void ls_crm_http_allow_http(struct ls_crm_http *h, const char *noproxy);
