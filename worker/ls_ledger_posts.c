@@ -33,26 +33,6 @@ const struct ls_ledger_sql ls_ledger_posts_sql[] = {
 /* The text each mark is stored as (the CHECK of sink_posts.state). */
 static const char *const mark_text[] = {"", "posting", "created", "unknown", "requeued"};
 
-/* Binds :sink and :lead_id (or :day) of a statement of this part. */
-static int bind_two(struct ls_ledger *l, sqlite3_stmt *st, const char *sink, const char *name,
-                    const char *v)
-{
-    int err = ledger_bind_static(l, st, ":sink", sink);
-
-    return err ? err : ledger_bind_static(l, st, name, v);
-}
-
-/* Runs a statement whose parameters are bound, unless binding failed (err):
- * then it only resets it. */
-static int run_bound(struct ls_ledger *l, sqlite3_stmt *st, int err, const char *what)
-{
-    if (err) {
-        ledger_reset(st);
-        return err;
-    }
-    return ledger_run(l, st, what);
-}
-
 /* Commits (err 0) or rolls back; returns err, or the commit's error. */
 static int txn_end(struct ls_ledger *l, int err)
 {
@@ -111,76 +91,63 @@ static int durable_end(struct ls_ledger *l, int level, int err)
 int ls_ledger_post_begin(struct ls_ledger *l, const char *sink, const char *lead_id,
                          const char *delivery_id, const char *day, int64_t now)
 {
-    sqlite3_stmt *mark = l->st[ST_POST_MARK], *raise = l->st[ST_DAY_RAISE];
+    const struct ledger_arg mark[] = {ARG_STATIC(":sink", sink), ARG_STATIC(":lead_id", lead_id),
+                                      ARG_STATIC(":delivery_id", delivery_id),
+                                      ARG_I64(":now", now)};
+    const struct ledger_arg count[] = {ARG_STATIC(":sink", sink), ARG_STATIC(":day", day)};
     int level = 2;
     int err = durable_begin(l, &level);
 
     if (err)
         return err;
-    err = bind_two(l, mark, sink, ":lead_id", lead_id);
+    err = ledger_exec(l, l->st[ST_POST_MARK], mark, LS_ARRAY_LEN(mark), "marking a post");
     if (!err)
-        err = ledger_bind_static(l, mark, ":delivery_id", delivery_id);
-    if (!err)
-        err = ledger_bind_i64(l, mark, ":now", now);
-    err = run_bound(l, mark, err, "marking a post");
-    if (!err)
-        err = run_bound(l, raise, bind_two(l, raise, sink, ":day", day), "counting a post");
+        err = ledger_exec(l, l->st[ST_DAY_RAISE], count, LS_ARRAY_LEN(count), "counting a post");
     return durable_end(l, level, err);
 }
 
 int ls_ledger_post_answer(struct ls_ledger *l, const char *sink, const char *lead_id,
                           enum ls_post_mark mark, int status, int64_t now)
 {
-    sqlite3_stmt *st = l->st[ST_POST_ANSWER];
-    int err;
+    const char *state = mark == LS_POST_CREATED   ? "created"
+                        : mark == LS_POST_UNKNOWN ? "unknown"
+                                                  : NULL;
+    const struct ledger_arg args[] = {ARG_STATIC(":sink", sink), ARG_STATIC(":lead_id", lead_id),
+                                      ARG_STATIC(":state", state), ARG_I64(":status", status),
+                                      ARG_I64(":now", now)};
 
-    if (mark != LS_POST_CREATED && mark != LS_POST_UNKNOWN)
+    if (!state)
         return ls_error(LS_EINVAL, "ledger: a post's answer is created or unknown");
-    err = bind_two(l, st, sink, ":lead_id", lead_id);
-    if (!err)
-        err = ledger_bind_static(l, st, ":state", mark_text[mark]);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":status", status);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":now", now);
-    return run_bound(l, st, err, "recording a post's answer");
+    return ledger_exec(l, l->st[ST_POST_ANSWER], args, LS_ARRAY_LEN(args),
+                       "recording a post's answer");
 }
 
 int ls_ledger_post_drop(struct ls_ledger *l, const char *sink, const char *lead_id, const char *day)
 {
-    sqlite3_stmt *del = l->st[ST_POST_DELETE], *lower = l->st[ST_DAY_LOWER];
+    const struct ledger_arg mark[] = {ARG_STATIC(":sink", sink), ARG_STATIC(":lead_id", lead_id)};
+    const struct ledger_arg count[] = {ARG_STATIC(":sink", sink), ARG_STATIC(":day", day)};
     int err =
         l->readonly ? ls_error(LS_EDB, "ledger %s: opened read-only", l->path) : ls_ledger_begin(l);
 
     if (err)
         return err;
-    err = run_bound(l, del, bind_two(l, del, sink, ":lead_id", lead_id), "dropping a post mark");
+    err = ledger_exec(l, l->st[ST_POST_DELETE], mark, LS_ARRAY_LEN(mark), "dropping a post mark");
     if (!err)
-        err = run_bound(l, lower, bind_two(l, lower, sink, ":day", day), "uncounting a post");
+        err = ledger_exec(l, l->st[ST_DAY_LOWER], count, LS_ARRAY_LEN(count), "uncounting a post");
     return txn_end(l, err);
-}
-
-/* Steps a one-row read; *row 0 when it found none. The caller resets. */
-static int read_one(struct ls_ledger *l, sqlite3_stmt *st, const char *what, int *row)
-{
-    int rc = sqlite3_step(st);
-
-    *row = rc == SQLITE_ROW;
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : ledger_db_err(l, rc, what);
 }
 
 int ls_ledger_post_get(struct ls_ledger *l, const char *sink, const char *lead_id,
                        enum ls_post_mark *mark, int *status)
 {
+    const struct ledger_arg args[] = {ARG_STATIC(":sink", sink), ARG_STATIC(":lead_id", lead_id)};
     sqlite3_stmt *st = l->st[ST_POST_GET];
-    int row = 0;
-    int err = bind_two(l, st, sink, ":lead_id", lead_id);
+    int found = 0;
+    int err = ledger_row(l, st, args, LS_ARRAY_LEN(args), "reading a post mark", &found);
 
     *mark = LS_POST_NONE;
     *status = 0;
-    if (!err)
-        err = read_one(l, st, "reading a post mark", &row);
-    if (!err && row) {
+    if (!err && found) {
         const char *v = (const char *)sqlite3_column_text(st, 0);
 
         *mark = LS_POST_POSTING; /* anything unreadable counts as unknown */
@@ -195,15 +162,12 @@ int ls_ledger_post_get(struct ls_ledger *l, const char *sink, const char *lead_i
 
 int ls_ledger_post_count(struct ls_ledger *l, const char *sink, const char *day, int64_t *n)
 {
+    const struct ledger_arg args[] = {ARG_STATIC(":sink", sink), ARG_STATIC(":day", day)};
     sqlite3_stmt *st = l->st[ST_DAY_GET];
-    int row = 0;
-    int err = bind_two(l, st, sink, ":day", day);
+    int found = 0;
+    int err = ledger_row(l, st, args, LS_ARRAY_LEN(args), "reading the day's posts", &found);
 
-    *n = 0;
-    if (!err)
-        err = read_one(l, st, "reading the day's posts", &row);
-    if (!err && row)
-        *n = sqlite3_column_int64(st, 0);
+    *n = !err && found ? sqlite3_column_int64(st, 0) : 0;
     ledger_reset(st);
     return err;
 }
