@@ -163,17 +163,22 @@ class WebhookSink(Sink):
 
 
 class CrmSink(Sink):
-    script = None
-    sinkname = None
+    """A CRM sink against its double (crmtest.CRMS[name])."""
 
     def __init__(self, case, args=()):
         super().__init__(case)
-        if not hasattr(case, "pki"):
-            case.pki = crmtest.shared_ca()
-        self.d = crmtest.CrmDouble(self.script, case.pki, list(self.double_args()) + list(args))
+        script, creds, _ = crmtest.CRMS[self.name]
+        self.d = crmtest.CrmDouble(script, lstest.pki(), creds + list(self.double_args()) +
+                                   list(args))
 
     def double_args(self):
         return ()
+
+    def env(self):
+        e = dict(crmtest.FAST)
+        e.update(PATIENT)
+        e.update(crmtest.crm_env(self.name, self.d, lstest.pki()))
+        return e
 
     def records(self):
         """[(email, updates)] for every CRM record the double holds."""
@@ -199,21 +204,6 @@ class CrmSink(Sink):
 
 class SalesforceSink(CrmSink):
     name = "salesforce"
-    script = "crm_salesforce.py"
-    SECRET = "s3cret-Value-42"
-
-    def double_args(self):
-        return ["--client-secret", self.SECRET]
-
-    def env(self):
-        e = dict(crmtest.FAST)
-        e.update(PATIENT)
-        e.update({"LEADSYNC_SINKS": "salesforce", "LEADSYNC_SALESFORCE_LOGIN_URL": self.d.url,
-                  "LEADSYNC_SALESFORCE_CLIENT_ID": "cid",
-                  "LEADSYNC_SALESFORCE_CLIENT_SECRET": self.SECRET,
-                  "LEADSYNC_SALESFORCE_CA_FILE": self.case.pki["ca"],
-                  "LEADSYNC_SALESFORCE_LIMIT_PAUSE_SECONDS": "1"})
-        return e
 
     def records(self):
         return [(r["fields"].get("Email") or "", r["updates"]) for r in self.d.state().values()]
@@ -221,22 +211,6 @@ class SalesforceSink(CrmSink):
 
 class DynamicsSink(CrmSink):
     name = "dynamics"
-    script = "crm_dynamics.py"
-    SECRET = "dv-Secret~value.42"
-
-    def double_args(self):
-        return ["--client-secret", self.SECRET]
-
-    def env(self):
-        e = dict(crmtest.FAST)
-        e.update(PATIENT)
-        e.update({"LEADSYNC_SINKS": "dynamics", "LEADSYNC_DYNAMICS_URL": self.d.url,
-                  "LEADSYNC_DYNAMICS_AUTHORITY_URL": self.d.url,
-                  "LEADSYNC_DYNAMICS_TENANT_ID": "tenant-1",
-                  "LEADSYNC_DYNAMICS_CLIENT_ID": "cid",
-                  "LEADSYNC_DYNAMICS_CLIENT_SECRET": self.SECRET,
-                  "LEADSYNC_DYNAMICS_CA_FILE": self.case.pki["ca"]})
-        return e
 
     def records(self):
         return [(r["fields"].get("emailaddress1") or "", r["updates"])
@@ -245,21 +219,6 @@ class DynamicsSink(CrmSink):
 
 class MarketoSink(CrmSink):
     name = "marketo"
-    script = "crm_marketo.py"
-    SECRET = "mkto-Secret-9z"
-
-    def double_args(self):
-        return ["--client-secret", self.SECRET]
-
-    def env(self):
-        e = dict(crmtest.FAST)
-        e.update(PATIENT)
-        e.update({"LEADSYNC_SINKS": "marketo", "LEADSYNC_MARKETO_BASE_URL": self.d.url,
-                  "LEADSYNC_MARKETO_CLIENT_ID": "cid",
-                  "LEADSYNC_MARKETO_CLIENT_SECRET": self.SECRET,
-                  "LEADSYNC_MARKETO_CA_FILE": self.case.pki["ca"],
-                  "LEADSYNC_MARKETO_THROTTLE_SECONDS": "1"})
-        return e
 
     def records(self):
         return [(r["fields"].get("email") or "", r["updates"])
@@ -268,19 +227,6 @@ class MarketoSink(CrmSink):
 
 class HubSpotSink(CrmSink):
     name = "hubspot"
-    script = "crm_hubspot.py"
-    TOKEN = "pat-na1-Secret-1234"
-
-    def double_args(self):
-        return ["--token", self.TOKEN]
-
-    def env(self):
-        e = dict(crmtest.FAST)
-        e.update(PATIENT)
-        e.update({"LEADSYNC_SINKS": "hubspot", "LEADSYNC_HUBSPOT_BASE_URL": self.d.url,
-                  "LEADSYNC_HUBSPOT_TOKEN": self.TOKEN,
-                  "LEADSYNC_HUBSPOT_CA_FILE": self.case.pki["ca"]})
-        return e
 
     def records(self):
         return [(r["properties"].get("email") or "", r["updates"])
@@ -289,21 +235,13 @@ class HubSpotSink(CrmSink):
 
 class WebToLeadSink(CrmSink):
     name = "web_to_lead"
-    script = "crm_web_to_lead.py"
-    OID = "00D5e000000AbCd"
 
     def double_args(self):
-        return ["--oid", self.OID, "--daily-limit", "1000000"]
+        return ["--daily-limit", "1000000"]
 
     def env(self):
-        e = dict(crmtest.FAST)
-        e.update(PATIENT)
-        e.update({"LEADSYNC_SINKS": "web_to_lead",
-                  "LEADSYNC_WEB_TO_LEAD_URL": self.d.url +
-                  "/servlet/servlet.WebToLead?encoding=UTF-8",
-                  "LEADSYNC_WEB_TO_LEAD_OID": self.OID,
-                  "LEADSYNC_WEB_TO_LEAD_DAILY_LIMIT": "100000",
-                  "LEADSYNC_WEB_TO_LEAD_CA_FILE": self.case.pki["ca"]})
+        e = super().env()
+        e["LEADSYNC_WEB_TO_LEAD_DAILY_LIMIT"] = "100000"
         return e
 
     def records(self):

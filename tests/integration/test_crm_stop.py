@@ -15,26 +15,14 @@ posted go out once on the next run; the CRM ends with each lead once.
 import os
 import signal
 import sqlite3
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import crmtest  # noqa: E402
 import lstest  # noqa: E402
 
 HOLD_MS = 12000  # far beyond the grace; the HTTP timeout is beyond it too
-OID = "00D5e000000AbCd"
-
-
-def wait_for(pred, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
+wait_for = lstest.wait_for
 
 
 class CrmStop(crmtest.CrmCase):
@@ -44,35 +32,6 @@ class CrmStop(crmtest.CrmCase):
                          "LEADSYNC_HTTP_TIMEOUT_SECONDS": "120",
                          "LEADSYNC_STOP_GRACE_SECONDS": "1"})
 
-    def salesforce(self):
-        d = self.double("crm_salesforce.py", ["--client-secret", "s3cret"])
-        self.env.update({"LEADSYNC_SINKS": "salesforce",
-                         "LEADSYNC_SALESFORCE_LOGIN_URL": d.url,
-                         "LEADSYNC_SALESFORCE_CLIENT_ID": "cid",
-                         "LEADSYNC_SALESFORCE_CLIENT_SECRET": "s3cret",
-                         "LEADSYNC_SALESFORCE_CA_FILE": self.pki["ca"]})
-        return d, "PATCH .*/composite/sobjects/Lead/"
-
-    def hubspot(self):
-        d = self.double("crm_hubspot.py", ["--token", "pat-na1-t"])
-        self.env.update({"LEADSYNC_SINKS": "hubspot",
-                         "LEADSYNC_HUBSPOT_BASE_URL": d.url,
-                         "LEADSYNC_HUBSPOT_TOKEN": "pat-na1-t",
-                         "LEADSYNC_HUBSPOT_CA_FILE": self.pki["ca"]})
-        return d, "POST .*/batch/upsert"
-
-    def web_to_lead(self):
-        d = self.double("crm_web_to_lead.py", ["--oid", OID])
-        self.env.update({"LEADSYNC_SINKS": "web_to_lead",
-                         "LEADSYNC_WEB_TO_LEAD_URL": d.url + "/servlet/servlet.WebToLead",
-                         "LEADSYNC_WEB_TO_LEAD_OID": OID,
-                         "LEADSYNC_WEB_TO_LEAD_CA_FILE": self.pki["ca"]})
-        return d, "POST /servlet/servlet.WebToLead"
-
-    def read(self, path):
-        with open(path) as f:
-            return f.read()
-
     def held(self, d):
         return d.call("/__held")["held"]
 
@@ -81,25 +40,20 @@ class CrmStop(crmtest.CrmCase):
         `signals` SIGTERMs once the double holds it. Returns stderr."""
         d.faults([{"route": route, "delay_ms": HOLD_MS, "count": 1}])
         self.put([crmtest.row(i) for i in range(n)])
-        err = open(os.path.join(self.dir, "daemon.err"), "w+")
-        self.addCleanup(err.close)
-        proc = subprocess.Popen([lstest.binary(), "run"], env=dict(self.env),
-                                stdout=subprocess.DEVNULL, stderr=err)
-        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
+        proc = self.run_daemon()
         wait_for(lambda: self.held(d) == 1 or proc.poll() is not None, 60,
                  "the double to hold a request")
         self.assertIsNone(proc.poll(), "the daemon ended before its request was held")
         proc.send_signal(signal.SIGTERM)
         if signals > 1:  # signals sent together would merge into one
-            wait_for(lambda: "again to stop now" in self.read(err.name), 60,
+            wait_for(lambda: "again to stop now" in lstest.read_text(proc.log), 60,
                      "the daemon to wait for the request in flight")
             proc.send_signal(signal.SIGTERM)
         self.assertEqual(proc.wait(60), 0)
         # No wall clock: the double still holds the request, so the daemon
         # did not wait for its answer (nor for the 120 s HTTP timeout).
         self.assertEqual(self.held(d), 1, "the daemon waited for the held answer")
-        err.seek(0)
-        text = err.read()
+        text = lstest.read_text(proc.log)
         self.assertIn("finishing the request in flight (again to stop now)", text)
         self.assertIn("stopped by signal", text)
         return text
@@ -121,7 +75,7 @@ class CrmStop(crmtest.CrmCase):
         self.assertEqual(count(d), {"customer%06d@example.com" % i: 1 for i in range(n)})
 
     def test_salesforce_grace_runs_out(self):
-        d, route = self.salesforce()
+        d, route = self.crm("salesforce"), "PATCH .*/composite/sobjects/Lead/"
         self.stop_while_held(d, route, 3)
 
         def leads(d):
@@ -134,7 +88,7 @@ class CrmStop(crmtest.CrmCase):
 
     def test_hubspot_second_signal_cuts_off_at_once(self):
         self.env["LEADSYNC_STOP_GRACE_SECONDS"] = "600"
-        d, route = self.hubspot()
+        d, route = self.crm("hubspot"), "POST .*/batch/upsert"
         self.stop_while_held(d, route, 3, signals=2)
 
         def contacts(d):
@@ -146,7 +100,7 @@ class CrmStop(crmtest.CrmCase):
         self.check_not_sent_then_once(d, 3, contacts)
 
     def test_web_to_lead_grace_runs_out(self):
-        d, route = self.web_to_lead()
+        d, route = self.crm("web_to_lead"), "POST /servlet/servlet.WebToLead"
         text = self.stop_while_held(d, route, 3)
         self.assertNotIn("customer000000", text, "personal data in the log")
         # The post in flight had left: unknown, never posted again; the two

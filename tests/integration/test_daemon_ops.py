@@ -5,30 +5,21 @@ values; SIGTERM in the middle of delivery loses nothing and exits 0; a
 one-shot run pushes its metrics to a (loopback) Pushgateway.
 """
 
-import http.server
 import os
 import re
 import signal
 import socket
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import lstest  # noqa: E402
 import whtest  # noqa: E402
 
 
-def get(port, path):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
-            return r.status, r.read().decode(), r.headers.get("Content-Type", "")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), e.headers.get("Content-Type", "")
+get = lstest.http_get
 
 
 def parse_metrics(text):
@@ -45,48 +36,18 @@ def parse_metrics(text):
 
 
 IDLE_S = 5  # the listener's idle timeout
-
-
-def wait_for(pred, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for " + what)
+wait_for = lstest.wait_for
 
 
 class DaemonOps(whtest.WebhookCase):
     def start_daemon(self, extra=None):
-        self.port = whtest.free_port()
-        e = dict(self.env)
-        e.update({"LEADSYNC_POLL_SECONDS": "1",
-                  "LEADSYNC_METRICS_ADDR": "127.0.0.1:%d" % self.port})
-        if extra:
-            e.update(extra)
-        self.errlog = open(os.path.join(self.dir, "daemon.err"), "w+")
-        self.proc = subprocess.Popen([lstest.binary(), "run"], env=e, stdout=subprocess.DEVNULL,
-                                     stderr=self.errlog)
-        self.addCleanup(self.stop_daemon)
-
-        def up():
-            try:
-                return get(self.port, "/livez")[0] == 200
-            except OSError:
-                return False
-        wait_for(up, 30, "the metrics listener")
-
-    def stop_daemon(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.errlog.close()
+        e = {"LEADSYNC_POLL_SECONDS": "1"}
+        e.update(extra or {})
+        self.proc = self.run_daemon(e, listen=True)
+        self.port = self.proc.port
 
     def stderr(self):
-        self.errlog.flush()
-        with open(self.errlog.name) as f:
-            return f.read()
+        return lstest.read_text(self.proc.log)
 
     def test_slow_clients_do_not_starve_the_probes(self):
         """Slowloris: 40 connections from one address that send a byte a second
@@ -220,8 +181,7 @@ class DaemonOps(whtest.WebhookCase):
         self.env["LEADSYNC_SINKS"] = "webhook:" + rcv.url
         self.env["LEADSYNC_MAX_IN_FLIGHT"] = "1"
         self.env["LEADSYNC_DELIVERY_BATCH"] = "5"
-        self.write_rows(lstest.bulk_rows(n, prefix="term"))
-        lstest.settle()
+        self.put(lstest.bulk_rows(n, prefix="term"))
         self.start_daemon()
         # signal once delivery is under way, well before it can finish
         wait_for(lambda: len(rcv.records()) >= 8, 60, "delivery to start")
@@ -247,8 +207,7 @@ class DaemonOps(whtest.WebhookCase):
         self.env["LEADSYNC_MAX_IN_FLIGHT"] = "4"
         self.env["LEADSYNC_WEBHOOK_TIMEOUT_SECONDS"] = "120"
         self.env["LEADSYNC_STOP_GRACE_SECONDS"] = str(grace)
-        self.write_rows(lstest.bulk_rows(n, prefix="slow"))
-        lstest.settle()
+        self.put(lstest.bulk_rows(n, prefix="slow"))
         self.start_daemon()
         wait_for(lambda: len(rcv.records()) >= 8, 60, "delivery to start")
         self.proc.send_signal(signal.SIGTERM)
@@ -303,30 +262,10 @@ class DaemonOps(whtest.WebhookCase):
         self.rerun_and_check(rcv, n, committed)
 
     def test_once_pushes_to_pushgateway(self):
-        got = []
-
-        class Gateway(http.server.BaseHTTPRequestHandler):
-            def do_PUT(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                got.append((self.path, self.headers.get("Content-Type"), body.decode()))
-                answer = b"gateway-answer-body\n"  # never on leadsync's stdout
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *a):
-                pass
-
-        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        self.addCleanup(srv.server_close)
-        self.addCleanup(srv.shutdown)
-        self.write_rows(lstest.bulk_rows(4, prefix="push"))
-        lstest.settle()
-        p = self.run_worker("run", "--once", check=0, env={
-            "LEADSYNC_PUSHGATEWAY_URL": "http://127.0.0.1:%d/" % srv.server_address[1]})
-        self.assertNotIn("gateway-answer-body", p.stdout + p.stderr)
+        url, got = self.pushgateway()
+        self.put(lstest.bulk_rows(4, prefix="push"))
+        p = self.run_worker("run", "--once", check=0, env={"LEADSYNC_PUSHGATEWAY_URL": url})
+        self.assertNotIn(lstest.PUSHGATEWAY_ANSWER.decode().strip(), p.stdout + p.stderr)
         self.assertEqual(len(got), 1)
         path, ctype, body = got[0]
         self.assertEqual(path, "/metrics/job/leadsync")

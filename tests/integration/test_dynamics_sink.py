@@ -22,26 +22,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import crmtest  # noqa: E402
 import lstest  # noqa: E402
 
-SECRET = "dv-Secret~value.42"
-
 
 class DynamicsSink(crmtest.CrmCase):
     def start(self, *args):
-        d = self.double("crm_dynamics.py", ["--client-secret", SECRET] + list(args))
+        d = self.crm("dynamics", *args)
         self.dv = d
         path = os.path.join(self.dir, "dv-mapping.json")
         with open(path, "w") as f:
             json.dump({"fields": {"new_stage": "stage"}}, f)
-        self.env.update({
-            "LEADSYNC_SINKS": "dynamics",
-            "LEADSYNC_DYNAMICS_URL": d.url,
-            "LEADSYNC_DYNAMICS_AUTHORITY_URL": d.url,
-            "LEADSYNC_DYNAMICS_TENANT_ID": "tenant-1",
-            "LEADSYNC_DYNAMICS_CLIENT_ID": "cid",
-            "LEADSYNC_DYNAMICS_CLIENT_SECRET": SECRET,
-            "LEADSYNC_DYNAMICS_CA_FILE": self.pki["ca"],
-            "LEADSYNC_DYNAMICS_MAPPING": path,
-        })
+        self.env["LEADSYNC_DYNAMICS_MAPPING"] = path
         return d
 
     def patches(self):
@@ -59,12 +48,7 @@ class DynamicsSink(crmtest.CrmCase):
 
     def test_upsert_update_stage_dnc_and_test_lead(self):
         dv = self.start()
-        rows = [crmtest.row(i) for i in range(4)]
-        rows.append(crmtest.row(90, first="MSFT_TEST_636573304831318844"))
-        rows.append(crmtest.row(91, action="DNC", email="nobody@example.com"))
-        self.put(rows)
-        p = self.run_worker("run", "--once", check=0)
-        self.assertNotIn(SECRET, p.stdout + p.stderr)
+        self.run_once(crmtest.first_rows(4))
         st = dv.state()
         self.assertEqual(len(st), 4, "one lead per leadId; none for DNC or the validation lead")
         for key, rec in st.items():
@@ -80,11 +64,9 @@ class DynamicsSink(crmtest.CrmCase):
         self.assertEqual(self.patches(), [], "six leads went out in one $batch")
         self.assertEqual(len(self.batch_posts()), 1)
 
-        self.put([crmtest.row(100, action="INS", email="customer000000@example.com"),
-                  crmtest.row(101, action="DNC", email="customer000001@example.com")])
-        self.run_worker("run", "--once", check=0)
-        self.put([crmtest.row(102, action="PLT", email="customer000000@example.com")])
-        self.run_worker("run", "--once", check=0)
+        self.run_once([crmtest.row(100, action="INS", email="customer000000@example.com"),
+                       crmtest.row(101, action="DNC", email="customer000001@example.com")])
+        self.run_once([crmtest.row(102, action="PLT", email="customer000000@example.com")])
         st = dv.state()
         self.assertEqual(len(st), 4)
         stages = sorted(r["fields"]["new_stage"] for r in st.values())
@@ -112,8 +94,7 @@ class DynamicsSink(crmtest.CrmCase):
         """lastname holds 50 UTF-16 code units: 49 letters and an emoji are
         cut to the letters; the e-mail goes out trimmed, domain lower-cased."""
         dv = self.start()
-        self.put([crmtest.row(1, last="a" * 49 + "\U0001F600", email=" ZO.155@EXAMPLE.COM ")])
-        self.run_worker("run", "--once", check=0)
+        self.run_once([crmtest.row(1, last="a" * 49 + "\U0001F600", email=" ZO.155@EXAMPLE.COM ")])
         s = self.sink_stats("dynamics")
         self.assertEqual((s["delivered"], s["dead"]), (1, 0))
         rec = list(dv.state().values())[0]["fields"]
@@ -136,14 +117,11 @@ class DynamicsSink(crmtest.CrmCase):
         dv.validate("emailaddress1", "reject-me")
         rows = [crmtest.row(i) for i in range(4)]
         rows.append(crmtest.row(50, email="reject-me@example.com"))
-        self.put(rows)
-        p = self.run_worker("run", "--once", check=0)
-        self.assertNotIn(SECRET, p.stdout + p.stderr)
+        self.run_once(rows)
         st = dv.state()
         self.assertEqual(len(st), 4)
         self.assertTrue(all(r["updates"] == 0 for r in st.values()))
-        s = self.sink_stats("dynamics")
-        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (4, 1, 0))
+        self.assert_counts("dynamics", 4, 1, 0)
         reqs = dv.requests()
         tokens = [r for r in reqs if r["path"].endswith("/oauth2/v2.0/token")]
         self.assertEqual(len(tokens), 2, "one token, renewed once after the 401")
@@ -154,8 +132,7 @@ class DynamicsSink(crmtest.CrmCase):
 
         # A token that expires between runs is replaced on the 401.
         dv.expire()
-        self.put([crmtest.row(60)])
-        self.run_worker("run", "--once", check=0)
+        self.run_once([crmtest.row(60)])
         self.assertEqual(len(dv.state()), 5)
 
     def test_batches_partial_failure_and_throttling(self):
@@ -174,14 +151,11 @@ class DynamicsSink(crmtest.CrmCase):
         rows = [crmtest.row(i) for i in range(25)]
         rows.append(crmtest.row(50, email="reject-me@example.com"))
         rows.append(crmtest.row(51, action="DNC", email="nobody@example.com"))
-        self.put(rows)
-        p = self.run_worker("run", "--once", check=0)
-        self.assertNotIn(SECRET, p.stdout + p.stderr)
+        self.run_once(rows)
         st = dv.state()
         self.assertEqual(len(st), 25, "one record per lead; none for the refused or DNC lead")
         self.assertTrue(all(r["updates"] == 0 for r in st.values()), "no lead written twice")
-        s = self.sink_stats("dynamics")
-        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (26, 1, 0))
+        self.assert_counts("dynamics", 26, 1, 0)
         status = self.status()
         dead = [d for d in status["deadLetters"] if d["sink"] == "dynamics"]
         self.assertEqual(len(dead), 1)
@@ -208,12 +182,10 @@ class DynamicsSink(crmtest.CrmCase):
         # A batch refused as a whole (400) falls back to one PATCH per lead.
         dv.faults([{"route": "^POST /api/data/v9.2/\\$batch$", "status": 400, "count": 1,
                     "body": {"error": {"code": "0x8006088a", "message": "batch too big"}}}])
-        self.put([crmtest.row(i) for i in range(60, 64)])
-        self.run_worker("run", "--once", check=0)
+        self.run_once([crmtest.row(i) for i in range(60, 64)])
         self.assertEqual(len(dv.state()), 29)
         self.assertEqual(len(self.patches()), 1 + 4)
-        s = self.sink_stats("dynamics")
-        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (30, 1, 0))
+        self.assert_counts("dynamics", 30, 1, 0)
 
     def test_batching_cuts_requests(self):
         """The same 40 leads with and without batching, counted at the double."""
@@ -231,17 +203,10 @@ class DynamicsSink(crmtest.CrmCase):
 
     def test_refused_credentials_exit_77(self):
         dv = self.start()
-        self.put([crmtest.row(i) for i in range(2)])
-        bad = {"LEADSYNC_DYNAMICS_CLIENT_SECRET": "Wrong-dv-secret"}
-        p = self.run_worker("run", "--once", env=bad, check=77)
-        self.assertIn("dynamics", p.stderr)
+        p = self.check_refused_then_fixed("dynamics", {"LEADSYNC_DYNAMICS_CLIENT_SECRET":
+                                                       "Wrong-dv-secret"},
+                                          lambda: len(dv.state()))
         self.assertIn("AADSTS7000215", p.stderr)
-        self.assertNotIn("Wrong-dv-secret", p.stdout + p.stderr)
-        p = self.run_worker("check", env=bad, check=77)
-        self.assertIn("sink dynamics: FAILED", p.stdout)
-        self.assertEqual(dv.state(), {})
-        self.run_worker("run", "--once", check=0)
-        self.assertEqual(len(dv.state()), 2)
 
     def test_certificate_assertion(self):
         dv = self.start("--client-cert", self.pki["client_cert"], "--client-pub",

@@ -21,6 +21,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import aztable  # noqa: E402
+import lstest  # noqa: E402
 
 TENANT = "72f988bf-0000-0000-0000-000000000001"
 CLIENT = "0f0e0d0c-0000-0000-0000-000000000002"
@@ -29,14 +30,6 @@ ASSERTION = "eyJhbGciOiJSUzI1NiJ9.federated-assertion.sig"
 MI_HEADER = "app-service-identity-header-77"
 PAGES = 3
 PER_PAGE = 2
-
-
-def binary():
-    b = os.environ.get("LEADSYNC_TEST_BIN")
-    if not b or not os.access(b, os.X_OK):
-        sys.stderr.write("LEADSYNC_TEST_BIN does not name the leadsync binary\n")
-        sys.exit(1)
-    return b
 
 
 class State:
@@ -178,8 +171,8 @@ class Entra(unittest.TestCase):
     def run_once(self, extra, want=0):
         e = dict(self.env)
         e.update(extra)
-        p = subprocess.run([binary(), "run", "--once"], env=e, capture_output=True, text=True,
-                           timeout=120)
+        p = subprocess.run([lstest.binary(), "run", "--once"], env=e, capture_output=True,
+                           text=True, timeout=120)
         self.assertEqual(p.returncode, want, p.stderr[-3000:])
         # neither the secret, the assertion, the header nor a token is ever logged
         for s in [SECRET, ASSERTION, MI_HEADER] + self.state.issued:
@@ -280,4 +273,4 @@ class Entra(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    lstest.main()

@@ -17,7 +17,6 @@ import whtest  # noqa: E402
 
 EMAIL = "zebulon.q@pii-probe.example"
 PHONE = "+1 555 0199 4321"
-TOKEN = "pat-na1-Secret-1234"
 ECHO = {"status": "error", "category": "VALIDATION_ERROR",
         "message": "Property values were not valid: [{\"isValid\":false,\"message\":\"Email "
                    "address %s is invalid; phone %s\",\"error\":\"INVALID_EMAIL\",\"name\":"
@@ -46,14 +45,8 @@ def assert_private(case, text, errors):
 
 class CrmErrorBodies(crmtest.CrmCase):
     def test_hubspot_echo_masked(self):
-        hs = self.double("crm_hubspot.py", ["--token", TOKEN])
-        self.env.update({
-            "LEADSYNC_SINKS": "hubspot",
-            "LEADSYNC_HUBSPOT_BASE_URL": hs.url,
-            "LEADSYNC_HUBSPOT_TOKEN": TOKEN,
-            "LEADSYNC_HUBSPOT_CA_FILE": self.pki["ca"],
-            "LEADSYNC_LOG_LEVEL": "debug",
-        })
+        hs = self.crm("hubspot")
+        self.env["LEADSYNC_LOG_LEVEL"] = "debug"
         hs.faults([{"route": "POST .*/batch/upsert", "status": 400, "count": 50, "body": ECHO}])
         self.put([crmtest.row(1, email=EMAIL), crmtest.row(2)])
         out = ""

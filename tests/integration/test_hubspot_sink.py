@@ -13,33 +13,21 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import aztable  # noqa: E402
 import crmtest  # noqa: E402
 
-TOKEN = "pat-na1-Secret-1234"
+TOKEN = crmtest.HS_TOKEN
 UPSERT = "POST .*/batch/upsert"
 
 
 class HubSpotSink(crmtest.CrmCase):
     def start(self, *args):
-        d = self.double("crm_hubspot.py", ["--token", TOKEN] + list(args))
-        self.hs = d
-        self.env.update({
-            "LEADSYNC_SINKS": "hubspot",
-            "LEADSYNC_HUBSPOT_BASE_URL": d.url,
-            "LEADSYNC_HUBSPOT_TOKEN": TOKEN,
-            "LEADSYNC_HUBSPOT_CA_FILE": self.pki["ca"],
-        })
-        return d
+        self.hs = self.crm("hubspot", *args)
+        return self.hs
 
     def calls(self, sub="/batch/"):
         return [r for r in self.hs.requests() if sub in r["path"]]
 
     def test_upsert_update_dnc_and_validation_lead(self):
         hs = self.start()
-        rows = [crmtest.row(i) for i in range(5)]
-        rows.append(crmtest.row(90, first="MSFT_TEST_636573304831318844"))
-        rows.append(crmtest.row(91, action="DNC", email="nobody@example.com"))
-        self.put(rows)
-        p = self.run_worker("run", "--once", check=0)
-        self.assertNotIn(TOKEN, p.stdout + p.stderr)
+        self.run_once(crmtest.first_rows(5))
         c = hs.state()["contacts"]
         self.assertEqual(sorted(c), ["email:customer%06d@example.com" % i for i in range(5)])
         for rec in c.values():
@@ -53,12 +41,10 @@ class HubSpotSink(crmtest.CrmCase):
         upd = self.calls("/batch/update")
         self.assertEqual([i["id"] for r in upd for i in r["body"]["inputs"]],
                          ["nobody@example.com"], "DNC only updates")
-        s = self.sink_stats("hubspot")
-        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (6, 0, 0))
+        self.assert_counts("hubspot", 6, 0, 0)
 
-        self.put([crmtest.row(100, action="INS", email="customer000000@example.com"),
-                  crmtest.row(101, action="DNC", email="customer000001@example.com")])
-        self.run_worker("run", "--once", check=0)
+        self.run_once([crmtest.row(100, action="INS", email="customer000000@example.com"),
+                       crmtest.row(101, action="DNC", email="customer000001@example.com")])
         c = hs.state()["contacts"]
         self.assertEqual(len(c), 5)
         self.assertEqual(c["email:customer000000@example.com"]["properties"]["lifecyclestage"],
@@ -87,21 +73,13 @@ class HubSpotSink(crmtest.CrmCase):
             {"route": UPSERT, "status": 502, "count": 1, "body": "bad gateway"},
             {"route": "RECORD", "match": "reject-me", "count": 5},
         ])
-        rows = [crmtest.row(i) for i in range(6)]
-        rows.append(crmtest.row(50, email="reject-me@example.com"))
-        same = crmtest.row(60, email="customer000001@example.com")
-        same["LeadSource"] = "SPZA-PLT|contoso.other-offer"
-        rows.append(same)
-        self.put(rows)
-        p = self.run_worker("run", "--once", check=0)
-        self.assertNotIn(TOKEN, p.stdout + p.stderr)
+        p = self.run_once(crmtest.rejected_and_second_offer(6))
         self.assertIn("paused", p.stderr)
         c = hs.state()["contacts"]
         self.assertEqual(len(c), 6)
         self.assertEqual(c["email:customer000001@example.com"]["updates"], 1,
                          "two lead ids of one e-mail: one contact, updated once")
-        s = self.sink_stats("hubspot")
-        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (7, 1, 0))
+        self.assert_counts("hubspot", 7, 1, 0)
         ups = self.calls("/batch/upsert")
         self.assertEqual([r["status"] for r in ups[:4]], [429, 423, 477, 502])
         self.assertIn(400, [r["status"] for r in ups[4:]],
@@ -116,21 +94,18 @@ class HubSpotSink(crmtest.CrmCase):
         inputs instead of 17), the bad one is a dead letter, the rest land."""
         hs = self.start()
         hs.faults([{"route": "RECORD", "match": "customer000007", "count": 100}])
-        self.put([crmtest.row(i) for i in range(16)])
-        self.run_worker("run", "--once", check=0)
+        self.run_once([crmtest.row(i) for i in range(16)])
         ups = self.calls("/batch/upsert")
         self.assertLessEqual(len(ups), 9, [len(u["body"]["inputs"]) for u in ups])
         self.assertEqual(len(hs.state()["contacts"]), 15)
-        s = self.sink_stats("hubspot")
-        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (15, 1, 0))
+        self.assert_counts("hubspot", 15, 1, 0)
 
     def test_daily_limit_stops_the_sink(self):
         hs = self.start()
         hs.faults([{"route": UPSERT, "status": 429, "count": 1,
                     "body": {"status": "error", "message": "daily limit",
                              "policyName": "DAILY"}}])
-        self.put([crmtest.row(i) for i in range(3)])
-        p = self.run_worker("run", "--once", check=75)
+        p = self.run_once([crmtest.row(i) for i in range(3)], check=75)
         self.assertIn("paused", p.stderr)
         self.assertEqual(len(self.calls()), 1)
         self.assertEqual(self.sink_stats("hubspot")["pending"], 3)
@@ -178,8 +153,7 @@ class HubSpotSink(crmtest.CrmCase):
                          ["contoso.bi", "contoso.crm", "contoso.erp"])
         self.assertEqual(c["email:bob@example.com"]["properties"]["marketplace_offers"],
                          "contoso.crm")
-        s = self.sink_stats("hubspot")
-        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (5, 0, 0))
+        self.assert_counts("hubspot", 5, 0, 0)
         reads = self.calls("/batch/read")
         self.assertTrue(reads, "the offers list was written without reading it first")
         return c

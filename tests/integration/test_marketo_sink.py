@@ -12,22 +12,13 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import crmtest  # noqa: E402
 
-SECRET = "mkto-Secret-9z"
+SECRET = crmtest.MKTO_SECRET
 
 
 class MarketoSink(crmtest.CrmCase):
     def start(self, *args):
-        d = self.double("crm_marketo.py", ["--client-secret", SECRET] + list(args))
-        self.mk = d
-        self.env.update({
-            "LEADSYNC_SINKS": "marketo",
-            "LEADSYNC_MARKETO_BASE_URL": d.url,
-            "LEADSYNC_MARKETO_CLIENT_ID": "cid",
-            "LEADSYNC_MARKETO_CLIENT_SECRET": SECRET,
-            "LEADSYNC_MARKETO_CA_FILE": self.pki["ca"],
-            "LEADSYNC_MARKETO_THROTTLE_SECONDS": "1",
-        })
-        return d
+        self.mk = self.crm("marketo", *args)
+        return self.mk
 
     def calls(self):
         return [r for r in self.mk.requests() if r["path"] == "/rest/v1/leads.json"]
@@ -37,12 +28,7 @@ class MarketoSink(crmtest.CrmCase):
 
     def test_upsert_update_dnc_and_validation_lead(self):
         mk = self.start()
-        rows = [crmtest.row(i) for i in range(5)]
-        rows.append(crmtest.row(90, first="MSFT_TEST_636573304831318844"))  # validation lead
-        rows.append(crmtest.row(91, action="DNC", email="nobody@example.com"))
-        self.put(rows)
-        p = self.run_worker("run", "--once", check=0)
-        self.assertNotIn(SECRET, p.stdout + p.stderr)
+        self.run_once(crmtest.first_rows(5))
         toks = self.tokens()
         self.assertTrue(toks)
         for t in toks:  # the documented form: GET, credentials in the query string
@@ -65,13 +51,11 @@ class MarketoSink(crmtest.CrmCase):
                          ["nobody@example.com"])
         self.assertTrue(all(c["auth"].startswith("Bearer ") for c in calls))
         self.assertNotIn(SECRET, str(calls), "the secret only goes to the identity service")
-        s = self.sink_stats("marketo")
-        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (6, 0, 0))
+        self.assert_counts("marketo", 6, 0, 0)
 
         # Updates: lead 0 becomes active, lead 1 asks not to be contacted.
-        self.put([crmtest.row(100, action="INS", email="customer000000@example.com"),
-                  crmtest.row(101, action="DNC", email="customer000001@example.com")])
-        self.run_worker("run", "--once", check=0)
+        self.run_once([crmtest.row(100, action="INS", email="customer000000@example.com"),
+                       crmtest.row(101, action="DNC", email="customer000001@example.com")])
         leads = mk.state()["leads"]
         self.assertEqual(len(leads), 5)
         self.assertEqual(leads["customer000000@example.com"]["updates"], 1)
@@ -99,22 +83,14 @@ class MarketoSink(crmtest.CrmCase):
             {"route": "CALL", "code": "611", "count": 1},
             {"route": "RECORD", "match": "reject-me", "code": "1007", "count": 5},
         ])
-        rows = [crmtest.row(i) for i in range(6)]
-        rows.append(crmtest.row(50, email="reject-me@example.com"))
         # Two offers of one person: two lead ids, one Marketo key.
-        same = crmtest.row(60, email="customer000001@example.com")
-        same["LeadSource"] = "SPZA-PLT|contoso.other-offer"
-        rows.append(same)
-        self.put(rows)
-        p = self.run_worker("run", "--once", check=0)
-        self.assertNotIn(SECRET, p.stdout + p.stderr)
+        p = self.run_once(crmtest.rejected_and_second_offer(6))
         self.assertIn("paused", p.stderr)
         st = mk.state()
         self.assertEqual(len(st["leads"]), 6, "every lead but the rejected one")
         self.assertEqual(st["overlaps"], 0, "one key never twice at once")
         self.assertEqual(st["leads"]["customer000001@example.com"]["updates"], 1)
-        s = self.sink_stats("marketo")
-        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (7, 1, 0))
+        self.assert_counts("marketo", 7, 1, 0)
         p = self.run_worker("status", check=0)
         self.assertIn("1007", p.stdout + p.stderr)
         self.assertEqual(len(self.tokens()), 2, "a new token after 602")
@@ -124,8 +100,7 @@ class MarketoSink(crmtest.CrmCase):
     def test_daily_quota_stops_until_reset(self):
         mk = self.start()
         mk.faults([{"route": "CALL", "code": "607", "count": 1}])
-        self.put([crmtest.row(i) for i in range(3)])
-        p = self.run_worker("run", "--once", check=75)
+        p = self.run_once([crmtest.row(i) for i in range(3)], check=75)
         self.assertIn("607", p.stderr)
         self.assertEqual(len(self.calls()), 1, "no call after 607")
         self.assertEqual(mk.state()["leads"], {})
@@ -138,17 +113,9 @@ class MarketoSink(crmtest.CrmCase):
 
     def test_refused_credentials_exit_77(self):
         mk = self.start()
-        self.put([crmtest.row(i) for i in range(2)])
-        bad = {"LEADSYNC_MARKETO_CLIENT_SECRET": "wrong-Secret-77"}
-        p = self.run_worker("run", "--once", env=bad, check=77)
-        self.assertIn("marketo", p.stderr)
-        self.assertNotIn("wrong-Secret-77", p.stdout + p.stderr)
-        self.assertEqual(mk.state()["leads"], {})
-        p = self.run_worker("check", env=bad, check=77)
-        self.assertIn("sink marketo: FAILED", p.stdout)
-        self.assertNotIn("wrong-Secret-77", p.stdout + p.stderr)
-        self.run_worker("run", "--once", check=0)
-        self.assertEqual(len(mk.state()["leads"]), 2)
+        self.check_refused_then_fixed("marketo", {"LEADSYNC_MARKETO_CLIENT_SECRET":
+                                                  "wrong-Secret-77"},
+                                      lambda: len(mk.state()["leads"]))
 
 
 if __name__ == "__main__":

@@ -16,20 +16,6 @@ import whtest  # noqa: E402
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
-def make_ca(d):
-    """A CA and a server certificate for 127.0.0.1 signed by it."""
-    def ossl(*a):
-        subprocess.run(["openssl"] + list(a), check=True, capture_output=True, cwd=d)
-    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-         "-days", "2", "-subj", "/CN=leadsync test CA")
-    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr",
-         "-subj", "/CN=127.0.0.1")
-    with open(os.path.join(d, "ext.cnf"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\n")
-    ossl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-         "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf")
-    return os.path.join(d, "ca.pem"), os.path.join(d, "srv.pem"), os.path.join(d, "srv.key")
-
 COMMANDS = ("run", "check", "send-test-lead", "status", "retry", "purge")
 
 
@@ -101,8 +87,7 @@ class Usage(lstest.WorkerCase):
 
 class Since(lstest.WorkerCase):
     def test_since_accepts_dates_offsets_and_durations(self):
-        self.write_rows(lstest.bulk_rows(5))
-        lstest.settle()
+        self.put(lstest.bulk_rows(5))
         for since in ("1h", "7d", time.strftime("%Y-%m-%d", time.gmtime()),
                       time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 3600)),
                       time.strftime("%Y-%m-%dT%H:%M:%S-05:00",
@@ -155,10 +140,7 @@ class ExitCodes(whtest.WebhookCase):
         self.assertEqual(p.returncode, 78, p.stdout + p.stderr)
 
     def test_a_table_status_leadsync_does_not_know_is_78_naming_it(self):
-        import http.server
-        import threading
-
-        class Bad(http.server.BaseHTTPRequestHandler):
+        class Bad(lstest.QuietHandler):
             def do_GET(self):
                 body = json.dumps({"odata.error": {"code": "InvalidInput", "message": {
                     "lang": "en-US", "value": "One of the request inputs is not valid."}}}).encode()
@@ -168,13 +150,7 @@ class ExitCodes(whtest.WebhookCase):
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *a):
-                pass
-
-        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Bad)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        self.addCleanup(srv.server_close)
-        self.addCleanup(srv.shutdown)
+        srv = self.serve(Bad)
         cs = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=%s;"
               "TableEndpoint=http://127.0.0.1:%d/devstoreaccount1;" % (KEY, srv.server_port))
         self.both({"LEADSYNC_CONNECTION_STRING": cs}, 78, "400", "InvalidInput",
@@ -208,21 +184,19 @@ class ExitCodes(whtest.WebhookCase):
         self.assertNotIn("entra", p.stderr.lower().replace("entra id", ""))
 
     def test_table_certificate_that_does_not_verify_is_78_naming_host_and_setting(self):
-        ca, cert, key = make_ca(self.dir)
-        recv = self.receiver(extra_args=["--cert", cert, "--key", key])
+        recv = self.receiver(tls=True)
         host = recv.url.split("/")[2]
         cs = ("DefaultEndpointsProtocol=https;AccountName=devstoreaccount1;AccountKey=%s;"
               "TableEndpoint=https://%s/devstoreaccount1;" % (KEY, host))
         env = {"LEADSYNC_CONNECTION_STRING": cs}
         self.both(env, 78, "TLS certificate of %s does not verify" % host, "LEADSYNC_TABLE_CA_FILE")
         # with the CA trusted the certificate is no longer the problem
-        env["LEADSYNC_TABLE_CA_FILE"] = ca
+        env["LEADSYNC_TABLE_CA_FILE"] = lstest.pki()["ca"]
         p = self.run_worker("check", env=env)
         self.assertNotIn("certificate", p.stdout)
 
     def test_webhook_certificate_is_78_in_check_and_run(self):
-        ca, cert, key = make_ca(self.dir)
-        recv = self.receiver(extra_args=["--cert", cert, "--key", key])
+        recv = self.receiver(tls=True)
         host = recv.url.split("/")[2]
         self.seed("bulk", 2)
         env = {"LEADSYNC_SINKS": "webhook:" + recv.url, "LEADSYNC_WEBHOOK_TIMEOUT_SECONDS": "20"}
@@ -367,16 +341,6 @@ class Commands(lstest.WorkerCase):
             self.assertIn(m.group(1), commands, m.group(0))
 
 
-def http_get(port, path):
-    import urllib.error
-    import urllib.request
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
 class Breaker(whtest.WebhookCase):
     """A sink that rejects every lead the same way pauses instead of filling
     the dead-letter queue; readiness and run --once say so; retry resumes."""
@@ -418,34 +382,24 @@ class Breaker(whtest.WebhookCase):
     def test_readiness_fails_while_paused_liveness_does_not(self):
         recv = self.receiver(rules=self.REFUSE)
         self.seed("bulk", 12)
-        port = whtest.free_port()
-        env = dict(self.env, LEADSYNC_SINKS="webhook:" + recv.url, LEADSYNC_DELIVERY_BREAKER="4",
-                   LEADSYNC_POLL_SECONDS="1", LEADSYNC_METRICS_ADDR="127.0.0.1:%d" % port)
-        d = subprocess.Popen([lstest.binary(), "run"], env=env, stderr=subprocess.PIPE, text=True)
-        try:
-            deadline = time.time() + 60
-            code, body = 0, ""
-            while time.time() < deadline:
-                try:
-                    code, body = http_get(port, "/healthz")
-                except OSError:
-                    code = 0
-                if code == 503 and "rejected every delivery" in body:
-                    break
-                time.sleep(0.3)
-            self.assertEqual(code, 503, body)
-            self.assertIn("paused: rejected every delivery", body)
-            self.assertEqual(http_get(port, "/livez")[0], 200)
-            # retry from another process while the daemon runs resumes it
-            recv.faults([])
-            self.run_worker("retry", env={"LEADSYNC_SINKS": "webhook:" + recv.url}, check=0)
-            deadline = time.time() + 60
-            while time.time() < deadline and http_get(port, "/healthz")[0] != 200:
-                time.sleep(0.3)
-            self.assertEqual(http_get(port, "/healthz")[0], 200)
-        finally:
-            d.terminate()
-            _, err = d.communicate(timeout=60)
+        d = self.run_daemon({"LEADSYNC_SINKS": "webhook:" + recv.url,
+                             "LEADSYNC_DELIVERY_BREAKER": "4", "LEADSYNC_POLL_SECONDS": "1"},
+                            listen=True)
+
+        def failing():
+            code, body, _ = lstest.http_get(d.port, "/healthz")
+            return body if code == 503 and "rejected every delivery" in body else None
+        body = lstest.wait_for(failing, 60, "/healthz to fail", every=0.3)
+        self.assertIn("paused: rejected every delivery", body)
+        self.assertEqual(lstest.http_get(d.port, "/livez")[0], 200)
+        # retry from another process while the daemon runs resumes it
+        recv.faults([])
+        self.run_worker("retry", env={"LEADSYNC_SINKS": "webhook:" + recv.url}, check=0)
+        lstest.wait_for(lambda: lstest.http_get(d.port, "/healthz")[0] == 200, 60,
+                        "/healthz to recover", every=0.3)
+        d.terminate()
+        d.wait(60)
+        err = lstest.read_text(d.log)
         self.assertEqual(err.count("The likely cause"), 1, err[-3000:])
 
 
@@ -501,23 +455,16 @@ class Settle(lstest.WorkerCase):
 
 class Daemon(lstest.WorkerCase):
     def test_one_startup_line(self):
-        port = whtest.free_port()
-        env = dict(self.env, LEADSYNC_POLL_SECONDS="1", LEADSYNC_METRICS_ADDR="127.0.0.1:%d" % port)
-        p = subprocess.Popen([lstest.binary(), "run"], env=env, stderr=subprocess.PIPE, text=True)
-        lines = []
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            line = p.stderr.readline()
-            lines.append(line)
-            if "poll done" in line and len([l for l in lines if "poll done" in l]) >= 2:
-                break
+        p = self.run_daemon({"LEADSYNC_POLL_SECONDS": "1"}, listen=True)
+        lstest.wait_for(lambda: lstest.read_text(p.log).count("poll done") >= 2, 60,
+                        "two polls")
         p.terminate()
-        _, rest = p.communicate(timeout=60)
-        self.assertEqual(p.returncode, 0, "".join(lines) + rest)
+        self.assertEqual(p.wait(60), 0, lstest.read_text(p.log))
+        lines = lstest.read_text(p.log).splitlines()
         start = [l for l in lines if " daemon: " in l]
-        self.assertEqual(len(start), 1, "".join(lines))
+        self.assertEqual(len(start), 1, "\n".join(lines))
         self.assertIn("table %s, 1 sink (jsonl), poll every 1 s" % self.table_name, start[0])
-        self.assertIn("/healthz and /metrics on 127.0.0.1:%d" % port, start[0])
+        self.assertIn("/healthz and /metrics on 127.0.0.1:%d" % p.port, start[0])
 
 
 if __name__ == "__main__":

@@ -11,35 +11,23 @@ credentials exit 77 naming the sink without the secret, the JWT bearer flow,
 `check` and `send-test-lead`, an http instance_url refused. The last
 Sforce-Limit-Info api-usage shows in `status` and as /metrics gauges."""
 
-import http.server
 import json
 import os
 import re
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import crmtest  # noqa: E402
 import lstest  # noqa: E402
 
-SECRET = "s3cret-Value-42"
 EXT = "Marketplace_Lead_Id__c"
 
 
 class SalesforceSink(crmtest.CrmCase):
     def start(self, *args, mapping=True):
-        d = self.double("crm_salesforce.py", ["--client-secret", SECRET, "--custom-field",
-                                              "Marketplace_Stage__c"] + list(args))
+        d = self.crm("salesforce", "--custom-field", "Marketplace_Stage__c", *args)
         self.sf = d
-        self.env.update({
-            "LEADSYNC_SINKS": "salesforce",
-            "LEADSYNC_SALESFORCE_LOGIN_URL": d.url,
-            "LEADSYNC_SALESFORCE_CLIENT_ID": "cid",
-            "LEADSYNC_SALESFORCE_CLIENT_SECRET": SECRET,
-            "LEADSYNC_SALESFORCE_CA_FILE": self.pki["ca"],
-            "LEADSYNC_SALESFORCE_LIMIT_PAUSE_SECONDS": "1",
-        })
         if mapping:
             path = os.path.join(self.dir, "sf-mapping.json")
             with open(path, "w") as f:
@@ -53,11 +41,7 @@ class SalesforceSink(crmtest.CrmCase):
 
     def test_upsert_update_stage_dnc_and_test_lead(self):
         sf = self.start()
-        rows = [crmtest.row(i) for i in range(5)]
-        rows.append(crmtest.row(90, first="MSFT_TEST_636573304831318844"))  # validation lead
-        rows.append(crmtest.row(91, action="DNC", email="nobody@example.com"))
-        self.put(rows)
-        p = self.run_worker("run", "--once", check=0)
+        self.run_once(crmtest.first_rows(5))
         st = sf.state()
         self.assertEqual(len(st), 5, "one Lead per lead, none for the DNC or validation lead")
         for ext, rec in st.items():
@@ -69,12 +53,10 @@ class SalesforceSink(crmtest.CrmCase):
         self.assertTrue(self.api("PATCH", "/composite/sobjects/Lead/" + EXT),
                         "several leads go out as one Collections upsert")
         self.assertTrue(self.api("GET", "/sobjects/Lead/%s/" % EXT), "DNC looks up first")
-        self.assertNotIn(SECRET, p.stdout + p.stderr)
 
         # Updates: lead 0 becomes active, lead 1 asks not to be contacted.
-        self.put([crmtest.row(100, action="INS", email="customer000000@example.com"),
-                  crmtest.row(101, action="DNC", email="customer000001@example.com")])
-        self.run_worker("run", "--once", check=0)
+        self.run_once([crmtest.row(100, action="INS", email="customer000000@example.com"),
+                       crmtest.row(101, action="DNC", email="customer000001@example.com")])
         st = sf.state()
         self.assertEqual(len(st), 5)
         stages = sorted(r["fields"]["Marketplace_Stage__c"] for r in st.values())
@@ -84,8 +66,7 @@ class SalesforceSink(crmtest.CrmCase):
         self.assertIs(dnc[0]["fields"]["DoNotCall"], True)
 
         # A later "Contact me" of the active lead does not take it back.
-        self.put([crmtest.row(102, action="PLT", email="customer000000@example.com")])
-        self.run_worker("run", "--once", check=0)
+        self.run_once([crmtest.row(102, action="PLT", email="customer000000@example.com")])
         st = sf.state()
         self.assertEqual(len(st), 5)
         for rec in st.values():
@@ -117,9 +98,8 @@ class SalesforceSink(crmtest.CrmCase):
         units) are cut to the 79 letters, never half an emoji; the e-mail goes
         out trimmed with its domain lower-cased."""
         sf = self.start()
-        self.put([crmtest.row(1, last="a" * 79 + "\U0001F600", email=" ZO.155@EXAMPLE.COM "),
-                  crmtest.row(2, last="b" * 78 + "\U0001F600")])
-        self.run_worker("run", "--once", check=0)
+        self.run_once([crmtest.row(1, last="a" * 79 + "\U0001F600", email=" ZO.155@EXAMPLE.COM "),
+                       crmtest.row(2, last="b" * 78 + "\U0001F600")])
         s = self.sink_stats("salesforce")
         self.assertEqual((s["delivered"], s["dead"]), (2, 0))
         names = sorted(r["fields"]["LastName"] for r in sf.state().values())
@@ -160,8 +140,7 @@ class SalesforceSink(crmtest.CrmCase):
         st = sf.state()
         self.assertEqual(len(st), 3)
         self.assertTrue(all(r["updates"] == 0 for r in st.values()))
-        s = self.sink_stats("salesforce")
-        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (3, 0, 0))
+        s = self.assert_counts("salesforce", 3, 0, 0)
         self.assertNotIn("paused", s)
 
     def test_limit_pause_grows_across_runs(self):
@@ -200,15 +179,12 @@ class SalesforceSink(crmtest.CrmCase):
         sf.validate("Email", "reject-me")
         rows = [crmtest.row(i) for i in range(6)]
         rows.append(crmtest.row(50, email="reject-me@example.com"))
-        self.put(rows)
-        p = self.run_worker("run", "--once", env={"LEADSYNC_LOG_LEVEL": "debug"}, check=0)
-        self.assertNotIn(SECRET, p.stdout + p.stderr)
+        p = self.run_once(rows, env={"LEADSYNC_LOG_LEVEL": "debug"})
         self.assertIn("Sforce-Limit-Info: api-usage=", p.stderr)
         st = sf.state()
         self.assertEqual(len(st), 6, "every lead but the rejected one")
         self.assertTrue(all(r["updates"] == 0 for r in st.values()), "no duplicate upserts")
-        s = self.sink_stats("salesforce")
-        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (6, 1, 0))
+        self.assert_counts("salesforce", 6, 1, 0)
         p = self.run_worker("status", check=0)
         self.assertIn("FIELD_CUSTOM_VALIDATION_EXCEPTION", p.stdout + p.stderr)
 
@@ -224,26 +200,9 @@ class SalesforceSink(crmtest.CrmCase):
 
     def test_api_usage_in_status_and_metrics(self):
         sf = self.start()
-        pushed = []
-
-        class Gateway(http.server.BaseHTTPRequestHandler):
-            def do_PUT(self):
-                pushed.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        gw = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-        threading.Thread(target=gw.serve_forever, daemon=True).start()
-        self.addCleanup(gw.server_close)
-        self.addCleanup(gw.shutdown)
+        url, pushes = self.pushgateway()
         self.assertNotIn("apiUsage", json.dumps(self.status()), "nothing seen yet")
-        self.put([crmtest.row(i) for i in range(3)])
-        self.run_worker("run", "--once", check=0, env={
-            "LEADSYNC_PUSHGATEWAY_URL": "http://127.0.0.1:%d/" % gw.server_address[1]})
+        self.run_once([crmtest.row(i) for i in range(3)], env={"LEADSYNC_PUSHGATEWAY_URL": url})
         self.assertEqual(len(sf.state()), 3)
         # The double counts every request in its header: the last answer's count.
         used = len(sf.requests())
@@ -252,42 +211,31 @@ class SalesforceSink(crmtest.CrmCase):
         self.assertEqual((u["used"], u["limit"]), (used, 100000))
         p = self.run_worker("status", check=0)
         self.assertIn("API usage %d of 100000" % used, p.stdout)
-        self.assertEqual(len(pushed), 1)
-        m = re.search(r'^leadsync_sink_api_usage\{sink="salesforce"\} (\S+)$', pushed[0], re.M)
-        self.assertIsNotNone(m, pushed[0])
+        self.assertEqual(len(pushes), 1)
+        pushed = pushes[0][2]
+        m = re.search(r'^leadsync_sink_api_usage\{sink="salesforce"\} (\S+)$', pushed, re.M)
+        self.assertIsNotNone(m, pushed)
         self.assertEqual(float(m.group(1)), used)
-        m = re.search(r'^leadsync_sink_api_limit\{sink="salesforce"\} (\S+)$', pushed[0], re.M)
+        m = re.search(r'^leadsync_sink_api_limit\{sink="salesforce"\} (\S+)$', pushed, re.M)
         self.assertEqual(float(m.group(1)), 100000)
 
         # A later run moves it on.
-        self.put([crmtest.row(10)])
-        self.run_worker("run", "--once", check=0)
+        self.run_once([crmtest.row(10)])
         self.assertEqual(self.sink_stats("salesforce")["apiUsage"]["used"], len(sf.requests()))
         self.assertGreater(len(sf.requests()), used)
 
     def test_refused_credentials_exit_77(self):
         sf = self.start()
-        self.put([crmtest.row(i) for i in range(3)])
-        p = self.run_worker("run", "--once",
-                            env={"LEADSYNC_SALESFORCE_CLIENT_SECRET": "wrong-Secret-77"},
-                            check=77)
-        self.assertIn("salesforce", p.stderr)
-        self.assertNotIn("wrong-Secret-77", p.stdout + p.stderr)
-        self.assertEqual(sf.state(), {})
-        p = self.run_worker("check", env={"LEADSYNC_SALESFORCE_CLIENT_SECRET": "wrong-Secret-77"},
-                            check=77)
-        self.assertIn("sink salesforce: FAILED", p.stdout)
-        self.assertNotIn("wrong-Secret-77", p.stdout + p.stderr)
         # Fixed credentials deliver what waited.
-        self.run_worker("run", "--once", check=0)
-        self.assertEqual(len(sf.state()), 3)
+        self.check_refused_then_fixed("salesforce", {"LEADSYNC_SALESFORCE_CLIENT_SECRET":
+                                                     "wrong-Secret-77"},
+                                      lambda: len(sf.state()), n=3)
 
     def test_instance_url_must_be_https(self):
         # The bearer token goes wherever the token answer's instance_url points:
         # a plain-http, non-loopback one is refused before any API call (78).
         sf = self.start("--instance-url", "http://crm.example.com")
-        self.put([crmtest.row(i) for i in range(2)])
-        p = self.run_worker("run", "--once", check=78)
+        p = self.run_once([crmtest.row(i) for i in range(2)], check=78)
         self.assertIn("instance_url", p.stderr)
         self.assertEqual(self.api(), [])
         self.assertEqual(sf.state(), {})

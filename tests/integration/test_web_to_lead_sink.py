@@ -21,34 +21,23 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import crmtest  # noqa: E402
 
-OID = "00D5e000000AbCd"
+OID = crmtest.W2L_OID
 ROUTE = "POST /servlet/servlet.WebToLead"
 UNKNOWN = "outcome unknown"
 
 
 class WebToLeadSink(crmtest.CrmCase):
     def start(self, *args):
-        d = self.double("crm_web_to_lead.py", ["--oid", OID] + list(args))
-        self.w = d
-        self.env.update({
-            "LEADSYNC_SINKS": "web_to_lead",
-            "LEADSYNC_WEB_TO_LEAD_URL": d.url + "/servlet/servlet.WebToLead?encoding=UTF-8",
-            "LEADSYNC_WEB_TO_LEAD_OID": OID,
-            "LEADSYNC_WEB_TO_LEAD_CA_FILE": self.pki["ca"],
-        })
-        return d
+        self.w = self.crm("web_to_lead", *args)
+        return self.w
 
     def posts(self):
         return [r for r in self.w.requests() if r["path"] == "/servlet/servlet.WebToLead"]
 
     def test_posts_once_skips_dnc_and_validation_lead(self):
         w = self.start()
-        rows = [crmtest.row(i) for i in range(4)]
-        rows.append(crmtest.row(90, first="MSFT_TEST_636573304831318844"))
-        rows.append(crmtest.row(91, action="DNC", email="nobody@example.com"))
-        rows.append(crmtest.row(92, last="", email="nolast@example.com"))
-        self.put(rows)
-        p = self.run_worker("run", "--once", check=0)
+        rows = crmtest.first_rows(4) + [crmtest.row(92, last="", email="nolast@example.com")]
+        p = self.run_once(rows)
         self.assertIn("cannot deduplicate", p.stderr)
         self.assertIn("do-not-contact", p.stderr)
         st = w.state()
@@ -62,13 +51,11 @@ class WebToLeadSink(crmtest.CrmCase):
             self.assertEqual(f["lead_source"], "Microsoft Marketplace")
         nolast = [f for f in st["leads"] if f["email"] == "nolast@example.com"][0]
         self.assertEqual(nolast["last_name"], "[not provided]")
-        s = self.sink_stats("web_to_lead")
-        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (6, 0, 0))
+        self.assert_counts("web_to_lead", 6, 0, 0)
 
         # An update of a posted lead and a DNC of another: nothing is posted.
-        self.put([crmtest.row(100, action="INS", email="customer000000@example.com"),
-                  crmtest.row(101, action="DNC", email="customer000001@example.com")])
-        p = self.run_worker("run", "--once", check=0)
+        p = self.run_once([crmtest.row(100, action="INS", email="customer000000@example.com"),
+                           crmtest.row(101, action="DNC", email="customer000001@example.com")])
         self.assertEqual(len(w.state()["leads"]), 5)
         self.assertEqual(len(self.posts()), 5)
         self.assertIn("not sent", p.stderr)
@@ -78,8 +65,8 @@ class WebToLeadSink(crmtest.CrmCase):
         cut to 79 (never half an emoji), so Salesforce creates the lead; the
         answer page never reaches stdout."""
         w = self.start()
-        self.put([crmtest.row(1, last="a" * 79 + "\U0001F600", email=" ZO.155@EXAMPLE.COM ")])
-        p = self.run_worker("run", "--once", check=0)
+        p = self.run_once([crmtest.row(1, last="a" * 79 + "\U0001F600",
+                                       email=" ZO.155@EXAMPLE.COM ")])
         self.assertNotIn("ANSWER PAGE", p.stdout)
         st = w.state()
         self.assertEqual(st["dropped"], 0)
@@ -90,15 +77,13 @@ class WebToLeadSink(crmtest.CrmCase):
         w = self.start()
         w.faults([{"route": ROUTE, "drop": True, "count": 1},
                   {"route": ROUTE, "status": 500, "body": "oops", "count": 1}])
-        self.put([crmtest.row(i) for i in range(4)])
-        p = self.run_worker("run", "--once", check=0)
+        p = self.run_once([crmtest.row(i) for i in range(4)])
         self.assertIn("dead letter", p.stdout + p.stderr)
         posts = self.posts()
         self.assertEqual(len(posts), 4, "four leads, four posts: none repeated")
         self.assertEqual(len({pp["body"]["email"] for pp in posts}), 4)
         self.assertEqual(len(w.state()["leads"]), 2)
-        s = self.sink_stats("web_to_lead")
-        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (2, 2, 0))
+        self.assert_counts("web_to_lead", 2, 2, 0)
         p = self.run_worker("status", check=0)
         self.assertIn("not retried", p.stdout + p.stderr)
         self.run_worker("run", "--once", check=0)
@@ -165,8 +150,7 @@ class WebToLeadSink(crmtest.CrmCase):
         self.assertEqual(len(dead), 1, dead)
         self.assertIn(UNKNOWN, dead[0]["lastError"])
         self.assertIn("leadsync retry", dead[0]["lastError"])
-        s = self.sink_stats("web_to_lead")
-        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (2, 1, 0))
+        self.assert_counts("web_to_lead", 2, 1, 0)
         self.run_worker("run", "--once", check=0)
         self.assertEqual(len(self.posts()), 3, "a dead letter stays unposted")
 
@@ -178,8 +162,7 @@ class WebToLeadSink(crmtest.CrmCase):
         emails = self.emails()
         self.assertEqual(len(emails), 4)
         self.assertEqual(emails[3], emails[1], "the re-queued lead is the one posted again")
-        s = self.sink_stats("web_to_lead")
-        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (3, 0, 0))
+        self.assert_counts("web_to_lead", 3, 0, 0)
         self.assertEqual(set(self.marks().values()), {"created"})
 
     def test_crash_after_the_answer_is_recorded(self):
@@ -191,8 +174,7 @@ class WebToLeadSink(crmtest.CrmCase):
         self.run_worker("run", "--once", check=0)
         self.assertEqual(sorted(self.emails()), ["customer%06d@example.com" % i
                                                  for i in range(2)])
-        s = self.sink_stats("web_to_lead")
-        self.assertEqual((s["delivered"], s["dead"], s["pending"]), (2, 0, 0))
+        self.assert_counts("web_to_lead", 2, 0, 0)
 
     def test_crash_before_the_post_is_a_dead_letter_too(self):
         # The mark is committed before the form goes out: from the ledger a

@@ -7,32 +7,16 @@ the leads pending for a later run."""
 
 import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import lstest  # noqa: E402
 import whtest  # noqa: E402
-
-
-def make_ca(d):
-    def ossl(*a):
-        subprocess.run(["openssl"] + list(a), check=True, capture_output=True, cwd=d)
-    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-         "-days", "2", "-subj", "/CN=leadsync test CA")
-    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr",
-         "-subj", "/CN=127.0.0.1")
-    with open(os.path.join(d, "ext.cnf"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\n")
-    ossl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-         "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf")
-    return os.path.join(d, "ca.pem"), os.path.join(d, "srv.pem"), os.path.join(d, "srv.key")
 
 
 class WebhookConfig(whtest.WebhookCase):
     def test_tls_headers_check_and_test_lead(self):
-        ca, cert, key = make_ca(self.dir)
-        recv = self.receiver(extra_args=["--cert", cert, "--key", key,
-                                         "--record-header", "X-Api-Key"])
+        recv = self.receiver(tls=True, extra_args=["--record-header", "X-Api-Key"])
         self.seed("bulk", 5)
         env = {"LEADSYNC_SINKS": "webhook:" + recv.url,
                "LEADSYNC_WEBHOOK_HEADERS": "X-Api-Key: k-123; X-Other: 1"}
@@ -40,7 +24,7 @@ class WebhookConfig(whtest.WebhookCase):
         p = self.run_worker("run", "--once", env=env, check=78)
         self.assertNotIn("k-123", p.stdout + p.stderr)
         self.assertEqual(recv.records(), [])
-        env["LEADSYNC_WEBHOOK_CA_FILE"] = ca
+        env["LEADSYNC_WEBHOOK_CA_FILE"] = lstest.pki()["ca"]
         p = self.run_worker("check", env=env)
         self.assertIn("sink webhook:%s: ok" % recv.url, p.stdout)
         self.run_worker("run", "--once", env=env, check=0)

@@ -35,14 +35,15 @@ import base64
 import json
 import os
 import re
-import ssl
 import subprocess
 import tempfile
 import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+import loopback
 
 
 def b64url_decode(s):
@@ -292,24 +293,8 @@ def make_handler(double):
     return Handler
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
-
 def serve(double):
     a = double.args
-    srv = Server(("127.0.0.1", a.port), make_handler(double))
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(a.cert, a.key)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    srv = loopback.Server(("127.0.0.1", a.port), make_handler(double))
     double.port = srv.server_address[1]
-    print(double.port, flush=True)
-    timer = threading.Timer(a.max_seconds, lambda: os._exit(0))
-    timer.daemon = True
-    timer.start()
-    try:
-        srv.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
+    loopback.serve(srv, a.cert, a.key, a.max_seconds)

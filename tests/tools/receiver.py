@@ -45,14 +45,13 @@ import hashlib
 import hmac
 import itertools
 import json
-import os
 import socket
-import ssl
 import struct
-import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+import loopback
 
 lock = threading.Lock()
 state = {"rules": [], "seen": {}, "seq": 0, "log": None, "accepted": 0, "requests": 0}
@@ -257,12 +256,6 @@ def write_log(rec):
             state["log"].flush()
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-
 def main():
     global ARGS
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -280,19 +273,8 @@ def main():
     if ARGS.scenario:
         with open(ARGS.scenario) as f:
             install_rules(json.load(f))
-    srv = Server(("127.0.0.1", ARGS.port), Handler)
-    if ARGS.cert:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(ARGS.cert, ARGS.key)
-        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    print(srv.server_address[1], flush=True)
-    timer = threading.Timer(ARGS.max_seconds, lambda: os._exit(0))
-    timer.daemon = True
-    timer.start()
-    try:
-        srv.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
+    srv = loopback.Server(("127.0.0.1", ARGS.port), Handler)
+    loopback.serve(srv, ARGS.cert, ARGS.key, ARGS.max_seconds)
 
 
 if __name__ == "__main__":

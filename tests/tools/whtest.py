@@ -5,7 +5,6 @@ LEADSYNC_SINKS at them and reads their request logs.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -15,26 +14,18 @@ import lstest  # noqa: E402
 
 RECEIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "receiver.py")
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-STAGE_RANK = {"unknown": 0, "initial-interest": 1, "trial": 2, "active": 3, "do-not-contact": 4}
+STAGE_RANK = lstest.STAGE_RANK
 
-# Small delays so the tests run in seconds; generous attempts so nothing
-# becomes a dead letter by accident.
-FAST = {
-    "LEADSYNC_DELIVERY_BACKOFF_BASE_MS": "100",
-    "LEADSYNC_DELIVERY_BACKOFF_CAP_MS": "400",
+# Generous attempts so nothing becomes a dead letter by accident.
+FAST = dict(lstest.FAST)
+FAST.update({
     "LEADSYNC_DELIVERY_MAX_ATTEMPTS": "40",
-    "LEADSYNC_ONCE_MAX_WAIT_SECONDS": "20",
     "LEADSYNC_WEBHOOK_TIMEOUT_SECONDS": "1",
     "LEADSYNC_WEBHOOK_SECRET": SECRET,
-}
+})
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+free_port = lstest.free_port
 
 
 class Receiver:
@@ -77,11 +68,7 @@ class Receiver:
                 if r["status"] is not None and 200 <= r["status"] < 300 and not r["check"]]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        if self.proc.stdout:
-            self.proc.stdout.close()
+        lstest.stop_process(self.proc)
 
 
 class WebhookCase(lstest.WorkerCase):
@@ -95,8 +82,13 @@ class WebhookCase(lstest.WorkerCase):
             r.stop()
         super().tearDown()
 
-    def receiver(self, name="recv", **kw):
-        r = Receiver(self.dir, name, **kw)
+    def receiver(self, name="recv", tls=False, extra_args=(), **kw):
+        """A receiver; tls=True serves https with the test PKI's server
+        certificate (trusted through lstest.pki()["ca"])."""
+        if tls:
+            pki = lstest.pki()
+            extra_args = ["--cert", pki["cert"], "--key", pki["key"]] + list(extra_args)
+        r = Receiver(self.dir, name, extra_args=extra_args, **kw)
         self.receivers.append(r)
         return r
 
@@ -106,10 +98,6 @@ class WebhookCase(lstest.WorkerCase):
                            capture_output=True, text=True, timeout=300)
         self.assertEqual(p.returncode, 0, "leadsync-seed failed: %s" % p.stderr[-2000:])
         lstest.settle()
-
-    def status(self, **kw):
-        p = self.run_worker("status", "--json", check=0, **kw)
-        return json.loads(p.stdout)
 
     def sink_stats(self, st, url):
         for s in st["sinks"]:
