@@ -144,6 +144,19 @@ AZT_NODISCARD int azt_filter_datetime(const char *iso, char **out);
 AZT_NODISCARD int azt_url_encode(const char *s, size_t n, char **out);
 
 /* ------------------------------------------------------------------------ */
+/* Allocation (a program using the library may share it)                    */
+
+/* malloc, calloc, realloc and strdup that never return NULL: out of memory,
+ * they print one line on stderr and abort (a program that keeps its state
+ * on disk, as the sync worker does, resumes from there). A size of 0
+ * allocates 1 byte. */
+void *azt_xmalloc(size_t n);
+void *azt_xcalloc(size_t n, size_t size);
+void *azt_xrealloc(void *p, size_t n);
+char *azt_xstrdup(const char *s);
+char *azt_xstrndup(const char *s, size_t n);
+
+/* ------------------------------------------------------------------------ */
 /* Small time and retry utilities (pure; a program using the library may     */
 /* share them)                                                               */
 

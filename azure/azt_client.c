@@ -275,7 +275,7 @@ static void take_header(struct xfer *x, const char *ptr, size_t n)
     }
     if (slot) {
         free(*slot);
-        *slot = azt__xstrndup(v, vlen);
+        *slot = azt_xstrndup(v, vlen);
     }
 }
 
@@ -297,11 +297,11 @@ static char *endpoint_path(const char *endpoint)
     p = p ? p + 3 : endpoint;
     slash = strchr(p, '/');
     if (!slash)
-        return azt__xstrdup("");
+        return azt_xstrdup("");
     n = strlen(slash);
     while (n && slash[n - 1] == '/')
         n--;
-    return azt__xstrndup(slash, n);
+    return azt_xstrndup(slash, n);
 }
 
 /* The account, its credentials and the endpoint (without trailing '/'),
@@ -311,21 +311,21 @@ static void copy_conn(struct azt_client *c, const struct azt_conn *conn)
     const char *sas;
     size_t n;
 
-    c->account = azt__xstrdup(conn->account);
+    c->account = azt_xstrdup(conn->account);
     if (conn->key && conn->key_len) {
-        c->key = azt__xmalloc(conn->key_len);
+        c->key = azt_xmalloc(conn->key_len);
         memcpy(c->key, conn->key, conn->key_len);
         c->key_len = conn->key_len;
     }
     if (conn->sas) {
         sas = conn->sas[0] == '?' ? conn->sas + 1 : conn->sas;
         if (*sas)
-            c->sas = azt__xstrdup(sas);
+            c->sas = azt_xstrdup(sas);
     }
     n = strlen(conn->table_endpoint);
     while (n && conn->table_endpoint[n - 1] == '/')
         n--;
-    c->endpoint = azt__xstrndup(conn->table_endpoint, n);
+    c->endpoint = azt_xstrndup(conn->table_endpoint, n);
     c->base_path = endpoint_path(c->endpoint);
 }
 
@@ -365,8 +365,8 @@ static void copy_opts(struct azt_client *c, const struct azt_client_opts *opts)
     c->backoff_cap_ms = opts->backoff_cap_ms > 0 ? opts->backoff_cap_ms : 30000;
     c->max_response_bytes =
         opts->max_response_bytes > 0 ? opts->max_response_bytes : (size_t)32 * 1024 * 1024;
-    c->ca_file = opts->ca_file ? azt__xstrdup(opts->ca_file) : NULL;
-    c->user_agent = azt__xstrdup(opts->user_agent ? opts->user_agent : "azt/" AZT_VERSION);
+    c->ca_file = opts->ca_file ? azt_xstrdup(opts->ca_file) : NULL;
+    c->user_agent = azt_xstrdup(opts->user_agent ? opts->user_agent : "azt/" AZT_VERSION);
     c->log = opts->log;
     c->log_ctx = opts->log_ctx;
     c->now = opts->now;
@@ -401,7 +401,7 @@ int azt_client_create(const struct azt_conn *conn, const struct azt_client_opts 
         opts = &defaults;
     }
 
-    c = azt__xcalloc(1, sizeof(*c));
+    c = azt_xcalloc(1, sizeof(*c));
     copy_conn(c, conn);
     rc = choose_auth(c, opts);
     if (rc != AZT_OK)
@@ -561,7 +561,7 @@ static int add_auth(struct azt_client *c, struct curl_slist **h, const char *ver
             goto done;
         }
         tlen = strlen(token);
-        line = azt__xmalloc(tlen + 32);
+        line = azt_xmalloc(tlen + 32);
         snprintf(line, tlen + 32, "Authorization: Bearer %s", token);
         rc = add_header(h, line);
         OPENSSL_cleanse(line, strlen(line));
@@ -660,7 +660,7 @@ static long send_seam(struct azt_client *c, const char *verb, const char *url,
 
     for (p = h; p; p = p->next)
         n++;
-    lines = azt__xcalloc(n + 1, sizeof(*lines));
+    lines = azt_xcalloc(n + 1, sizeof(*lines));
     n = 0;
     for (p = h; p; p = p->next)
         lines[n++] = p->data;
@@ -718,7 +718,7 @@ static int attempt(struct azt_client *c, const char *verb, const char *path_and_
                               q ? (size_t)(q - path_and_query) : strlen(path_and_query))) != AZT_OK)
         goto done;
     if (q)
-        query = azt__xstrdup(q + 1);
+        query = azt_xstrdup(q + 1);
 
     azt_format_http_date(now_of(c), date);
     uuid4(c, reqid);
@@ -855,7 +855,7 @@ static int final_http_error(struct azt_client *c, const char *verb, const char *
     memset(&se, 0, sizeof(se));
     azt_service_error_parse(resp->body.ptr ? resp->body.ptr : "", resp->body.len, &se);
     if (!resp->error_code && se.code[0])
-        resp->error_code = azt__xstrdup(se.code);
+        resp->error_code = azt_xstrdup(se.code);
     (void)c;
     if (attempts > 1)
         snprintf(tries, sizeof(tries), " after %d attempts", attempts);

@@ -176,7 +176,7 @@ static int parse_url(struct span v, const char *what, struct url *u, int *bracke
 static char *join_url(const struct url *u)
 {
     size_t sl = strlen(u->scheme);
-    char *p = azt__xmalloc(sl + 3 + u->after_scheme.n + 1);
+    char *p = azt_xmalloc(sl + 3 + u->after_scheme.n + 1);
 
     memcpy(p, u->scheme, sl);
     memcpy(p + sl, "://", 3);
@@ -429,7 +429,7 @@ static int place_account(struct azt_conn *c, const struct url *u, int bracketed,
         }
         c->table_endpoint = join_url(u);
     }
-    c->account = azt__xstrndup(account.p, account.n);
+    c->account = azt_xstrndup(account.p, account.n);
     return AZT_OK;
 }
 
@@ -455,7 +455,7 @@ int azt_conn_parse(const char *s, size_t n, struct azt_conn **out)
         (rc = read_credentials(vals, set, &st)) != AZT_OK)
         return rc;
 
-    c = azt__xcalloc(1, sizeof(*c));
+    c = azt_xcalloc(1, sizeof(*c));
     if (st.key.p) {
         rc = azt_base64_decode(st.key.p, st.key.n, &c->key, &c->key_len);
         if (rc != AZT_OK || c->key_len == 0) {
@@ -464,7 +464,7 @@ int azt_conn_parse(const char *s, size_t n, struct azt_conn **out)
         }
     }
     if (set[E_SAS])
-        c->sas = azt__xstrndup(st.sas.p, st.sas.n);
+        c->sas = azt_xstrndup(st.sas.p, st.sas.n);
     rc = find_endpoint(vals, set, &st, &ep, &u, &bracketed);
     if (rc == AZT_OK)
         rc = place_account(c, &u, bracketed, st.account);

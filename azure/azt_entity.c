@@ -78,7 +78,7 @@ static void *arena_alloc(struct page_impl *pi, size_t n)
     if (!b || b->cap - b->used < need) {
         size_t cap = need > ARENA_BLOCK ? need : ARENA_BLOCK;
 
-        b = azt__xmalloc(sizeof(*b) + cap);
+        b = azt_xmalloc(sizeof(*b) + cap);
         b->cap = cap;
         b->used = 0;
         b->next = pi->blocks;
@@ -343,7 +343,7 @@ static int lookup_annotation(const struct ctx *cx, json_t *obj, const char *name
 
     *out = ANNOT_NONE;
     if (klen + 1 > sizeof(small))
-        key = azt__xmalloc(klen + 1);
+        key = azt_xmalloc(klen + 1);
     memcpy(key, name, name_len);
     memcpy(key + name_len, ANNOT_SUFFIX, sizeof(ANNOT_SUFFIX));
     a = json_object_getn(obj, key, klen);
@@ -516,7 +516,7 @@ static struct azt_entity *next_entity_slot(struct page_impl *pi, size_t *cap)
 
     if (pg->count == *cap) {
         *cap = *cap ? *cap * 2 : 64;
-        pg->entities = azt__xrealloc(pg->entities, *cap * sizeof(*pg->entities));
+        pg->entities = azt_xrealloc(pg->entities, *cap * sizeof(*pg->entities));
     }
     memset(&pg->entities[pg->count], 0, sizeof(*pg->entities));
     return &pg->entities[pg->count];
@@ -571,7 +571,7 @@ static int page_parse(const char *body, size_t n, size_t max_entities, struct az
     *out = NULL;
     if (!body && n)
         return azt__error(AZT_EINVAL, "page: NULL body");
-    pi = azt__xcalloc(1, sizeof(*pi));
+    pi = azt_xcalloc(1, sizeof(*pi));
     if (!take(&r, '{')) {
         if (r.pos < r.n && r.p[r.pos] == '[')
             rc = azt__error(AZT_EPARSE, "page: body is not an object with a \"value\" array");

@@ -69,11 +69,11 @@ void azt__error_clear(void)
 
 static void oom(size_t n)
 {
-    fprintf(stderr, "azt: out of memory allocating %zu bytes\n", n);
+    fprintf(stderr, "out of memory allocating %zu bytes\n", n);
     abort();
 }
 
-void *azt__xmalloc(size_t n)
+void *azt_xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
 
@@ -82,7 +82,7 @@ void *azt__xmalloc(size_t n)
     return p;
 }
 
-void *azt__xcalloc(size_t n, size_t size)
+void *azt_xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
 
@@ -91,7 +91,7 @@ void *azt__xcalloc(size_t n, size_t size)
     return p;
 }
 
-void *azt__xrealloc(void *p, size_t n)
+void *azt_xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
 
@@ -100,14 +100,14 @@ void *azt__xrealloc(void *p, size_t n)
     return q;
 }
 
-char *azt__xstrdup(const char *s)
+char *azt_xstrdup(const char *s)
 {
-    return azt__xstrndup(s, strlen(s));
+    return azt_xstrndup(s, strlen(s));
 }
 
-char *azt__xstrndup(const char *s, size_t n)
+char *azt_xstrndup(const char *s, size_t n)
 {
-    char *p = azt__xmalloc(n + 1);
+    char *p = azt_xmalloc(n + 1);
 
     memcpy(p, s, n);
     p[n] = '\0';
@@ -128,7 +128,7 @@ int azt__buf_append(struct azt_buf *b, const void *p, size_t n)
 
         while (cap < need)
             cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-        b->ptr = azt__xrealloc(b->ptr, cap);
+        b->ptr = azt_xrealloc(b->ptr, cap);
         b->cap = cap;
     }
     if (n)
@@ -152,7 +152,7 @@ int azt__buf_appendf(struct azt_buf *b, const char *fmt, ...)
         return azt__error(AZT_EINVAL, "format error");
     if ((size_t)n < sizeof(small))
         return azt__buf_append(b, small, (size_t)n);
-    big = azt__xmalloc((size_t)n + 1);
+    big = azt_xmalloc((size_t)n + 1);
     va_start(ap, fmt);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -173,7 +173,7 @@ char *azt__buf_take(struct azt_buf *b)
     char *p = b->ptr;
 
     if (!p)
-        p = azt__xstrdup("");
+        p = azt_xstrdup("");
     b->ptr = NULL;
     b->len = b->cap = 0;
     return p;

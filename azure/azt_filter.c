@@ -144,7 +144,7 @@ int azt_url_encode(const char *s, size_t n, char **out)
         return azt__error(AZT_EINVAL, "url encode: NULL");
     if (n > (SIZE_MAX - 1) / 3)
         return azt__error(AZT_ETOOBIG, "url encode: input too long");
-    p = azt__xmalloc(n * 3 + 1);
+    p = azt_xmalloc(n * 3 + 1);
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
 

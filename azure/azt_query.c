@@ -90,9 +90,9 @@ int azt_query_open(struct azt_client *c, const char *table, const struct azt_que
     if ((rc = azt__buf_appendf(&b, "%c", b.len ? '&' : '?')) != AZT_OK)
         goto done;
 
-    it = azt__xcalloc(1, sizeof(*it));
+    it = azt_xcalloc(1, sizeof(*it));
     it->c = c;
-    it->table = azt__xstrdup(table);
+    it->table = azt_xstrdup(table);
     it->base_query = azt__buf_take(&b);
     it->top = top;
     it->metadata = q ? (int)q->metadata : AZT_META_NONE;
@@ -272,8 +272,8 @@ int azt_iter_next(struct azt_iter *it, struct azt_page **page)
     /* the page is complete: advance */
     if ((rc = advance(it, &resp)) != AZT_OK)
         goto done;
-    p->next_partition_key = it->next_pk ? azt__xstrdup(it->next_pk) : NULL;
-    p->next_row_key = it->next_rk ? azt__xstrdup(it->next_rk) : NULL;
+    p->next_partition_key = it->next_pk ? azt_xstrdup(it->next_pk) : NULL;
+    p->next_row_key = it->next_rk ? azt_xstrdup(it->next_rk) : NULL;
     p->server_date = resp.date;
     p->request_id = resp.request_id;
     resp.date = resp.request_id = NULL;

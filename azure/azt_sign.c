@@ -143,12 +143,12 @@ int azt_base64_decode(const char *s, size_t n, unsigned char **out, size_t *out_
     }
     /* EVP_DecodeBlock wants whole quanta and counts '=' as output bytes, so
      * decode a re-padded copy and keep only the true length. */
-    padded = azt__xmalloc(full + 1);
+    padded = azt_xmalloc(full + 1);
     if (chars)
         memcpy(padded, s, chars);
     memset(padded + chars, '=', full - chars);
     padded[full] = '\0';
-    bytes = azt__xmalloc(full / 4 * 3 + 1);
+    bytes = azt_xmalloc(full / 4 * 3 + 1);
     got = full ? EVP_DecodeBlock(bytes, (const unsigned char *)padded, (int)full) : 0;
     if (got < 0 || (size_t)got < true_len) {
         rc = azt__error(AZT_EPARSE, "base64: decoding failed");

@@ -137,12 +137,12 @@ int azt_table_list(struct azt_client *c, char ***names, size_t *n)
         rc = azt_page_parse(resp.body.ptr ? resp.body.ptr : "", resp.body.len, &page);
     if (rc != AZT_OK)
         goto done;
-    *names = azt__xcalloc(page->count ? page->count : 1, sizeof(char *));
+    *names = azt_xcalloc(page->count ? page->count : 1, sizeof(char *));
     for (i = 0; i < page->count; i++) {
         const struct azt_prop *p = azt_entity_prop(&page->entities[i], "TableName");
 
         if (p && p->type == AZT_TYPE_STRING)
-            (*names)[(*n)++] = azt__xstrndup(p->text, p->text_len);
+            (*names)[(*n)++] = azt_xstrndup(p->text, p->text_len);
     }
 done:
     azt_page_free(page);

@@ -114,51 +114,31 @@ int ls_from_azt(int azt_code)
     return ls_error(code, "%s", kept);
 }
 
-static void oom(size_t n)
-{
-    fprintf(stderr, "leadsync: out of memory allocating %zu bytes\n", n);
-    abort();
-}
-
+/* The table client's allocators serve the whole program (one place decides
+ * what running out of memory does). */
 void *ls_xmalloc(size_t n)
 {
-    void *p = malloc(n ? n : 1);
-
-    if (!p)
-        oom(n);
-    return p;
+    return azt_xmalloc(n);
 }
 
 void *ls_xcalloc(size_t n, size_t size)
 {
-    void *p = calloc(n ? n : 1, size ? size : 1);
-
-    if (!p)
-        oom(n * size);
-    return p;
+    return azt_xcalloc(n, size);
 }
 
 void *ls_xrealloc(void *p, size_t n)
 {
-    void *q = realloc(p, n ? n : 1);
-
-    if (!q)
-        oom(n);
-    return q;
+    return azt_xrealloc(p, n);
 }
 
 char *ls_xstrdup(const char *s)
 {
-    return ls_xstrndup(s, strlen(s));
+    return azt_xstrdup(s);
 }
 
 char *ls_xstrndup(const char *s, size_t n)
 {
-    char *p = ls_xmalloc(n + 1);
-
-    memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
+    return azt_xstrndup(s, n);
 }
 
 int ls_token_text_ok(const char *s, size_t n)

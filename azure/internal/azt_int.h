@@ -16,15 +16,9 @@
 int azt__error(int code, const char *fmt, ...) AZT_PRINTF(2, 3);
 void azt__error_clear(void);
 
-/* Allocation that aborts on OOM (the process resumes from its ledger). */
 /* Installs jansson's allocator for azt_json_arena scopes (azt_jarena.c)
  * once per process; before a second thread may use jansson. */
 void azt__json_arena_install(void);
-void *azt__xmalloc(size_t n);
-void *azt__xcalloc(size_t n, size_t size);
-void *azt__xrealloc(void *p, size_t n);
-char *azt__xstrdup(const char *s);
-char *azt__xstrndup(const char *s, size_t n);
 
 /* A growable byte buffer with a cap. Always NUL-terminated when ptr != NULL. */
 struct azt_buf {

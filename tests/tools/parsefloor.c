@@ -139,8 +139,8 @@ static void pages_add(struct pages *p, char *body, size_t len)
 {
     if (p->n == p->cap) {
         p->cap = p->cap ? 2 * p->cap : 64;
-        p->body = azt__xrealloc(p->body, p->cap * sizeof(*p->body));
-        p->len = azt__xrealloc(p->len, p->cap * sizeof(*p->len));
+        p->body = azt_xrealloc(p->body, p->cap * sizeof(*p->body));
+        p->len = azt_xrealloc(p->len, p->cap * sizeof(*p->len));
     }
     p->body[p->n] = body;
     p->len[p->n] = len;
@@ -164,7 +164,7 @@ static int fetch_pages(struct azt_client *c, const struct floor_opts *o, struct 
     while (rc == AZT_OK && (rc = azt__iter_next_body(it, &body)) > 0) {
         size_t len = body.len;
 
-        pages_add(out, body.ptr ? azt__buf_take(&body) : azt__xstrdup(""), len);
+        pages_add(out, body.ptr ? azt__buf_take(&body) : azt_xstrdup(""), len);
         rc = AZT_OK;
     }
     if (rc < 0)
