@@ -179,6 +179,53 @@ char *ls_xasprintf(const char *fmt, ...)
     return p;
 }
 
+/* Room for n more bytes and the NUL after them. */
+static void buf_reserve(struct ls_buf *b, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->p = ls_xrealloc(b->p, b->cap);
+    }
+}
+
+void ls_buf_add(struct ls_buf *b, const char *s, size_t n)
+{
+    buf_reserve(b, n);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void ls_buf_puts(struct ls_buf *b, const char *s)
+{
+    ls_buf_add(b, s, strlen(s));
+}
+
+void ls_buf_printf(struct ls_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+char *ls_buf_take(struct ls_buf *b)
+{
+    char *p = b->p ? b->p : ls_xstrdup("");
+
+    memset(b, 0, sizeof(*b));
+    return p;
+}
+
 static struct {
     int loaded;
     char name[64];

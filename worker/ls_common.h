@@ -75,6 +75,18 @@ char *ls_xstrdup(const char *s);
 char *ls_xstrndup(const char *s, size_t n);
 /* malloc'd printf */
 char *ls_xasprintf(const char *fmt, ...) LS_PRINTF(1, 2);
+
+/* A growing string: NUL-terminated once anything was added (p is NULL
+ * before); adding never fails (ls_xrealloc). Start from {0}; free(p). */
+struct ls_buf {
+    char *p;
+    size_t len, cap;
+};
+void ls_buf_add(struct ls_buf *b, const char *s, size_t n);
+void ls_buf_puts(struct ls_buf *b, const char *s);
+void ls_buf_printf(struct ls_buf *b, const char *fmt, ...) LS_PRINTF(2, 3);
+/* The string, handed to the caller ("" when nothing was added). */
+char *ls_buf_take(struct ls_buf *b);
 /* Overwrites a secret string (token, key, password) and frees it; NULL is fine. */
 void ls_secret_free(char *s);
 /* 1 when s[0..n) is a usable bearer token: not empty, visible ASCII only (a

@@ -32,45 +32,6 @@ struct ls_metrics {
     int standard; /* metrics[0..LS_M_COUNT) are the standard ones, by enum ls_metric */
 };
 
-/* Output buffer. */
-struct obuf {
-    char *p;
-    size_t len, cap;
-};
-
-static void ob_add(struct obuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = ls_xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void ob_str(struct obuf *b, const char *s)
-{
-    ob_add(b, s, strlen(s));
-}
-
-static void ob_printf(struct obuf *b, const char *fmt, ...) LS_PRINTF(2, 3);
-static void ob_printf(struct obuf *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof(tmp))
-        n = (int)sizeof(tmp) - 1;
-    ob_add(b, tmp, (size_t)n);
-}
-
 int ls_metrics_create(struct ls_metrics **out)
 {
     struct ls_metrics *m = ls_xcalloc(1, sizeof(*m));
@@ -161,11 +122,11 @@ done:
 
 int ls_metrics_render_labels(const char *const *labels, char **out)
 {
-    struct obuf b = {0};
+    struct ls_buf b = {0};
     size_t i;
 
     *out = NULL;
-    ob_str(&b, "");
+    ls_buf_puts(&b, "");
     for (i = 0; labels && labels[i]; i += 2) {
         const char *v = labels[i + 1];
         const char *p;
@@ -179,20 +140,20 @@ int ls_metrics_render_labels(const char *const *labels, char **out)
             return ls_error(LS_EINVAL, "label %s has no value", labels[i]);
         }
         if (i)
-            ob_str(&b, ",");
-        ob_str(&b, labels[i]);
-        ob_str(&b, "=\"");
+            ls_buf_puts(&b, ",");
+        ls_buf_puts(&b, labels[i]);
+        ls_buf_puts(&b, "=\"");
         for (p = v; *p; p++) {
             if (*p == '\\')
-                ob_str(&b, "\\\\");
+                ls_buf_puts(&b, "\\\\");
             else if (*p == '"')
-                ob_str(&b, "\\\"");
+                ls_buf_puts(&b, "\\\"");
             else if (*p == '\n')
-                ob_str(&b, "\\n");
+                ls_buf_puts(&b, "\\n");
             else
-                ob_add(&b, p, 1);
+                ls_buf_add(&b, p, 1);
         }
-        ob_str(&b, "\"");
+        ls_buf_puts(&b, "\"");
     }
     *out = b.p;
     return LS_OK;
@@ -349,55 +310,55 @@ double ls_metrics_get(struct ls_metrics *m, const char *name, const char *const 
     return v;
 }
 
-static void ob_sample(struct obuf *b, const char *name, const char *suffix, const char *labels,
+static void ob_sample(struct ls_buf *b, const char *name, const char *suffix, const char *labels,
                       const char *extra, double v)
 {
     char val[40];
 
     ls_metrics_format_value(v, val);
-    ob_str(b, name);
-    ob_str(b, suffix);
+    ls_buf_puts(b, name);
+    ls_buf_puts(b, suffix);
     if (*labels || extra) {
-        ob_str(b, "{");
-        ob_str(b, labels);
+        ls_buf_puts(b, "{");
+        ls_buf_puts(b, labels);
         if (extra) {
             if (*labels)
-                ob_str(b, ",");
-            ob_str(b, extra);
+                ls_buf_puts(b, ",");
+            ls_buf_puts(b, extra);
         }
-        ob_str(b, "}");
+        ls_buf_puts(b, "}");
     }
-    ob_printf(b, " %s\n", val);
+    ls_buf_printf(b, " %s\n", val);
 }
 
-static void ob_help(struct obuf *b, const char *help)
+static void ob_help(struct ls_buf *b, const char *help)
 {
     const char *p;
 
     for (p = help; *p; p++) {
         if (*p == '\\')
-            ob_str(b, "\\\\");
+            ls_buf_puts(b, "\\\\");
         else if (*p == '\n')
-            ob_str(b, "\\n");
+            ls_buf_puts(b, "\\n");
         else
-            ob_add(b, p, 1);
+            ls_buf_add(b, p, 1);
     }
 }
 
 int ls_metrics_format(struct ls_metrics *m, char **out, size_t *len)
 {
     static const char *const type_names[] = {"counter", "gauge", "histogram"};
-    struct obuf b = {0};
+    struct ls_buf b = {0};
     size_t i, j, k;
 
-    ob_str(&b, "");
+    ls_buf_puts(&b, "");
     pthread_mutex_lock(&m->lock);
     for (i = 0; i < m->n; i++) {
         const struct metric *x = &m->metrics[i];
 
-        ob_printf(&b, "# HELP %s ", x->name);
+        ls_buf_printf(&b, "# HELP %s ", x->name);
         ob_help(&b, x->help);
-        ob_printf(&b, "\n# TYPE %s %s\n", x->name, type_names[x->type]);
+        ls_buf_printf(&b, "\n# TYPE %s %s\n", x->name, type_names[x->type]);
         for (j = 0; j < x->nseries; j++) {
             const struct series *s = &x->series[j];
 

@@ -17,34 +17,9 @@
 /* ------------------------------------------------------------------------ */
 /* building                                                                  */
 
-struct obuf {
-    char *p;
-    size_t len, cap;
-};
-
-static void put(struct obuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        b->p = ls_xrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void puts_(struct obuf *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
 int ls_dv_batch_body(const char *id, const struct ls_dv_op *ops, size_t n, char **out, size_t *len)
 {
-    struct obuf b = {NULL, 0, 0};
+    struct ls_buf b = {NULL, 0, 0};
     size_t i, idlen = strlen(id);
 
     *out = NULL;
@@ -54,21 +29,21 @@ int ls_dv_batch_body(const char *id, const struct ls_dv_op *ops, size_t n, char 
                    "0123456789-") != idlen)
         return ls_error(LS_EINVAL, "$batch: bad boundary id");
     for (i = 0; i < n; i++) {
-        puts_(&b, "--batch_");
-        puts_(&b, id);
-        puts_(&b, "\r\nContent-Type: application/http\r\n"
-                  "Content-Transfer-Encoding: binary\r\n\r\n"
-                  "PATCH ");
-        puts_(&b, ops[i].url);
-        puts_(&b, " HTTP/1.1\r\nContent-Type: application/json; charset=utf-8\r\n");
-        puts_(&b, ops[i].update_only ? "If-Match: *\r\n" : "If-None-Match: null\r\n");
-        puts_(&b, "\r\n");
-        puts_(&b, ops[i].body);
-        puts_(&b, "\r\n");
+        ls_buf_puts(&b, "--batch_");
+        ls_buf_puts(&b, id);
+        ls_buf_puts(&b, "\r\nContent-Type: application/http\r\n"
+                        "Content-Transfer-Encoding: binary\r\n\r\n"
+                        "PATCH ");
+        ls_buf_puts(&b, ops[i].url);
+        ls_buf_puts(&b, " HTTP/1.1\r\nContent-Type: application/json; charset=utf-8\r\n");
+        ls_buf_puts(&b, ops[i].update_only ? "If-Match: *\r\n" : "If-None-Match: null\r\n");
+        ls_buf_puts(&b, "\r\n");
+        ls_buf_puts(&b, ops[i].body);
+        ls_buf_puts(&b, "\r\n");
     }
-    puts_(&b, "--batch_");
-    puts_(&b, id);
-    puts_(&b, "--\r\n");
+    ls_buf_puts(&b, "--batch_");
+    ls_buf_puts(&b, id);
+    ls_buf_puts(&b, "--\r\n");
     *out = b.p;
     *len = b.len;
     return LS_OK;

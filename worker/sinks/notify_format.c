@@ -21,33 +21,7 @@
 #define SLACK_FIELD_MAX 2000 /* bytes of a section field's text, escaped */
 
 /* ------------------------------------------------------------------------ */
-/* a growing string                                                          */
-
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static void put(struct buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = ls_xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void puts_(struct buf *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
-static char *done_buf(struct buf *b)
-{
-    return b->p ? b->p : ls_xstrdup("");
-}
+/* cutting and cleaning text                                                 */
 
 /* How many bytes of s (n of them) fit in max without cutting a UTF-8 sequence. */
 static size_t utf8_cut(const char *s, size_t n, size_t max)
@@ -61,7 +35,7 @@ static size_t utf8_cut(const char *s, size_t n, size_t max)
 
 /* s clipped to max bytes ("..." marks a cut), control characters (but
  * newlines when keep_nl) turned into spaces. */
-static void put_clean(struct buf *b, const char *s, size_t max, int keep_nl)
+static void put_clean(struct ls_buf *b, const char *s, size_t max, int keep_nl)
 {
     size_t n = strlen(s), k = utf8_cut(s, n, max), i;
 
@@ -69,10 +43,10 @@ static void put_clean(struct buf *b, const char *s, size_t max, int keep_nl)
         unsigned char c = (unsigned char)s[i];
         char o = (c < 0x20 && !(keep_nl && c == '\n')) || c == 0x7f ? ' ' : (char)c;
 
-        put(b, &o, 1);
+        ls_buf_add(b, &o, 1);
     }
     if (k < n)
-        puts_(b, "...");
+        ls_buf_puts(b, "...");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -131,10 +105,10 @@ struct facts {
 
 static char *clean(const char *s, size_t max, int keep_nl)
 {
-    struct buf b = {0};
+    struct ls_buf b = {0};
 
     put_clean(&b, s, max, keep_nl);
-    return done_buf(&b);
+    return ls_buf_take(&b);
 }
 
 static void facts_of(const json_t *lead, struct facts *f)
@@ -184,25 +158,25 @@ static const char *const dnc_notice =
 char *ls_notify_headline(const json_t *lead)
 {
     struct facts f;
-    struct buf b = {0};
+    struct ls_buf b = {0};
 
     facts_of(lead, &f);
     if (is_dnc(lead))
-        puts_(&b, "Do not contact: ");
-    puts_(&b, f.v[F_NAME]);
+        ls_buf_puts(&b, "Do not contact: ");
+    ls_buf_puts(&b, f.v[F_NAME]);
     if (*f.v[F_COMPANY]) {
-        puts_(&b, " (");
-        puts_(&b, f.v[F_COMPANY]);
-        puts_(&b, ")");
+        ls_buf_puts(&b, " (");
+        ls_buf_puts(&b, f.v[F_COMPANY]);
+        ls_buf_puts(&b, ")");
     }
-    puts_(&b, " ");
-    puts_(&b, f.v[F_ACTION]);
+    ls_buf_puts(&b, " ");
+    ls_buf_puts(&b, f.v[F_ACTION]);
     if (*f.v[F_OFFER]) {
-        puts_(&b, ": ");
-        puts_(&b, f.v[F_OFFER]);
+        ls_buf_puts(&b, ": ");
+        ls_buf_puts(&b, f.v[F_OFFER]);
     }
     facts_free(&f);
-    return done_buf(&b);
+    return ls_buf_take(&b);
 }
 
 /* A mail address safe in a mailto: link and in Slack's <url|text>:
@@ -230,63 +204,63 @@ static int plain_address(const char *s)
 char *ls_notify_email_text(const json_t *lead)
 {
     struct facts f;
-    struct buf b = {0};
+    struct ls_buf b = {0};
     char *head = ls_notify_headline(lead);
     size_t i;
 
     facts_of(lead, &f);
-    puts_(&b, head);
-    puts_(&b, "\n\n");
+    ls_buf_puts(&b, head);
+    ls_buf_puts(&b, "\n\n");
     if (is_dnc(lead)) {
-        puts_(&b, dnc_notice);
-        puts_(&b, "\n\n");
+        ls_buf_puts(&b, dnc_notice);
+        ls_buf_puts(&b, "\n\n");
     }
     for (i = 0; i < NFACTS; i++) {
         char line[32];
 
         snprintf(line, sizeof(line), "%-9s", labels[i]);
-        puts_(&b, line);
-        puts_(&b, *f.v[i] ? f.v[i] : "-");
-        puts_(&b, "\n");
+        ls_buf_puts(&b, line);
+        ls_buf_puts(&b, *f.v[i] ? f.v[i] : "-");
+        ls_buf_puts(&b, "\n");
     }
-    puts_(&b, "\nDescription:\n");
-    puts_(&b, *f.desc ? f.desc : "-");
-    puts_(&b, "\n");
+    ls_buf_puts(&b, "\nDescription:\n");
+    ls_buf_puts(&b, *f.desc ? f.desc : "-");
+    ls_buf_puts(&b, "\n");
     if (!is_dnc(lead) && plain_address(f.v[F_EMAIL])) {
-        puts_(&b, "\nReply to the customer: ");
-        puts_(&b, f.v[F_EMAIL]);
-        puts_(&b, "\n");
+        ls_buf_puts(&b, "\nReply to the customer: ");
+        ls_buf_puts(&b, f.v[F_EMAIL]);
+        ls_buf_puts(&b, "\n");
     }
-    puts_(&b, "\n-- \nSent by leadsync from the marketplace's leads table.\n");
+    ls_buf_puts(&b, "\n-- \nSent by leadsync from the marketplace's leads table.\n");
     facts_free(&f);
     free(head);
-    return done_buf(&b);
+    return ls_buf_take(&b);
 }
 
-static void put_html(struct buf *b, const char *s)
+static void put_html(struct ls_buf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
         case '&':
-            puts_(b, "&amp;");
+            ls_buf_puts(b, "&amp;");
             break;
         case '<':
-            puts_(b, "&lt;");
+            ls_buf_puts(b, "&lt;");
             break;
         case '>':
-            puts_(b, "&gt;");
+            ls_buf_puts(b, "&gt;");
             break;
         case '"':
-            puts_(b, "&quot;");
+            ls_buf_puts(b, "&quot;");
             break;
         case '\'':
-            puts_(b, "&#39;");
+            ls_buf_puts(b, "&#39;");
             break;
         case '\n':
-            puts_(b, "<br>");
+            ls_buf_puts(b, "<br>");
             break;
         default:
-            put(b, s, 1);
+            ls_buf_add(b, s, 1);
         }
     }
 }
@@ -294,42 +268,42 @@ static void put_html(struct buf *b, const char *s)
 char *ls_notify_email_html(const json_t *lead)
 {
     struct facts f;
-    struct buf b = {0};
+    struct ls_buf b = {0};
     char *head = ls_notify_headline(lead);
     size_t i;
 
     facts_of(lead, &f);
-    puts_(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
+    ls_buf_puts(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
     put_html(&b, head);
-    puts_(&b, "</title></head>\n<body>\n<h2>");
+    ls_buf_puts(&b, "</title></head>\n<body>\n<h2>");
     put_html(&b, head);
-    puts_(&b, "</h2>\n");
+    ls_buf_puts(&b, "</h2>\n");
     if (is_dnc(lead)) {
-        puts_(&b, "<p><strong>");
+        ls_buf_puts(&b, "<p><strong>");
         put_html(&b, dnc_notice);
-        puts_(&b, "</strong></p>\n");
+        ls_buf_puts(&b, "</strong></p>\n");
     }
-    puts_(&b, "<table>\n");
+    ls_buf_puts(&b, "<table>\n");
     for (i = 0; i < NFACTS; i++) {
-        puts_(&b, "<tr><th align=\"left\">");
-        puts_(&b, labels[i]);
-        puts_(&b, "</th><td>");
+        ls_buf_puts(&b, "<tr><th align=\"left\">");
+        ls_buf_puts(&b, labels[i]);
+        ls_buf_puts(&b, "</th><td>");
         put_html(&b, *f.v[i] ? f.v[i] : "-");
-        puts_(&b, "</td></tr>\n");
+        ls_buf_puts(&b, "</td></tr>\n");
     }
-    puts_(&b, "</table>\n<h3>Description</h3>\n<p>");
+    ls_buf_puts(&b, "</table>\n<h3>Description</h3>\n<p>");
     put_html(&b, *f.desc ? f.desc : "-");
-    puts_(&b, "</p>\n");
+    ls_buf_puts(&b, "</p>\n");
     if (!is_dnc(lead) && plain_address(f.v[F_EMAIL])) {
-        puts_(&b, "<p><a href=\"mailto:");
-        puts_(&b, f.v[F_EMAIL]);
-        puts_(&b, "\">Reply to the customer</a></p>\n");
+        ls_buf_puts(&b, "<p><a href=\"mailto:");
+        ls_buf_puts(&b, f.v[F_EMAIL]);
+        ls_buf_puts(&b, "\">Reply to the customer</a></p>\n");
     }
-    puts_(&b, "<p><small>Sent by leadsync from the marketplace's leads table.</small></p>\n"
-              "</body></html>\n");
+    ls_buf_puts(&b, "<p><small>Sent by leadsync from the marketplace's leads table.</small></p>\n"
+                    "</body></html>\n");
     facts_free(&f);
     free(head);
-    return done_buf(&b);
+    return ls_buf_take(&b);
 }
 
 static int printable_ascii(const char *s)
@@ -344,14 +318,14 @@ char *ls_notify_rfc2047(const char *s)
 {
     /* "=?UTF-8?B?" + 60 base64 characters + "?=" = 72: 45 bytes a word */
     const size_t word = 45;
-    struct buf b = {0};
+    struct ls_buf b = {0};
     char *c = clean(s, 900, 0);
     size_t n = strlen(c), off = 0;
 
     if (printable_ascii(c) && n <= 900) {
-        puts_(&b, c);
+        ls_buf_puts(&b, c);
         free(c);
-        return done_buf(&b);
+        return ls_buf_take(&b);
     }
     while (off < n) {
         unsigned char enc[64];
@@ -361,14 +335,14 @@ char *ls_notify_rfc2047(const char *s)
             k = n - off < word ? n - off : word;
         EVP_EncodeBlock(enc, (const unsigned char *)c + off, (int)k);
         if (off)
-            puts_(&b, "\r\n ");
-        puts_(&b, "=?UTF-8?B?");
-        puts_(&b, (const char *)enc);
-        puts_(&b, "?=");
+            ls_buf_puts(&b, "\r\n ");
+        ls_buf_puts(&b, "=?UTF-8?B?");
+        ls_buf_puts(&b, (const char *)enc);
+        ls_buf_puts(&b, "?=");
         off += k;
     }
     free(c);
-    return done_buf(&b);
+    return ls_buf_take(&b);
 }
 
 void ls_notify_rfc5322_date(int64_t now_ms, char out[40])
@@ -385,7 +359,7 @@ void ls_notify_rfc5322_date(int64_t now_ms, char out[40])
 }
 
 /* s with every character outside atext (and '.') replaced by '_'. */
-static void put_atom(struct buf *b, const char *s, size_t n)
+static void put_atom(struct ls_buf *b, const char *s, size_t n)
 {
     size_t i;
 
@@ -396,25 +370,25 @@ static void put_atom(struct buf *b, const char *s, size_t n)
                      ? c
                      : '_';
 
-        put(b, &o, 1);
+        ls_buf_add(b, &o, 1);
     }
 }
 
 char *ls_notify_message_id(const char *delivery_id, const char *from)
 {
     const char *at = from ? strrchr(from, '@') : NULL;
-    struct buf b = {0};
+    struct ls_buf b = {0};
     size_t dn = at ? strcspn(at + 1, "> \t") : 0;
 
-    puts_(&b, "<");
+    ls_buf_puts(&b, "<");
     put_atom(&b, delivery_id, strlen(delivery_id));
-    puts_(&b, "@");
+    ls_buf_puts(&b, "@");
     if (dn)
         put_atom(&b, at + 1, dn);
     else
-        puts_(&b, "leadsync.invalid");
-    puts_(&b, ">");
-    return done_buf(&b);
+        ls_buf_puts(&b, "leadsync.invalid");
+    ls_buf_puts(&b, ">");
+    return ls_buf_take(&b);
 }
 
 char **ls_notify_email_headers(const json_t *lead, const char *delivery_id, const char *from,
@@ -433,7 +407,7 @@ char **ls_notify_email_headers(const json_t *lead, const char *delivery_id, cons
     lines[3] = ls_xasprintf("Date: %s", date);
     lines[4] = ls_xasprintf("Message-ID: %s", mid);
     {
-        struct buf id = {0};
+        struct ls_buf id = {0};
 
         put_atom(&id, delivery_id, strlen(delivery_id));
         lines[5] = ls_xasprintf("X-Leadsync-Delivery: %s", id.p ? id.p : "");
@@ -509,7 +483,7 @@ static size_t seq_len(const char *s)
 
 /* Slack mrkdwn: &, < and > escaped, so no value can form a link or a
  * mention; at most budget bytes once escaped ("..." marks a cut). */
-static void put_mrkdwn(struct buf *b, const char *s, size_t budget)
+static void put_mrkdwn(struct ls_buf *b, const char *s, size_t budget)
 {
     size_t start = b->len;
 
@@ -518,13 +492,13 @@ static void put_mrkdwn(struct buf *b, const char *s, size_t budget)
         size_t n = esc ? strlen(esc) : seq_len(s);
 
         if (b->len - start + n + 3 > budget) {
-            puts_(b, "...");
+            ls_buf_puts(b, "...");
             return;
         }
         if (esc)
-            puts_(b, esc);
+            ls_buf_puts(b, esc);
         else
-            put(b, s, n);
+            ls_buf_add(b, s, n);
         s += esc ? 1 : n;
     }
 }
@@ -532,13 +506,13 @@ static void put_mrkdwn(struct buf *b, const char *s, size_t budget)
 /* A mrkdwn text object of at most max bytes: "*label*\n" and the value. */
 static json_t *mrkdwn(const char *label, const char *value, size_t max)
 {
-    struct buf b = {0};
+    struct ls_buf b = {0};
     json_t *o;
 
     if (label) {
-        puts_(&b, "*");
-        puts_(&b, label);
-        puts_(&b, "*\n");
+        ls_buf_puts(&b, "*");
+        ls_buf_puts(&b, label);
+        ls_buf_puts(&b, "*\n");
     }
     put_mrkdwn(&b, value, max - b.len);
     o = json_pack("{s:s,s:s}", "type", "mrkdwn", "text", b.p ? b.p : "");
@@ -556,7 +530,7 @@ json_t *ls_notify_slack_body(const json_t *lead)
     struct facts f;
     char *head = ls_notify_headline(lead);
     json_t *blocks = json_array(), *fields = json_array();
-    struct buf b = {0};
+    struct ls_buf b = {0};
     size_t i;
 
     facts_of(lead, &f);
