@@ -42,22 +42,12 @@ int ls_ops_start(const struct ls_config *cfg, int daemon, struct ls_ops **out)
     return LS_OK;
 }
 
-/* "YYYY-MM-DDThh:mm:ss..." to unix seconds; -1 when unreadable. */
+/* The window's upper bound (ls_iso_format) as unix seconds; -1 when unreadable. */
 static int64_t iso_seconds(const char *iso)
 {
-    struct tm tm;
-    int y, mo, d, h, mi, s;
+    int64_t secs;
 
-    if (!iso || sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6)
-        return -1;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    return (int64_t)timegm(&tm);
+    return iso && azt_iso8601_parse(iso, strlen(iso), &secs, NULL) == AZT_OK ? secs : -1;
 }
 
 void ls_ops_poll_done(struct ls_ops *o, int window_rc, const struct ls_sync_stats *st,
