@@ -683,6 +683,61 @@ static long send_seam(struct azt_client *c, const char *verb, const char *url,
     return res.status;
 }
 
+/* The URL sent (endpoint, path and query, the SAS appended), the canonical
+ * path signed (exactly the path component sent) and the query without its
+ * '?' (*query, malloc'd; NULL when there is none). */
+static int request_target(const struct azt_client *c, const char *path_and_query,
+                          struct azt_buf *url, struct azt_buf *canon, char **query)
+{
+    const char *q = strchr(path_and_query, '?');
+    int rc;
+
+    if ((rc = azt__buf_appendf(url, "%s%s", c->endpoint, path_and_query)) != AZT_OK)
+        return rc;
+    if (c->sas && (rc = azt__buf_appendf(url, "%c%s", q ? '&' : '?', c->sas)) != AZT_OK)
+        return rc;
+    if ((rc = azt__buf_append(canon, c->base_path, strlen(c->base_path))) != AZT_OK)
+        return rc;
+    if ((rc = azt__buf_append(canon, path_and_query,
+                              q ? (size_t)(q - path_and_query) : strlen(path_and_query))) != AZT_OK)
+        return rc;
+    if (q)
+        *query = azt_xstrdup(q + 1);
+    return AZT_OK;
+}
+
+/* The headers of every request, the caller's extra ones, then the
+ * authorization over the canonical path and query. */
+static int request_headers(struct azt_client *c, struct curl_slist **h, const char *verb,
+                           const char *content_type, const char *body, const char *const extra[],
+                           const char *canon, const char *query, int force_refresh)
+{
+    char date[30];
+    char reqid[37];
+    size_t i;
+    int rc;
+
+    azt_format_http_date(now_of(c), date);
+    uuid4(c, reqid);
+    if ((rc = add_headerf(h, "x-ms-date: %s", date)) != AZT_OK ||
+        (rc = add_header(h, "x-ms-version: " AZT_X_MS_VERSION)) != AZT_OK ||
+        (rc = add_header(h, "DataServiceVersion: 3.0")) != AZT_OK ||
+        (rc = add_header(h, "MaxDataServiceVersion: 3.0;NetFx")) != AZT_OK ||
+        (rc = add_headerf(h, "x-ms-client-request-id: %s", reqid)) != AZT_OK ||
+        (rc = add_header(h, "Expect:")) != AZT_OK)
+        return rc;
+    if (!has_header(extra, "Accept") &&
+        (rc = add_headerf(h, "Accept: %s", azt__accept_for(AZT_META_MINIMAL))) != AZT_OK)
+        return rc;
+    if (body && content_type && (rc = add_headerf(h, "Content-Type: %s", content_type)) != AZT_OK)
+        return rc;
+    for (i = 0; extra && extra[i]; i++) {
+        if ((rc = add_header(h, extra[i])) != AZT_OK)
+            return rc;
+    }
+    return add_auth(c, h, verb, body ? content_type : "", date, canon, query, force_refresh);
+}
+
 /* Performs one attempt. Returns the CURLcode via *cc; rc is an azt_err for
  * failures that happened before sending (those are final). */
 static int attempt(struct azt_client *c, const char *verb, const char *path_and_query,
@@ -694,51 +749,19 @@ static int attempt(struct azt_client *c, const char *verb, const char *path_and_
     struct azt_buf canon = {0};
     struct curl_slist *h = NULL;
     struct xfer x;
-    const char *q = strchr(path_and_query, '?');
     char *query = NULL;
-    char date[30];
-    char reqid[37];
     long status = 0;
-    size_t i;
-    int rc = AZT_OK;
+    time_t t;
+    int rc;
 
     *cc = CURLE_OK;
     *toobig = 0;
     errbuf[0] = '\0';
     response_reset(resp, c->max_response_bytes);
-
-    /* URL and canonical path (exactly the path component sent) */
-    if ((rc = azt__buf_appendf(&url, "%s%s", c->endpoint, path_and_query)) != AZT_OK)
-        goto done;
-    if (c->sas && (rc = azt__buf_appendf(&url, "%c%s", q ? '&' : '?', c->sas)) != AZT_OK)
-        goto done;
-    if ((rc = azt__buf_append(&canon, c->base_path, strlen(c->base_path))) != AZT_OK)
-        goto done;
-    if ((rc = azt__buf_append(&canon, path_and_query,
-                              q ? (size_t)(q - path_and_query) : strlen(path_and_query))) != AZT_OK)
-        goto done;
-    if (q)
-        query = azt_xstrdup(q + 1);
-
-    azt_format_http_date(now_of(c), date);
-    uuid4(c, reqid);
-    if ((rc = add_headerf(&h, "x-ms-date: %s", date)) != AZT_OK ||
-        (rc = add_header(&h, "x-ms-version: " AZT_X_MS_VERSION)) != AZT_OK ||
-        (rc = add_header(&h, "DataServiceVersion: 3.0")) != AZT_OK ||
-        (rc = add_header(&h, "MaxDataServiceVersion: 3.0;NetFx")) != AZT_OK ||
-        (rc = add_headerf(&h, "x-ms-client-request-id: %s", reqid)) != AZT_OK ||
-        (rc = add_header(&h, "Expect:")) != AZT_OK)
-        goto done;
-    if (!has_header(extra, "Accept") &&
-        (rc = add_headerf(&h, "Accept: %s", azt__accept_for(AZT_META_MINIMAL))) != AZT_OK)
-        goto done;
-    if (body && content_type && (rc = add_headerf(&h, "Content-Type: %s", content_type)) != AZT_OK)
-        goto done;
-    for (i = 0; extra && extra[i]; i++) {
-        if ((rc = add_header(&h, extra[i])) != AZT_OK)
-            goto done;
-    }
-    rc = add_auth(c, &h, verb, body ? content_type : "", date, canon.ptr, query, force_refresh);
+    rc = request_target(c, path_and_query, &url, &canon, &query);
+    if (rc == AZT_OK)
+        rc = request_headers(c, &h, verb, content_type, body, extra, canon.ptr, query,
+                             force_refresh);
     if (rc != AZT_OK)
         goto done;
 
@@ -753,12 +776,8 @@ static int attempt(struct azt_client *c, const char *verb, const char *path_and_
     *toobig = x.toobig;
     resp->status = *cc == CURLE_OK ? status : 0;
     c->stats.bytes_in += resp->body.len;
-    if (resp->date) {
-        time_t t;
-
-        if (azt_parse_http_date(resp->date, &t) == AZT_OK)
-            c->server_time = t;
-    }
+    if (resp->date && azt_parse_http_date(resp->date, &t) == AZT_OK)
+        c->server_time = t;
 done:
     /* the pointers handed to curl die here; drop them from the handle */
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
@@ -865,6 +884,44 @@ static int final_http_error(struct azt_client *c, const char *verb, const char *
                       resp->request_id ? resp->request_id : "none", tries);
 }
 
+/* After an attempt that did not succeed: the final error, or AZT_OK when
+ * another attempt may follow. */
+static int attempt_verdict(struct azt_client *c, const char *verb, const char *mpath,
+                           unsigned flags, CURLcode cc, struct azt__response *resp, int tries,
+                           const char *errbuf)
+{
+    if (cc == CURLE_OK) {
+        if (!status_retry_allowed(resp->status, flags) || tries >= c->max_attempts)
+            return final_http_error(c, verb, mpath, resp, tries);
+    } else if (tls_verify_failed(cc)) {
+        return tls_error(c, cc, errbuf);
+    } else if (!transport_retryable(cc, flags) || tries >= c->max_attempts) {
+        return azt__error(AZT_ENET, "%s %s: %s%s%s after %d attempt%s", verb, mpath,
+                          curl_easy_strerror(cc), errbuf[0] && !strchr(errbuf, '?') ? ": " : "",
+                          errbuf[0] && !strchr(errbuf, '?') ? errbuf : "", tries,
+                          tries == 1 ? "" : "s");
+    }
+    return AZT_OK;
+}
+
+/* Says why another attempt follows and waits for it (the backoff, or the
+ * server's Retry-After). */
+static void wait_to_retry(struct azt_client *c, const char *verb, const char *mpath, CURLcode cc,
+                          const struct azt__response *resp, int tries)
+{
+    long delay = azt_backoff_ms(tries - 1, c->backoff_base_ms, c->backoff_cap_ms,
+                                cc == CURLE_OK ? resp->retry_after_ms : -1, random_of(c));
+
+    if (cc == CURLE_OK)
+        azt__warn(c, "azt: %s %s: %ld %s (request id %s), retry %d/%d in %ld ms", verb, mpath,
+                  resp->status, resp->error_code ? resp->error_code : "",
+                  resp->request_id ? resp->request_id : "none", tries, c->max_attempts - 1, delay);
+    else
+        azt__warn(c, "azt: %s %s: %s, retry %d/%d in %ld ms", verb, mpath, curl_easy_strerror(cc),
+                  tries, c->max_attempts - 1, delay);
+    sleep_of(c, delay);
+}
+
 int azt__request(struct azt_client *c, const char *verb, const char *path_and_query,
                  const char *content_type, const char *body, size_t body_len,
                  const char *const extra_headers[], unsigned flags, struct azt__response *resp)
@@ -877,7 +934,6 @@ int azt__request(struct azt_client *c, const char *verb, const char *path_and_qu
     int refreshed = 0;
     int force_refresh = 0;
     int rc;
-    long delay;
 
     if (resp) {
         memset(resp, 0, sizeof(*resp));
@@ -910,32 +966,12 @@ int azt__request(struct azt_client *c, const char *verb, const char *path_and_qu
             tries--;
             continue;
         }
-        if (cc == CURLE_OK) {
-            if (!status_retry_allowed(resp->status, flags) || tries >= c->max_attempts)
-                return final_http_error(c, verb, mpath, resp, tries);
-        } else if (tls_verify_failed(cc)) {
-            return tls_error(c, cc, errbuf);
-        } else if (!transport_retryable(cc, flags) || tries >= c->max_attempts) {
-            return azt__error(AZT_ENET, "%s %s: %s%s%s after %d attempt%s", verb, mpath,
-                              curl_easy_strerror(cc), errbuf[0] && !strchr(errbuf, '?') ? ": " : "",
-                              errbuf[0] && !strchr(errbuf, '?') ? errbuf : "", tries,
-                              tries == 1 ? "" : "s");
-        }
-
-        /* another attempt */
+        rc = attempt_verdict(c, verb, mpath, flags, cc, resp, tries, errbuf);
+        if (rc != AZT_OK)
+            return rc;
         if (canceled(c))
             return azt__error(AZT_ECANCELED, "%s %s: canceled", verb, mpath);
-        delay = azt_backoff_ms(tries - 1, c->backoff_base_ms, c->backoff_cap_ms,
-                               cc == CURLE_OK ? resp->retry_after_ms : -1, random_of(c));
-        if (cc == CURLE_OK)
-            azt__warn(c, "azt: %s %s: %ld %s (request id %s), retry %d/%d in %ld ms", verb, mpath,
-                      resp->status, resp->error_code ? resp->error_code : "",
-                      resp->request_id ? resp->request_id : "none", tries, c->max_attempts - 1,
-                      delay);
-        else
-            azt__warn(c, "azt: %s %s: %s, retry %d/%d in %ld ms", verb, mpath,
-                      curl_easy_strerror(cc), tries, c->max_attempts - 1, delay);
-        sleep_of(c, delay);
+        wait_to_retry(c, verb, mpath, cc, resp, tries);
         if (canceled(c))
             return azt__error(AZT_ECANCELED, "%s %s: canceled", verb, mpath);
         c->stats.retries++;

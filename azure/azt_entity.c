@@ -244,6 +244,53 @@ static void set_bool(struct page_impl *pi, struct azt_prop *p, int b)
     set_text(pi, p, b ? "true" : "false", b ? 4 : 5);
 }
 
+/* A value without an annotation: its type inferred from the JSON. 0, or -1
+ * for an object or array. */
+static int convert_inferred(struct page_impl *pi, json_t *v, const char *s, size_t sn,
+                            struct azt_prop *p)
+{
+    int64_t iv;
+
+    if (s) {
+        p->type = AZT_TYPE_STRING;
+        set_text(pi, p, s, sn);
+    } else if (json_is_boolean(v)) {
+        set_bool(pi, p, json_is_true(v));
+    } else if (json_is_integer(v)) {
+        iv = (int64_t)json_integer_value(v);
+        set_int(pi, p, iv >= INT32_MIN && iv <= INT32_MAX ? AZT_TYPE_INT32 : AZT_TYPE_INT64, iv);
+    } else if (json_is_real(v)) {
+        set_double(pi, p, json_real_value(v));
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+/* An Edm.Double: a JSON number, or the string "NaN", "Infinity" or
+ * "-Infinity". 0, or -1 when v is none of those. */
+static int convert_double(struct page_impl *pi, json_t *v, const char *s, size_t sn,
+                          struct azt_prop *p)
+{
+    if (json_is_real(v) || json_is_integer(v)) {
+        set_double(pi, p, json_number_value(v));
+        return 0;
+    }
+    if (!s)
+        return -1;
+    p->type = AZT_TYPE_DOUBLE;
+    if (sn == 3 && memcmp(s, "NaN", 3) == 0)
+        p->d = NAN;
+    else if (sn == 8 && memcmp(s, "Infinity", 8) == 0)
+        p->d = INFINITY;
+    else if (sn == 9 && memcmp(s, "-Infinity", 9) == 0)
+        p->d = -INFINITY;
+    else
+        return -1;
+    set_text(pi, p, s, sn);
+    return 0;
+}
+
 /* Fills p from a JSON value v and its annotation (ANNOT_NONE: inferred). */
 static int convert(const struct ctx *cx, const char *name, size_t name_len, json_t *v,
                    enum annot annot, struct azt_prop *p)
@@ -255,20 +302,8 @@ static int convert(const struct ctx *cx, const char *name, size_t name_len, json
 
     switch (annot) {
     case ANNOT_NONE:
-        if (s) {
-            p->type = AZT_TYPE_STRING;
-            set_text(pi, p, s, sn);
-        } else if (json_is_boolean(v)) {
-            set_bool(pi, p, json_is_true(v));
-        } else if (json_is_integer(v)) {
-            iv = (int64_t)json_integer_value(v);
-            set_int(pi, p, iv >= INT32_MIN && iv <= INT32_MAX ? AZT_TYPE_INT32 : AZT_TYPE_INT64,
-                    iv);
-        } else if (json_is_real(v)) {
-            set_double(pi, p, json_real_value(v));
-        } else {
+        if (convert_inferred(pi, v, s, sn, p) != 0)
             return prop_error(cx, name, name_len, "objects and arrays are not table values");
-        }
         return AZT_OK;
     case ANNOT_STRING:
         if (!s)
@@ -287,22 +322,8 @@ static int convert(const struct ctx *cx, const char *name, size_t name_len, json
         set_int(pi, p, (enum azt_type)annot, iv);
         return AZT_OK;
     case ANNOT_DOUBLE:
-        if (json_is_real(v) || json_is_integer(v)) {
-            set_double(pi, p, json_number_value(v));
-            return AZT_OK;
-        }
-        if (!s)
+        if (convert_double(pi, v, s, sn, p) != 0)
             break;
-        p->type = AZT_TYPE_DOUBLE;
-        if (sn == 3 && memcmp(s, "NaN", 3) == 0)
-            p->d = NAN;
-        else if (sn == 8 && memcmp(s, "Infinity", 8) == 0)
-            p->d = INFINITY;
-        else if (sn == 9 && memcmp(s, "-Infinity", 9) == 0)
-            p->d = -INFINITY;
-        else
-            break;
-        set_text(pi, p, s, sn);
         return AZT_OK;
     case ANNOT_BOOL:
         if (json_is_boolean(v))
