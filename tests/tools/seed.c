@@ -171,109 +171,31 @@ done:
 #define OFFER_ADVWORKS  "adventureworks.iot-hub-kit", "Adventure Works IoT Hub Kit"
 #define OFFER_TAILSPIN  "tailspin.devops-pipelines", "Tailspin DevOps Pipelines"
 
-#define ANA                                                                                        \
-    {                                                                                              \
-        "Ana", "García", "ana.garcia@example.com", "+34 600 000 101", "ES",                        \
-            "Lakeshore Retail S.L.", "IT Director"                                                 \
-    }
-#define KENJI                                                                                      \
-    {                                                                                              \
-        "健二", "渡辺", "kenji.watanabe@example.net", "+81 3 0000 0102", "JP",                     \
-            "Sakura Analytics K.K.", "Data Engineer"                                               \
-    }
-#define ZOE                                                                                        \
-    {                                                                                              \
-        "Zoë", "Müller", "zoe.mueller@example.org", "+49 30 0000 000", "DE", "Blauwerk GmbH",      \
-            "CTO"                                                                                  \
-    }
-#define BJORN                                                                                      \
-    {                                                                                              \
-        "Björn", "Þórsson", "bjorn.thorsson@example.com", "+354 500 0104", "IS",                   \
-            "Norðurljós ehf.", "Head of Infrastructure"                                            \
-    }
-#define PRIYA                                                                                      \
-    {                                                                                              \
-        "Priya", "Raman", "priya.raman@example.com", "+91 80 0000 0105", "IN",                     \
-            "Kaveri Software Pvt. Ltd.", "Procurement Lead"                                        \
-    }
-#define OLU                                                                                        \
-    {                                                                                              \
-        "Olusegun", "Adeyemi", "olu.adeyemi@example.net", "+234 1 000 0106", "NG",                 \
-            "Lagos Logistics Ltd", "COO"                                                           \
-    }
-#define MARIE                                                                                      \
-    {                                                                                              \
-        "Marie-Claire", "Dubois", "mc.dubois@example.org", "+33 1 00 00 01 07", "FR",              \
-            "Atelier Numérique SAS", "Responsable SI"                                              \
-    }
-#define DMITRI                                                                                     \
-    {                                                                                              \
-        "Дмитрий", "Соколов", "d.sokolov@example.org", "+7 495 000 0108", "RU",                    \
-            "Полярные Системы", "Architect"                                                        \
-    }
-#define FATIMA                                                                                     \
-    {                                                                                              \
-        "فاطمة", "السيد", "fatima.alsayed@example.com", "+971 4 000 0109", "AE",                   \
-            "Dune Cloud Services", "Solutions Manager"                                             \
-    }
-#define LIAM                                                                                       \
-    {                                                                                              \
-        "Liam", "O'Brien", "liam.obrien@example.com", "+353 1 000 0110", "IE",                     \
-            "Shamrock Freight & Co", "Operations"                                                  \
-    }
-#define CHEN                                                                                       \
-    {                                                                                              \
-        "伟", "陈", "chen.wei@example.net", "+86 21 0000 0111", "CN", "Jade River Tech", "CIO"     \
-    }
-#define LUCAS                                                                                      \
-    {                                                                                              \
-        "Lucas", "Silva", "lucas.silva@example.com", "+55 11 0000 0112", "BR",                     \
-            "Ipê Sistemas Ltda", "Developer"                                                       \
-    }
-#define EMMA                                                                                       \
-    {                                                                                              \
-        "Emma", "Johansson", "emma.johansson@example.org", "+46 8 000 0113", "SE",                 \
-            "Fjäll Data AB", "Platform Engineer"                                                   \
-    }
-#define NOAH                                                                                       \
-    {                                                                                              \
-        "Noah", "Smith", "noah.smith@example.com", "+1 425 555 0114", "US", "Pinecrest Health",    \
-            "VP Engineering"                                                                       \
-    }
-#define AARAV                                                                                      \
-    {                                                                                              \
-        "Aarav", "Patel", "aarav.patel@example.net", "+91 22 0000 0115", "IN", "Monsoon Fintech",  \
-            "CTO"                                                                                  \
-    }
-#define SOFIA                                                                                      \
-    {                                                                                              \
-        "Sofía", "Hernández", "sofia.hernandez@example.com", "+52 55 0000 0116", "MX",             \
-            "Cactus Cloud S.A. de C.V.", "IT Manager"                                              \
-    }
-#define YUSUF                                                                                      \
-    {                                                                                              \
-        "Yusuf", "Demir", "yusuf.demir@example.org", "+90 212 000 0117", "TR", "Boğaziçi Yazılım", \
-            "Engineering Manager"                                                                  \
-    }
-#define HANA                                                                                       \
-    {                                                                                              \
-        "Hana", "Nováková", "hana.novakova@example.com", "+420 2 0000 0118", "CZ",                 \
-            "Vltava Labs s.r.o.", "Security Officer"                                               \
-    }
-#define TOMAS                                                                                      \
-    {                                                                                              \
-        "Tomás", "Ó Riain", "tomas.oriain@example.net", "+353 21 000 0119", "IE",                  \
-            "Corrib Analytics", "Data Scientist"                                                   \
-    }
-#define NOEMAIL                                                                                    \
-    {                                                                                              \
-        "Walk-in", "Customer", "", "+1 206 555 0120", "US", "Harbor Shipping", "Buyer"             \
-    }
-#define INGRID                                                                                     \
-    {                                                                                              \
-        "Ingrid", "Larsen", "ingrid.larsen@example.org", "+47 22 00 01 21", "NO",                  \
-            "Fjord Systems AS", "IT Lead"                                                          \
-    }
+/* The demo's people: first and last name, email, phone, country, company,
+ * title. */
+/* clang-format off */
+#define ANA     {"Ana", "García", "ana.garcia@example.com", "+34 600 000 101", "ES", "Lakeshore Retail S.L.", "IT Director"}
+#define KENJI   {"健二", "渡辺", "kenji.watanabe@example.net", "+81 3 0000 0102", "JP", "Sakura Analytics K.K.", "Data Engineer"}
+#define ZOE     {"Zoë", "Müller", "zoe.mueller@example.org", "+49 30 0000 000", "DE", "Blauwerk GmbH", "CTO"}
+#define BJORN   {"Björn", "Þórsson", "bjorn.thorsson@example.com", "+354 500 0104", "IS", "Norðurljós ehf.", "Head of Infrastructure"}
+#define PRIYA   {"Priya", "Raman", "priya.raman@example.com", "+91 80 0000 0105", "IN", "Kaveri Software Pvt. Ltd.", "Procurement Lead"}
+#define OLU     {"Olusegun", "Adeyemi", "olu.adeyemi@example.net", "+234 1 000 0106", "NG", "Lagos Logistics Ltd", "COO"}
+#define MARIE   {"Marie-Claire", "Dubois", "mc.dubois@example.org", "+33 1 00 00 01 07", "FR", "Atelier Numérique SAS", "Responsable SI"}
+#define DMITRI  {"Дмитрий", "Соколов", "d.sokolov@example.org", "+7 495 000 0108", "RU", "Полярные Системы", "Architect"}
+#define FATIMA  {"فاطمة", "السيد", "fatima.alsayed@example.com", "+971 4 000 0109", "AE", "Dune Cloud Services", "Solutions Manager"}
+#define LIAM    {"Liam", "O'Brien", "liam.obrien@example.com", "+353 1 000 0110", "IE", "Shamrock Freight & Co", "Operations"}
+#define CHEN    {"伟", "陈", "chen.wei@example.net", "+86 21 0000 0111", "CN", "Jade River Tech", "CIO"}
+#define LUCAS   {"Lucas", "Silva", "lucas.silva@example.com", "+55 11 0000 0112", "BR", "Ipê Sistemas Ltda", "Developer"}
+#define EMMA    {"Emma", "Johansson", "emma.johansson@example.org", "+46 8 000 0113", "SE", "Fjäll Data AB", "Platform Engineer"}
+#define NOAH    {"Noah", "Smith", "noah.smith@example.com", "+1 425 555 0114", "US", "Pinecrest Health", "VP Engineering"}
+#define AARAV   {"Aarav", "Patel", "aarav.patel@example.net", "+91 22 0000 0115", "IN", "Monsoon Fintech", "CTO"}
+#define SOFIA   {"Sofía", "Hernández", "sofia.hernandez@example.com", "+52 55 0000 0116", "MX", "Cactus Cloud S.A. de C.V.", "IT Manager"}
+#define YUSUF   {"Yusuf", "Demir", "yusuf.demir@example.org", "+90 212 000 0117", "TR", "Boğaziçi Yazılım", "Engineering Manager"}
+#define HANA    {"Hana", "Nováková", "hana.novakova@example.com", "+420 2 0000 0118", "CZ", "Vltava Labs s.r.o.", "Security Officer"}
+#define TOMAS   {"Tomás", "Ó Riain", "tomas.oriain@example.net", "+353 21 000 0119", "IE", "Corrib Analytics", "Data Scientist"}
+#define NOEMAIL {"Walk-in", "Customer", "", "+1 206 555 0120", "US", "Harbor Shipping", "Buyer"}
+#define INGRID  {"Ingrid", "Larsen", "ingrid.larsen@example.org", "+47 22 00 01 21", "NO", "Fjord Systems AS", "IT Lead"}
+/* clang-format on */
 
 #define LONG_DESCRIPTION                                                                                     \
     "We are evaluating analytics platforms for our regional operations in France, Belgium and "              \
