@@ -2,6 +2,7 @@
 #include "ls_test.h"
 
 #include <ftw.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,4 +105,22 @@ int lst_exit_status(int failed)
     if (failed)
         return failed;
     return skipped ? 77 : 0;
+}
+
+unsigned char *lst_b64url_decode(const char *s, size_t n, size_t *outlen)
+{
+    char *t = calloc(1, n + 4);
+    unsigned char *out = calloc(1, n + 4);
+    size_t i, m = n;
+    int got;
+
+    for (i = 0; i < n; i++)
+        t[i] = s[i] == '-' ? '+' : s[i] == '_' ? '/' : s[i];
+    while (m % 4)
+        t[m++] = '=';
+    got = EVP_DecodeBlock(out, (unsigned char *)t, (int)m);
+    assert_true(got >= 0);
+    *outlen = (size_t)got - (n % 4 == 2 ? 2 : n % 4 == 3 ? 1 : 0);
+    free(t);
+    return out;
 }

@@ -23,6 +23,9 @@ void lst_rmtree(const char *path);
 const char *lst_azurite(void);
 /* A table name unique to this process and call: prefix + pid + counter. */
 char *lst_unique_table(const char *prefix);
+/* Decodes base64url (no padding) s[0..n), as in a JWT; fails the test on
+ * bad input. Caller frees; *outlen is the decoded length. */
+unsigned char *lst_b64url_decode(const char *s, size_t n, size_t *outlen);
 
 /*
  * Skipping, honestly: a file in which any test skipped has not checked

@@ -17,70 +17,78 @@ static struct azt_service_error parse(const char *body)
     return e;
 }
 
-static void test_azt_errbody__json(void **state)
+/* A body and the code and message read from it. */
+struct errbody_case {
+    const char *body, *code, *message;
+};
+
+static void check_cases(const struct errbody_case *c, size_t n)
 {
     struct azt_service_error e;
 
+    for (size_t i = 0; i < n; i++) {
+        e = parse(c[i].body);
+        assert_string_equal(e.code, c[i].code);
+        assert_string_equal(e.message, c[i].message);
+    }
+}
+
+static void test_azt_errbody__json(void **state)
+{
+    static const struct errbody_case cases[] = {
+        {"{\"odata.error\":{\"code\":\"ResourceNotFound\",\"message\":{\"lang\":\"en-US\","
+         "\"value\":\"The specified resource does not exist.\\nRequestId:5f7c\\nTime:2026-"
+         "11-24T02:03:34.5663250Z\"}}}",
+         "ResourceNotFound", "The specified resource does not exist."},
+        {"  {\"error\":{\"code\":\"InvalidInput\",\"message\":\"One of the request inputs is "
+         "not valid.\"}}",
+         "InvalidInput", "One of the request inputs is not valid."},
+        {"{\"error\":{\"code\":\"EntityAlreadyExists\",\"message\":{\"value\":\"1:The "
+         "specified entity already exists.\\r\\nRequestId:x\"}}}",
+         "EntityAlreadyExists", "1:The specified entity already exists."},
+        {"{\"odata.error\":{\"code\":42}}", "", ""},
+    };
+
     (void)state;
-    e = parse("{\"odata.error\":{\"code\":\"ResourceNotFound\",\"message\":{\"lang\":\"en-US\","
-              "\"value\":\"The specified resource does not exist.\\nRequestId:5f7c\\nTime:2026-"
-              "11-24T02:03:34.5663250Z\"}}}");
-    assert_string_equal(e.code, "ResourceNotFound");
-    assert_string_equal(e.message, "The specified resource does not exist.");
-
-    e = parse("  {\"error\":{\"code\":\"InvalidInput\",\"message\":\"One of the request inputs is "
-              "not valid.\"}}");
-    assert_string_equal(e.code, "InvalidInput");
-    assert_string_equal(e.message, "One of the request inputs is not valid.");
-
-    e = parse("{\"error\":{\"code\":\"EntityAlreadyExists\",\"message\":{\"value\":\"1:The "
-              "specified entity already exists.\\r\\nRequestId:x\"}}}");
-    assert_string_equal(e.code, "EntityAlreadyExists");
-    assert_string_equal(e.message, "1:The specified entity already exists.");
-
-    e = parse("{\"odata.error\":{\"code\":42}}");
-    assert_string_equal(e.code, "");
-    assert_string_equal(e.message, "");
+    check_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_azt_errbody__xml(void **state)
 {
-    struct azt_service_error e;
+    static const struct errbody_case cases[] = {
+        /* Azurite's 403 for a bad signature. */
+        {"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  "
+         "<Code>AuthorizationFailure</Code>\n  <Message>Server failed to authenticate the "
+         "request. Make sure the value of the Authorization header is formed correctly "
+         "including the signature.\nRequestId:8c1f7e3a-1b2c-4d5e-8f90-123456789abc\n"
+         "Time:2026-11-24T02:03:34.566Z</Message>\n</Error>",
+         "AuthorizationFailure",
+         "Server failed to authenticate the request. Make sure the value of the "
+         "Authorization header is formed correctly including the signature."},
+        {"<Error><Code>Bad&amp;Worse</Code><Message><![CDATA[in <cdata>]]></Message></Error>",
+         "Bad&Worse", "in <cdata>"},
+    };
 
     (void)state;
-    /* Azurite's 403 for a bad signature. */
-    e = parse("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  "
-              "<Code>AuthorizationFailure</Code>\n  <Message>Server failed to authenticate the "
-              "request. Make sure the value of the Authorization header is formed correctly "
-              "including the signature.\nRequestId:8c1f7e3a-1b2c-4d5e-8f90-123456789abc\n"
-              "Time:2026-11-24T02:03:34.566Z</Message>\n</Error>");
-    assert_string_equal(e.code, "AuthorizationFailure");
-    assert_string_equal(e.message,
-                        "Server failed to authenticate the request. Make sure the value of the "
-                        "Authorization header is formed correctly including the signature.");
-
-    e = parse("<Error><Code>Bad&amp;Worse</Code><Message><![CDATA[in <cdata>]]></Message></Error>");
-    assert_string_equal(e.code, "Bad&Worse");
-    assert_string_equal(e.message, "in <cdata>");
+    check_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_azt_errbody__atom(void **state)
 {
-    struct azt_service_error e;
+    static const struct errbody_case cases[] = {
+        {"<?xml version=\"1.0\" encoding=\"utf-8\" standalone=\"yes\"?>\r\n<error "
+         "xmlns=\"http://schemas.microsoft.com/ado/2007/08/dataservices/metadata\">\r\n  "
+         "<code>TableNotFound</code>\r\n  <message xml:lang=\"en-US\">The table specified "
+         "does not exist.\nRequestId:abc\nTime:2011-12-05T17:55:02.0000000Z</message>\r\n"
+         "</error>",
+         "TableNotFound", "The table specified does not exist."},
+        {"<m:error xmlns:m=\"http://schemas.microsoft.com/ado/2007/08/dataservices/"
+         "metadata\"><m:code>X</m:code><m:message>Y</m:message></m:error>",
+         "X", "Y"},
+    };
 
     (void)state;
-    e = parse("<?xml version=\"1.0\" encoding=\"utf-8\" standalone=\"yes\"?>\r\n<error "
-              "xmlns=\"http://schemas.microsoft.com/ado/2007/08/dataservices/metadata\">\r\n  "
-              "<code>TableNotFound</code>\r\n  <message xml:lang=\"en-US\">The table specified "
-              "does not exist.\nRequestId:abc\nTime:2011-12-05T17:55:02.0000000Z</message>\r\n"
-              "</error>");
-    assert_string_equal(e.code, "TableNotFound");
-    assert_string_equal(e.message, "The table specified does not exist.");
-
-    e = parse("<m:error xmlns:m=\"http://schemas.microsoft.com/ado/2007/08/dataservices/"
-              "metadata\"><m:code>X</m:code><m:message>Y</m:message></m:error>");
-    assert_string_equal(e.code, "X");
-    assert_string_equal(e.message, "Y");
+    check_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_azt_errbody__garbage(void **state)

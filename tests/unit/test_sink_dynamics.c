@@ -58,24 +58,6 @@ static EVP_PKEY *make_cert(char **key_pem, char **cert_pem, X509 **cert)
     return k;
 }
 
-static unsigned char *b64url_dec(const char *s, size_t n, size_t *outlen)
-{
-    char *t = calloc(1, n + 4);
-    unsigned char *out = calloc(1, n + 4);
-    size_t i, m = n;
-    int got;
-
-    for (i = 0; i < n; i++)
-        t[i] = s[i] == '-' ? '+' : s[i] == '_' ? '/' : s[i];
-    while (m % 4)
-        t[m++] = '=';
-    got = EVP_DecodeBlock(out, (unsigned char *)t, (int)m);
-    assert_true(got >= 0);
-    *outlen = (size_t)got - (n % 4 == 2 ? 2 : n % 4 == 3 ? 1 : 0);
-    free(t);
-    return out;
-}
-
 static json_t *part(const char *jwt, int which)
 {
     const char *a = jwt, *b;
@@ -87,7 +69,7 @@ static json_t *part(const char *jwt, int which)
     for (i = 0; i < which; i++)
         a = strchr(a, '.') + 1;
     b = strchr(a, '.');
-    raw = b64url_dec(a, (size_t)(b - a), &len);
+    raw = lst_b64url_decode(a, (size_t)(b - a), &len);
     j = json_loadb((char *)raw, len, 0, NULL);
     free(raw);
     assert_non_null(j);
@@ -162,7 +144,7 @@ static void test_sink_dynamics__assertion(void **state)
     assert_int_equal(json_integer_value(json_object_get(c, "nbf")), 1700000000);
     assert_int_equal(json_integer_value(json_object_get(c, "exp")), 1700000600);
     dot2 = strrchr(jwt, '.');
-    sig = b64url_dec(dot2 + 1, strlen(dot2 + 1), &siglen);
+    sig = lst_b64url_decode(dot2 + 1, strlen(dot2 + 1), &siglen);
     assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, k), 1);
     assert_int_equal(EVP_DigestVerify(md, sig, siglen, (unsigned char *)jwt, (size_t)(dot2 - jwt)),
                      1);

@@ -36,24 +36,6 @@ static EVP_PKEY *gen_key(char **pem)
     return k;
 }
 
-static unsigned char *b64url_dec(const char *s, size_t n, size_t *outlen)
-{
-    char *t = calloc(1, n + 4);
-    unsigned char *out = calloc(1, n + 4);
-    size_t i, m = n;
-    int got;
-
-    for (i = 0; i < n; i++)
-        t[i] = s[i] == '-' ? '+' : s[i] == '_' ? '/' : s[i];
-    while (m % 4)
-        t[m++] = '=';
-    got = EVP_DecodeBlock(out, (unsigned char *)t, (int)m);
-    assert_true(got >= 0);
-    *outlen = (size_t)got - (n % 4 == 2 ? 2 : n % 4 == 3 ? 1 : 0);
-    free(t);
-    return out;
-}
-
 static void test_sink_salesforce__b64url(void **state)
 {
     char *s;
@@ -86,11 +68,11 @@ static void test_sink_salesforce__jwt_rs256_verifies(void **state)
     assert_non_null(dot2);
     assert_null(strchr(jwt, '='));
     assert_memory_equal(jwt, "eyJhbGciOiJSUzI1NiJ9.", 21); /* {"alg":"RS256"} */
-    claims = b64url_dec(dot1 + 1, (size_t)(dot2 - dot1 - 1), &clen);
+    claims = lst_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &clen);
     parsed = json_loadb((char *)claims, clen, 0, NULL);
     assert_string_equal(json_string_value(json_object_get(parsed, "sub")), "u@example.com");
     assert_int_equal(json_integer_value(json_object_get(parsed, "exp")), 1700000180);
-    sig = b64url_dec(dot2 + 1, strlen(dot2 + 1), &siglen);
+    sig = lst_b64url_decode(dot2 + 1, strlen(dot2 + 1), &siglen);
     assert_int_equal(siglen, 256);
     assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, k), 1);
     assert_int_equal(EVP_DigestVerify(md, sig, siglen, (unsigned char *)jwt, (size_t)(dot2 - jwt)),
