@@ -710,6 +710,9 @@ static void gen_row(enum gen_kind kind, uint64_t seed, long i, long partitions, 
     g->row.created = g->created;
 }
 
+/* Times one batch is sent before the seeder gives up. */
+#define BATCH_ATTEMPTS 4
+
 /* Writes up to BATCH_MAX generated rows (all in one partition) as one
  * entity group transaction. */
 static int write_batch(struct azt_client *c, const char *table, struct gen_row *rows, size_t n)
@@ -718,7 +721,7 @@ static int write_batch(struct azt_client *c, const char *table, struct gen_row *
     char *json[BATCH_MAX];
     char what[160];
     size_t i, built = 0;
-    int rc = AZT_OK;
+    int attempt, rc = AZT_OK;
 
     memset(ws, 0, sizeof(ws));
     memset(json, 0, sizeof(json));
@@ -735,7 +738,15 @@ static int write_batch(struct azt_client *c, const char *table, struct gen_row *
         ws[i].json = json[i];
         ws[i].json_len = strlen(json[i]);
     }
-    rc = azt_batch(c, table, ws, n);
+    /* Every operation is an upsert that replaces the row, so a batch whose
+     * answer was lost (a timeout on a loaded machine) is safe to send again. */
+    for (attempt = 1;; attempt++) {
+        rc = azt_batch(c, table, ws, n);
+        if (rc == AZT_OK || attempt == BATCH_ATTEMPTS || (rc != AZT_ENET && rc != AZT_ETHROTTLED))
+            break;
+        fprintf(stderr, "leadsync-seed: batch in partition %s: %s; sending it again\n", rows[0].pk,
+                azt_error_last());
+    }
     if (rc != AZT_OK) {
         snprintf(what, sizeof(what), "batch of %zu rows in partition %s", n, rows[0].pk);
         tool_report(what);
