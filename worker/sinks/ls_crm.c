@@ -219,10 +219,7 @@ CURLcode ls_crm_stop_watch(CURL *easy, struct ls_crm_stop *st)
 
 void ls_crm_stopped_result(struct ls_sink_result *r)
 {
-    memset(r, 0, sizeof(*r));
-    r->outcome = LS_SINK_NOT_SENT;
-    r->retry_after_ms = -1;
-    snprintf(r->error, sizeof(r->error), "not sent: stopping on a signal");
+    ls_sink_not_sent(r, "stopping on a signal");
 }
 
 struct ls_crm_http {

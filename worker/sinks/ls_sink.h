@@ -124,6 +124,8 @@ struct ls_sink_ops {
  * answer, or a throttled one).
  */
 void ls_sink_not_sent(struct ls_sink_result *r, const char *why);
+/* The reason for the items a halted batch leaves: ls_sink_not_sent(r, LS_SINK_HALTED). */
+#define LS_SINK_HALTED "the batch stopped after a throttled or fatal answer"
 int ls_sink_halts(const struct ls_sink_result *r);
 
 /* How a sink that sends one item at a time (email, Teams, Slack) sends. */

@@ -120,9 +120,8 @@ static int chat_halts(const struct ls_sink_result *r)
 static int chat_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
                         struct ls_sink_result *results)
 {
-    static const struct ls_sink_one_by_one how = {
-        chat_send, chat_halts, "the batch stopped after a throttled or fatal answer",
-        "notify-sent"};
+    static const struct ls_sink_one_by_one how = {chat_send, chat_halts, LS_SINK_HALTED,
+                                                  "notify-sent"};
 
     return ls_sink_send_each(&how, ctx, items, n, results);
 }

@@ -453,21 +453,6 @@ done:
     ls_crm_resp_dispose(&resp);
 }
 
-static void not_sent(struct ls_sink_result *r)
-{
-    memset(r, 0, sizeof(*r));
-    r->retry_after_ms = -1;
-    /* Not sent: the engine counts no attempt. */
-    r->outcome = LS_SINK_NOT_SENT;
-    snprintf(r->error, sizeof(r->error),
-             "not sent: the batch stopped after a throttled or fatal answer");
-}
-
-static int halts(const struct ls_sink_result *r)
-{
-    return r->outcome == LS_SINK_FATAL || (r->outcome == LS_SINK_RETRY && r->throttled);
-}
-
 /* One PATCH per item, stopping after a throttled or fatal answer. */
 static void deliver_each(struct dv *d, const struct ls_sink_item *items, size_t n,
                          struct ls_sink_result *results)
@@ -477,13 +462,13 @@ static void deliver_each(struct dv *d, const struct ls_sink_item *items, size_t 
 
     for (i = 0; i < n; i++) {
         if (halt) {
-            not_sent(&results[i]);
+            ls_sink_not_sent(&results[i], LS_SINK_HALTED);
             continue;
         }
         memset(&results[i], 0, sizeof(results[i]));
         results[i].retry_after_ms = -1;
         deliver_one(d, &items[i], &results[i]);
-        halt = halts(&results[i]);
+        halt = ls_sink_halts(&results[i]);
     }
 }
 
@@ -577,10 +562,10 @@ static void batch_one_by_one(struct dv *d, const struct ls_sink_item *items, con
 
     for (i = 0; i < b->k; i++) {
         if (halt)
-            not_sent(&results[b->idx[i]]);
+            ls_sink_not_sent(&results[b->idx[i]], LS_SINK_HALTED);
         else
             deliver_one(d, &items[b->idx[i]], &results[b->idx[i]]);
-        halt |= halts(&results[b->idx[i]]);
+        halt |= ls_sink_halts(&results[b->idx[i]]);
     }
 }
 
@@ -697,13 +682,13 @@ static int dv_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
 
         deliver_batch(d, items + at, m, results + at);
         for (i = at; i < at + m; i++)
-            halt |= halts(&results[i]);
+            halt |= ls_sink_halts(&results[i]);
         at += m;
         if (halt)
             break;
     }
     for (; at < n; at++)
-        not_sent(&results[at]);
+        ls_sink_not_sent(&results[at], LS_SINK_HALTED);
     return LS_OK;
 }
 

@@ -529,9 +529,6 @@ static int is_dnc_item(const struct ls_sink_item *it)
     return json_is_true(json_object_get(it->lead, "doNotContact"));
 }
 
-static void not_sent(struct ls_sink_result *r);
-static int halting(const struct ls_sink_result *r);
-
 /*
  * Opts an e-mail address out of all e-mail the documented way: HubSpot's
  * subscription preferences API (v4), POST .../statuses/{email}/
@@ -589,7 +586,7 @@ static size_t opt_out_all(struct hs *s, const struct ls_sink_item *items, size_t
                 results[i] = r;
                 todo[i] = 0;
                 settled++;
-                *halt = halting(&r);
+                *halt = ls_sink_halts(&r);
             }
         }
         free(email);
@@ -615,28 +612,13 @@ static enum ls_hs_signal bisect_call(struct hs *s, json_t *const *inputs, const 
     LS_DEBUG(COMP, "batch of %zu refused as a whole: splitting it", k);
     sig = bisect_call(s, inputs, ids, half, update_only, res, pause_ms);
     for (i = 0; i < half; i++) {
-        if (halting(&res[i])) {
+        if (ls_sink_halts(&res[i])) {
             for (i = half; i < k; i++)
-                not_sent(&res[i]);
+                ls_sink_not_sent(&res[i], LS_SINK_HALTED);
             return sig;
         }
     }
     return bisect_call(s, inputs + half, ids + half, k - half, update_only, res + half, pause_ms);
-}
-
-static void not_sent(struct ls_sink_result *r)
-{
-    memset(r, 0, sizeof(*r));
-    r->outcome = LS_SINK_NOT_SENT;
-    r->retry_after_ms = -1;
-    snprintf(r->error, sizeof(r->error),
-             "not sent: the batch stopped after a throttled or "
-             "fatal answer");
-}
-
-static int halting(const struct ls_sink_result *r)
-{
-    return r->outcome == LS_SINK_FATAL || (r->outcome == LS_SINK_RETRY && r->throttled);
 }
 
 /* One deliver() call's work: every item's input, and the chunk in hand. */
@@ -711,7 +693,7 @@ static int send_chunk(struct hs *s, struct work *w, size_t k, int dnc,
         if (r->outcome == LS_SINK_OK && dnc && r->error[0])
             LS_INFO(COMP, "lead %s is do-not-contact and not in HubSpot: nothing created",
                     w->items[w->idx[j]].lead_id);
-        halt |= halting(r);
+        halt |= ls_sink_halts(r);
     }
     if (sig == LS_HS_PAUSE)
         LS_WARN(COMP, "HubSpot throttled (HTTP %d): sink paused %ld ms", w->cres[0].status,
@@ -737,7 +719,7 @@ static int hs_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
     int halt = 0;
 
     for (i = 0; i < n; i++) {
-        not_sent(&results[i]);
+        ls_sink_not_sent(&results[i], LS_SINK_HALTED);
         if (ls_hs_input(s->map, items[i].lead, s->id_property, &w.inputs[i], &w.keys[i]) != LS_OK) {
             memset(&results[i], 0, sizeof(results[i]));
             results[i].outcome = LS_SINK_REJECT;

@@ -458,16 +458,6 @@ static int token_refused(const struct ls_crm_resp *resp)
     return ls_mkto_classify(resp->status, resp->body, resp->len, 1, 0, &one) == LS_MKTO_TOKEN;
 }
 
-static void not_sent(struct ls_sink_result *r)
-{
-    memset(r, 0, sizeof(*r));
-    r->outcome = LS_SINK_NOT_SENT;
-    r->retry_after_ms = -1;
-    snprintf(r->error, sizeof(r->error),
-             "not sent: the batch stopped after a throttled or "
-             "fatal answer");
-}
-
 /*
  * One sync call for k records (recs, borrowed) on behalf of res[0..k).
  * ls_crm_call handles the token (one fresh token on 601/602). Returns the
@@ -557,7 +547,7 @@ static int mkto_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
     int halt = 0;
 
     for (i = 0; i < n; i++) {
-        not_sent(&results[i]);
+        ls_sink_not_sent(&results[i], LS_SINK_HALTED);
         if (ls_mkto_record(s->map, items[i].lead, s->lookup, &recs[i], &keys[i]) != LS_OK) {
             memset(&results[i], 0, sizeof(results[i]));
             results[i].outcome = LS_SINK_REJECT;
@@ -613,8 +603,7 @@ static int mkto_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
             if (r->outcome == LS_SINK_OK && dnc && strcmp(r->error, "updated") != 0)
                 LS_INFO(COMP, "lead %s is do-not-contact and not in Marketo: nothing created",
                         items[idx[j]].lead_id);
-            if (r->outcome == LS_SINK_FATAL || (r->outcome == LS_SINK_RETRY && r->throttled))
-                halt = 1;
+            halt |= ls_sink_halts(r);
         }
         if (sig == LS_MKTO_QUOTA)
             LS_WARN(COMP, "daily API quota used up (607): sink paused until 00:00 CST");

@@ -678,11 +678,6 @@ static int is_dnc(const struct ls_sink_item *it)
     return json_is_true(json_object_get(it->lead, "doNotContact"));
 }
 
-static int halting(const struct ls_sink_result *r)
-{
-    return r->outcome == LS_SINK_FATAL || (r->outcome == LS_SINK_RETRY && r->throttled);
-}
-
 static int sf_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
                       struct ls_sink_result *results)
 {
@@ -695,13 +690,8 @@ static int sf_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
      * CronJob-style runs, each a new process, grow it too. */
     if (n && items[0].pause_streak > s->limit_streak)
         s->limit_streak = items[0].pause_streak;
-    for (i = 0; i < n; i++) {
-        memset(&results[i], 0, sizeof(results[i]));
-        results[i].retry_after_ms = -1;
-        results[i].outcome = LS_SINK_NOT_SENT; /* until tried */
-        snprintf(results[i].error, sizeof(results[i].error),
-                 "not sent: the batch stopped after a throttled or fatal answer");
-    }
+    for (i = 0; i < n; i++)
+        ls_sink_not_sent(&results[i], LS_SINK_HALTED); /* until tried */
     /* Runs of non-DNC leads go through Collections; DNC leads (and
      * everything when the batch size is 1) one by one. */
     i = 0;
@@ -710,7 +700,7 @@ static int sf_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
 
         if (s->batch == 1 || is_dnc(&items[i])) {
             deliver_one(s, &items[i], &results[i]);
-            halt = halting(&results[i]);
+            halt = ls_sink_halts(&results[i]);
             i++;
             continue;
         }
@@ -719,14 +709,14 @@ static int sf_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
             idx[k++] = i++;
         if (k > 1 && deliver_collection(s, items, idx, k, results) == 0) {
             for (j = 0; j < k; j++)
-                halt |= halting(&results[idx[j]]);
+                halt |= ls_sink_halts(&results[idx[j]]);
             continue;
         }
         if (k > 1)
             LS_DEBUG(COMP, "collection refused as a whole: sending %zu leads one by one", k);
         for (j = 0; j < k && !halt; j++) {
             deliver_one(s, &items[idx[j]], &results[idx[j]]);
-            halt = halting(&results[idx[j]]);
+            halt = ls_sink_halts(&results[idx[j]]);
         }
     }
     for (i = 0; i < n; i++)

@@ -634,16 +634,6 @@ static void finish_xfer(struct hook *h, struct hook_xfer *x, CURLcode cc,
     release_xfer(h, x);
 }
 
-static void mark_not_sent(struct ls_sink_result *r, const char *why)
-{
-    /* The delivery engine counts no attempt for these; they stay due. */
-    r->outcome = LS_SINK_NOT_SENT;
-    r->status = 0;
-    r->throttled = 0;
-    r->retry_after_ms = -1;
-    snprintf(r->error, sizeof(r->error), "not sent: %s", why);
-}
-
 /*
  * A signal while the batch is out (ls_stop_requested): nothing new starts;
  * the requests in flight get the stop grace to answer. Returns 1 when they
@@ -671,7 +661,7 @@ static void cut_off(struct hook *h, struct ls_sink_result *results)
     for (i = 0; i < h->max_in_flight; i++) {
         if (!h->xf[i].busy)
             continue;
-        mark_not_sent(&results[h->xf[i].idx], "stopped by a signal before the answer came");
+        ls_sink_not_sent(&results[h->xf[i].idx], "stopped by a signal before the answer came");
         release_xfer(h, &h->xf[i]);
     }
 }
@@ -747,7 +737,7 @@ static int hook_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
             finish_xfer(h, x, m->data.result, r);
             active--;
             finished++;
-            if (r->outcome == LS_SINK_FATAL || (r->outcome == LS_SINK_RETRY && r->throttled)) {
+            if (ls_sink_halts(r)) {
                 if (!halt)
                     LS_DEBUG(COMP, "halting the batch after HTTP %d", r->status);
                 halt = 1;
@@ -761,9 +751,7 @@ static int hook_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
             curl_multi_poll(h->multi, NULL, 0, (int)wait_ms, NULL);
     }
     for (i = next; i < n; i++)
-        mark_not_sent(&results[i], ls_stop_requested ? "stopping on a signal"
-                                                     : "the batch stopped after a throttled or "
-                                                       "fatal answer");
+        ls_sink_not_sent(&results[i], ls_stop_requested ? "stopping on a signal" : LS_SINK_HALTED);
     return LS_OK;
 }
 
