@@ -666,91 +666,126 @@ static void cut_off(struct hook *h, struct ls_sink_result *results)
     }
 }
 
+/* One deliver() call: its items, how far it got, and whether it halted. */
+struct hook_batch {
+    const struct ls_sink_item *items;
+    struct ls_sink_result *results;
+    size_t n;
+    size_t next;   /* the first item not started */
+    size_t active; /* requests in flight */
+    int halt;      /* throttled, fatal or stopping: start nothing more */
+};
+
+/* LEADSYNC_RATE_LIMIT: 0 when a request may start now (its slot is taken),
+ * else the milliseconds until the next slot. */
+static long pace(struct hook *h)
+{
+    int64_t now, gap;
+
+    if (!h->rate)
+        return 0;
+    now = mono_us();
+    if (h->next_slot_us > now)
+        return (long)((h->next_slot_us - now + 999) / 1000);
+    gap = 1000000 / h->rate;
+    h->next_slot_us = (h->next_slot_us > now - gap ? h->next_slot_us : now) + gap;
+    return 0;
+}
+
+static struct hook_xfer *idle_xfer(struct hook *h)
+{
+    size_t i;
+
+    for (i = 0; i < h->max_in_flight; i++)
+        if (!h->xf[i].busy)
+            return &h->xf[i];
+    return NULL;
+}
+
+/* Starts items while a transfer is idle and the pace allows; returns how
+ * long the poll may wait for activity (ms). */
+static long start_more(struct hook *h, struct hook_batch *b)
+{
+    long wait_ms = 1000;
+
+    while (!b->halt && b->next < b->n && b->active < h->max_in_flight) {
+        struct hook_xfer *x;
+        long w = pace(h);
+
+        if (w > 0)
+            return w < wait_ms ? w : wait_ms;
+        x = idle_xfer(h);
+        if (!x)
+            break;
+        if (start_item(h, x, &b->items[b->next], b->next, &b->results[b->next]) == 0)
+            b->active++;
+        b->next++;
+    }
+    return wait_ms;
+}
+
+/* Settles every transfer curl reports done; a throttled or fatal answer
+ * halts the batch. Returns how many finished. */
+static int collect(struct hook *h, struct hook_batch *b)
+{
+    int finished = 0, left;
+    CURLMsg *m;
+
+    while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+        struct hook_xfer *x = NULL;
+        struct ls_sink_result *r;
+
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        if (!x)
+            continue;
+        r = &b->results[x->idx];
+        finish_xfer(h, x, m->data.result, r);
+        b->active--;
+        finished++;
+        if (ls_sink_halts(r)) {
+            if (!b->halt)
+                LS_DEBUG(COMP, "halting the batch after HTTP %d", r->status);
+            b->halt = 1;
+        }
+    }
+    return finished;
+}
+
 static int hook_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
                         struct ls_sink_result *results)
 {
     struct hook *h = ctx;
-    size_t next = 0, active = 0, i;
-    int halt = 0; /* throttled or fatal: start nothing more */
+    struct hook_batch b = {items, results, n, 0, 0, 0};
     int64_t stop_until_us = 0;
+    size_t i;
 
     for (i = 0; i < n; i++) {
         memset(&results[i], 0, sizeof(results[i]));
         results[i].retry_after_ms = -1;
     }
-    while (next < n || active > 0) {
-        long wait_ms = 1000;
+    while (b.next < n || b.active > 0) {
+        long wait_ms;
         int running = 0;
-        int finished = 0;
-        CURLMsg *m;
-        int left;
 
-        if (stop_now(h, active, &stop_until_us)) {
+        if (stop_now(h, b.active, &stop_until_us)) {
             cut_off(h, results);
             break;
         }
-        halt = halt || ls_stop_requested;
-        while (!halt && next < n && active < h->max_in_flight) {
-            struct hook_xfer *x = NULL;
-
-            if (h->rate) {
-                int64_t now = mono_us();
-
-                if (h->next_slot_us > now) {
-                    int64_t w = (h->next_slot_us - now + 999) / 1000;
-
-                    wait_ms = w < wait_ms ? (long)w : wait_ms;
-                    break;
-                }
-                h->next_slot_us =
-                    (h->next_slot_us > now - 1000000 / h->rate ? h->next_slot_us : now) +
-                    1000000 / h->rate;
-            }
-            for (i = 0; i < h->max_in_flight; i++) {
-                if (!h->xf[i].busy) {
-                    x = &h->xf[i];
-                    break;
-                }
-            }
-            if (!x)
-                break;
-            if (start_item(h, x, &items[next], next, &results[next]) == 0)
-                active++;
-            next++;
-        }
-        if (halt && active == 0)
-            break;
-        if (next >= n && active == 0)
+        b.halt = b.halt || ls_stop_requested;
+        wait_ms = start_more(h, &b);
+        if (b.active == 0 && (b.halt || b.next >= n))
             break;
         curl_multi_perform(h->multi, &running);
-        finished = 0;
-        while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
-            struct hook_xfer *x = NULL;
-            struct ls_sink_result *r;
-
-            if (m->msg != CURLMSG_DONE)
-                continue;
-            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-            if (!x)
-                continue;
-            r = &results[x->idx];
-            finish_xfer(h, x, m->data.result, r);
-            active--;
-            finished++;
-            if (ls_sink_halts(r)) {
-                if (!halt)
-                    LS_DEBUG(COMP, "halting the batch after HTTP %d", r->status);
-                halt = 1;
-            }
-        }
         /* A finished transfer freed a slot: start the next item now rather
          * than wait in poll for activity that may not come for a while. */
-        if (finished && !halt && next < n)
+        if (collect(h, &b) && !b.halt && b.next < n)
             continue;
-        if (active > 0 || (!halt && next < n))
+        if (b.active > 0 || (!b.halt && b.next < n))
             curl_multi_poll(h->multi, NULL, 0, (int)wait_ms, NULL);
     }
-    for (i = next; i < n; i++)
+    for (i = b.next; i < n; i++)
         ls_sink_not_sent(&results[i], ls_stop_requested ? "stopping on a signal" : LS_SINK_HALTED);
     return LS_OK;
 }
