@@ -401,44 +401,37 @@ static void hook_free(struct hook *h)
     curl_global_cleanup();
 }
 
-static int hook_create(const char *arg, const struct ls_config *cfg, void **ctx)
+/* The sink's settings: the URL, the signing key, the body format, the extra
+ * headers, the CA file and the limits. */
+static int hook_settings(struct hook *h, const char *arg, const struct ls_config *cfg)
 {
-    struct hook *h = NULL;
-    size_t i;
-    int rc = LS_OK;
+    int rc;
 
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return ls_error(LS_ERROR, "webhook: curl_global_init failed");
-    h = ls_xcalloc(1, sizeof(*h));
-    if (!arg || !*arg) {
-        rc = ls_error(LS_ECONFIG, "LEADSYNC_SINKS: webhook needs a URL (webhook:https://...)");
-        goto done;
-    }
+    if (!arg || !*arg)
+        return ls_error(LS_ECONFIG, "LEADSYNC_SINKS: webhook needs a URL (webhook:https://...)");
     rc = ls_url_check(arg, "LEADSYNC_SINKS: webhook",
                       LS_URL_HTTP | LS_URL_TLS_ONLY | LS_URL_NO_USERINFO, NULL);
     if (rc)
-        goto done;
+        return rc;
     h->url = ls_xstrdup(arg);
     h->shown = ls_url_display(arg);
     if (cfg->webhook_secret && *cfg->webhook_secret) {
         rc = ls_webhook_key_decode(cfg->webhook_secret, h->key, &h->keylen);
         if (rc)
-            goto done;
+            return rc;
     }
     h->marketplace = cfg->webhook_format && strcmp(cfg->webhook_format, "marketplace") == 0;
     if (cfg->webhook_headers && *cfg->webhook_headers) {
         rc = ls_webhook_headers_parse(cfg->webhook_headers, &h->extra, &h->nextra);
         if (rc)
-            goto done;
+            return rc;
     }
     if (cfg->webhook_ca_file && *cfg->webhook_ca_file) {
         FILE *f = fopen(cfg->webhook_ca_file, "r");
 
-        if (!f) {
-            rc = ls_error(LS_ECONFIG, "LEADSYNC_WEBHOOK_CA_FILE: cannot read %s",
-                          cfg->webhook_ca_file);
-            goto done;
-        }
+        if (!f)
+            return ls_error(LS_ECONFIG, "LEADSYNC_WEBHOOK_CA_FILE: cannot read %s",
+                            cfg->webhook_ca_file);
         fclose(f);
         h->ca_file = ls_xstrdup(cfg->webhook_ca_file);
     }
@@ -447,36 +440,55 @@ static int hook_create(const char *arg, const struct ls_config *cfg, void **ctx)
     h->max_in_flight = cfg->max_in_flight > 0 ? (size_t)cfg->max_in_flight : 1;
     h->stop_grace_s = cfg->stop_grace_seconds;
     snprintf(h->ua, sizeof(h->ua), "leadsync/%s", LS_VERSION);
+    return LS_OK;
+}
+
+/* The multi handle and one easy handle per request that may be in flight. */
+static int hook_transfers(struct hook *h)
+{
+    size_t i;
+    int rc;
+
     h->multi = curl_multi_init();
-    if (!h->multi) {
-        rc = ls_error(LS_ERROR, "webhook: curl_multi_init failed");
-        goto done;
-    }
+    if (!h->multi)
+        return ls_error(LS_ERROR, "webhook: curl_multi_init failed");
     curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)h->max_in_flight);
     curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->max_in_flight);
     h->xf = ls_xcalloc(h->max_in_flight, sizeof(*h->xf));
     for (i = 0; i < h->max_in_flight; i++) {
-        h->xf[i].easy = curl_easy_init();
-        if (!h->xf[i].easy) {
-            rc = ls_error(LS_ERROR, "webhook: curl_easy_init failed");
-            goto done;
-        }
-        rc = setup_easy(h, h->xf[i].easy, 1);
+        struct hook_xfer *x = &h->xf[i];
+
+        x->easy = curl_easy_init();
+        if (!x->easy)
+            return ls_error(LS_ERROR, "webhook: curl_easy_init failed");
+        rc = setup_easy(h, x->easy, 1);
         if (rc)
-            goto done;
-        curl_easy_setopt(h->xf[i].easy, CURLOPT_WRITEDATA, &h->xf[i]);
-        curl_easy_setopt(h->xf[i].easy, CURLOPT_HEADERDATA, &h->xf[i]);
-        curl_easy_setopt(h->xf[i].easy, CURLOPT_ERRORBUFFER, h->xf[i].errbuf);
-        curl_easy_setopt(h->xf[i].easy, CURLOPT_PRIVATE, &h->xf[i]);
+            return rc;
+        curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+        curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+        curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+        curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+    }
+    return LS_OK;
+}
+
+static int hook_create(const char *arg, const struct ls_config *cfg, void **ctx)
+{
+    struct hook *h;
+    int rc;
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return ls_error(LS_ERROR, "webhook: curl_global_init failed");
+    h = ls_xcalloc(1, sizeof(*h));
+    rc = hook_settings(h, arg, cfg);
+    if (rc == LS_OK)
+        rc = hook_transfers(h);
+    if (rc) {
+        hook_free(h); /* curl_global_cleanup included */
+        return rc;
     }
     *ctx = h;
-    h = NULL;
-done:
-    if (h)
-        hook_free(h);
-    else if (rc)
-        curl_global_cleanup();
-    return rc;
+    return LS_OK;
 }
 
 static void hook_destroy(void *ctx)
