@@ -533,93 +533,152 @@ static int is_dnc(const struct ls_sink_item *it)
     return json_is_true(json_object_get(it->lead, "doNotContact"));
 }
 
-static int mkto_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
-                        struct ls_sink_result *results)
-{
-    struct mkto *s = ctx;
-    json_t **recs = ls_xcalloc(n ? n : 1, sizeof(*recs));
-    char **keys = ls_xcalloc(n ? n : 1, sizeof(*keys));
-    int *todo = ls_xcalloc(n ? n : 1, sizeof(*todo));
-    size_t *idx = ls_xcalloc(n ? n : 1, sizeof(*idx));
-    json_t **chunk = ls_xcalloc(n ? n : 1, sizeof(*chunk));
-    struct ls_sink_result *cres = ls_xcalloc(n ? n : 1, sizeof(*cres));
-    size_t batch = (size_t)s->batch, left = 0, i, j;
-    int halt = 0;
+/* One deliver() call's work: every item's record and lookup key, and the
+ * chunk in hand. */
+struct work {
+    const struct ls_sink_item *items;
+    size_t n;
+    json_t **recs;
+    char **keys;
+    int *todo;
+    size_t *idx; /* the chunk: items[idx[j]] */
+    json_t **chunk;
+    struct ls_sink_result *cres;
+};
 
-    for (i = 0; i < n; i++) {
+static void work_init(struct work *w, const struct ls_sink_item *items, size_t n)
+{
+    size_t cap = n ? n : 1;
+
+    w->items = items;
+    w->n = n;
+    w->recs = ls_xcalloc(cap, sizeof(*w->recs));
+    w->keys = ls_xcalloc(cap, sizeof(*w->keys));
+    w->todo = ls_xcalloc(cap, sizeof(*w->todo));
+    w->idx = ls_xcalloc(cap, sizeof(*w->idx));
+    w->chunk = ls_xcalloc(cap, sizeof(*w->chunk));
+    w->cres = ls_xcalloc(cap, sizeof(*w->cres));
+}
+
+static void work_free(struct work *w)
+{
+    size_t i;
+
+    for (i = 0; i < w->n; i++) {
+        json_decref(w->recs[i]);
+        free(w->keys[i]);
+    }
+    free(w->recs);
+    free(w->keys);
+    free(w->todo);
+    free(w->idx);
+    free(w->chunk);
+    free(w->cres);
+}
+
+/* Every item's record and key; an item that has none is rejected, the
+ * others are not sent until their call answers. Returns how many to send. */
+static size_t prepare(const struct mkto *s, struct work *w, struct ls_sink_result *results)
+{
+    size_t i, left = 0;
+
+    for (i = 0; i < w->n; i++) {
         ls_sink_not_sent(&results[i], LS_SINK_HALTED);
-        if (ls_mkto_record(s->map, items[i].lead, s->lookup, &recs[i], &keys[i]) != LS_OK) {
+        if (ls_mkto_record(s->map, w->items[i].lead, s->lookup, &w->recs[i], &w->keys[i]) !=
+            LS_OK) {
             memset(&results[i], 0, sizeof(results[i]));
             results[i].outcome = LS_SINK_REJECT;
             results[i].retry_after_ms = -1;
             snprintf(results[i].error, sizeof(results[i].error), "%s", ls_error_last());
             continue;
         }
-        todo[i] = 1;
+        w->todo[i] = 1;
         left++;
     }
-    while (left && !halt) {
-        size_t k = 0, first = n;
-        int dnc = 0;
-        enum ls_mkto_signal sig;
+    return left;
+}
 
-        /* A chunk: items of one kind (upsert or DNC update), each lookup key
-         * at most once, in order. Repeated keys wait for the next call. */
-        for (i = 0; i < n && k < batch; i++) {
-            int dup = 0;
+/* The next chunk of at most batch items: one kind per call (upsert or DNC
+ * update), each lookup key at most once, in order; repeated keys wait for
+ * the next call. Returns its size; *dnc its kind. */
+static size_t pick_chunk(struct work *w, size_t batch, int *dnc)
+{
+    size_t i, j, k = 0, first = w->n;
 
-            if (!todo[i])
-                continue;
-            if (first == n) {
-                first = i;
-                dnc = is_dnc(&items[i]);
-            } else if (is_dnc(&items[i]) != dnc) {
-                continue;
-            }
-            for (j = 0; j < k && !dup; j++)
-                dup = strcmp(keys[idx[j]], keys[i]) == 0;
-            if (dup)
-                continue;
-            idx[k] = i;
-            chunk[k++] = recs[i];
+    for (i = 0; i < w->n && k < batch; i++) {
+        int dup = 0;
+
+        if (!w->todo[i])
+            continue;
+        if (first == w->n) {
+            first = i;
+            *dnc = is_dnc(&w->items[i]);
+        } else if (is_dnc(&w->items[i]) != *dnc) {
+            continue;
         }
-        sig = sync_call(s, chunk, k, dnc, cres);
+        for (j = 0; j < k && !dup; j++)
+            dup = strcmp(w->keys[w->idx[j]], w->keys[i]) == 0;
+        if (dup)
+            continue;
+        w->idx[k] = i;
+        w->chunk[k++] = w->recs[i];
+    }
+    return k;
+}
+
+/* Settles a chunk's items from its call's results, with the pause its
+ * signal asks for. Returns 1 when the batch halts. */
+static int settle_chunk(const struct mkto *s, struct work *w, size_t k, int dnc,
+                        enum ls_mkto_signal sig, struct ls_sink_result *results)
+{
+    size_t j;
+    int halt = 0;
+
+    for (j = 0; j < k; j++) {
+        struct ls_sink_result *r = &results[w->idx[j]];
+
+        *r = w->cres[j];
+        w->todo[w->idx[j]] = 0;
+        if (sig == LS_MKTO_THROTTLE)
+            r->retry_after_ms = s->throttle_s * 1000;
+        else if (sig == LS_MKTO_QUOTA)
+            r->retry_after_ms = ls_mkto_quota_reset_ms(ls_now_ms());
+        if (r->outcome == LS_SINK_OK && dnc && strcmp(r->error, "updated") != 0)
+            LS_INFO(COMP, "lead %s is do-not-contact and not in Marketo: nothing created",
+                    w->items[w->idx[j]].lead_id);
+        halt |= ls_sink_halts(r);
+    }
+    if (sig == LS_MKTO_QUOTA)
+        LS_WARN(COMP, "daily API quota used up (607): sink paused until 00:00 CST");
+    else if (sig == LS_MKTO_THROTTLE)
+        LS_WARN(COMP, "rate or concurrency limit (606/615): sink paused %ld s", s->throttle_s);
+    return halt;
+}
+
+static int mkto_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
+                        struct ls_sink_result *results)
+{
+    struct mkto *s = ctx;
+    struct work w;
+    size_t batch = (size_t)s->batch, left;
+    int halt = 0;
+
+    work_init(&w, items, n);
+    left = prepare(s, &w, results);
+    while (left && !halt) {
+        int dnc = 0;
+        size_t k = pick_chunk(&w, batch, &dnc);
+        enum ls_mkto_signal sig = sync_call(s, w.chunk, k, dnc, w.cres);
+
         if (sig == LS_MKTO_SPLIT) {
             batch = k / 2 ? k / 2 : 1;
             LS_INFO(COMP, "request too large: %zu leads per call from now on", batch);
             continue;
         }
-        for (j = 0; j < k; j++) {
-            struct ls_sink_result *r = &results[idx[j]];
-
-            *r = cres[j];
-            todo[idx[j]] = 0;
-            left--;
-            if (sig == LS_MKTO_THROTTLE) {
-                r->retry_after_ms = s->throttle_s * 1000;
-            } else if (sig == LS_MKTO_QUOTA) {
-                r->retry_after_ms = ls_mkto_quota_reset_ms(ls_now_ms());
-            }
-            if (r->outcome == LS_SINK_OK && dnc && strcmp(r->error, "updated") != 0)
-                LS_INFO(COMP, "lead %s is do-not-contact and not in Marketo: nothing created",
-                        items[idx[j]].lead_id);
-            halt |= ls_sink_halts(r);
-        }
-        if (sig == LS_MKTO_QUOTA)
-            LS_WARN(COMP, "daily API quota used up (607): sink paused until 00:00 CST");
-        else if (sig == LS_MKTO_THROTTLE)
-            LS_WARN(COMP, "rate or concurrency limit (606/615): sink paused %ld s", s->throttle_s);
+        halt = settle_chunk(s, &w, k, dnc, sig, results);
+        left -= k;
     }
-    for (i = 0; i < n; i++) {
-        json_decref(recs[i]);
-        free(keys[i]);
-    }
-    free(recs);
-    free(keys);
-    free(todo);
-    free(idx);
-    free(chunk);
-    free(cres);
+    work_free(&w);
     return LS_OK;
 }
 
