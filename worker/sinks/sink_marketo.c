@@ -162,6 +162,42 @@ static void record_result(const json_t *r, int update_only, struct ls_sink_resul
              rmsg ? rmsg : "no reason given");
 }
 
+/* An answer other than 200: the HTTP status decides for every item. */
+static enum ls_mkto_signal http_error(int status, const char *body, size_t len, size_t n,
+                                      struct ls_sink_result *res)
+{
+    char ex[120], msg[300];
+    size_t i;
+
+    ls_crm_excerpt(ex, sizeof(ex), body ? body : "", body ? len : 0);
+    snprintf(msg, sizeof(msg), "HTTP %d: %.120s", status, ex);
+    if (status == 401) {
+        set_all(res, n, LS_SINK_RETRY, status, 0, msg);
+        return LS_MKTO_TOKEN;
+    }
+    if (status == 413 || status == 414) {
+        set_all(res, n, n > 1 ? LS_SINK_RETRY : LS_SINK_REJECT, status, 0, msg);
+        return n > 1 ? LS_MKTO_SPLIT : LS_MKTO_NONE;
+    }
+    if (status == 403) {
+        set_all(res, n, LS_SINK_FATAL, status, 1, msg);
+        return LS_MKTO_NONE;
+    }
+    if (status == 404 || status == 405) {
+        set_all(res, n, LS_SINK_FATAL, status, 0, msg);
+        return LS_MKTO_NONE;
+    }
+    if (status == 408 || status == 429 || status >= 500) {
+        set_all(res, n, LS_SINK_RETRY, status, 0, msg);
+        if (status == 429)
+            for (i = 0; i < n; i++)
+                res[i].throttled = 1;
+        return status == 429 ? LS_MKTO_THROTTLE : LS_MKTO_NONE;
+    }
+    set_all(res, n, LS_SINK_REJECT, status, 0, msg);
+    return LS_MKTO_NONE;
+}
+
 enum ls_mkto_signal ls_mkto_classify(int status, const char *body, size_t len, size_t n,
                                      int update_only, struct ls_sink_result *res)
 {
@@ -176,39 +212,8 @@ enum ls_mkto_signal ls_mkto_classify(int status, const char *body, size_t len, s
         set_all(res, n, LS_SINK_RETRY, 0, 0, "no answer from Marketo");
         return LS_MKTO_NONE;
     }
-    if (status != 200) {
-        ls_crm_excerpt(msg, 120, body ? body : "", body ? len : 0);
-        {
-            char m2[300];
-
-            snprintf(m2, sizeof(m2), "HTTP %d: %.120s", status, msg);
-            if (status == 401) {
-                set_all(res, n, LS_SINK_RETRY, status, 0, m2);
-                return LS_MKTO_TOKEN;
-            }
-            if (status == 413 || status == 414) {
-                set_all(res, n, n > 1 ? LS_SINK_RETRY : LS_SINK_REJECT, status, 0, m2);
-                return n > 1 ? LS_MKTO_SPLIT : LS_MKTO_NONE;
-            }
-            if (status == 403) {
-                set_all(res, n, LS_SINK_FATAL, status, 1, m2);
-                return LS_MKTO_NONE;
-            }
-            if (status == 404 || status == 405) {
-                set_all(res, n, LS_SINK_FATAL, status, 0, m2);
-                return LS_MKTO_NONE;
-            }
-            if (status == 408 || status == 429 || status >= 500) {
-                set_all(res, n, LS_SINK_RETRY, status, 0, m2);
-                if (status == 429)
-                    for (i = 0; i < n; i++)
-                        res[i].throttled = 1;
-                return status == 429 ? LS_MKTO_THROTTLE : LS_MKTO_NONE;
-            }
-            set_all(res, n, LS_SINK_REJECT, status, 0, m2);
-            return LS_MKTO_NONE;
-        }
-    }
+    if (status != 200)
+        return http_error(status, body, len, n, res);
     doc = body ? json_loadb(body, len, 0, NULL) : NULL;
     if (!json_is_object(doc)) {
         set_all(res, n, LS_SINK_RETRY, status, 0, "Marketo answered 200 without a JSON object");
