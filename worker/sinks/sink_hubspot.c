@@ -191,6 +191,25 @@ static void mark_error(const json_t *err, const char *const *ids, size_t n, int 
     }
 }
 
+/* The pause a throttling answer asks for (429 with the daily or the
+ * ten-second limit, 423, 477); -1 for any other status. */
+static long throttle_pause_ms(int status, long retry_after_ms, const json_t *doc, int64_t now_ms)
+{
+    if (status == 429) {
+        int daily = json_is_object(doc) && strcmp(str_of(doc, "policyName"), "DAILY") == 0;
+        long p = daily ? (long)next_utc_midnight_ms(now_ms) : 10000;
+
+        if (retry_after_ms >= 0 && (!daily || retry_after_ms > p))
+            p = retry_after_ms;
+        return p;
+    }
+    if (status == 423)
+        return retry_after_ms > 2000 ? retry_after_ms : 2000;
+    if (status == 477)
+        return retry_after_ms >= 0 ? retry_after_ms : 60000;
+    return -1;
+}
+
 enum ls_hs_signal ls_hs_classify(int status, long retry_after_ms, const char *body, size_t len,
                                  const char *const *ids, size_t n, int update_only, int64_t now_ms,
                                  struct ls_sink_result *res, long *pause_ms)
@@ -198,6 +217,7 @@ enum ls_hs_signal ls_hs_classify(int status, long retry_after_ms, const char *bo
     json_t *doc = NULL;
     enum ls_hs_signal sig = LS_HS_NONE;
     char ex[200], msg[300];
+    long pause;
     size_t i;
 
     *pause_ms = -1;
@@ -232,22 +252,9 @@ enum ls_hs_signal ls_hs_classify(int status, long retry_after_ms, const char *bo
             "HubSpot denied access (403, the token lacks crm.objects.contacts scopes?): %.150s",
             ex);
         set_all(res, n, LS_SINK_FATAL, status, 1, 0, m);
-    } else if (status == 429) {
-        int daily = json_is_object(doc) && strcmp(str_of(doc, "policyName"), "DAILY") == 0;
-        long p = daily ? (long)next_utc_midnight_ms(now_ms) : 10000;
-
-        if (retry_after_ms >= 0 && (!daily || retry_after_ms > p))
-            p = retry_after_ms;
+    } else if ((pause = throttle_pause_ms(status, retry_after_ms, doc, now_ms)) >= 0) {
         set_all(res, n, LS_SINK_RETRY, status, 0, 1, msg);
-        *pause_ms = p;
-        sig = LS_HS_PAUSE;
-    } else if (status == 423) {
-        set_all(res, n, LS_SINK_RETRY, status, 0, 1, msg);
-        *pause_ms = retry_after_ms > 2000 ? retry_after_ms : 2000;
-        sig = LS_HS_PAUSE;
-    } else if (status == 477) {
-        set_all(res, n, LS_SINK_RETRY, status, 0, 1, msg);
-        *pause_ms = retry_after_ms >= 0 ? retry_after_ms : 60000;
+        *pause_ms = pause;
         sig = LS_HS_PAUSE;
     } else if (status == 408 || status >= 500) {
         set_all(res, n, LS_SINK_RETRY, status, 0, 0, msg);
