@@ -259,43 +259,35 @@ static int probe_key(const char *key_pem)
     return LS_OK;
 }
 
-static int sf_create(const char *arg, const struct ls_config *cfg, void **ctx)
+/* The settings the chosen flow needs, before anything is built. */
+static int check_config(const char *arg, const struct ls_config *cfg, int jwt)
 {
-    struct sf *s = ls_xcalloc(1, sizeof(*s));
-    char *login = NULL;
-    int rc = LS_OK;
-
-    *ctx = NULL;
-    if (arg && *arg) {
-        rc = ls_error(LS_ECONFIG, "LEADSYNC_SINKS: salesforce takes no argument; configure it "
-                                  "with LEADSYNC_SALESFORCE_*");
-        goto done;
-    }
-    s->jwt = cfg->salesforce_auth && strcmp(cfg->salesforce_auth, "jwt") == 0;
-    if (!cfg->salesforce_client_id || !*cfg->salesforce_client_id) {
-        rc = ls_error(LS_ECONFIG, "sink salesforce: LEADSYNC_SALESFORCE_CLIENT_ID is not set");
-        goto done;
-    }
-    if (!s->jwt && (!cfg->salesforce_client_secret || !*cfg->salesforce_client_secret)) {
-        rc = ls_error(LS_ECONFIG, "sink salesforce: LEADSYNC_SALESFORCE_CLIENT_SECRET is not set "
-                                  "(or set LEADSYNC_SALESFORCE_AUTH=jwt)");
-        goto done;
-    }
-    if (s->jwt && (!cfg->salesforce_username || !*cfg->salesforce_username ||
-                   !cfg->salesforce_private_key || !*cfg->salesforce_private_key)) {
-        rc = ls_error(LS_ECONFIG,
-                      "sink salesforce: the JWT bearer flow needs "
-                      "LEADSYNC_SALESFORCE_USERNAME and LEADSYNC_SALESFORCE_PRIVATE_KEY");
-        goto done;
-    }
+    if (arg && *arg)
+        return ls_error(LS_ECONFIG, "LEADSYNC_SINKS: salesforce takes no argument; configure it "
+                                    "with LEADSYNC_SALESFORCE_*");
+    if (!cfg->salesforce_client_id || !*cfg->salesforce_client_id)
+        return ls_error(LS_ECONFIG, "sink salesforce: LEADSYNC_SALESFORCE_CLIENT_ID is not set");
+    if (!jwt && (!cfg->salesforce_client_secret || !*cfg->salesforce_client_secret))
+        return ls_error(LS_ECONFIG, "sink salesforce: LEADSYNC_SALESFORCE_CLIENT_SECRET is not set "
+                                    "(or set LEADSYNC_SALESFORCE_AUTH=jwt)");
+    if (jwt && (!cfg->salesforce_username || !*cfg->salesforce_username ||
+                !cfg->salesforce_private_key || !*cfg->salesforce_private_key))
+        return ls_error(LS_ECONFIG,
+                        "sink salesforce: the JWT bearer flow needs "
+                        "LEADSYNC_SALESFORCE_USERNAME and LEADSYNC_SALESFORCE_PRIVATE_KEY");
     if (!cfg->salesforce_external_id_field || !*cfg->salesforce_external_id_field ||
-        strpbrk(cfg->salesforce_external_id_field, "/?#% ")) {
-        rc =
-            ls_error(LS_ECONFIG,
-                     "sink salesforce: LEADSYNC_SALESFORCE_EXTERNAL_ID_FIELD must be a field name");
-        goto done;
-    }
-    login = strip_slash(cfg->salesforce_login_url ? cfg->salesforce_login_url : "");
+        strpbrk(cfg->salesforce_external_id_field, "/?#% "))
+        return ls_error(
+            LS_ECONFIG,
+            "sink salesforce: LEADSYNC_SALESFORCE_EXTERNAL_ID_FIELD must be a field name");
+    return LS_OK;
+}
+
+/* Copies the settings into s: the endpoints, the credentials, the limits. */
+static void take_settings(struct sf *s, const struct ls_config *cfg)
+{
+    char *login = strip_slash(cfg->salesforce_login_url ? cfg->salesforce_login_url : "");
+
     s->token_url = cfg->salesforce_token_url && *cfg->salesforce_token_url
                        ? ls_xstrdup(cfg->salesforce_token_url)
                        : ls_xasprintf("%s/services/oauth2/token", login);
@@ -316,6 +308,22 @@ static int sf_create(const char *arg, const struct ls_config *cfg, void **ctx)
     s->batch = cfg->salesforce_batch > 0 ? cfg->salesforce_batch : 200;
     s->limit_pause_s =
         cfg->salesforce_limit_pause_seconds > 0 ? cfg->salesforce_limit_pause_seconds : 300;
+    free(login);
+}
+
+static int sf_create(const char *arg, const struct ls_config *cfg, void **ctx)
+{
+    struct sf *s = NULL;
+    int jwt = cfg->salesforce_auth && strcmp(cfg->salesforce_auth, "jwt") == 0;
+    int rc;
+
+    *ctx = NULL;
+    rc = check_config(arg, cfg, jwt);
+    if (rc)
+        return rc;
+    s = ls_xcalloc(1, sizeof(*s));
+    s->jwt = jwt;
+    take_settings(s, cfg);
     if (s->jwt && (rc = probe_key(s->private_key)) != LS_OK)
         goto done;
     rc = ls_mapping_load("salesforce", cfg->salesforce_mapping, &s->map);
@@ -337,7 +345,6 @@ static int sf_create(const char *arg, const struct ls_config *cfg, void **ctx)
     *ctx = s;
     s = NULL;
 done:
-    free(login);
     sf_free(s);
     return rc;
 }
