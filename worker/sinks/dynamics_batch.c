@@ -183,66 +183,88 @@ static void parse_http(const char *p, const char *end, int64_t now_ms, struct ls
     part->len = (size_t)(end - p);
 }
 
+/* The boundary: the one the Content-Type names, or else the first
+ * delimiter line's (only blank lines may come before it). */
+static int boundary_of(const char *ctype, size_t ctlen, const char *body, const char *end, char *bd,
+                       size_t cap)
+{
+    const char *p, *next, *e;
+
+    if (find_boundary(ctype, ctlen, bd, cap))
+        return LS_OK;
+    for (p = body; p < end; p = next) {
+        e = line_end(p, end, &next);
+        if (e - p >= 3 && p[0] == '-' && p[1] == '-' && (size_t)(e - p - 2) <= BOUNDARY_MAX) {
+            memcpy(bd, p + 2, (size_t)(e - p - 2));
+            bd[e - p - 2] = '\0';
+            return LS_OK;
+        }
+        if (e != p)
+            break;
+    }
+    return ls_error(LS_EPARSE, "$batch answer: no multipart boundary");
+}
+
+/* Where the part that starts at p ends: at the next delimiter (*nd, NULL
+ * when none), less the line break before it, which belongs to it. */
+static const char *part_end(const char *body, const char *p, const char *end, const char *bd,
+                            size_t bdlen, const char **nd)
+{
+    const char *pend;
+
+    *nd = find_delim(body, p, end, bd, bdlen);
+    pend = *nd ? *nd : end;
+    if (*nd && pend > p && pend[-1] == '\n') {
+        pend--;
+        if (pend > p && pend[-1] == '\r')
+            pend--;
+    }
+    return pend;
+}
+
+/* Reads a part's MIME headers from p: its Content-Type in *ct, *ctl (NULL
+ * when none). Returns where the part's content starts. */
+static const char *part_headers(const char *p, const char *pend, const char **ct, size_t *ctl)
+{
+    const char *next, *e, *v;
+
+    *ct = NULL;
+    *ctl = 0;
+    while (p < pend) {
+        e = line_end(p, pend, &next);
+        if (e == p)
+            return next;
+        if (header_name(p, e, "Content-Type", &v)) {
+            *ct = v;
+            *ctl = (size_t)(e - v);
+        }
+        p = next;
+    }
+    return p;
+}
+
 static int parse_multipart(const char *ctype, size_t ctlen, const char *body, size_t len,
                            int64_t now_ms, int depth, struct ls_dv_part *parts, size_t cap,
                            size_t *n)
 {
     char bd[BOUNDARY_MAX + 1];
-    const char *end = body + len, *p, *d;
+    const char *end = body + len, *d;
     size_t bdlen, found = 0;
+    int rc = boundary_of(ctype, ctlen, body, end, bd, sizeof(bd));
 
-    if (!find_boundary(ctype, ctlen, bd, sizeof(bd))) {
-        /* No boundary named: take it from the first delimiter line. */
-        const char *next, *e;
-
-        p = body;
-        while (p < end) {
-            e = line_end(p, end, &next);
-            if (e - p >= 3 && p[0] == '-' && p[1] == '-' && (size_t)(e - p - 2) <= BOUNDARY_MAX) {
-                memcpy(bd, p + 2, (size_t)(e - p - 2));
-                bd[e - p - 2] = '\0';
-                break;
-            }
-            if (e != p)
-                return ls_error(LS_EPARSE, "$batch answer: no multipart boundary");
-            p = next;
-        }
-        if (p >= end)
-            return ls_error(LS_EPARSE, "$batch answer: no multipart boundary");
-    }
+    if (rc)
+        return rc;
     bdlen = strlen(bd);
     d = find_delim(body, body, end, bd, bdlen);
     while (d && found < cap) {
-        const char *next, *e, *v, *pend, *nd;
-        const char *ct = NULL;
-        size_t ctl = 0;
+        const char *p = d + 2 + bdlen, *next, *pend, *nd, *ct;
+        size_t ctl;
 
-        p = d + 2 + bdlen;
         if (end - p >= 2 && p[0] == '-' && p[1] == '-')
             break;               /* closing delimiter */
         line_end(p, end, &next); /* transport padding after the delimiter */
-        p = next;
-        nd = find_delim(body, p, end, bd, bdlen);
-        pend = nd ? nd : end;
-        /* the line break before the next delimiter belongs to it */
-        if (nd && pend > p && pend[-1] == '\n') {
-            pend--;
-            if (pend > p && pend[-1] == '\r')
-                pend--;
-        }
-        /* the part's MIME headers */
-        while (p < pend) {
-            e = line_end(p, pend, &next);
-            if (e == p) {
-                p = next;
-                break;
-            }
-            if (header_name(p, e, "Content-Type", &v)) {
-                ct = v;
-                ctl = (size_t)(e - v);
-            }
-            p = next;
-        }
+        pend = part_end(body, next, end, bd, bdlen, &nd);
+        p = part_headers(next, pend, &ct, &ctl);
         if (ct && ctl >= 10 && strncasecmp(ct, "multipart/", 10) == 0) {
             size_t sub = 0;
 
