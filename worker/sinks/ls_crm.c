@@ -578,6 +578,15 @@ void ls_crm_call_failed(int rc, struct ls_sink_result *fail)
     snprintf(fail->error, sizeof(fail->error), "%.300s", ls_error_last());
 }
 
+char *ls_crm_strip_slash(const char *s)
+{
+    size_t n = strlen(s);
+
+    while (n && s[n - 1] == '/')
+        n--;
+    return ls_xstrndup(s, n);
+}
+
 char *ls_crm_lower_trim(const char *s)
 {
     size_t n = strlen(s), i;

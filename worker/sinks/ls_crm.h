@@ -157,6 +157,10 @@ void ls_crm_resp_dispose(struct ls_crm_resp *resp);
  * kept). malloc'd. */
 char *ls_crm_escape(const char *s);
 
+/* s without its trailing slashes (a base URL the sink appends paths to).
+ * malloc'd. */
+char *ls_crm_strip_slash(const char *s);
+
 /* s without surrounding whitespace, ASCII letters lower-cased (upsert keys
  * such as emails). malloc'd. */
 char *ls_crm_lower_trim(const char *s);

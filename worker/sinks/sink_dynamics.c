@@ -141,15 +141,6 @@ struct dv {
     size_t batch; /* upserts per $batch; 1 = none */
 };
 
-static char *strip_slash(const char *s)
-{
-    size_t n = strlen(s);
-
-    while (n && s[n - 1] == '/')
-        n--;
-    return ls_xstrndup(s, n);
-}
-
 static void dv_free(struct dv *d)
 {
     if (!d)
@@ -250,14 +241,14 @@ static int dv_create(const char *arg, const struct ls_config *cfg, void **ctx)
     if (rc)
         return rc;
     d = ls_xcalloc(1, sizeof(*d));
-    org = strip_slash(cfg->dynamics_url);
-    auth = strip_slash(set(cfg->dynamics_authority_url) ? cfg->dynamics_authority_url : "");
+    org = ls_crm_strip_slash(cfg->dynamics_url);
+    auth = ls_crm_strip_slash(set(cfg->dynamics_authority_url) ? cfg->dynamics_authority_url : "");
     d->token_url = set(cfg->dynamics_token_url)
                        ? ls_xstrdup(cfg->dynamics_token_url)
                        : ls_xasprintf("%s/%s/oauth2/v2.0/token", auth, cfg->dynamics_tenant_id);
     d->scope = set(cfg->dynamics_scope) ? ls_xstrdup(cfg->dynamics_scope)
                                         : ls_xasprintf("%s/.default", org);
-    d->api_base = set(cfg->dynamics_api_base) ? strip_slash(cfg->dynamics_api_base)
+    d->api_base = set(cfg->dynamics_api_base) ? ls_crm_strip_slash(cfg->dynamics_api_base)
                                               : ls_xasprintf("%s/api/data/v9.2", org);
     d->client_id = ls_xstrdup(cfg->dynamics_client_id);
     d->key_field = ls_xstrdup(cfg->dynamics_key_field);

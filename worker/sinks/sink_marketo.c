@@ -295,15 +295,6 @@ struct mkto {
     struct ls_oauth oauth;
 };
 
-static char *strip_slash(const char *s)
-{
-    size_t n = strlen(s);
-
-    while (n && s[n - 1] == '/')
-        n--;
-    return ls_xstrndup(s, n);
-}
-
 static void mkto_free(struct mkto *s)
 {
     if (!s)
@@ -354,7 +345,7 @@ static int mkto_create(const char *arg, const struct ls_config *cfg, void **ctx)
                                   "name");
         goto done;
     }
-    base = strip_slash(cfg->marketo_base_url);
+    base = ls_crm_strip_slash(cfg->marketo_base_url);
     s->token_url = ls_xasprintf("%s/identity/oauth/token", base);
     s->leads_url = ls_xasprintf("%s/rest/v1/leads.json", base);
     s->client_id = ls_xstrdup(cfg->marketo_client_id);

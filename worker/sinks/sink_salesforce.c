@@ -212,15 +212,6 @@ struct sf {
     int api_known;
 };
 
-static char *strip_slash(const char *s)
-{
-    size_t n = strlen(s);
-
-    while (n && s[n - 1] == '/')
-        n--;
-    return ls_xstrndup(s, n);
-}
-
 static void sf_free(struct sf *s)
 {
     if (!s)
@@ -286,13 +277,13 @@ static int check_config(const char *arg, const struct ls_config *cfg, int jwt)
 /* Copies the settings into s: the endpoints, the credentials, the limits. */
 static void take_settings(struct sf *s, const struct ls_config *cfg)
 {
-    char *login = strip_slash(cfg->salesforce_login_url ? cfg->salesforce_login_url : "");
+    char *login = ls_crm_strip_slash(cfg->salesforce_login_url ? cfg->salesforce_login_url : "");
 
     s->token_url = cfg->salesforce_token_url && *cfg->salesforce_token_url
                        ? ls_xstrdup(cfg->salesforce_token_url)
                        : ls_xasprintf("%s/services/oauth2/token", login);
     if (cfg->salesforce_instance_url && *cfg->salesforce_instance_url)
-        s->instance_override = strip_slash(cfg->salesforce_instance_url);
+        s->instance_override = ls_crm_strip_slash(cfg->salesforce_instance_url);
     s->audience = ls_xstrdup(
         cfg->salesforce_audience && *cfg->salesforce_audience ? cfg->salesforce_audience : login);
     s->api_version =
@@ -464,7 +455,8 @@ static int token_answer(struct sf *s, int rc, const struct ls_crm_resp *resp, ch
         return rc;
     }
     free(s->instance);
-    s->instance = s->instance_override ? ls_xstrdup(s->instance_override) : strip_slash(inst);
+    s->instance =
+        s->instance_override ? ls_xstrdup(s->instance_override) : ls_crm_strip_slash(inst);
     free(inst);
     LS_DEBUG(COMP, "token obtained (%s)", s->jwt ? "jwt bearer" : "client credentials");
     return LS_OK;
