@@ -1,8 +1,9 @@
 /* test_ls_crm_vendors.c - the pure halves of the Marketo, HubSpot and
  * Web-to-Lead sinks: record building from the embedded mappings, answer
- * classification, quota and day arithmetic. */
+ * classification, quota and day arithmetic; the CRM string helpers. */
 #include "ls_test.h"
 
+#include "ls_crm.h"
 #include "ls_hubspot.h"
 #include "ls_mapping.h"
 #include "ls_marketo.h"
@@ -114,6 +115,40 @@ static void test_mkto__classify(void **state)
     assert_int_equal(r[0].outcome, LS_SINK_RETRY);
     assert_int_equal(ls_mkto_classify(0, NULL, 0, 1, 0, r), LS_MKTO_NONE);
     assert_int_equal(r[0].outcome, LS_SINK_RETRY);
+    assert_int_equal(ls_mkto_classify(401, "expired", 7, 2, 0, r), LS_MKTO_TOKEN);
+    assert_int_equal(r[1].outcome, LS_SINK_RETRY);
+    assert_string_equal(r[1].error, "HTTP 401: expired");
+    assert_int_equal(ls_mkto_classify(429, "", 0, 2, 0, r), LS_MKTO_THROTTLE);
+    assert_true(r[1].throttled);
+    assert_int_equal(r[1].status, 429);
+    assert_int_equal(ls_mkto_classify(403, "", 0, 1, 0, r), LS_MKTO_NONE);
+    assert_int_equal(r[0].outcome, LS_SINK_FATAL);
+    assert_true(r[0].auth);
+    assert_int_equal(ls_mkto_classify(404, "", 0, 1, 0, r), LS_MKTO_NONE);
+    assert_int_equal(r[0].outcome, LS_SINK_FATAL);
+    assert_false(r[0].auth);
+    assert_int_equal(ls_mkto_classify(400, "", 0, 2, 0, r), LS_MKTO_NONE);
+    assert_int_equal(r[1].outcome, LS_SINK_REJECT);
+    assert_false(r[1].throttled);
+}
+
+static void test_crm__strings(void **state)
+{
+    char *s;
+
+    (void)state;
+    s = ls_crm_strip_slash("https://x.example///");
+    assert_string_equal(s, "https://x.example");
+    free(s);
+    s = ls_crm_strip_slash("https://x.example/api");
+    assert_string_equal(s, "https://x.example/api");
+    free(s);
+    s = ls_crm_strip_slash("");
+    assert_string_equal(s, "");
+    free(s);
+    s = ls_crm_lower_trim("  Ada@Example.COM\t");
+    assert_string_equal(s, "ada@example.com");
+    free(s);
 }
 
 static void test_mkto__quota_and_token(void **state)
@@ -338,7 +373,7 @@ int main(void)
         cmocka_unit_test(test_mkto__quota_and_token), cmocka_unit_test(test_hs__input),
         cmocka_unit_test(test_hs__classify),          cmocka_unit_test(test_hs__offers_union),
         cmocka_unit_test(test_hs__read_and_merge),    cmocka_unit_test(test_w2l__form_and_classify),
-        cmocka_unit_test(test_w2l__utc_day_of_ms),
+        cmocka_unit_test(test_w2l__utc_day_of_ms),    cmocka_unit_test(test_crm__strings),
     };
     return lst_run_group(tests, NULL, NULL);
 }
