@@ -3,7 +3,7 @@
  * subject's erasure request.
  *
  * The person's leads are the lead ids (1) of the stored leads that carry
- * the address (outbox payloads, dead letters included), (2) the address gives
+ * the address (lead bodies, dead letters' included), (2) the address gives
  * with each offer the ledger knows (the default identity), and (3) of the
  * lines of the configured JSONL files that carry it. The ledger then forgets
  * their personal data (ls_ledger_forget_lead) and each JSONL file is rewritten

@@ -121,13 +121,14 @@ LS_NODISCARD int ls_ledger_report(struct ls_ledger *l, enum ls_report_query q, c
 void ls_ledger_counts_free(struct ls_ledger_count *c, size_t n);
 
 /*
- * Erasure (`leadsync forget`). A person is found by the email in the leads
- * the outbox still holds and by the lead ids their email gives with each
- * known offer; ls_ledger_forget_lead then erases one lead's personal data:
- * outbox payloads and error excerpts, the rows' country; its pending
- * deliveries and dead letters become 'superseded' (never sent). Row keys,
- * content hashes, lead ids and stages stay, so the rows are not delivered
- * again. With dry_run=1 it only counts. String arrays: ls_ledger_strings_free.
+ * Erasure (`leadsync forget`). A person is found by the email in the lead
+ * bodies the ledger still holds and by the lead ids their email gives with
+ * each known offer; ls_ledger_forget_lead then erases one lead's personal
+ * data: its stored lead bodies, the outbox's error excerpts, the rows'
+ * country; its pending deliveries and dead letters become 'superseded'
+ * (never sent). Row keys, content hashes, lead ids and stages stay, so the
+ * rows are not delivered again. With dry_run=1 it only counts. String
+ * arrays: ls_ledger_strings_free.
  */
 struct ls_forget_counts {
     int64_t payloads, errors, cancelled, countries;
@@ -178,7 +179,9 @@ enum ls_enqueue_mode {
 
 /*
  * Enqueues one delivery. delivery_id is stable per row version; enqueueing
- * the same (sink, delivery_id) twice is a no-op. mode: enum ls_enqueue_mode.
+ * the same (sink, delivery_id) twice is a no-op. The payload is stored once
+ * per delivery_id, for every sink: the first text stays (a row version's
+ * body is the same for each sink). mode: enum ls_enqueue_mode.
  */
 LS_NODISCARD int ls_ledger_enqueue(struct ls_ledger *l, const char *sink, const char *lead_id,
                                    const char *delivery_id, const char *payload, int mode,
@@ -353,8 +356,9 @@ LS_NODISCARD int ls_ledger_dead_letters(struct ls_ledger *l, const char *sink, s
                                         struct ls_dead_letter **out, size_t *n);
 void ls_dead_letters_free(struct ls_dead_letter *d, size_t n);
 
-/* Drops payloads (personal data) of delivered and superseded deliveries last
- * updated before `before`; *n = how many. */
+/* Drops the stored lead bodies (personal data) whose deliveries are all
+ * delivered or superseded and were last updated before `before`; *n = how
+ * many bodies. */
 LS_NODISCARD int ls_ledger_purge(struct ls_ledger *l, int64_t before, size_t *n);
 
 /* Counts for status. */

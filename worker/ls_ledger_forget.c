@@ -68,7 +68,7 @@ static int query_strings(struct ls_ledger *l, const char *sql, const char *v, ch
 int ls_ledger_leads_by_email(struct ls_ledger *l, const char *email, char ***ids, size_t *n)
 {
     return query_strings(l,
-                         "SELECT DISTINCT lead_id FROM outbox"
+                         "SELECT DISTINCT lead_id FROM bodies"
                          " WHERE payload IS NOT NULL AND json_valid(payload)"
                          " AND lower(trim(json_extract(payload, '$.customer.email')," WS ")) = :v",
                          email, ids, n);
@@ -142,8 +142,8 @@ int ls_ledger_forget_lead(struct ls_ledger *l, const char *lead_id, int dry_run,
                      lead_id, dry_run, &c->cancelled);
     if (!err)
         err = count_then(
-            l, "SELECT count(*) FROM outbox WHERE lead_id = :v AND payload IS NOT NULL",
-            "UPDATE outbox SET payload = NULL WHERE lead_id = :v", lead_id, dry_run, &c->payloads);
+            l, "SELECT count(*) FROM bodies WHERE lead_id = :v AND payload IS NOT NULL",
+            "UPDATE bodies SET payload = NULL WHERE lead_id = :v", lead_id, dry_run, &c->payloads);
     if (!err)
         err = count_then(l,
                          "SELECT count(*) FROM outbox WHERE lead_id = :v"

@@ -42,6 +42,7 @@ enum ls_ledger_stmt {
     ST_LEAD_GET,
     ST_LEAD_PUT,
     /* the outbox: deliveries, delivered leads, dead letters, purge (ls_ledger_outbox.c) */
+    ST_BODY_PUT,
     ST_ENQUEUE,
     ST_COALESCE,
     ST_PENDING,

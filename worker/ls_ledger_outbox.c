@@ -1,6 +1,6 @@
 /* ls_ledger_outbox.c - the ledger's outbox: deliveries from enqueue to
  * delivered, retry or dead letter; the leads each sink has seen; inline
- * sinks' counters and API usage; purging delivered payloads; sinks' pauses.
+ * sinks' counters and API usage; lead bodies and their purge; sinks' pauses.
  * See ls_ledger.h. */
 #include "ls_ledger_int.h"
 
@@ -11,28 +11,36 @@
 
 /* The outbox part's statements. */
 const struct ls_ledger_sql ls_ledger_outbox_sql[] = {
-    {ST_ENQUEUE, "INSERT OR IGNORE INTO outbox (sink, lead_id, delivery_id, payload, state,"
+    /* A row version's body, once for all its sinks' deliveries (one that
+     * was purged or erased and is queued again gets its text back). */
+    {ST_BODY_PUT, "INSERT INTO bodies (delivery_id, lead_id, payload)"
+                  " VALUES (:delivery_id, :lead_id, :payload)"
+                  " ON CONFLICT (delivery_id) DO UPDATE SET payload = excluded.payload"
+                  " WHERE bodies.payload IS NULL"},
+    {ST_ENQUEUE, "INSERT OR IGNORE INTO outbox (sink, lead_id, delivery_id, state,"
                  " attempts, created_at, updated_at, next_attempt_at)"
-                 " VALUES (:sink, :lead_id, :delivery_id, :payload, :state, 0, :now, :now,"
-                 " :now)"},
+                 " VALUES (:sink, :lead_id, :delivery_id, :state, 0, :now, :now, :now)"},
     {ST_COALESCE, "UPDATE outbox SET state = 'superseded', updated_at = :now"
                   " WHERE sink = :sink AND lead_id = :lead_id AND state = 'pending'"
                   " AND id < :id"},
     /* The oldest pending of each lead, only when it is due: a lead whose
      * oldest pending waits for a retry holds back its newer states. */
-    {ST_PENDING, "SELECT o.id, o.sink, o.lead_id, o.delivery_id, o.payload, o.attempts,"
+    {ST_PENDING, "SELECT o.id, o.sink, o.lead_id, o.delivery_id, b.payload, o.attempts,"
                  " o.created_at, o.next_attempt_at"
-                 " FROM outbox AS o"
+                 " FROM outbox AS o LEFT JOIN bodies AS b ON b.delivery_id = o.delivery_id"
                  " WHERE o.sink = :sink AND o.state = 'pending' AND o.next_attempt_at <= :now"
                  " AND NOT EXISTS (SELECT 1 FROM outbox AS p"
                  " WHERE p.sink = o.sink AND p.lead_id = o.lead_id AND p.state = 'pending'"
                  " AND p.id < o.id)"
                  " ORDER BY o.next_attempt_at, o.id LIMIT :limit"},
+    /* No RETURNING: SQLite gathers its rows in a temporary table, which
+     * costs more than the update itself. */
     {ST_MARK_DELIVERED, "UPDATE outbox SET state = 'delivered', attempts = attempts + 1,"
                         " last_status = :status, last_error = NULL, updated_at = :now"
-                        " WHERE id = :id RETURNING sink, lead_id, delivery_id"},
+                        " WHERE id = :id"},
     {ST_SINK_LEAD_PUT, "INSERT INTO sink_leads (sink, lead_id, first_delivered_at,"
-                       " last_delivery_id) VALUES (:sink, :lead_id, :now, :delivery_id)"
+                       " last_delivery_id) SELECT sink, lead_id, :now, delivery_id"
+                       " FROM outbox WHERE id = :id"
                        " ON CONFLICT (sink, lead_id) DO UPDATE SET"
                        " last_delivery_id = excluded.last_delivery_id"},
     {ST_SINK_LEAD_GET, "SELECT 1 FROM sink_leads WHERE sink = :sink AND lead_id = :lead_id"},
@@ -74,9 +82,12 @@ const struct ls_ledger_sql ls_ledger_outbox_sql[] = {
                       " last_error, updated_at FROM outbox"
                       " WHERE state = 'dead' AND (:sink IS NULL OR sink = :sink)"
                       " ORDER BY id LIMIT :limit"},
-    {ST_PURGE, "UPDATE outbox SET payload = NULL"
-               " WHERE state IN ('delivered', 'superseded') AND updated_at < :before"
-               " AND payload IS NOT NULL"},
+    /* A body goes once no delivery of it still needs it: none pending or
+     * dead, none updated since :before. */
+    {ST_PURGE, "UPDATE bodies SET payload = NULL"
+               " WHERE payload IS NOT NULL AND delivery_id NOT IN"
+               " (SELECT delivery_id FROM outbox"
+               " WHERE state IN ('pending', 'dead') OR updated_at >= :before)"},
     /* Inline sinks' delivered counts (they keep no outbox rows). */
     {ST_INLINE_ADD, "INSERT INTO sink_counts (sink, inline_delivered) VALUES (:sink, :n)"
                     " ON CONFLICT (sink) DO UPDATE SET"
@@ -106,12 +117,16 @@ static int64_t sql_limit(size_t limit)
 int ls_ledger_enqueue(struct ls_ledger *l, const char *sink, const char *lead_id,
                       const char *delivery_id, const char *payload, int mode, int64_t now)
 {
+    const struct ledger_arg body[] = {
+        ARG_STATIC(":delivery_id", delivery_id),
+        ARG_STATIC(":lead_id", lead_id),
+        ARG_STATIC(":payload", payload),
+    };
     const struct ledger_arg row[] = {
-        ARG_TEXT(":sink", sink),
-        ARG_TEXT(":lead_id", lead_id),
-        ARG_TEXT(":delivery_id", delivery_id),
-        ARG_TEXT(":payload", payload),
-        ARG_TEXT(":state", mode == LS_ENQUEUE_LATE ? "superseded" : "pending"),
+        ARG_STATIC(":sink", sink),
+        ARG_STATIC(":lead_id", lead_id),
+        ARG_STATIC(":delivery_id", delivery_id),
+        ARG_STATIC(":state", mode == LS_ENQUEUE_LATE ? "superseded" : "pending"),
         ARG_I64(":now", now),
     };
     int err;
@@ -121,12 +136,15 @@ int ls_ledger_enqueue(struct ls_ledger *l, const char *sink, const char *lead_id
     err = ledger_op_begin(l);
     if (err)
         return err;
-    err = ledger_exec(l, l->st[ST_ENQUEUE], row, LS_ARRAY_LEN(row), "enqueueing a delivery");
+    /* the row version's body, or the one another sink's delivery stored */
+    err = ledger_exec(l, l->st[ST_BODY_PUT], body, LS_ARRAY_LEN(body), "storing a lead body");
+    if (!err)
+        err = ledger_exec(l, l->st[ST_ENQUEUE], row, LS_ARRAY_LEN(row), "enqueueing a delivery");
     /* changes() == 0: this (sink, delivery_id) is already known, in any state. */
     if (!err && mode == LS_ENQUEUE_COALESCE && sqlite3_changes(l->db) != 0) {
         const struct ledger_arg older[] = {
-            ARG_TEXT(":sink", sink),
-            ARG_TEXT(":lead_id", lead_id),
+            ARG_STATIC(":sink", sink),
+            ARG_STATIC(":lead_id", lead_id),
             ARG_I64(":id", sqlite3_last_insert_rowid(l->db)),
             ARG_I64(":now", now),
         };
@@ -235,46 +253,27 @@ static int no_delivery(struct ls_ledger *l, int64_t id)
 
 int ls_ledger_mark_delivered(struct ls_ledger *l, int64_t id, int status, int64_t now)
 {
-    sqlite3_stmt *st = l->st[ST_MARK_DELIVERED];
     const struct ledger_arg mark[] = {
         ARG_I64(":id", id),
         ARG_I64(":status", status),
         ARG_I64(":now", now),
     };
-    char *sink = NULL;
-    char *lead_id = NULL;
-    char *delivery_id = NULL;
-    int found = 0;
+    const struct ledger_arg seen[] = {
+        ARG_I64(":id", id),
+        ARG_I64(":now", now),
+    };
     int err;
 
     err = ledger_op_begin(l);
     if (err)
         return err;
-    err = ledger_row(l, st, mark, LS_ARRAY_LEN(mark), "marking a delivery delivered", &found);
-    if (!err && found) {
-        sink = ledger_col_strdup(st, 0);
-        lead_id = ledger_col_strdup(st, 1);
-        delivery_id = ledger_col_strdup(st, 2);
-        /* RETURNING: step to the end so the update completes. */
-        err = ledger_run(l, st, "marking a delivery delivered");
-    }
-    ledger_reset(st);
-    if (!err && !found)
+    err = ledger_exec(l, l->st[ST_MARK_DELIVERED], mark, LS_ARRAY_LEN(mark),
+                      "marking a delivery delivered");
+    if (!err && sqlite3_changes(l->db) == 0)
         err = no_delivery(l, id);
-    if (!err) {
-        const struct ledger_arg seen[] = {
-            ARG_TEXT(":sink", sink),
-            ARG_TEXT(":lead_id", lead_id),
-            ARG_TEXT(":delivery_id", delivery_id),
-            ARG_I64(":now", now),
-        };
-
+    if (!err)
         err = ledger_exec(l, l->st[ST_SINK_LEAD_PUT], seen, LS_ARRAY_LEN(seen),
                           "recording a delivered lead");
-    }
-    free(sink);
-    free(lead_id);
-    free(delivery_id);
     return ledger_op_end(l, err);
 }
 
@@ -464,7 +463,7 @@ int ls_ledger_purge(struct ls_ledger *l, int64_t before, size_t *n)
     int err;
 
     *n = 0;
-    err = ledger_exec(l, l->st[ST_PURGE], args, LS_ARRAY_LEN(args), "purging payloads");
+    err = ledger_exec(l, l->st[ST_PURGE], args, LS_ARRAY_LEN(args), "purging lead bodies");
     if (!err)
         *n = (size_t)sqlite3_changes(l->db);
     return err;

@@ -10,7 +10,7 @@
 /* The runs part's statements. */
 const struct ls_ledger_sql ls_ledger_runs_sql[] = {
     /* Counts over the covering index outbox_lead, not the table: the
-     * table's pages hold the payloads and are ~20 times as many to read. */
+     * index's pages are fewer to read. */
     {ST_SINK_STATS, "SELECT o.sink,"
                     " sum(o.state = 'pending'), sum(o.state = 'delivered'),"
                     " sum(o.state = 'dead'), sum(o.state = 'superseded'),"

@@ -619,10 +619,16 @@ static void test_enqueue_duplicate(void **state)
     assert_int_equal(st.delivered, 1);
     assert_int_equal(st.oldest_pending_at, 0);
 
-    /* Same delivery id for another sink is a separate delivery. */
+    /* Same delivery id for another sink is a separate delivery, sharing
+     * the row version's one stored body. */
     assert_int_equal(ls_ledger_enqueue(f->l, "sf", "L1", "d1", "{}", 1, 400), 0);
     stats_for(f->l, "sf", &st);
     assert_int_equal(st.pending, 1);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM bodies"), 1);
+    assert_int_equal(ls_ledger_pending(f->l, "sf", 400, 10, &d, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(d[0].payload, "{\"v\":1}");
+    ls_deliveries_free(d, n);
 
     assert_int_equal(ls_ledger_enqueue(f->l, NULL, "L1", "d1", "{}", 1, 400), LS_EINVAL);
 }
@@ -1079,6 +1085,77 @@ static void test_upgrade_from_meta_counters(void **state)
     assert_int_equal(query_int(f->path, "SELECT count(*) FROM meta"), 1);
 }
 
+/* A ledger from before the lead bodies had their own table (schema 8):
+ * pending deliveries, dead letters and delivered ones keep their state and
+ * their text, each row version's body once; a purged one stays purged. */
+static void test_upgrade_to_lead_bodies(void **state)
+{
+    struct fix *f = *state;
+    struct ls_delivery *d = NULL;
+    struct ls_dead_letter *dl = NULL;
+    struct ls_sink_stats st;
+    size_t n = 0;
+
+    for (size_t i = 0; ls_migrations[i].name && strtol(ls_migrations[i].name, NULL, 10) <= 8; i++)
+        exec_raw(f->path, ls_migrations[i].data);
+    exec_raw(f->path, "INSERT INTO outbox (sink, lead_id, delivery_id, payload, state, attempts,"
+                      " created_at, updated_at, next_attempt_at, last_status, last_error) VALUES"
+                      " ('hook', 'A', 'a1', '{\"n\":\"a1\"}', 'delivered', 1, 1, 2, 1, 204, NULL),"
+                      " ('hook', 'A', 'a2', '{\"n\":\"a2\"}', 'pending', 2, 3, 3, 5, 503, 'busy'),"
+                      " ('sf', 'A', 'a2', '{\"n\":\"a2\"}', 'pending', 0, 3, 3, 3, NULL, NULL),"
+                      " ('hook', 'B', 'b1', '{\"n\":\"b1\"}', 'dead', 3, 4, 6, 4, 422, 'no'),"
+                      " ('hook', 'C', 'c1', NULL, 'delivered', 1, 1, 2, 1, 204, NULL),"
+                      " ('sf', 'C', 'c1', '{\"n\":\"c1\"}', 'pending', 0, 1, 1, 1, NULL, NULL),"
+                      " ('hook', 'D', 'd1', NULL, 'superseded', 0, 1, 2, 1, NULL, NULL);"
+                      "PRAGMA user_version = 8;");
+    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(query_int(f->path, "PRAGMA user_version"), known_version());
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM pragma_table_info('outbox')"
+                                        " WHERE name = 'payload'"),
+                     0);
+    /* one body per row version that had a text: a1, a2, b1, c1 (not d1) */
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM bodies"), 4);
+    stats_for(f->l, "hook", &st);
+    assert_int_equal(st.pending, 1);
+    assert_int_equal(st.delivered, 2);
+    assert_int_equal(st.dead, 1);
+    assert_int_equal(st.superseded, 1);
+
+    assert_int_equal(ls_ledger_pending(f->l, "sf", 10, 10, &d, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(d[0].delivery_id, "c1");
+    assert_string_equal(d[0].payload, "{\"n\":\"c1\"}"); /* purged at hook only */
+    assert_string_equal(d[1].payload, "{\"n\":\"a2\"}");
+    ls_deliveries_free(d, n);
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 10, 10, &d, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(d[0].delivery_id, "a2");
+    assert_int_equal(d[0].attempts, 2);
+    assert_string_equal(d[0].payload, "{\"n\":\"a2\"}");
+    ls_deliveries_free(d, n);
+
+    /* the dead letter comes back with its text */
+    assert_int_equal(ls_ledger_dead_letters(f->l, "hook", 0, &dl, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(dl[0].delivery_id, "b1");
+    assert_string_equal(dl[0].last_error, "no");
+    ls_dead_letters_free(dl, n);
+    assert_int_equal(ls_ledger_retry_dead(f->l, "hook", 10, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 10, 10, &d, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(d[1].delivery_id, "b1");
+    assert_string_equal(d[1].payload, "{\"n\":\"b1\"}");
+    ls_deliveries_free(d, n);
+
+    /* a1 was delivered everywhere: the first purge takes its body only */
+    assert_int_equal(ls_ledger_purge(f->l, 100, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM bodies WHERE payload IS NULL"
+                                        " AND delivery_id = 'a1'"),
+                     1);
+}
+
 /* The per-round count agrees with the stats: pending only, per sink, due or not. */
 static void test_pending_count(void **state)
 {
@@ -1134,10 +1211,27 @@ static void test_purge(void **state)
     assert_int_equal(n, 1); /* a1 */
     assert_int_equal(ls_ledger_purge(f->l, 1000, &n), 0);
     assert_int_equal(n, 0);
-    assert_int_equal(query_int(f->path, "SELECT count(*) FROM outbox WHERE payload IS NULL"), 2);
-    assert_int_equal(query_int(f->path,
-                               "SELECT count(*) FROM outbox WHERE payload IS NULL AND state = "
-                               "'pending'"),
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM bodies WHERE payload IS NULL"), 2);
+    /* c1's body is shared with another sink's delivery: kept while either
+     * is pending, purged once both are delivered. */
+    assert_int_equal(ls_ledger_enqueue(f->l, "sf", "C", "c1", "{}", 0, 10), 0);
+    assert_int_equal(ls_ledger_pending(f->l, "hook", 200, 10, &d, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(d[1].delivery_id, "c1");
+    assert_int_equal(ls_ledger_mark_delivered(f->l, d[1].id, 200, 200), 0);
+    ls_deliveries_free(d, n);
+    assert_int_equal(ls_ledger_purge(f->l, 1000, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(ls_ledger_pending(f->l, "sf", 200, 10, &d, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(d[0].payload, "{}");
+    assert_int_equal(ls_ledger_mark_delivered(f->l, d[0].id, 200, 300), 0);
+    ls_deliveries_free(d, n);
+    assert_int_equal(ls_ledger_purge(f->l, 1000, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM outbox AS o JOIN bodies AS b"
+                                        " ON b.delivery_id = o.delivery_id"
+                                        " WHERE b.payload IS NULL AND o.state = 'pending'"),
                      0);
 }
 
@@ -1585,6 +1679,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inline_delivered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_from_meta_counters, setup_dir, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_to_lead_bodies, setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_pending_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
