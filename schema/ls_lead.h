@@ -99,7 +99,7 @@ const char *ls_lead_envelope_prefix(int created);
 json_t *ls_lead_marketplace_body(const json_t *lead_obj);
 
 /* SHA-256 as the lead model uses it, fetched from OpenSSL once (see
- * ls_lead.c); never NULL. For the other hashes of a sync. */
+ * ls_lead_hash.c); never NULL. For the other hashes of a sync. */
 const struct evp_md_st *ls_lead_sha256(void);
 
 #endif /* LS_LEAD_H */
