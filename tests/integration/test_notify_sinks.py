@@ -17,6 +17,7 @@ import email.policy
 import email.utils
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -316,6 +317,31 @@ class ChatSinks(NotifyCase):
         self.run_worker("run", "--once", check=77)
         self.run_worker("run", "--once", check=0)
         self.assertEqual(len(d.state()["slack"]), 1, "nothing lost")
+
+    def test_stop_cuts_off_a_held_post(self):
+        """SIGTERM while a post is held far past the grace: the daemon exits 0
+        while the double still holds it; nothing counts an attempt, and the
+        next run posts every lead."""
+        d = self.hooks("slack")
+        self.env.update({"LEADSYNC_POLL_SECONDS": "1", "LEADSYNC_HTTP_TIMEOUT_SECONDS": "120",
+                         "LEADSYNC_STOP_GRACE_SECONDS": "1"})
+        d.faults([{"route": "POST /slack", "delay_ms": 12000, "count": 1}])
+        self.put([row(0), row(1)])
+        proc = self.run_daemon()
+        lstest.wait_for(lambda: d.call("/__held")["held"] == 1 or proc.poll() is not None, 60,
+                        "the double to hold a post")
+        self.assertIsNone(proc.poll(), "the daemon ended before its post was held")
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(60), 0)
+        self.assertEqual(d.call("/__held")["held"], 1, "the daemon waited for the held answer")
+        db = sqlite3.connect(self.env["LEADSYNC_STATE"])
+        try:
+            rows = db.execute("SELECT state, attempts FROM outbox ORDER BY lead_id").fetchall()
+        finally:
+            db.close()
+        self.assertEqual(rows, [("pending", 0), ("pending", 0)])
+        self.run_worker("run", "--once", check=0)
+        self.assertEqual(self.sink_stats(self.status()["sinks"][0]["sink"])["delivered"], 2)
 
     def test_https_only_except_loopback(self):
         self.hooks()

@@ -63,6 +63,9 @@ static int chat_create(const char *kind, json_t *(*body)(const json_t *), const 
         chat_destroy(c);
         return rc;
     }
+    /* After a stop, a post still in flight gets the grace, then is cut off
+     * and reported not sent, like the CRM sinks' calls. */
+    ls_crm_http_stop_grace(c->http, cfg->stop_grace_seconds);
     c->kind = kind;
     c->body = body;
     c->url = ls_xstrdup(arg);
@@ -99,6 +102,8 @@ static void chat_send(void *ctx, const struct ls_sink_item *it, struct ls_sink_r
     }
     if (ls_crm_call(c->http, &req, &resp) != LS_OK) {
         ls_notify_http_classify(c->kind, 0, ls_error_last(), -1, NULL, 0, res);
+    } else if (resp.stopped) {
+        ls_crm_stopped_result(res); /* cut off by a stop: the next run posts it */
     } else {
         ls_notify_http_classify(c->kind, resp.status, resp.transport, resp.retry_after_ms,
                                 resp.body, resp.len, res);
