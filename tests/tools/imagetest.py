@@ -15,12 +15,13 @@ Called by scripts/test-image; prints one line per check, exits 1 on failure.
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+
+from lstest import free_port
 
 IMAGE, SEEDER = sys.argv[1], sys.argv[2]
 AZ = os.environ["LEADSYNC_TEST_AZURITE"]
@@ -96,14 +97,6 @@ def wait_for(pred, seconds):
             return v
         time.sleep(0.5)
     return pred()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def volume_path():
