@@ -27,6 +27,22 @@ char *lst_unique_table(const char *prefix);
  * bad input. Caller frees; *outlen is the decoded length. */
 unsigned char *lst_b64url_decode(const char *s, size_t n, size_t *outlen);
 
+/* A temporary ledger for the ledger tests: a fresh directory, its
+ * ledger.db, and the ledger open there with WAL (lst_ledger_setup) or not
+ * yet opened (lst_ledger_setup_dir). lst_ledger_teardown closes and removes
+ * it. Use as cmocka setup/teardown; *state is a struct lst_ledger_fix. */
+struct ls_ledger;
+struct lst_ledger_fix {
+    char *dir;
+    char *path;
+    struct ls_ledger *l;
+};
+int lst_ledger_setup(void **state);
+int lst_ledger_setup_dir(void **state);
+int lst_ledger_teardown(void **state);
+/* Opens the ledger at path with WAL, read-only when asked. */
+int lst_ledger_open(const char *path, int readonly, struct ls_ledger **l);
+
 /*
  * Skipping, honestly: a file in which any test skipped has not checked
  * everything it names, so it exits 77, which ctest shows as skipped

@@ -18,61 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-struct fix {
-    char *dir;
-    char *path;
-    struct ls_ledger *l;
-};
-
-static int setup(void **state)
-{
-    struct fix *f = calloc(1, sizeof(*f));
-    struct ls_ledger_opts o = {0};
-
-    assert_non_null(f);
-    f->dir = lst_tmpdir();
-    f->path = ls_xasprintf("%s/ledger.db", f->dir);
-    o.path = f->path;
-    o.wal = 1;
-    assert_int_equal(ls_ledger_open(&o, &f->l), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fix *f = *state;
-
-    ls_ledger_close(f->l);
-    lst_rmtree(f->dir);
-    free(f->dir);
-    free(f->path);
-    free(f);
-    return 0;
-}
-
-/* Fresh directory without an open ledger. */
-static int setup_dir(void **state)
-{
-    struct fix *f = calloc(1, sizeof(*f));
-
-    assert_non_null(f);
-    f->dir = lst_tmpdir();
-    f->path = ls_xasprintf("%s/ledger.db", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int open_path(const char *path, int readonly, struct ls_ledger **l)
-{
-    struct ls_ledger_opts o = {0};
-
-    o.path = path;
-    o.wal = 1;
-    o.readonly = readonly;
-    return ls_ledger_open(&o, l);
-}
-
 static int file_mode(const char *path)
 {
     struct stat sb;
@@ -147,7 +92,7 @@ static void expect_pending(struct ls_ledger *l, const char *sink, int64_t now, s
 
 static void test_file_modes(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     char *lock = ls_xasprintf("%s.lock", f->path);
     char *wal = ls_xasprintf("%s-wal", f->path);
 
@@ -162,7 +107,7 @@ static void test_file_modes(void **state)
     /* Wider permissions on existing files are narrowed at open. */
     assert_int_equal(chmod(f->path, 0644), 0);
     assert_int_equal(chmod(lock, 0666), 0);
-    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), 0);
     assert_int_equal(file_mode(f->path), 0600);
     assert_int_equal(file_mode(lock), 0600);
     free(lock);
@@ -171,7 +116,7 @@ static void test_file_modes(void **state)
 
 static void test_wal_files_narrowed(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     char *wal = ls_xasprintf("%s-wal", f->path);
     struct ls_ledger *l = NULL;
 
@@ -181,7 +126,7 @@ static void test_wal_files_narrowed(void **state)
     /* Non-empty: SQLite itself narrows only an empty one it opens. */
     write_file(wal, "0123456789abcdef0123456789abcdef", 32, 0644);
     assert_int_equal(chmod(wal, 0644), 0);
-    assert_int_equal(open_path(f->path, 0, &l), 0);
+    assert_int_equal(lst_ledger_open(f->path, 0, &l), 0);
     assert_int_equal(file_mode(wal), 0600);
     ls_ledger_close(l);
     free(wal);
@@ -191,7 +136,7 @@ static void test_wal_files_narrowed(void **state)
  * refused (not followed, its target untouched), with a message naming it. */
 static void test_symlinks_refused(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     static const char *const suffixes[] = {"-wal", "-shm", ""};
     char *target = ls_xasprintf("%s/target", f->dir);
     struct ls_ledger *l = NULL;
@@ -206,7 +151,7 @@ static void test_symlinks_refused(void **state)
         if (!*suffixes[i])
             assert_int_equal(unlink(p), 0);
         assert_int_equal(symlink(target, p), 0);
-        assert_int_equal(open_path(f->path, 0, &l), LS_EIO);
+        assert_int_equal(lst_ledger_open(f->path, 0, &l), LS_EIO);
         assert_null(l);
         assert_non_null(strstr(ls_error_last(), p));
         assert_non_null(strstr(ls_error_last(), "symbolic link"));
@@ -219,11 +164,11 @@ static void test_symlinks_refused(void **state)
 
 static void test_lock(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_ledger *l2 = NULL;
     char pid[64];
 
-    assert_int_equal(open_path(f->path, 0, &l2), LS_ELOCKED);
+    assert_int_equal(lst_ledger_open(f->path, 0, &l2), LS_ELOCKED);
     assert_null(l2);
     assert_non_null(strstr(ls_error_last(), f->path));
     assert_non_null(strstr(ls_error_last(), "in use by another leadsync process"));
@@ -231,20 +176,20 @@ static void test_lock(void **state)
     assert_non_null(strstr(ls_error_last(), pid));
 
     /* Read-only opens take no lock. */
-    assert_int_equal(open_path(f->path, 1, &l2), 0);
+    assert_int_equal(lst_ledger_open(f->path, 1, &l2), 0);
     ls_ledger_close(l2);
     l2 = NULL;
 
     ls_ledger_close(f->l);
     f->l = NULL;
-    assert_int_equal(open_path(f->path, 0, &l2), 0);
-    assert_int_equal(open_path(f->path, 0, &f->l), LS_ELOCKED);
+    assert_int_equal(lst_ledger_open(f->path, 0, &l2), 0);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), LS_ELOCKED);
     ls_ledger_close(l2);
 }
 
 static void test_migrations(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     char *v = NULL;
 
     assert_true(known_version() >= 1);
@@ -254,7 +199,7 @@ static void test_migrations(void **state)
     f->l = NULL;
 
     /* Reopening applies nothing twice and keeps the data. */
-    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), 0);
     assert_int_equal(query_int(f->path, "PRAGMA user_version"), known_version());
     assert_int_equal(ls_ledger_meta_get(f->l, "cursor", &v), 0);
     assert_string_equal(v, "2026-01-01T00:00:00Z");
@@ -265,7 +210,7 @@ static void test_migrations(void **state)
 
 static void test_journal_modes(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_ledger_opts o = {0};
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
@@ -292,7 +237,7 @@ static void test_journal_modes(void **state)
 
 static void test_newer_schema_refused(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     char *q = NULL;
     char want[128];
 
@@ -301,68 +246,68 @@ static void test_newer_schema_refused(void **state)
     q = ls_xasprintf("PRAGMA user_version = %d", known_version() + 5);
     exec_raw(f->path, q);
     free(q);
-    assert_int_equal(open_path(f->path, 0, &f->l), LS_EDB);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), LS_EDB);
     assert_null(f->l);
     snprintf(want, sizeof(want), "ledger schema %d is newer than this leadsync (%d)",
              known_version() + 5, known_version());
     assert_non_null(strstr(ls_error_last(), want));
-    assert_int_equal(open_path(f->path, 1, &f->l), LS_EDB);
+    assert_int_equal(lst_ledger_open(f->path, 1, &f->l), LS_EDB);
     assert_non_null(strstr(ls_error_last(), "newer"));
 }
 
 static void test_garbage_file(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     char junk[4096];
 
     for (size_t i = 0; i < sizeof(junk); i++)
         junk[i] = (char)('a' + i % 26);
     write_file(f->path, junk, sizeof(junk), 0600);
-    assert_int_equal(open_path(f->path, 0, &f->l), LS_EDB);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), LS_EDB);
     assert_null(f->l);
     assert_non_null(strstr(ls_error_last(), f->path));
     assert_non_null(strstr(ls_error_last(), "is not a valid leadsync ledger"));
     assert_non_null(strstr(ls_error_last(), "not a database"));
-    assert_int_equal(open_path(f->path, 1, &f->l), LS_EDB);
+    assert_int_equal(lst_ledger_open(f->path, 1, &f->l), LS_EDB);
     assert_non_null(strstr(ls_error_last(), "is not a valid leadsync ledger"));
 
     /* Short garbage, too. */
     write_file(f->path, "hello", 5, 0600);
-    assert_int_equal(open_path(f->path, 0, &f->l), LS_EDB);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), LS_EDB);
     assert_non_null(strstr(ls_error_last(), "is not a valid leadsync ledger"));
 }
 
 static void test_foreign_sqlite_file(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
 
     exec_raw(f->path, "CREATE TABLE notes (x TEXT)");
-    assert_int_equal(open_path(f->path, 0, &f->l), LS_EDB);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), LS_EDB);
     assert_non_null(strstr(ls_error_last(), "is not a valid leadsync ledger"));
     assert_int_equal(query_int(f->path, "PRAGMA user_version"), 0);
 }
 
 static void test_bad_paths(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     char *p = ls_xasprintf("%s/missing/dir/ledger.db", f->dir);
 
-    assert_int_equal(open_path(p, 0, &f->l), LS_EIO);
+    assert_int_equal(lst_ledger_open(p, 0, &f->l), LS_EIO);
     assert_non_null(strstr(ls_error_last(), p));
-    assert_int_not_equal(open_path(p, 1, &f->l), 0);
+    assert_int_not_equal(lst_ledger_open(p, 1, &f->l), 0);
     assert_non_null(strstr(ls_error_last(), p));
     /* Read-only never creates the file. */
-    assert_int_not_equal(open_path(f->path, 1, &f->l), 0);
+    assert_int_not_equal(lst_ledger_open(f->path, 1, &f->l), 0);
     assert_int_not_equal(access(f->path, F_OK), 0);
     /* A directory is no ledger. */
-    assert_int_not_equal(open_path(f->dir, 0, &f->l), 0);
+    assert_int_not_equal(lst_ledger_open(f->dir, 0, &f->l), 0);
     assert_null(f->l);
     free(p);
 }
 
 static void test_readonly(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_ledger *ro = NULL;
     char *v = NULL;
     int64_t rows = 0, leads = 0;
@@ -374,7 +319,7 @@ static void test_readonly(void **state)
     assert_int_equal(ls_ledger_enqueue(f->l, "hook", "L1", "d1", "{}", 1, 1), 0);
 
     /* While the writer is open. */
-    assert_int_equal(open_path(f->path, 1, &ro), 0);
+    assert_int_equal(lst_ledger_open(f->path, 1, &ro), 0);
     assert_int_equal(ls_ledger_meta_get(ro, "cursor", &v), 0);
     assert_string_equal(v, "c1");
     free(v);
@@ -405,18 +350,18 @@ static void test_readonly(void **state)
 
 static void test_readonly_empty_or_old(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_ledger *ro = NULL;
 
     write_file(f->path, "", 0, 0600);
-    assert_int_equal(open_path(f->path, 1, &ro), LS_EDB);
+    assert_int_equal(lst_ledger_open(f->path, 1, &ro), LS_EDB);
     assert_non_null(strstr(ls_error_last(), f->path));
     assert_int_not_equal(access(f->path, F_OK), -1);
 }
 
 static void test_meta(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     char *v = NULL;
 
     assert_int_equal(ls_ledger_meta_get(f->l, "cursor", &v), 0);
@@ -437,7 +382,7 @@ static void test_meta(void **state)
 
 static void test_rows(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     char hash[65];
     char h1[65], h2[65];
     int found = -1;
@@ -470,7 +415,7 @@ static void test_rows(void **state)
 
 static void test_leads(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     int stage = -1, dnc = -1, found = -1;
     int64_t rows = 0, leads = 0;
 
@@ -511,7 +456,7 @@ static void stats_for(struct ls_ledger *l, const char *sink, struct ls_sink_stat
 /* A lead's newest row version: recorded by lead_put, kept when put gives none. */
 static void test_lead_newest(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_ledger_version v = {0};
     struct ls_ledger_version in = {"2026-11-24T02:03:34.2500000Z", "11/24/2026 2:03:34 AM", "p",
                                    "aa-newer"};
@@ -538,7 +483,7 @@ static void test_lead_newest(void **state)
  * goes out nor supersedes the newer state queued before it. */
 static void test_enqueue_late(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_sink_stats st;
 
     assert_int_equal(ls_ledger_enqueue(f->l, "hook", "A", "a-new", "2", LS_ENQUEUE_COALESCE, 10),
@@ -558,7 +503,7 @@ static void test_enqueue_late(void **state)
  * takes each lead's row with the latest Timestamp. */
 static void test_migration_newest_backfill(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_ledger_version v = {0};
     int stage = 0, dnc = 0, found = 0;
 
@@ -574,7 +519,7 @@ static void test_migration_newest_backfill(void **state)
         "INSERT INTO rows VALUES ('q', 'mm', 'h3', '2026-11-24T02:03:30.0000000Z', 'L2', 1, 1);"
         "INSERT INTO leads VALUES ('L1', 3, 0, 1, 1); INSERT INTO leads VALUES ('L2', 1, 0, 1, 1);"
         "PRAGMA user_version = 4;");
-    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), 0);
     assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, &v, &found), 0);
     assert_int_equal(stage, 3);
     assert_string_equal(v.timestamp, "2026-11-24T02:03:34.2500000Z");
@@ -588,7 +533,7 @@ static void test_migration_newest_backfill(void **state)
 
 static void test_enqueue_duplicate(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_delivery *d = NULL;
     struct ls_sink_stats st;
     size_t n = 0;
@@ -635,7 +580,7 @@ static void test_enqueue_duplicate(void **state)
 
 static void test_coalescing(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_delivery *d = NULL;
     struct ls_sink_stats st;
     size_t n = 0;
@@ -668,7 +613,7 @@ static void test_coalescing(void **state)
 
 static void test_pending_one_per_lead(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_delivery *d = NULL;
     size_t n = 0;
 
@@ -699,7 +644,7 @@ static void test_pending_one_per_lead(void **state)
 
 static void test_mark_retry(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_delivery *d = NULL;
     size_t n = 0;
     int64_t id;
@@ -745,7 +690,7 @@ static void test_mark_retry(void **state)
 /* The engine holds a delivery while the sync coalesces it into a newer one. */
 static void test_superseded_in_flight(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_delivery *d = NULL;
     struct ls_sink_stats st;
     size_t n = 0;
@@ -779,7 +724,7 @@ static void test_superseded_in_flight(void **state)
 
 static void test_mark_delivered_sink_leads(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_delivery *d = NULL;
     size_t n = 0;
     int delivered = -1;
@@ -810,7 +755,7 @@ static void test_mark_delivered_sink_leads(void **state)
 
 static void test_mark_dead_and_retry_dead(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_delivery *d = NULL;
     struct ls_dead_letter *dl = NULL;
     struct ls_sink_stats st;
@@ -889,7 +834,7 @@ static void test_mark_dead_and_retry_dead(void **state)
  * clock that ran a day ahead, ends when the operator asks. */
 static void test_retry_makes_waiting_due(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_delivery *d = NULL;
     size_t n = 0;
 
@@ -914,7 +859,7 @@ static void test_retry_makes_waiting_due(void **state)
 
 static void test_retry_dead_stale(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_delivery *d = NULL;
     struct ls_sink_stats st;
     size_t n = 0;
@@ -941,7 +886,7 @@ static void test_retry_dead_stale(void **state)
 
 static void test_sink_stats(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_sink_stats *s = NULL;
     struct ls_delivery *d = NULL;
     size_t n = 0;
@@ -975,7 +920,7 @@ static void test_sink_stats(void **state)
  * for a sink without outbox rows, and gone with a rolled-back transaction. */
 static void test_inline_delivered(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_sink_stats st;
     struct ls_sink_stats *s = NULL;
     size_t n = 0;
@@ -1011,7 +956,7 @@ static void test_inline_delivered(void **state)
 /* API usage: one record per sink, replaced by each report. */
 static void test_usage(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_api_usage u = {12, 15000, 1795485814};
     int found = 1;
 
@@ -1036,7 +981,7 @@ static void test_usage(void **state)
  * the counters in meta) opens, migrates, and keeps its counts and usage. */
 static void test_upgrade_from_meta_counters(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_sink_stats st;
     struct ls_api_usage u;
     char *v = NULL;
@@ -1058,7 +1003,7 @@ static void test_upgrade_from_meta_counters(void **state)
         " VALUES ('jsonl', 'L', 'd1', '{}', 'pending', 0, 1, 1, 1)");
     exec_raw(f->path, q);
     free(q);
-    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), 0);
     assert_int_equal(query_int(f->path, "PRAGMA user_version"), known_version());
 
     stats_for(f->l, "jsonl", &st);
@@ -1090,7 +1035,7 @@ static void test_upgrade_from_meta_counters(void **state)
  * their text, each row version's body once; a purged one stays purged. */
 static void test_upgrade_to_lead_bodies(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_delivery *d = NULL;
     struct ls_dead_letter *dl = NULL;
     struct ls_sink_stats st;
@@ -1108,7 +1053,7 @@ static void test_upgrade_to_lead_bodies(void **state)
                       " ('sf', 'C', 'c1', '{\"n\":\"c1\"}', 'pending', 0, 1, 1, 1, NULL, NULL),"
                       " ('hook', 'D', 'd1', NULL, 'superseded', 0, 1, 2, 1, NULL, NULL);"
                       "PRAGMA user_version = 8;");
-    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), 0);
     assert_int_equal(query_int(f->path, "PRAGMA user_version"), known_version());
     assert_int_equal(query_int(f->path, "SELECT count(*) FROM pragma_table_info('outbox')"
                                         " WHERE name = 'payload'"),
@@ -1159,7 +1104,7 @@ static void test_upgrade_to_lead_bodies(void **state)
 /* The per-round count agrees with the stats: pending only, per sink, due or not. */
 static void test_pending_count(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_delivery *d = NULL;
     size_t n = 0;
     int64_t c = -1;
@@ -1190,7 +1135,7 @@ static void test_pending_count(void **state)
 
 static void test_purge(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_delivery *d = NULL;
     size_t n = 0;
 
@@ -1239,7 +1184,7 @@ static void test_purge(void **state)
  * pause extends the streak, status sees it, clearing ends it. */
 static void test_sink_pause(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_sink_pause p;
     struct ls_sink_stats *ss = NULL;
     size_t n = 0;
@@ -1250,7 +1195,7 @@ static void test_sink_pause(void **state)
     assert_int_equal(
         ls_ledger_pause_set(f->l, "salesforce", 5000, "HTTP 403 REQUEST_LIMIT_EXCEEDED", 1000), 0);
     ls_ledger_close(f->l);
-    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), 0);
     assert_int_equal(ls_ledger_pause_get(f->l, "salesforce", &p, &found), 0);
     assert_int_equal(found, 1);
     assert_int_equal(p.until, 5000);
@@ -1281,7 +1226,7 @@ static void test_sink_pause(void **state)
 
 static void test_runs(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     int64_t id1 = 0, id2 = 0, started = -1, finished = -1;
     int code = -1;
     char *summary = NULL;
@@ -1312,7 +1257,7 @@ static void test_runs(void **state)
 
 static void test_transactions(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     char *v = NULL;
     char hash[65];
     int found = -1;
@@ -1338,7 +1283,7 @@ static void test_transactions(void **state)
     assert_int_equal(ls_ledger_commit(f->l), 0);
     ls_ledger_close(f->l);
     f->l = NULL;
-    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), 0);
     assert_int_equal(ls_ledger_meta_get(f->l, "cursor", &v), 0);
     assert_string_equal(v, "y");
     free(v);
@@ -1350,7 +1295,7 @@ static void test_transactions(void **state)
     assert_int_equal(ls_ledger_meta_set(f->l, "cursor", "z"), 0);
     ls_ledger_close(f->l);
     f->l = NULL;
-    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), 0);
     assert_int_equal(ls_ledger_meta_get(f->l, "cursor", &v), 0);
     assert_string_equal(v, "y");
     free(v);
@@ -1360,7 +1305,7 @@ static void test_transactions(void **state)
  * a clear LS_EDB error, no crash, and what was committed survives. */
 static void test_write_failure(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     char payload[8192];
     char did[32];
     char *v = NULL;
@@ -1381,7 +1326,7 @@ static void test_write_failure(void **state)
         int err = 0;
 
         signal(SIGXFSZ, SIG_IGN);
-        if (setrlimit(RLIMIT_FSIZE, &rl) != 0 || open_path(f->path, 0, &l) != 0)
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0 || lst_ledger_open(f->path, 0, &l) != 0)
             _exit(2);
         if (ls_ledger_begin(l) != 0)
             _exit(3);
@@ -1407,7 +1352,7 @@ static void test_write_failure(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 
-    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), 0);
     assert_int_equal(ls_ledger_meta_get(f->l, "cursor", &v), 0);
     assert_string_equal(v, "kept");
     free(v);
@@ -1427,7 +1372,7 @@ static double now_seconds(void)
  * LEADSYNC_LEDGER_BENCH is set. */
 static void test_throughput(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     char pk[32], rk[32], lead[32], did[32], hash[65];
     const char *payload = "{\"lead_id\":\"x\",\"email\":\"someone@example.com\",\"stage\":2}";
     const int bench = getenv("LEADSYNC_LEDGER_BENCH") != NULL;
@@ -1518,7 +1463,7 @@ static void damage_middle(const char *path, int keep_mtime)
 }
 
 /* Enough rows for a file of many pages; then a clean close. */
-static void fill_and_close(struct fix *f)
+static void fill_and_close(struct lst_ledger_fix *f)
 {
     char pk[32], rk[32];
     int i;
@@ -1541,13 +1486,13 @@ static void fill_and_close(struct fix *f)
 
 static void test_integrity_check_policy(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct timespec ts[2];
 
     fill_and_close(f);
 
     /* As the clean close left it: no full read. */
-    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), 0);
     assert_int_equal(ls_ledger_checked_on_open(f->l), 0);
     ls_ledger_close(f->l);
     f->l = NULL;
@@ -1557,18 +1502,18 @@ static void test_integrity_check_policy(void **state)
     ts[0].tv_sec -= 3600;
     ts[1] = ts[0];
     assert_int_equal(utimensat(AT_FDCWD, f->path, ts, 0), 0);
-    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), 0);
     assert_int_equal(ls_ledger_checked_on_open(f->l), 1);
     ls_ledger_close(f->l);
     f->l = NULL;
-    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), 0);
     assert_int_equal(ls_ledger_checked_on_open(f->l), 0);
     ls_ledger_close(f->l);
     f->l = NULL;
 
     /* The last full check more than a day old: checked again. */
     age_last_check(f->path, 25 * 3600);
-    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), 0);
     assert_int_equal(ls_ledger_checked_on_open(f->l), 1);
     ls_ledger_close(f->l);
     f->l = NULL;
@@ -1583,21 +1528,21 @@ static void test_integrity_check_policy(void **state)
         fclose(fp);
         free(lock);
     }
-    assert_int_equal(open_path(f->path, 0, &f->l), 0);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), 0);
     assert_int_equal(ls_ledger_checked_on_open(f->l), 1);
     ls_ledger_close(f->l);
     f->l = NULL;
 
     /* Damage that moves the modification time is found on the next open. */
     damage_middle(f->path, 0);
-    assert_int_equal(open_path(f->path, 0, &f->l), LS_EDB);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), LS_EDB);
     assert_non_null(strstr(ls_error_last(), "not a valid leadsync ledger"));
     assert_null(f->l);
 }
 
 static void test_integrity_silent_damage_found_within_a_day(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
 
     fill_and_close(f);
 
@@ -1605,7 +1550,7 @@ static void test_integrity_silent_damage_found_within_a_day(void **state)
      * itself): the daily full check is what finds it. */
     damage_middle(f->path, 1);
     age_last_check(f->path, 25 * 3600);
-    assert_int_equal(open_path(f->path, 0, &f->l), LS_EDB);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), LS_EDB);
     assert_non_null(strstr(ls_error_last(), "not a valid leadsync ledger"));
     assert_null(f->l);
 }
@@ -1648,48 +1593,66 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ls_ledger__lock_record),
-        cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wal_files_narrowed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_symlinks_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migration_newest_backfill, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lead_newest, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_enqueue_late, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_journal_modes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_garbage_file, setup_dir, teardown),
-        cmocka_unit_test_setup_teardown(test_foreign_sqlite_file, setup_dir, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_paths, setup_dir, teardown),
-        cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_readonly_empty_or_old, setup_dir, teardown),
-        cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rows, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_leads, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_enqueue_duplicate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_coalescing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pending_one_per_lead, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mark_retry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mark_delivered_sink_leads, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_superseded_in_flight, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mark_dead_and_retry_dead, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retry_dead_stale, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retry_makes_waiting_due, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sink_stats, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_inline_delivered, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_upgrade_from_meta_counters, setup_dir, teardown),
-        cmocka_unit_test_setup_teardown(test_upgrade_to_lead_bodies, setup_dir, teardown),
-        cmocka_unit_test_setup_teardown(test_pending_count, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sink_pause, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_throughput, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_integrity_check_policy, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_integrity_silent_damage_found_within_a_day, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_file_modes, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_wal_files_narrowed, lst_ledger_setup,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_symlinks_refused, lst_ledger_setup,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_lock, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_migrations, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_migration_newest_backfill, lst_ledger_setup,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_lead_newest, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_enqueue_late, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_journal_modes, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema_refused, lst_ledger_setup,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_file, lst_ledger_setup_dir,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_sqlite_file, lst_ledger_setup_dir,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_paths, lst_ledger_setup_dir, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_readonly, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_readonly_empty_or_old, lst_ledger_setup_dir,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_meta, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_rows, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_leads, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_enqueue_duplicate, lst_ledger_setup,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_coalescing, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_pending_one_per_lead, lst_ledger_setup,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_mark_retry, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_mark_delivered_sink_leads, lst_ledger_setup,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_superseded_in_flight, lst_ledger_setup,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_mark_dead_and_retry_dead, lst_ledger_setup,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_dead_stale, lst_ledger_setup,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_makes_waiting_due, lst_ledger_setup,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_sink_stats, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_inline_delivered, lst_ledger_setup,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_usage, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_from_meta_counters, lst_ledger_setup_dir,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_to_lead_bodies, lst_ledger_setup_dir,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_pending_count, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_purge, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_runs, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_sink_pause, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_transactions, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_write_failure, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_throughput, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_integrity_check_policy, lst_ledger_setup,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_integrity_silent_damage_found_within_a_day,
+                                        lst_ledger_setup, lst_ledger_teardown),
     };
 
     return lst_run_group(tests, NULL, NULL);

@@ -12,51 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct fix {
-    char *dir;
-    char *path;
-    struct ls_ledger *l;
-};
-
-static int open_ledger(struct fix *f)
-{
-    struct ls_ledger_opts o = {0};
-
-    o.path = f->path;
-    o.wal = 1;
-    return ls_ledger_open(&o, &f->l);
-}
-
-static int setup_dir(void **state)
-{
-    struct fix *f = calloc(1, sizeof(*f));
-
-    assert_non_null(f);
-    f->dir = lst_tmpdir();
-    f->path = ls_xasprintf("%s/ledger.db", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int setup(void **state)
-{
-    setup_dir(state);
-    assert_int_equal(open_ledger(*state), 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fix *f = *state;
-
-    ls_ledger_close(f->l);
-    lst_rmtree(f->dir);
-    free(f->dir);
-    free(f->path);
-    free(f);
-    return 0;
-}
-
 static enum ls_post_mark mark_of(struct ls_ledger *l, const char *sink, const char *lead,
                                  int *status)
 {
@@ -91,7 +46,7 @@ static int64_t pragma_int(struct ls_ledger *l, const char *q)
 
 static void test_marks_and_count(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     int status = -1;
 
     assert_int_equal(mark_of(f->l, "w", "L1", &status), LS_POST_NONE);
@@ -137,7 +92,7 @@ static void test_marks_and_count(void **state)
  * transaction is refused rather than joined. */
 static void test_begin_is_its_own_durable_commit(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     int64_t level = pragma_int(f->l, "PRAGMA synchronous");
 
     assert_int_equal(level, 1); /* WAL: NORMAL */
@@ -156,7 +111,7 @@ static void test_begin_is_its_own_durable_commit(void **state)
 /* Dead letter -> pending re-queues the mark of that sink only. */
 static void test_retry_requeues_its_own_sink(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     struct ls_delivery *d = NULL;
     size_t n = 0, i;
 
@@ -225,13 +180,13 @@ static void write_previous_ledger(const char *path, const char *count)
 
 static void test_upgrade_keeps_marks_and_count(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
     char *v = NULL;
     size_t n = 0;
     int status = 0;
 
     write_previous_ledger(f->path, "2026-12-01 37");
-    assert_int_equal(open_ledger(f), 0);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), 0);
     assert_int_equal(mark_of(f->l, "forms", "L1", &status), LS_POST_CREATED);
     assert_int_equal(status, 200);
     assert_int_equal(mark_of(f->l, "forms", "L2", NULL), LS_POST_UNKNOWN);
@@ -260,10 +215,10 @@ static void test_upgrade_keeps_marks_and_count(void **state)
  * dropped by it; the marks still move. */
 static void test_upgrade_drops_a_malformed_count(void **state)
 {
-    struct fix *f = *state;
+    struct lst_ledger_fix *f = *state;
 
     write_previous_ledger(f->path, "2026-12-01 3x");
-    assert_int_equal(open_ledger(f), 0);
+    assert_int_equal(lst_ledger_open(f->path, 0, &f->l), 0);
     assert_int_equal(count_of(f->l, "forms", "2026-12-01"), 0);
     assert_int_equal(pragma_int(f->l, "SELECT count(*) FROM sink_day_posts"), 0);
     assert_int_equal(mark_of(f->l, "forms", "L3", NULL), LS_POST_POSTING);
@@ -272,11 +227,16 @@ static void test_upgrade_drops_a_malformed_count(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_marks_and_count, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_begin_is_its_own_durable_commit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retry_requeues_its_own_sink, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_upgrade_keeps_marks_and_count, setup_dir, teardown),
-        cmocka_unit_test_setup_teardown(test_upgrade_drops_a_malformed_count, setup_dir, teardown),
+        cmocka_unit_test_setup_teardown(test_marks_and_count, lst_ledger_setup,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_begin_is_its_own_durable_commit, lst_ledger_setup,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_requeues_its_own_sink, lst_ledger_setup,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_keeps_marks_and_count, lst_ledger_setup_dir,
+                                        lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_drops_a_malformed_count, lst_ledger_setup_dir,
+                                        lst_ledger_teardown),
     };
 
     return lst_run_group(tests, NULL, NULL);
