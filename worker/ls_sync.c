@@ -582,24 +582,13 @@ done:
 /* Clocks further apart than this are worth a warning. */
 #define CLOCK_SKEW_WARN_S 120
 
-/* The server's clock: one tiny request whose answer carries a Date header. */
+/* The server's clock: the probe's one tiny request, whose answer carries a Date header. */
 static int server_now(struct azt_client *client, const char *table, int64_t *now)
 {
-    struct azt_query q = {0};
-    struct azt_iter *it = NULL;
-    struct azt_page *page = NULL;
-    int rc;
+    int rc = ls_table_probe(client, table);
 
-    q.filter = "PartitionKey eq '' and RowKey eq ''";
-    q.select = "PartitionKey";
-    q.top = 1;
-    rc = azt_query_open(client, table, &q, &it);
-    if (rc == AZT_OK)
-        rc = azt_iter_next(it, &page);
-    azt_page_free(page);
-    azt_iter_free(it);
-    if (rc < 0)
-        return ls_table_error(client, table, rc);
+    if (rc)
+        return rc;
     *now = (int64_t)azt_client_server_time(client);
     if (*now <= 0)
         return ls_error(LS_EUNAVAIL, "the table service sent no Date header");
