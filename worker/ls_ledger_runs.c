@@ -146,20 +146,16 @@ int ls_ledger_row_count(struct ls_ledger *l, int64_t *rows, int64_t *leads)
 int ls_ledger_rows_between(struct ls_ledger *l, const char *lower, const char *upper, int64_t *n)
 {
     sqlite3_stmt *st = l->st[ST_ROWS_BETWEEN];
-    int rc;
+    const struct ledger_arg args[] = {
+        ARG_TEXT(":lower", lower),
+        ARG_TEXT(":upper", upper),
+    };
+    int found;
     int err;
 
-    *n = 0;
-    err = ledger_bind_text(l, st, ":lower", lower);
-    if (!err)
-        err = ledger_bind_text(l, st, ":upper", upper);
-    if (err)
-        return err;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *n = sqlite3_column_int64(st, 0);
-    else
-        err = ledger_db_err(l, rc, "counting the window's rows");
+    /* COUNT(*) always answers one row */
+    err = ledger_row(l, st, args, LS_ARRAY_LEN(args), "counting the window's rows", &found);
+    *n = !err && found ? sqlite3_column_int64(st, 0) : 0;
     ledger_reset(st);
     return err;
 }

@@ -43,26 +43,19 @@ int ls_ledger_row_get(struct ls_ledger *l, const char *pk, const char *rk, char 
                       int *found)
 {
     sqlite3_stmt *st = l->st[ST_ROW_GET];
+    const struct ledger_arg args[] = {
+        ARG_STATIC(":partition_key", pk),
+        ARG_STATIC(":row_key", rk),
+    };
     const unsigned char *h;
-    int rc;
     int err;
 
-    *found = 0;
     hash[0] = '\0';
-    err = ledger_bind_static(l, st, ":partition_key", pk);
-    if (!err)
-        err = ledger_bind_static(l, st, ":row_key", rk);
-    if (err)
-        goto done;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    err = ledger_row(l, st, args, LS_ARRAY_LEN(args), "reading a row", found);
+    if (!err && *found) {
         h = sqlite3_column_text(st, 0);
         snprintf(hash, 65, "%s", h ? (const char *)h : "");
-        *found = 1;
-    } else if (rc != SQLITE_DONE) {
-        err = ledger_db_err(l, rc, "reading a row");
     }
-done:
     ledger_reset(st);
     return err;
 }
