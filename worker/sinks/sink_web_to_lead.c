@@ -232,18 +232,10 @@ static int mark_get(struct w2l *s, const char *lead_id, enum ls_post_mark *mk, i
     return s->ledger ? ls_ledger_post_get(s->ledger, s->id, lead_id, mk, status) : LS_OK;
 }
 
-static void not_sent(struct ls_sink_result *r, const char *why)
-{
-    memset(r, 0, sizeof(*r));
-    r->outcome = LS_SINK_NOT_SENT;
-    r->retry_after_ms = -1;
-    snprintf(r->error, sizeof(r->error), "not sent: %s", why);
-}
-
 /* The ledger failed: this item is not sent and the batch stops. */
 static int ledger_failed(struct ls_sink_result *r)
 {
-    not_sent(r, ls_error_last());
+    ls_sink_not_sent(r, ls_error_last());
     return 1;
 }
 
@@ -416,7 +408,7 @@ static int w2l_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
     int halt = 0, rc;
 
     for (i = 0; i < n; i++)
-        not_sent(&results[i], "the batch stopped after a throttled or fatal answer");
+        ls_sink_not_sent(&results[i], LS_SINK_HALTED);
     ls_w2l_day(ls_now_ms(), d.today);
     if (!s->ledger)
         LS_INFO(COMP, "no ledger (send-test-lead): the post is neither marked nor counted");
