@@ -728,10 +728,7 @@ static int hs_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
     for (i = 0; i < n; i++) {
         ls_sink_not_sent(&results[i], LS_SINK_HALTED);
         if (ls_hs_input(s->map, items[i].lead, s->id_property, &w.inputs[i], &w.keys[i]) != LS_OK) {
-            memset(&results[i], 0, sizeof(results[i]));
-            results[i].outcome = LS_SINK_REJECT;
-            results[i].retry_after_ms = -1;
-            snprintf(results[i].error, sizeof(results[i].error), "%s", ls_error_last());
+            set_all(&results[i], 1, LS_SINK_REJECT, 0, 0, 0, ls_error_last());
             continue;
         }
         w.todo[i] = 1;

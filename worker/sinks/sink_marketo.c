@@ -582,10 +582,7 @@ static size_t prepare(const struct mkto *s, struct work *w, struct ls_sink_resul
         ls_sink_not_sent(&results[i], LS_SINK_HALTED);
         if (ls_mkto_record(s->map, w->items[i].lead, s->lookup, &w->recs[i], &w->keys[i]) !=
             LS_OK) {
-            memset(&results[i], 0, sizeof(results[i]));
-            results[i].outcome = LS_SINK_REJECT;
-            results[i].retry_after_ms = -1;
-            snprintf(results[i].error, sizeof(results[i].error), "%s", ls_error_last());
+            set_all(&results[i], 1, LS_SINK_REJECT, 0, 0, ls_error_last());
             continue;
         }
         w->todo[i] = 1;
