@@ -44,10 +44,6 @@ LENGTHS = {"FirstName": 40, "LastName": 80, "Email": 80, "Phone": 40, "Company":
            "Title": 128, "Country": 80, "Description": 32000}
 
 
-def utf16_len(s):
-    return len(s.encode("utf-16-le")) // 2
-
-
 def err(code, message, fields=None):
     return [{"message": message, "errorCode": code, "fields": fields or []}]
 
@@ -107,7 +103,7 @@ class Salesforce(crmdouble.Double):
                 return 400, None, err("INVALID_FIELD", "No such column '%s' on Lead" % k, [k])
         for k, n in LENGTHS.items():
             v = rec.get(k)
-            if isinstance(v, str) and utf16_len(v) > n:
+            if isinstance(v, str) and crmdouble.utf16_len(v) > n:
                 return 400, None, err("STRING_TOO_LONG", "%s: data value too large (max length=%d)"
                                       % (k, n), [k])
         if "Rating" in rec and rec["Rating"] not in ("Hot", "Warm", "Cold"):

@@ -31,10 +31,6 @@ PAGE = "<html><head><meta http-equiv=\"refresh\" content=\"0;URL=https://example
        "</head><body>WEB-TO-LEAD ANSWER PAGE</body></html>"
 
 
-def utf16_len(s):
-    return len(s.encode("utf-16-le")) // 2
-
-
 class WebToLead(crmdouble.Double):
     def __init__(self, args):
         super().__init__(args)
@@ -57,7 +53,7 @@ class WebToLead(crmdouble.Double):
         with self.lock:
             if form.get("oid") != self.args.oid:
                 self.wrong_oid += 1
-            elif any(utf16_len(form.get(k, "")) > n for k, n in LIMITS.items()):
+            elif any(crmdouble.utf16_len(form.get(k, "")) > n for k, n in LIMITS.items()):
                 self.dropped += 1  # validation fails after the answer: nothing is created
             else:
                 day = time.strftime("%Y-%m-%d", time.gmtime(self.now()))

@@ -46,6 +46,11 @@ from http.server import BaseHTTPRequestHandler
 import loopback
 
 
+def utf16_len(s):
+    """A string's length as Salesforce counts it: UTF-16 code units."""
+    return len(s.encode("utf-16-le")) // 2
+
+
 def b64url_decode(s):
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
