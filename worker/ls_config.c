@@ -78,7 +78,7 @@ static const struct ls_conf_entry ops_entries[] = {
      "host:port for /healthz and /metrics in daemon mode; 127.0.0.1:9090 serves this host "
      "only, 0.0.0.0:9090 (or :9090) every interface (containers, where probes and Prometheus "
      "come from outside)", NULL},
-    {"LEADSYNC_PUSHGATEWAY_URL", LS_CONF_STRING, NULL, LS_CONF_AT(pushgateway_url), 0, 0, 0, NULL,
+    {"LEADSYNC_PUSHGATEWAY_URL", LS_CONF_STRING, NULL, LS_CONF_AT(pushgateway_url), LS_CONF_HTTP_URL, 0, 0, NULL,
      "Prometheus Pushgateway URL for one-shot runs", NULL},
     {"LEADSYNC_HEALTH_FAIL_SECONDS", LS_CONF_INT, "600", LS_CONF_AT(health_fail_seconds), 0, 1, 86400 * 7, NULL,
      "/healthz fails when the source, or every sink, has failed for longer than this", NULL},
@@ -160,8 +160,11 @@ static int set_entry(struct ls_config *cfg, const struct ls_conf_entry *e, const
         *(long *)(base + e->offset) = v;
         return LS_OK;
     }
-    if ((e->flags & LS_CONF_URL) && *value &&
-        ls_url_check(value, e->env, LS_URL_HTTP | LS_URL_TLS_ONLY | LS_URL_NO_USERINFO, NULL))
+    if ((e->flags & (LS_CONF_URL | LS_CONF_HTTP_URL)) && *value &&
+        ls_url_check(value, e->env,
+                     LS_URL_HTTP | LS_URL_NO_USERINFO |
+                         ((e->flags & LS_CONF_URL) ? LS_URL_TLS_ONLY : 0u),
+                     NULL))
         return LS_ECONFIG; /* the message names the key, never the userinfo */
     if (e->type == LS_CONF_ENUM && !choice_ok(e->choices, value))
         return ls_error(LS_ECONFIG, "%s (%s): '%s' is not one of %s", e->env, origin, value,

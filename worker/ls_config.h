@@ -22,9 +22,11 @@
 enum ls_conf_type { LS_CONF_STRING = 0, LS_CONF_INT, LS_CONF_ENUM };
 
 enum {
-    LS_CONF_SECRET = 1 << 0, /* never printed; *_FILE accepted */
-    LS_CONF_URL = 1 << 1,    /* an http(s) URL: https unless the host is loopback, no
-                              * user:password@ (ls_url_check); refused when set */
+    LS_CONF_SECRET = 1 << 0,  /* never printed; *_FILE accepted */
+    LS_CONF_URL = 1 << 1,     /* an http(s) URL: https unless the host is loopback, no
+                               * user:password@ (ls_url_check); refused when set */
+    LS_CONF_HTTP_URL = 1 << 2 /* an http or https URL with a host, no user:password@; plain
+                               * http anywhere (in-cluster services such as a Pushgateway) */
 };
 
 struct ls_conf_entry {

@@ -155,8 +155,6 @@ static void test_ls_config__bad_values(void **state)
     ls_config_dispose(&cfg);
 }
 
-/* CRM base URLs follow the rule the webhook URLs do: https (loopback
- * excepted), no userinfo; the message names the key, never the password. */
 /* The listen address is checked when the configuration loads: a bare IPv6
  * address is ambiguous, the message says how to write it. */
 static void test_ls_config__metrics_addr(void **state)
@@ -179,6 +177,8 @@ static void test_ls_config__metrics_addr(void **state)
     ls_config_dispose(&cfg);
 }
 
+/* CRM base URLs follow the rule the webhook URLs do: https (loopback
+ * excepted), no userinfo; the message names the key, never the password. */
 static void test_ls_config__crm_urls(void **state)
 {
     static const char *const keys[] = {
@@ -216,6 +216,41 @@ static void test_ls_config__crm_urls(void **state)
     vars[0] = "LEADSYNC_SALESFORCE_INSTANCE_URL=https://acme.my.salesforce.com";
     assert_int_equal(load(&cfg, NULL, vars), 0);
     ls_config_dispose(&cfg);
+}
+
+/* The Pushgateway URL has its own rule: http or https with a host (plain
+ * http anywhere: a Pushgateway usually sits in the cluster), no userinfo;
+ * the message names the key, never the password. */
+static void test_ls_config__pushgateway_url(void **state)
+{
+    static const char *const bad[] = {
+        "LEADSYNC_PUSHGATEWAY_URL=https://u:Pa55word@pushgateway.example.com:9091",
+        "LEADSYNC_PUSHGATEWAY_URL=http://:Pa55word@pushgateway:9091",
+        "LEADSYNC_PUSHGATEWAY_URL=ftp://pushgateway:9091",
+        "LEADSYNC_PUSHGATEWAY_URL=pushgateway:9091",
+        "LEADSYNC_PUSHGATEWAY_URL=http://",
+        "LEADSYNC_PUSHGATEWAY_URL=/metrics/job/leadsync"};
+    static const char *const good[] = {
+        "LEADSYNC_PUSHGATEWAY_URL=http://prometheus-pushgateway.monitoring.svc:9091",
+        "LEADSYNC_PUSHGATEWAY_URL=https://push.example.com/", "LEADSYNC_PUSHGATEWAY_URL="};
+    char *vars[2] = {NULL, NULL};
+    struct ls_config cfg;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        vars[0] = (char *)bad[i];
+        assert_int_equal(load(&cfg, NULL, vars), LS_ECONFIG);
+        assert_non_null(strstr(ls_error_last(), "LEADSYNC_PUSHGATEWAY_URL"));
+        assert_null(strstr(ls_error_last(), "Pa55word"));
+        assert_int_equal(ls_exit_code(LS_ECONFIG), 78);
+        ls_config_dispose(&cfg);
+    }
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        vars[0] = (char *)good[i];
+        assert_int_equal(load(&cfg, NULL, vars), LS_OK);
+        ls_config_dispose(&cfg);
+    }
 }
 
 static char *write_tmp(const char *dir, const char *name, const char *text)
@@ -370,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_ls_config__unknown_env_rejected),
         cmocka_unit_test(test_ls_config__bad_values),
         cmocka_unit_test(test_ls_config__crm_urls),
+        cmocka_unit_test(test_ls_config__pushgateway_url),
         cmocka_unit_test(test_ls_config__metrics_addr),
         cmocka_unit_test(test_ls_config__file_and_precedence),
         cmocka_unit_test(test_ls_config__file_errors),
