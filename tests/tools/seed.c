@@ -12,6 +12,8 @@
  * harmless; rows are a pure function of (command, seed, index). Names and
  * addresses are fictional (example.com/.net/.org).
  */
+#include "seed.h"
+
 #include "azt.h"
 #include "tool_cli.h"
 
@@ -34,38 +36,6 @@
 
 /* ------------------------------------------------------------------------ */
 /* Rows                                                                      */
-
-struct customer {
-    const char *first;
-    const char *last;
-    const char *email;
-    const char *phone;
-    const char *country;
-    const char *company;
-    const char *title;
-};
-
-/*
- * One marketplace row. LeadSource is "source-action|offer" unless
- * lead_source is set. CustomerInfo is the JSON text of cust unless
- * customer_raw is set (then written verbatim, e.g. malformed). extras adds
- * properties the lead model does not name, some of them typed.
- */
-struct lead_row {
-    const char *tag; /* demo rows: a stable name the RowKey derives from */
-    const char *pk;
-    const char *rk; /* NULL: derived from tag */
-    const char *source;
-    const char *action;
-    const char *offer;
-    const char *offer_title;
-    struct customer cust;
-    const char *description;
-    const char *created;
-    const char *customer_raw;
-    const char *lead_source;
-    int extras;
-};
 
 /* splitmix64: a tiny, well-mixed, deterministic generator. */
 static uint64_t mix64(uint64_t x)
@@ -102,15 +72,13 @@ static int set_str(json_t *o, const char *key, const char *value)
     return json_object_set_new(o, key, json_string(value ? value : ""));
 }
 
-/* The entity as compact JSON (*out malloc'd). Returns 0 or -1. */
-static int row_to_json(const struct lead_row *r, const char *rk, char **out)
+json_t *seed_row_object(const struct lead_row *r, const char *rk)
 {
     json_t *o = json_object(), *ci = json_object();
     char *ci_text = NULL;
     char lead_source[512];
     int bad = !o || !ci;
 
-    *out = NULL;
     if (bad)
         goto done;
     if (r->lead_source)
@@ -150,16 +118,26 @@ static int row_to_json(const struct lead_row *r, const char *rk, char **out)
         bad |= json_object_set_new(o, "SeatCount", json_integer(25));
         bad |= json_object_set_new(o, "IsPartnerReferral", json_true());
     }
-    if (!bad && !(*out = json_dumps(o, JSON_COMPACT)))
-        bad = 1;
 done:
-    json_decref(o);
     json_decref(ci);
     free(ci_text);
-    if (bad)
+    if (bad) {
+        json_decref(o);
         fprintf(stderr, "leadsync-seed: cannot build the entity JSON for %s/%s (invalid UTF-8?)\n",
                 r->pk, rk);
-    return bad ? -1 : 0;
+        return NULL;
+    }
+    return o;
+}
+
+/* The entity as compact JSON (*out malloc'd). Returns 0 or -1. */
+static int row_to_json(const struct lead_row *r, const char *rk, char **out)
+{
+    json_t *o = seed_row_object(r, rk);
+
+    *out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return *out ? 0 : -1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -380,20 +358,6 @@ static const struct lead_row *demo_find(const char *tag)
 /* ------------------------------------------------------------------------ */
 /* Options and the client                                                    */
 
-struct seed_opts {
-    const char *command;
-    const char *conn_string;
-    const char *table;
-    long n;
-    long partitions;
-    uint64_t seed;
-    long start;
-    long customers; /* 0: one customer per row */
-    long revision;
-    long jobs;
-    const char *filter;
-};
-
 static void usage(FILE *f)
 {
     fprintf(
@@ -421,6 +385,11 @@ static void usage(FILE *f)
         "                    picks the new text, so successive updates keep changing rows)\n"
         "  ties N            N rows (1..100) in one batch, so they share one Timestamp or\n"
         "                    nearly; partition " TIES_PARTITION ", varies with --seed\n"
+        "  serve N           no writes: a loopback table service (127.0.0.1, --port, default\n"
+        "                    a free one) answering queries over the rows bulk N writes (same\n"
+        "                    options, same rows, Timestamps --age seconds old, default 3600);\n"
+        "                    prints its connection string, serves until SIGTERM; SharedKey\n"
+        "                    signatures are not checked (a benchmark fixture)\n"
         "  count             prints the number of rows in the table (a full query);\n"
         "                    --filter EXPR counts only matching rows\n"
         "\n"
@@ -435,6 +404,8 @@ static void usage(FILE *f)
         "  --revision R           update: description revision (default 1)\n"
         "  --jobs J               bulk/update: parallel connections (default %d, max %d)\n"
         "  --filter EXPR          count: an OData $filter\n"
+        "  --port P               serve: the port (default: a free one)\n"
+        "  --age S                serve: the newest row's age in seconds (default 3600)\n"
         "  -h, --help             this text\n"
         "\n"
         "exit: 0 done, 64 usage, 69 service unreachable, 77 auth refused, 78 bad connection\n"
@@ -445,8 +416,8 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, struct seed_opts *o)
 {
     static const char *const with_value[] = {
-        "--connection-string", "--table",    "--partitions", "--seed",  "--start",
-        "--customers",         "--revision", "--jobs",       "--filter"};
+        "--connection-string", "--table", "--partitions", "--seed", "--start", "--customers",
+        "--revision",          "--jobs",  "--filter",     "--port", "--age"};
     const char *positional[2] = {NULL, NULL};
     size_t npos = 0;
     long v;
@@ -493,6 +464,12 @@ static int parse_args(int argc, char **argv, struct seed_opts *o)
         } else if (strcmp(name, "--revision") == 0) {
             if (tool_parse_long(name, val, 0, 1000000000L, &o->revision))
                 return -1;
+        } else if (strcmp(name, "--port") == 0) {
+            if (tool_parse_long(name, val, 0, 65535, &o->port))
+                return -1;
+        } else if (strcmp(name, "--age") == 0) {
+            if (tool_parse_long(name, val, 0, 100000000L, &o->age))
+                return -1;
         } else if (strcmp(name, "--jobs") == 0) {
             if (tool_parse_long(name, val, 1, MAX_JOBS, &o->jobs))
                 return -1;
@@ -504,7 +481,7 @@ static int parse_args(int argc, char **argv, struct seed_opts *o)
     }
     o->command = positional[0];
     if (strcmp(o->command, "bulk") == 0 || strcmp(o->command, "update") == 0 ||
-        strcmp(o->command, "ties") == 0) {
+        strcmp(o->command, "ties") == 0 || strcmp(o->command, "serve") == 0) {
         if (!positional[1]) {
             fprintf(stderr, "leadsync-seed: %s needs a row count N\n", o->command);
             return -1;
@@ -624,17 +601,13 @@ static const char *const funnel[][2] = {
 
 #define PICK(arr, r) (arr[(r) % (sizeof(arr) / sizeof(arr[0]))])
 
-enum gen_kind { GEN_BULK = 0, GEN_TIES = 1 };
+void seed_row_key(enum gen_kind kind, uint64_t seed, long i, char out[37])
+{
+    uint64_t salt = kind == GEN_TIES ? 0x7469657300000000ULL : 0;
+    uint64_t rr = mix64(mix64(seed ^ salt) ^ (uint64_t)i);
 
-struct gen_row {
-    struct lead_row row;
-    char pk[32];
-    char rk[37];
-    char email[128];
-    char phone[32];
-    char created[40];
-    char description[200];
-};
+    guid_from(mix64(rr ^ 0x726f776b6579ULL), out);
+}
 
 /* Days since 1970-01-01 to a civil date (proleptic Gregorian). */
 static void civil_from_days(long z, int *y, int *m, int *d)
@@ -652,10 +625,8 @@ static void civil_from_days(long z, int *y, int *m, int *d)
     *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
-/* Row i of a synthetic load. The customer (names, company, offer) derives
- * from (seed, customer index), the row (keys, action, time) from (seed, i). */
-static void gen_row(enum gen_kind kind, uint64_t seed, long i, long partitions, long customers,
-                    long revision, struct gen_row *g)
+void seed_gen_row(enum gen_kind kind, uint64_t seed, long i, long partitions, long customers,
+                  long revision, struct gen_row *g)
 {
     uint64_t salt = kind == GEN_TIES ? 0x7469657300000000ULL : 0;
     long cidx = customers > 0 ? i % customers : i;
@@ -677,7 +648,7 @@ static void gen_row(enum gen_kind kind, uint64_t seed, long i, long partitions, 
         civil_from_days(day0 + p, &y, &m, &d);
         snprintf(g->pk, sizeof(g->pk), "%d:2F%d:2F%d", m, d, y);
     }
-    guid_from(mix64(rr ^ 0x726f776b6579ULL), g->rk);
+    seed_row_key(kind, seed, i, g->rk);
     snprintf(g->email, sizeof(g->email), "%c%s.%s%ld.s%" PRIu64 "@example.com", first[0] | 0x20,
              first + 1, kind == GEN_TIES ? "tie" : "lead", cidx, seed);
     snprintf(g->phone, sizeof(g->phone), "+1 555 %03u %04u", (unsigned)((cr >> 32) % 1000),
@@ -786,7 +757,8 @@ static void *bulk_worker(void *arg)
     for (p = job->index; p < o->partitions && job->rc == AZT_OK && !*job->stop; p += o->jobs) {
         i = o->start + ((p - o->start % o->partitions) + o->partitions) % o->partitions;
         for (; i < end && job->rc == AZT_OK && !*job->stop; i += o->partitions) {
-            gen_row(GEN_BULK, o->seed, i, o->partitions, o->customers, job->revision, &rows[n++]);
+            seed_gen_row(GEN_BULK, o->seed, i, o->partitions, o->customers, job->revision,
+                         &rows[n++]);
             if (n == BATCH_MAX || i + o->partitions >= end) {
                 job->rc = write_batch(job->client, o->table, rows, n);
                 if (job->rc == AZT_OK)
@@ -874,7 +846,7 @@ static int cmd_ties(struct azt_client *c, const struct seed_opts *o)
         return AZT_ENOMEM;
     }
     for (i = 0; i < o->n; i++)
-        gen_row(GEN_TIES, o->seed, i, 1, 0, 0, &rows[i]);
+        seed_gen_row(GEN_TIES, o->seed, i, 1, 0, 0, &rows[i]);
     rc = write_batch(c, o->table, rows, (size_t)o->n);
     if (rc == AZT_OK)
         printf("wrote %ld rows in one batch to partition %s\n", o->n, TIES_PARTITION);
@@ -932,6 +904,7 @@ int main(int argc, char **argv)
     o.seed = 1;
     o.revision = 1;
     o.jobs = DEFAULT_JOBS;
+    o.age = 3600;
     if (parse_args(argc, argv, &o) != 0)
         return EXIT_USAGE;
     if (!o.conn_string && (env = getenv("LEADSYNC_CONNECTION_STRING")) && *env)
@@ -944,16 +917,19 @@ int main(int argc, char **argv)
         o.table = DEFAULT_TABLE;
     if (strcmp(o.command, "demo") != 0 && strcmp(o.command, "demo-update") != 0 &&
         strcmp(o.command, "bulk") != 0 && strcmp(o.command, "update") != 0 &&
-        strcmp(o.command, "ties") != 0 && strcmp(o.command, "count") != 0) {
+        strcmp(o.command, "ties") != 0 && strcmp(o.command, "count") != 0 &&
+        strcmp(o.command, "serve") != 0) {
         fprintf(stderr, "leadsync-seed: unknown command '%s' (see --help)\n", o.command);
         return EXIT_USAGE;
     }
+    json_object_seed(0); /* before any thread builds JSON */
+    if (strcmp(o.command, "serve") == 0)
+        return seed_serve(&o);
     if (!o.conn_string) {
         fprintf(stderr, "leadsync-seed: no connection string: set LEADSYNC_CONNECTION_STRING or "
                         "pass --connection-string\n");
         return EXIT_CONFIG;
     }
-    json_object_seed(0); /* before any thread builds JSON */
 
     if ((rc = tool_open_client(o.conn_string, &client)) != AZT_OK)
         goto done;
