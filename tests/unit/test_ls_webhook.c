@@ -57,6 +57,35 @@ static void test_ls_webhook__sign_changes_with_inputs(void **state)
     assert_int_equal(strlen(sig), 3 + 44);
 }
 
+/* A signer restarts from its keyed state: the vector again after other
+ * inputs, the same text as the one-call ls_webhook_sign, an empty body. */
+static void test_ls_webhook__signer_reused(void **state)
+{
+    unsigned char key[LS_WEBHOOK_KEY_MAX];
+    size_t keylen = 0;
+    char sig[LS_WEBHOOK_SIG_MAX], once[LS_WEBHOOK_SIG_MAX];
+    struct ls_webhook_signer *s = NULL;
+    int i;
+
+    (void)state;
+    assert_int_equal(ls_webhook_key_decode(VEC_SECRET, key, &keylen), 0);
+    assert_int_equal(ls_webhook_signer_new(key, keylen, &s), 0);
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(ls_webhook_signer_sign(s, VEC_ID, VEC_TS, VEC_BODY, strlen(VEC_BODY), sig),
+                         0);
+        assert_string_equal(sig, VEC_SIG);
+        assert_int_equal(ls_webhook_signer_sign(s, "msg_other", VEC_TS + i, "{}", 2, sig), 0);
+        assert_int_equal(ls_webhook_sign(key, keylen, "msg_other", VEC_TS + i, "{}", 2, once), 0);
+        assert_string_equal(sig, once);
+        assert_string_not_equal(sig, VEC_SIG);
+    }
+    assert_int_equal(ls_webhook_signer_sign(s, VEC_ID, VEC_TS, "", 0, sig), 0);
+    assert_int_equal(ls_webhook_sign(key, keylen, VEC_ID, VEC_TS, "", 0, once), 0);
+    assert_string_equal(sig, once);
+    ls_webhook_signer_free(s);
+    ls_webhook_signer_free(NULL);
+}
+
 static void test_ls_webhook__bad_secrets(void **state)
 {
     static const char *const bad[] = {
@@ -238,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_ls_webhook__sign_vector),
         cmocka_unit_test(test_ls_webhook__header_lists_wiped),
         cmocka_unit_test(test_ls_webhook__sign_changes_with_inputs),
+        cmocka_unit_test(test_ls_webhook__signer_reused),
         cmocka_unit_test(test_ls_webhook__bad_secrets),
         cmocka_unit_test(test_ls_webhook__retry_after),
         cmocka_unit_test(test_ls_webhook__classify),

@@ -40,7 +40,8 @@
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,34 +94,75 @@ int ls_webhook_key_decode(const char *secret, unsigned char key[LS_WEBHOOK_KEY_M
     return LS_OK;
 }
 
-int ls_webhook_sign(const unsigned char *key, size_t keylen, const char *id, int64_t ts,
-                    const char *body, size_t len, char out[LS_WEBHOOK_SIG_MAX])
+struct ls_webhook_signer {
+    EVP_MAC_CTX *ctx; /* keyed once; EVP_MAC_init without a key restarts it */
+};
+
+int ls_webhook_signer_new(const unsigned char *key, size_t keylen, struct ls_webhook_signer **out)
+{
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    struct ls_webhook_signer *s = ls_xcalloc(1, sizeof(*s));
+    int rc = LS_OK;
+
+    *out = NULL;
+    s->ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    if (!s->ctx || !EVP_MAC_init(s->ctx, key, keylen, params)) {
+        rc = ls_error(LS_ERROR, "HMAC-SHA256 is not available from OpenSSL");
+        ls_webhook_signer_free(s);
+        goto done;
+    }
+    *out = s;
+done:
+    EVP_MAC_free(mac); /* the context holds its own reference */
+    return rc;
+}
+
+void ls_webhook_signer_free(struct ls_webhook_signer *s)
+{
+    if (!s)
+        return;
+    EVP_MAC_CTX_free(s->ctx); /* cleanses the key state */
+    free(s);
+}
+
+int ls_webhook_signer_sign(struct ls_webhook_signer *s, const char *id, int64_t ts,
+                           const char *body, size_t len, char out[LS_WEBHOOK_SIG_MAX])
 {
     unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int maclen = 0;
     char prefix[256];
-    char *msg = NULL;
-    size_t pl;
-    int n, rc = LS_OK;
+    size_t maclen = 0;
+    int n;
 
     out[0] = '\0';
     n = snprintf(prefix, sizeof(prefix), "%s.%lld.", id, (long long)ts);
     if (n < 0 || (size_t)n >= sizeof(prefix))
         return ls_error(LS_EINVAL, "webhook-id is too long to sign");
-    pl = (size_t)n;
-    msg = ls_xmalloc(pl + len + 1);
-    memcpy(msg, prefix, pl);
-    if (len)
-        memcpy(msg + pl, body, len);
-    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, pl + len, mac, &maclen) ||
-        maclen != 32) {
-        rc = ls_error(LS_ERROR, "HMAC-SHA256 failed");
-        goto done;
-    }
+    /* no key: HMAC restarts from the key state set in ls_webhook_signer_new */
+    if (!EVP_MAC_init(s->ctx, NULL, 0, NULL) ||
+        !EVP_MAC_update(s->ctx, (const unsigned char *)prefix, (size_t)n) ||
+        (len && !EVP_MAC_update(s->ctx, (const unsigned char *)body, len)) ||
+        !EVP_MAC_final(s->ctx, mac, &maclen, sizeof(mac)) || maclen != 32)
+        return ls_error(LS_ERROR, "HMAC-SHA256 failed");
     memcpy(out, "v1,", 3);
     EVP_EncodeBlock((unsigned char *)out + 3, mac, (int)maclen); /* 44 chars + NUL */
-done:
-    free(msg);
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return LS_OK;
+}
+
+int ls_webhook_sign(const unsigned char *key, size_t keylen, const char *id, int64_t ts,
+                    const char *body, size_t len, char out[LS_WEBHOOK_SIG_MAX])
+{
+    struct ls_webhook_signer *s = NULL;
+    int rc;
+
+    out[0] = '\0';
+    rc = ls_webhook_signer_new(key, keylen, &s);
+    if (rc == LS_OK)
+        rc = ls_webhook_signer_sign(s, id, ts, body, len, out);
+    ls_webhook_signer_free(s);
     return rc;
 }
 
@@ -281,10 +323,17 @@ void ls_webhook_headers_free(char **h, size_t n)
 /* ------------------------------------------------------------------------ */
 /* the sink                                                                  */
 
+/* The header lines of one request, in their order on the wire; the lines
+ * that change per delivery are rewritten in place before it starts. */
+enum { H_TYPE, H_ACCEPT, H_EXPECT, H_ID, H_TS, H_SIG, H_IDEM, H_FIXED };
+
 struct hook_xfer {
     CURL *easy;
-    struct curl_slist *hdrs;
-    char *body;
+    /* The header list, linked once (curl reads it when a request starts): the
+     * fixed lines, then LEADSYNC_WEBHOOK_HEADERS'; only the texts change. */
+    struct curl_slist *hdr;
+    char id[320], ts[64], sig[32 + LS_WEBHOOK_SIG_MAX], idem[320];
+    struct ls_buf body; /* reused: its length is reset per request */
     size_t idx;
     int busy;
     char ex[4 * LS_WEBHOOK_EXCERPT_MAX]; /* masks are decided past the excerpt's end */
@@ -298,6 +347,7 @@ struct hook {
     char *shown; /* scheme://host[:port]/path: what messages print */
     unsigned char key[LS_WEBHOOK_KEY_MAX];
     size_t keylen;
+    struct ls_webhook_signer *signer; /* when keylen */
     int marketplace;
     char **extra; /* "Name: value" */
     size_t nextra;
@@ -386,8 +436,8 @@ static void hook_free(struct hook *h)
                 curl_multi_remove_handle(h->multi, h->xf[i].easy);
             curl_easy_cleanup(h->xf[i].easy);
         }
-        ls_crm_headers_free(h->xf[i].hdrs);
-        free(h->xf[i].body);
+        free(h->xf[i].hdr); /* the nodes; their texts are the transfer's or the sink's */
+        free(h->xf[i].body.p);
     }
     free(h->xf);
     if (h->multi)
@@ -396,6 +446,7 @@ static void hook_free(struct hook *h)
     free(h->url);
     free(h->shown);
     free(h->ca_file);
+    ls_webhook_signer_free(h->signer);
     OPENSSL_cleanse(h->key, sizeof(h->key));
     free(h);
     curl_global_cleanup();
@@ -417,6 +468,8 @@ static int hook_settings(struct hook *h, const char *arg, const struct ls_config
     h->shown = ls_url_display(arg);
     if (cfg->webhook_secret && *cfg->webhook_secret) {
         rc = ls_webhook_key_decode(cfg->webhook_secret, h->key, &h->keylen);
+        if (rc == LS_OK)
+            rc = ls_webhook_signer_new(h->key, h->keylen, &h->signer);
         if (rc)
             return rc;
     }
@@ -443,6 +496,30 @@ static int hook_settings(struct hook *h, const char *arg, const struct ls_config
     return LS_OK;
 }
 
+/* Links a transfer's header list once: the fixed lines (webhook-signature only
+ * when deliveries are signed), then the configured extra ones. */
+static void link_headers(const struct hook *h, struct hook_xfer *x)
+{
+    char *text[H_FIXED];
+    size_t n = 0, i;
+
+    text[H_TYPE] = (char *)"Content-Type: application/json";
+    text[H_ACCEPT] = (char *)"Accept: */*";
+    text[H_EXPECT] = (char *)"Expect:";
+    text[H_ID] = x->id;
+    text[H_TS] = x->ts;
+    text[H_SIG] = x->sig;
+    text[H_IDEM] = x->idem;
+    x->hdr = ls_xcalloc(H_FIXED + h->nextra, sizeof(*x->hdr));
+    for (i = 0; i < H_FIXED; i++)
+        if (i != H_SIG || h->keylen)
+            x->hdr[n++].data = text[i];
+    for (i = 0; i < h->nextra; i++)
+        x->hdr[n++].data = h->extra[i];
+    for (i = 0; i + 1 < n; i++)
+        x->hdr[i].next = &x->hdr[i + 1];
+}
+
 /* The multi handle and one easy handle per request that may be in flight. */
 static int hook_transfers(struct hook *h)
 {
@@ -464,10 +541,12 @@ static int hook_transfers(struct hook *h)
         rc = setup_easy(h, x->easy, 1);
         if (rc)
             return rc;
+        link_headers(h, x);
         curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
         curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
         curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
         curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+        curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdr);
     }
     return LS_OK;
 }
@@ -497,94 +576,87 @@ static void hook_destroy(void *ctx)
 }
 
 /*
- * Builds the body of one item; NULL when the lead cannot be serialized. The
- * contract's body is the stored lead text in its envelope, as the JSONL sink
- * writes it (the engine hands it over unparsed: wants_text); only the
- * marketplace format reads the lead's fields.
+ * Builds the body of one item into x->body; -1 when the lead cannot be
+ * serialized. The contract's body is the stored lead text in its envelope,
+ * as the JSONL sink writes it (the engine hands it over unparsed:
+ * wants_text); only the marketplace format reads the lead's fields.
  */
-static char *item_body(const struct hook *h, const struct ls_sink_item *it)
+static int item_body(const struct hook *h, const struct ls_sink_item *it, struct hook_xfer *x)
 {
     json_t *lead, *body;
     char *txt;
 
-    if (!h->marketplace)
-        return it->payload
-                   ? ls_xasprintf("%s%s}", ls_lead_envelope_prefix(it->created), it->payload)
-                   : NULL;
+    x->body.len = 0;
+    if (!h->marketplace) {
+        if (!it->payload)
+            return -1;
+        ls_buf_puts(&x->body, ls_lead_envelope_prefix(it->created));
+        ls_buf_puts(&x->body, it->payload);
+        ls_buf_add(&x->body, "}", 1);
+        return 0;
+    }
     lead =
         it->lead ? json_incref(it->lead) : (it->payload ? json_loads(it->payload, 0, NULL) : NULL);
     body = ls_lead_marketplace_body(lead);
     txt = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     json_decref(lead);
-    return txt;
+    if (!txt)
+        return -1;
+    ls_buf_puts(&x->body, txt);
+    free(txt);
+    return 0;
 }
 
-static struct curl_slist *add_header(struct curl_slist *list, const char *h, int *bad)
+/* The header lines of one delivery (x->hdr points at them): 0, or -1 when
+ * one does not fit or the signature fails (*why says which). */
+static int item_headers(struct hook *h, struct hook_xfer *x, const char *delivery_id,
+                        const char **why)
 {
-    struct curl_slist *n = curl_slist_append(list, h);
+    char sig[LS_WEBHOOK_SIG_MAX];
+    int64_t ts = ls_now_ms() / 1000;
+    size_t idl = strlen(delivery_id);
 
-    if (!n) {
-        *bad = 1;
-        return list;
+    *why = "could not start the request";
+    if (idl >= sizeof(x->id) - sizeof("Idempotency-Key: "))
+        return -1;
+    snprintf(x->id, sizeof(x->id), "webhook-id: %s", delivery_id);
+    snprintf(x->ts, sizeof(x->ts), "webhook-timestamp: %lld", (long long)ts);
+    snprintf(x->idem, sizeof(x->idem), "Idempotency-Key: %s", delivery_id);
+    if (!h->keylen)
+        return 0;
+    if (ls_webhook_signer_sign(h->signer, delivery_id, ts, x->body.p, x->body.len, sig) != LS_OK) {
+        *why = ls_error_last();
+        return -1;
     }
-    return n;
+    snprintf(x->sig, sizeof(x->sig), "webhook-signature: %s", sig);
+    return 0;
 }
 
 /* Prepares and adds one transfer; fills *res and returns 1 when the item was
- * settled without a request (unserializable lead). */
+ * settled without a request (unserializable lead, a header that cannot be
+ * made, curl refusing it). */
 static int start_item(struct hook *h, struct hook_xfer *x, const struct ls_sink_item *it,
                       size_t idx, struct ls_sink_result *res)
 {
-    char line[512];
-    char sig[LS_WEBHOOK_SIG_MAX];
-    size_t len, i;
-    int64_t ts;
-    int bad = 0;
+    const char *why;
 
-    x->body = item_body(h, it);
-    if (!x->body) {
+    if (item_body(h, it, x) != 0) {
         ls_webhook_classify(400, NULL, -1, "lead is not serializable", 24, res);
         return 1;
     }
-    len = strlen(x->body);
-    ts = ls_now_ms() / 1000;
-    x->hdrs = add_header(NULL, "Content-Type: application/json", &bad);
-    x->hdrs = add_header(x->hdrs, "Accept: */*", &bad);
-    x->hdrs = add_header(x->hdrs, "Expect:", &bad);
-    snprintf(line, sizeof(line), "webhook-id: %s", it->delivery_id);
-    x->hdrs = add_header(x->hdrs, line, &bad);
-    snprintf(line, sizeof(line), "webhook-timestamp: %lld", (long long)ts);
-    x->hdrs = add_header(x->hdrs, line, &bad);
-    if (h->keylen) {
-        if (ls_webhook_sign(h->key, h->keylen, it->delivery_id, ts, x->body, len, sig) != LS_OK) {
-            ls_webhook_classify(0, ls_error_last(), -1, NULL, 0, res);
-            ls_crm_headers_free(x->hdrs);
-            x->hdrs = NULL;
-            free(x->body);
-            x->body = NULL;
-            return 1;
-        }
-        snprintf(line, sizeof(line), "webhook-signature: %s", sig);
-        x->hdrs = add_header(x->hdrs, line, &bad);
+    if (item_headers(h, x, it->delivery_id, &why) != 0) {
+        ls_webhook_classify(0, why, -1, NULL, 0, res);
+        return 1;
     }
-    snprintf(line, sizeof(line), "Idempotency-Key: %s", it->delivery_id);
-    x->hdrs = add_header(x->hdrs, line, &bad);
-    for (i = 0; i < h->nextra; i++)
-        x->hdrs = add_header(x->hdrs, h->extra[i], &bad);
     x->idx = idx;
     x->ex_len = 0;
     x->retry_after_ms = -1;
     x->errbuf[0] = '\0';
-    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
-    curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)len);
-    curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
-    if (bad || curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
+    curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)x->body.len);
+    curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body.p);
+    if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
         ls_webhook_classify(0, "could not start the request", -1, NULL, 0, res);
-        ls_crm_headers_free(x->hdrs);
-        x->hdrs = NULL;
-        free(x->body);
-        x->body = NULL;
         return 1;
     }
     x->busy = 1;
@@ -594,10 +666,6 @@ static int start_item(struct hook *h, struct hook_xfer *x, const struct ls_sink_
 static void release_xfer(struct hook *h, struct hook_xfer *x)
 {
     curl_multi_remove_handle(h->multi, x->easy);
-    ls_crm_headers_free(x->hdrs);
-    x->hdrs = NULL;
-    free(x->body);
-    x->body = NULL;
     x->busy = 0;
 }
 
