@@ -209,17 +209,12 @@ static void round_free(struct round *r)
     memset(r, 0, sizeof(*r));
 }
 
-/* Load due: the sink's due deliveries as items; those whose payload is gone
- * (purged) or unreadable are rejected up front. */
-static int load_due(struct ls_deliverer *d, struct sink_state *s, int64_t now, struct round *r)
+/* The items of a round, read from its deliveries. */
+static int load_items(struct ls_deliverer *d, struct sink_state *s, struct round *r)
 {
     size_t i;
     int rc;
 
-    /* a sink the breaker paused is probed with one delivery */
-    rc = ls_ledger_pending(d->ledger, s->sink->id, now, s->breaker ? 1 : d->o.batch, &r->ds, &r->n);
-    if (rc || r->n == 0)
-        return rc;
     r->sent = ls_xcalloc(r->n, 1);
     r->items = ls_xcalloc(r->n, sizeof(*r->items));
     r->res = ls_xcalloc(r->n, sizeof(*r->res));
@@ -248,6 +243,27 @@ static int load_due(struct ls_deliverer *d, struct sink_state *s, int64_t now, s
         }
     }
     return LS_OK;
+}
+
+/* Load due: the sink's due deliveries as items; those whose payload is gone
+ * (purged) or unreadable are rejected up front. One read transaction: the
+ * ledger is locked and checked once per round rather than once per item. */
+static int load_due(struct ls_deliverer *d, struct sink_state *s, int64_t now, struct round *r)
+{
+    int rc;
+
+    rc = ls_ledger_begin(d->ledger);
+    if (rc)
+        return rc;
+    /* a sink the breaker paused is probed with one delivery */
+    rc = ls_ledger_pending(d->ledger, s->sink->id, now, s->breaker ? 1 : d->o.batch, &r->ds, &r->n);
+    if (rc == LS_OK && r->n)
+        rc = load_items(d, s, r);
+    if (rc == LS_OK)
+        rc = ls_ledger_commit(d->ledger);
+    if (rc)
+        ls_ledger_rollback(d->ledger);
+    return rc;
 }
 
 /* Send: hands the sink the sendable items, in order; a sink that failed as
