@@ -67,7 +67,8 @@ static const struct {
     {"Edm.Guid", ANNOT_GUID},     {"Edm.Binary", ANNOT_BINARY},
 };
 
-static void *arena_alloc(struct page_impl *pi, size_t n)
+/* n bytes of the page's arena, not zeroed. */
+static void *arena_take(struct page_impl *pi, size_t n)
 {
     struct arena_block *b = pi->blocks;
     size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
@@ -86,13 +87,17 @@ static void *arena_alloc(struct page_impl *pi, size_t n)
     }
     p = b->data + b->used;
     b->used += need;
-    memset(p, 0, n);
     return p;
+}
+
+static void *arena_alloc(struct page_impl *pi, size_t n)
+{
+    return memset(arena_take(pi, n), 0, n);
 }
 
 static char *arena_strndup(struct page_impl *pi, const char *s, size_t n)
 {
-    char *p = arena_alloc(pi, n + 1);
+    char *p = arena_take(pi, n + 1);
 
     memcpy(p, s, n);
     p[n] = '\0';
@@ -405,17 +410,21 @@ static int take_key_string(const struct ctx *cx, const char *name, json_t *v, co
     return AZT_OK;
 }
 
-/* The properties of an entity object: its keys less annotations and odata.*. */
-static size_t count_properties(json_t *obj)
+/* The properties of an entity object: its keys less annotations and
+ * odata.*; *annotated: whether any key is an annotation. */
+static size_t count_properties(json_t *obj, int *annotated)
 {
     const char *key;
     size_t key_len, n = 0;
     json_t *v;
 
+    *annotated = 0;
     json_object_keylen_foreach(obj, key, key_len, v)
     {
         (void)v;
-        if (!memchr(key, '@', key_len) && !(key_len > 6 && memcmp(key, "odata.", 6) == 0))
+        if (memchr(key, '@', key_len))
+            *annotated = 1;
+        else if (!(key_len > 6 && memcmp(key, "odata.", 6) == 0))
             n++;
     }
     return n;
@@ -426,11 +435,11 @@ static int parse_entity(struct ctx *cx, json_t *obj, struct azt_entity *e)
     const char *key;
     size_t key_len;
     json_t *v;
-    int rc = AZT_OK;
+    int annotated, rc = AZT_OK;
 
     if (!json_is_object(obj))
         return azt__error(AZT_EPARSE, "page: entity %zu is not an object", cx->index);
-    if (count_properties(obj) > AZT_MAX_PROPERTIES)
+    if (count_properties(obj, &annotated) > AZT_MAX_PROPERTIES)
         return azt__error(AZT_EPARSE, "page: entity %zu has more than the service's %d properties",
                           cx->index, AZT_MAX_PROPERTIES);
     e->props = arena_alloc(cx->pi, json_object_size(obj) * sizeof(*e->props));
@@ -454,7 +463,9 @@ static int parse_entity(struct ctx *cx, json_t *obj, struct azt_entity *e)
             continue; /* an annotation: read with its property */
         if (json_is_null(v))
             continue; /* the service never stores nulls */
-        rc = lookup_annotation(cx, obj, key, key_len, &annot);
+        /* an entity of strings (most rows, in any metadata) has none to look up */
+        if (annotated)
+            rc = lookup_annotation(cx, obj, key, key_len, &annot);
         if (rc != AZT_OK)
             return rc;
         if (strcmp(key, "PartitionKey") == 0) {
