@@ -29,6 +29,7 @@
 #include "ls_lead_int.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,11 +55,6 @@ struct slice ls_lead__trim(struct slice s)
     while (s.n && ls_lead__is_ws((unsigned char)s.p[s.n - 1]))
         s.n--;
     return s;
-}
-
-unsigned char ls_lead__ascii_lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
 }
 
 /* Case-insensitive (ASCII) comparison of s[0..n) with a NUL-terminated word. */
@@ -129,17 +125,26 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return need;
 }
 
-/* malloc'd NUL-terminated copy of p[0..n) with invalid UTF-8 bytes replaced
- * by U+FFFD; *out_n gets the copy's length. NULL on allocation failure. */
-char *ls_lead__dup_utf8(const char *p, size_t n, size_t *out_n)
+/* The length of p[0..n) once its invalid UTF-8 bytes become U+FFFD (three
+ * bytes each), or SIZE_MAX when that does not fit a size_t. ASCII, most of
+ * a lead, is stepped over eight bytes at a time. */
+static size_t repaired_len(const unsigned char *s, size_t n)
 {
-    const unsigned char *s = (const unsigned char *)p;
-    size_t i = 0, bad = 0, k, o = 0;
-    char *r;
+    size_t i = 0, bad = 0, k;
+    uint64_t w;
 
-    if (!p)
-        n = 0;
     while (i < n) {
+        if (n - i >= 8) {
+            memcpy(&w, s + i, 8);
+            if ((w & UINT64_C(0x8080808080808080)) == 0) {
+                i += 8;
+                continue;
+            }
+        }
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
         k = utf8_seq(s + i, n - i);
         if (k == 0) {
             bad++;
@@ -148,37 +153,88 @@ char *ls_lead__dup_utf8(const char *p, size_t n, size_t *out_n)
         i += k;
     }
     if (bad > (SIZE_MAX - 1 - n) / 2)
-        return NULL;
-    r = malloc(n + 2 * bad + 1);
-    if (!r)
-        return NULL;
-    if (bad == 0) {
+        return SIZE_MAX;
+    return n + 2 * bad;
+}
+
+/* Writes the repaired copy of p[0..n) (rn bytes, from repaired_len) and a
+ * NUL into r. */
+static void repair_into(char *r, const char *p, size_t n, size_t rn)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    size_t i, k, o = 0;
+
+    if (rn == n) {
         if (n)
             memcpy(r, p, n);
-        o = n;
-    } else {
-        for (i = 0; i < n; i += k) {
-            k = utf8_seq(s + i, n - i);
-            if (k == 0) {
-                r[o++] = (char)0xEF;
-                r[o++] = (char)0xBF;
-                r[o++] = (char)0xBD;
-                k = 1;
-            } else {
-                memcpy(r + o, p + i, k);
-                o += k;
-            }
+        r[n] = '\0';
+        return;
+    }
+    for (i = 0; i < n; i += k) {
+        k = utf8_seq(s + i, n - i);
+        if (k == 0) {
+            r[o++] = (char)0xEF;
+            r[o++] = (char)0xBF;
+            r[o++] = (char)0xBD;
+            k = 1;
+        } else {
+            memcpy(r + o, p + i, k);
+            o += k;
         }
     }
     r[o] = '\0';
+}
+
+/* malloc'd NUL-terminated copy of p[0..n) with invalid UTF-8 bytes replaced
+ * by U+FFFD; *out_n gets the copy's length. NULL on allocation failure. */
+char *ls_lead__dup_utf8(const char *p, size_t n, size_t *out_n)
+{
+    size_t rn;
+    char *r;
+
+    if (!p)
+        n = 0;
+    rn = repaired_len((const unsigned char *)p, n);
+    if (rn == SIZE_MAX)
+        return NULL;
+    r = malloc(rn + 1);
+    if (!r)
+        return NULL;
+    repair_into(r, p, n, rn);
     if (out_n)
-        *out_n = o;
+        *out_n = rn;
     return r;
 }
 
-static char *dup_slice(struct slice s)
+char *ls_lead__strdup(struct ls_lead *lead, const char *p, size_t n)
 {
-    return ls_lead__dup_utf8(s.p, s.n, NULL);
+    struct lead_impl *li = (struct lead_impl *)(void *)lead; /* lead is its first member */
+    struct lead_chunk *c;
+    size_t rn;
+    char *r;
+
+    if (!p)
+        n = 0;
+    rn = repaired_len((const unsigned char *)p, n);
+    if (rn == SIZE_MAX)
+        return NULL;
+    if (rn < sizeof(li->strings) - li->used) {
+        r = li->strings + li->used;
+        li->used += rn + 1;
+    } else {
+        if (rn > SIZE_MAX - sizeof(*c) - 1 || !(c = malloc(sizeof(*c) + rn + 1)))
+            return NULL;
+        c->next = li->more;
+        li->more = c;
+        r = c->data;
+    }
+    repair_into(r, p, n, rn);
+    return r;
+}
+
+static char *dup_slice(struct ls_lead *lead, struct slice s)
+{
+    return ls_lead__strdup(lead, s.p, s.n);
 }
 
 /* A jansson string for p[0..n) (may hold NUL), repairing invalid UTF-8.
@@ -377,9 +433,9 @@ static int named_index(const char *name)
     return -1;
 }
 
-static char *dup_cstr(const char *s)
+static char *dup_cstr(struct ls_lead *lead, const char *s)
 {
-    return ls_lead__dup_utf8(s ? s : "", s ? strlen(s) : 0, NULL);
+    return ls_lead__strdup(lead, s ? s : "", s ? strlen(s) : 0);
 }
 
 static int detect_test(const struct azt_entity *e, const struct ls_lead *lead)
@@ -419,9 +475,9 @@ static int read_keys(const struct azt_entity *e, struct ls_lead *lead)
         if (e->props[i].type == AZT_TYPE_STRING && e->props[i].text &&
             memchr(e->props[i].text, 0, e->props[i].text_len))
             lead->problems |= LS_LEAD_NUL_IN_VALUE;
-    lead->partition_key = dup_cstr(e->partition_key);
-    lead->row_key = dup_cstr(e->row_key);
-    lead->timestamp = dup_cstr(e->timestamp);
+    lead->partition_key = dup_cstr(lead, e->partition_key);
+    lead->row_key = dup_cstr(lead, e->row_key);
+    lead->timestamp = dup_cstr(lead, e->timestamp);
     return lead->partition_key && lead->row_key && lead->timestamp ? 0 : -1;
 }
 
@@ -437,7 +493,7 @@ static int read_named(const struct azt_prop *const *named, struct ls_lead *lead)
     for (k = 0; k < CI_N; k++) {
         char **f = ls_lead__ci_field(&lead->customer, k);
 
-        if (!*f && !(*f = dup_cstr("")))
+        if (!*f && !(*f = dup_cstr(lead, "")))
             return -1;
     }
     parse_lead_source(ls_lead__prop_text(named[N_SOURCE]), &src, &act, &offer, &lead->problems);
@@ -447,12 +503,12 @@ static int read_named(const struct azt_prop *const *named, struct ls_lead *lead)
     lead->stage = stage_of(code);
     if (lead->stage == LS_STAGE_UNKNOWN)
         lead->problems |= LS_LEAD_ACTION_UNKNOWN;
-    lead->source = dup_slice(src);
-    lead->action = dup_slice(code);
-    lead->offer_id = dup_slice(offer);
-    lead->offer_title = dup_slice(ls_lead__prop_text(named[N_OFFER_TITLE]));
-    lead->description = dup_slice(ls_lead__prop_text(named[N_DESCRIPTION]));
-    lead->created_time = dup_slice(ls_lead__prop_text(named[N_CREATED]));
+    lead->source = dup_slice(lead, src);
+    lead->action = dup_slice(lead, code);
+    lead->offer_id = dup_slice(lead, offer);
+    lead->offer_title = dup_slice(lead, ls_lead__prop_text(named[N_OFFER_TITLE]));
+    lead->description = dup_slice(lead, ls_lead__prop_text(named[N_DESCRIPTION]));
+    lead->created_time = dup_slice(lead, ls_lead__prop_text(named[N_CREATED]));
     return lead->source && lead->action && lead->offer_id && lead->offer_title &&
                    lead->description && lead->created_time
                ? 0
@@ -480,6 +536,7 @@ static int read_extra(const struct azt_entity *e, struct ls_lead *lead)
 int ls_lead_from_entity(const struct azt_entity *e, enum ls_identity identity, struct ls_lead **out)
 {
     const struct azt_prop *named[N_NAMED] = {NULL};
+    struct lead_impl *impl;
     struct ls_lead *lead = NULL;
     EVP_MD_CTX *md = NULL;
     size_t i;
@@ -490,9 +547,11 @@ int ls_lead_from_entity(const struct azt_entity *e, enum ls_identity identity, s
     *out = NULL;
     if (!e || (e->nprops && !e->props))
         return LEAD_EINVAL;
-    lead = calloc(1, sizeof(*lead));
-    if (!lead)
+    impl = malloc(sizeof(*impl));
+    if (!impl)
         goto done;
+    memset(impl, 0, offsetof(struct lead_impl, strings));
+    lead = &impl->lead;
     for (i = 0; i < e->nprops; i++) {
         const char *name = e->props[i].name;
 
@@ -519,23 +578,17 @@ done:
 
 void ls_lead_free(struct ls_lead *lead)
 {
-    int k;
+    struct lead_impl *impl = (struct lead_impl *)(void *)lead;
+    struct lead_chunk *c, *next;
 
     if (!lead)
         return;
-    free(lead->partition_key);
-    free(lead->row_key);
-    free(lead->timestamp);
-    free(lead->source);
-    free(lead->action);
-    free(lead->offer_id);
-    free(lead->offer_title);
-    free(lead->description);
-    free(lead->created_time);
-    for (k = 0; k < CI_N; k++)
-        free(*ls_lead__ci_field(&lead->customer, k));
     json_decref(lead->extra);
-    free(lead);
+    for (c = impl->more; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    free(impl);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -547,6 +600,9 @@ static json_t *js(const char *s)
 {
     return s ? json_stringn_nocheck(s, strlen(s)) : json_string_nocheck("");
 }
+
+/* obj[key] = v for a key that is a string literal: its length is known. */
+#define SET(obj, key, v) json_object_setn_new_nocheck(obj, key, sizeof(key) - 1, v)
 
 json_t *ls_lead_json(const struct ls_lead *lead, enum ls_stage stage, int dnc)
 {
@@ -561,34 +617,32 @@ json_t *ls_lead_json(const struct ls_lead *lead, enum ls_stage stage, int dnc)
     c = json_object();
     if (!o || !c)
         goto fail;
-    bad |= json_object_set_new_nocheck(c, "firstName", js(cu->first_name));
-    bad |= json_object_set_new_nocheck(c, "lastName", js(cu->last_name));
-    bad |= json_object_set_new_nocheck(c, "email", js(cu->email));
-    bad |= json_object_set_new_nocheck(c, "phone", js(cu->phone));
-    bad |= json_object_set_new_nocheck(c, "country", js(cu->country));
-    bad |= json_object_set_new_nocheck(c, "company", js(cu->company));
-    bad |= json_object_set_new_nocheck(c, "title", js(cu->title));
+    bad |= SET(c, "firstName", js(cu->first_name));
+    bad |= SET(c, "lastName", js(cu->last_name));
+    bad |= SET(c, "email", js(cu->email));
+    bad |= SET(c, "phone", js(cu->phone));
+    bad |= SET(c, "country", js(cu->country));
+    bad |= SET(c, "company", js(cu->company));
+    bad |= SET(c, "title", js(cu->title));
 
-    bad |= json_object_set_new_nocheck(o, "leadId", js(lead->lead_id));
-    bad |= json_object_set_new_nocheck(o, "partitionKey", js(lead->partition_key));
-    bad |= json_object_set_new_nocheck(o, "rowKey", js(lead->row_key));
-    bad |= json_object_set_new_nocheck(o, "timestamp", js(lead->timestamp));
-    bad |= json_object_set_new_nocheck(o, "source", js(lead->source));
-    bad |= json_object_set_new_nocheck(o, "action", js(lead->action));
-    bad |= json_object_set_new_nocheck(o, "offerId", js(lead->offer_id));
-    bad |= json_object_set_new_nocheck(o, "offerTitle", js(lead->offer_title));
-    bad |= json_object_set_new_nocheck(o, "stage", json_string(ls_stage_name(stage)));
-    bad |= json_object_set_new_nocheck(o, "doNotContact",
-                                       json_boolean(dnc || stage == LS_STAGE_DO_NOT_CONTACT));
-    bad |= json_object_set_new_nocheck(o, "isTest", json_boolean(lead->is_test));
-    bad |= json_object_set_new_nocheck(o, "customer", c);
+    bad |= SET(o, "leadId", js(lead->lead_id));
+    bad |= SET(o, "partitionKey", js(lead->partition_key));
+    bad |= SET(o, "rowKey", js(lead->row_key));
+    bad |= SET(o, "timestamp", js(lead->timestamp));
+    bad |= SET(o, "source", js(lead->source));
+    bad |= SET(o, "action", js(lead->action));
+    bad |= SET(o, "offerId", js(lead->offer_id));
+    bad |= SET(o, "offerTitle", js(lead->offer_title));
+    bad |= SET(o, "stage", js(ls_stage_name(stage)));
+    bad |= SET(o, "doNotContact", json_boolean(dnc || stage == LS_STAGE_DO_NOT_CONTACT));
+    bad |= SET(o, "isTest", json_boolean(lead->is_test));
+    bad |= SET(o, "customer", c);
     c = NULL;
-    bad |= json_object_set_new_nocheck(o, "description", js(lead->description));
-    bad |= json_object_set_new_nocheck(o, "createdTime", js(lead->created_time));
+    bad |= SET(o, "description", js(lead->description));
+    bad |= SET(o, "createdTime", js(lead->created_time));
     /* A shallow copy: the caller may add to its extra without touching the
      * lead's; the (immutable) values are shared. */
-    bad |= json_object_set_new_nocheck(o, "extra",
-                                       lead->extra ? json_copy(lead->extra) : json_object());
+    bad |= SET(o, "extra", lead->extra ? json_copy(lead->extra) : json_object());
     if (bad)
         goto fail;
     return o;

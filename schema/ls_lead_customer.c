@@ -9,8 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const ci_keys[CI_N] = {"FirstName", "LastName", "Email", "Phone",
-                                          "Country",   "Company",  "Title"};
+/* The keys, in the order of struct ls_customer, with their lengths: most
+ * keys are told apart by length alone. */
+#define CI_KEY(s)                                                                                  \
+    {                                                                                              \
+        s, sizeof(s) - 1                                                                           \
+    }
+static const struct {
+    const char *name;
+    size_t len;
+} ci_keys[CI_N] = {CI_KEY("FirstName"), CI_KEY("LastName"), CI_KEY("Email"), CI_KEY("Phone"),
+                   CI_KEY("Country"),   CI_KEY("Company"),  CI_KEY("Title")};
 
 char **ls_lead__ci_field(struct ls_customer *c, int i)
 {
@@ -25,60 +34,65 @@ static int ci_index(const char *key, size_t n)
     int i;
 
     for (i = 0; i < CI_N; i++)
-        if (ls_lead__slice_ieq(k, ci_keys[i]))
+        if (n == ci_keys[i].len && ls_lead__slice_ieq(k, ci_keys[i].name))
             return i;
     return -1;
 }
 
 /* Stores text as customer field i unless already set. */
-static int ci_set(struct ls_customer *c, int i, const char *p, size_t n)
+static int ci_set(struct ls_lead *lead, int i, const char *p, size_t n)
 {
-    char **f = ls_lead__ci_field(c, i);
+    char **f = ls_lead__ci_field(&lead->customer, i);
 
     if (*f)
         return 0;
-    *f = ls_lead__dup_utf8(p, n, NULL);
+    *f = ls_lead__strdup(lead, p, n);
     return *f ? 0 : LEAD_ENOMEM;
 }
 
-/* From a parsed object. Sets *bad when a field is not a string. */
-static int ci_from_object(json_t *obj, struct ls_customer *c, int *bad)
+/* From a parsed object. Sets *bad when a field is not a string, and the
+ * lead's NUL_IN_VALUE when a string value of the object holds a NUL. */
+static int ci_from_object(json_t *obj, struct ls_lead *lead, int *bad)
 {
+    struct ls_customer *c = &lead->customer;
     const char *key;
+    size_t key_len;
     json_t *v;
     char num[64];
     int i, rc;
 
-    json_object_foreach(obj, key, v)
+    json_object_keylen_foreach(obj, key, key_len, v)
     {
-        i = ci_index(key, strlen(key));
+        if (json_is_string(v) && memchr(json_string_value(v), 0, json_string_length(v)))
+            lead->problems |= LS_LEAD_NUL_IN_VALUE;
+        i = ci_index(key, key_len);
         if (i < 0 || *ls_lead__ci_field(c, i))
             continue;
         switch (json_typeof(v)) {
         case JSON_STRING:
-            rc = ci_set(c, i, json_string_value(v), json_string_length(v));
+            rc = ci_set(lead, i, json_string_value(v), json_string_length(v));
             break;
         case JSON_INTEGER:
             snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
             *bad = 1;
-            rc = ci_set(c, i, num, strlen(num));
+            rc = ci_set(lead, i, num, strlen(num));
             break;
         case JSON_REAL:
             snprintf(num, sizeof(num), "%.15g", json_real_value(v));
             *bad = 1;
-            rc = ci_set(c, i, num, strlen(num));
+            rc = ci_set(lead, i, num, strlen(num));
             break;
         case JSON_TRUE:
         case JSON_FALSE:
             *bad = 1;
-            rc = ci_set(c, i, json_is_true(v) ? "true" : "false", json_is_true(v) ? 4 : 5);
+            rc = ci_set(lead, i, json_is_true(v) ? "true" : "false", json_is_true(v) ? 4 : 5);
             break;
         case JSON_NULL:
-            rc = ci_set(c, i, "", 0);
+            rc = ci_set(lead, i, "", 0);
             break;
         default: /* object or array */
             *bad = 1;
-            rc = ci_set(c, i, "", 0);
+            rc = ci_set(lead, i, "", 0);
             break;
         }
         if (rc)
@@ -150,7 +164,7 @@ static json_t *decode_string(const char *p, size_t n)
  * keeps every key/value pair that precedes the damage. Non-string scalars
  * are kept as their token text; nested values read as "".
  */
-static int ci_salvage(const char *p, size_t n, struct ls_customer *c)
+static int ci_salvage(const char *p, size_t n, struct ls_lead *lead)
 {
     size_t i, k, vs;
     json_t *key = NULL, *val = NULL;
@@ -178,14 +192,15 @@ static int ci_salvage(const char *p, size_t n, struct ls_customer *c)
             k = scan_string(p + i, n - i);
             if (!k || !(val = decode_string(p + i, k)))
                 break;
-            if (idx >= 0 && (rc = ci_set(c, idx, json_string_value(val), json_string_length(val))))
+            if (idx >= 0 &&
+                (rc = ci_set(lead, idx, json_string_value(val), json_string_length(val))))
                 break;
             i += k;
         } else if (p[i] == '{' || p[i] == '[') {
             k = skip_nested(p, n, i);
             if (!k)
                 break;
-            if (idx >= 0 && (rc = ci_set(c, idx, "", 0)))
+            if (idx >= 0 && (rc = ci_set(lead, idx, "", 0)))
                 break;
             i = k;
         } else {
@@ -195,7 +210,7 @@ static int ci_salvage(const char *p, size_t n, struct ls_customer *c)
             if (i >= n) /* a truncated scalar is not kept */
                 break;
             if (idx >= 0 && !(i - vs == 4 && memcmp(p + vs, "null", 4) == 0) &&
-                (rc = ci_set(c, idx, p + vs, i - vs)))
+                (rc = ci_set(lead, idx, p + vs, i - vs)))
                 break;
         }
         json_decref(key);
@@ -212,23 +227,6 @@ static int ci_salvage(const char *p, size_t n, struct ls_customer *c)
 }
 
 /* Parses CustomerInfo into lead->customer; sets problem bits. */
-/* 1 when a string value of the object holds a NUL (jansson refuses one in
- * a key). */
-static int json_has_nul(json_t *obj)
-{
-    const char *key;
-    json_t *v;
-
-    if (!json_is_object(obj))
-        return json_is_string(obj) && memchr(json_string_value(obj), 0, json_string_length(obj));
-    json_object_foreach(obj, key, v)
-    {
-        if (json_is_string(v) && memchr(json_string_value(v), 0, json_string_length(v)))
-            return 1;
-    }
-    return 0;
-}
-
 int ls_lead__parse_customer(const struct azt_prop *ci, struct ls_lead *lead)
 {
     struct azt_json_arena arena; /* every value parsed here is dropped here */
@@ -242,15 +240,16 @@ int ls_lead__parse_customer(const struct azt_prop *ci, struct ls_lead *lead)
     }
     azt_json_arena_begin(&arena);
     root = json_loadb(text.p, text.n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    if (json_has_nul(root))
-        lead->problems |= LS_LEAD_NUL_IN_VALUE;
     if (!root) {
         bad = 1;
-        rc = ci_salvage(text.p, text.n, &lead->customer);
+        rc = ci_salvage(text.p, text.n, lead);
     } else if (!json_is_object(root)) {
         bad = 1;
+        /* jansson refuses a NUL in a key: only a string value can hold one */
+        if (json_is_string(root) && memchr(json_string_value(root), 0, json_string_length(root)))
+            lead->problems |= LS_LEAD_NUL_IN_VALUE;
     } else {
-        rc = ci_from_object(root, &lead->customer, &bad);
+        rc = ci_from_object(root, lead, &bad);
     }
     if (bad)
         lead->problems |= LS_LEAD_CUSTOMERINFO_MALFORMED;

@@ -130,12 +130,21 @@ static int put_field(struct hash_input *h, const char *p, size_t n)
     return 0;
 }
 
-static int cmp_prop(const void *a, const void *b)
+/* Sorts v[0..n) by name. An insertion sort: a row has a dozen properties
+ * and the service sends them sorted, so this is one comparison each where
+ * qsort took about three through a function pointer. Stable, as glibc's
+ * qsort (a merge sort) is. */
+static void sort_by_name(const struct azt_prop **v, size_t n)
 {
-    const struct azt_prop *pa = *(const struct azt_prop *const *)a;
-    const struct azt_prop *pb = *(const struct azt_prop *const *)b;
+    size_t i, j;
 
-    return strcmp(pa->name, pb->name);
+    for (i = 1; i < n; i++) {
+        const struct azt_prop *p = v[i];
+
+        for (j = i; j > 0 && strcmp(v[j - 1]->name, p->name) > 0; j--)
+            v[j] = v[j - 1];
+        v[j] = p;
+    }
 }
 
 static int excluded_from_hash(const char *name)
@@ -211,7 +220,7 @@ int ls_lead__compute_content_hash(EVP_MD_CTX *md, const struct azt_entity *e, st
         if (p->name && !excluded_from_hash(p->name))
             v[n++] = p;
     }
-    qsort(v, n, sizeof(*v), cmp_prop);
+    sort_by_name(v, n);
     for (i = 0; ok && i < n; i++) {
         const char *type = edm_name(v[i]->type);
         struct slice t = ls_lead__prop_text(v[i]);

@@ -507,8 +507,11 @@ static void test_ls_lead__invalid_utf8_repaired(void **state)
     ent_standard(&t);
     ent_set(&t, "OfferDisplayName", "Bad \xff\xfe byte \xc3");
     ent_set(&t, "Ext\xc0ra", "v\xed\xa0\x80");
+    /* a bad byte after whole words of ASCII, and at the very end */
+    ent_set(&t, "Description", "Campaigns: spring \xff and summer\xc3");
     lead = mk(&t);
     assert_string_equal(lead->offer_title, "Bad \xef\xbf\xbd\xef\xbf\xbd byte \xef\xbf\xbd");
+    assert_string_equal(lead->description, "Campaigns: spring \xef\xbf\xbd and summer\xef\xbf\xbd");
     assert_int_equal(json_object_size(lead->extra), 2);
     j = ls_lead_json(lead, lead->stage, 0);
     assert_non_null(j);
@@ -741,6 +744,37 @@ static void test_ls_lead__long_description(void **state)
     json_decref(j);
     ls_lead_free(lead);
     free(d);
+}
+
+/* A lead's strings share one block; values that do not fit it get their
+ * own, and the ones after them still read back whole. */
+static void test_ls_lead__strings_past_the_block(void **state)
+{
+    char desc[701], title[701], source[64];
+    struct ent t;
+    struct ls_lead *lead;
+
+    (void)state;
+    memset(desc, 'd', sizeof(desc) - 1);
+    desc[sizeof(desc) - 1] = '\0';
+    memset(title, 't', sizeof(title) - 1);
+    title[sizeof(title) - 1] = '\0';
+    title[350] = '\xff'; /* repaired: the copy grows by two bytes */
+    ent_standard(&t);
+    ent_set(&t, "Description", desc);
+    ent_set(&t, "OfferDisplayName", title);
+    snprintf(source, sizeof(source), "SPZA-PLT|contoso.crm");
+    ent_set(&t, "LeadSource", source);
+    lead = mk(&t);
+    assert_string_equal(lead->description, desc);
+    assert_int_equal(strlen(lead->offer_title), 702);
+    assert_memory_equal(lead->offer_title + 350, "\xef\xbf\xbd", 3);
+    assert_string_equal(lead->offer_id, "contoso.crm");
+    assert_string_equal(lead->created_time, "11/24/2026 2:03:30 AM");
+    assert_string_equal(lead->partition_key, "11:2F24:2F2026");
+    assert_customer(lead, "Alice", "Smith", "alice@example.com", "16175555555", "US", "Contoso",
+                    "CTO");
+    ls_lead_free(lead);
 }
 
 static void test_ls_lead__typed_extra(void **state)
@@ -1129,6 +1163,7 @@ int main(void)
         cmocka_unit_test(test_ls_lead__lead_id_email_variants),
         cmocka_unit_test(test_ls_lead__lead_id_offer_and_fallbacks),
         cmocka_unit_test(test_ls_lead__long_description),
+        cmocka_unit_test(test_ls_lead__strings_past_the_block),
         cmocka_unit_test(test_ls_lead__typed_extra),
         cmocka_unit_test(test_ls_lead__msft_test_detection),
         cmocka_unit_test(test_ls_lead__content_hash),
