@@ -7,11 +7,15 @@
  * with each offer the ledger knows (the default identity), and (3) of the
  * lines of the configured JSONL files that carry it. The ledger then forgets
  * their personal data (ls_ledger_forget_lead) and each JSONL file is rewritten
- * without those lines: a new file beside it, fsynced, renamed over it. The
- * ledger's writer lock is held throughout, so no run appends meanwhile; the
- * files are rewritten before the ledger commits, and a crash in between
- * leaves a rerun to finish the job. What leadsync cannot erase (the records
- * in CRMs and receivers, the marketplace's own table rows) is listed.
+ * without those lines: a new file beside it, fsynced, renamed over it. It
+ * works beside a running daemon: the ledger is opened beside the lock's
+ * holder, and each file is read and replaced under an exclusive flock on it,
+ * the lock the JSONL sink takes for each batch (it then appends to the new
+ * file). The ledger's write transaction is taken before the files' locks, as
+ * a run does; the files are rewritten before the ledger commits, and a crash
+ * in between leaves a rerun to finish the job. What leadsync cannot erase
+ * (the records in CRMs and receivers, the marketplace's own table rows) is
+ * listed.
  */
 #include "ls_cmd.h"
 #include "ls_ledger.h"
@@ -24,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -117,12 +122,42 @@ static int filter_file(FILE *in, FILE *out, const char *email, struct ids *ids, 
     return rc || ferror(in) ? -1 : 0;
 }
 
-/* Rewrites one JSONL file without the person's lines; *removed = how many. */
+/* Opens path to read under an exclusive flock, the JSONL sink's per-batch
+ * lock: nothing is appended until it is closed. A file replaced while we
+ * waited is dropped for the one the path names now. NULL with errno set. */
+static FILE *open_locked(const char *path)
+{
+    for (int tries = 0; tries < 16; tries++) {
+        FILE *f = fopen(path, "re");
+        struct stat held, now;
+        int err;
+
+        if (!f)
+            return NULL;
+        while ((err = flock(fileno(f), LOCK_EX)) != 0 && errno == EINTR)
+            ;
+        if (err) {
+            err = errno;
+            fclose(f);
+            errno = err;
+            return NULL;
+        }
+        if (fstat(fileno(f), &held) == 0 && lstat(path, &now) == 0 && held.st_dev == now.st_dev &&
+            held.st_ino == now.st_ino)
+            return f;
+        fclose(f); /* replaced meanwhile: take the new one */
+    }
+    errno = EAGAIN;
+    return NULL;
+}
+
+/* Rewrites one JSONL file without the person's lines; *removed = how many.
+ * The lock is held until the new file has replaced it. */
 static int rewrite_jsonl(const char *path, const char *email, int dry_run, struct ids *ids,
                          long *removed)
 {
     char *tmp = ls_xasprintf("%s.forget", path);
-    FILE *in = fopen(path, "r"), *out = NULL;
+    FILE *in = open_locked(path), *out = NULL;
     struct stat sb;
     int rc = 0;
 
@@ -320,7 +355,8 @@ int ls_cmd_forget(const struct ls_config *cfg, const struct ls_cmd_args *a, int 
     }
     lo.path = cfg->state;
     lo.wal = strcmp(cfg->journal_mode, "wal") == 0;
-    rc = ls_ledger_open(&lo, &l); /* the writer lock: no run appends meanwhile */
+    lo.share = 1; /* beside a running daemon (the JSONL files have their own lock) */
+    rc = ls_ledger_open(&lo, &l);
     if (rc)
         goto done;
     jsonl_paths(cfg->sinks, &paths);

@@ -222,6 +222,31 @@ class ReportForget(whtest.WebhookCase):
         got = {r["lead"] for r in recv.accepted()}
         self.assertEqual(got, others, p.stderr[-2000:])
 
+    def test_forget_beside_the_daemon(self):
+        """forget while the daemon appends to the JSONL file: the file is
+        rewritten under its lock, and the daemon's later lines land in the new
+        file (not in the replaced one it had open), none of the person's."""
+        sinks = "jsonl:" + self.jsonl
+        daemon = self.run_daemon({"LEADSYNC_SINKS": sinks, "LEADSYNC_POLL_SECONDS": "1"})
+        lstest.wait_for(lambda: os.path.exists(self.jsonl)
+                        and len(self.read_lines()) >= len(self.rows), 120, "the first lines")
+        gone = "person03@example.com"
+        p = self.run_worker("forget", "--email", gone, env={"LEADSYNC_SINKS": sinks}, check=0)
+        self.assertIn("removed 2 lines of " + self.jsonl, p.stdout)
+        after = self.read_lines()
+        self.assertEqual(len(after), len(self.rows) - 2)
+        later = ["later%02d@example.com" % i for i in range(10)]
+        self.write_rows([aztable.marketplace_row("12:2F01:2F2026", "n%03d" % i, e, "PLT", "SPZA",
+                                                 "a.one") for i, e in enumerate(later)])
+        lstest.wait_for(lambda: len(self.read_lines()) >= len(after) + len(later), 120,
+                        "the daemon's later lines in the file")
+        final = self.read_lines()
+        self.assertEqual(final[:len(after)], after)
+        emails = [json.loads(line)["lead"]["customer"]["email"] for line in final]
+        self.assertEqual(sorted(emails[len(after):]), later)
+        self.assertNotIn(gone, emails)
+        self.assertIsNone(daemon.poll(), lstest.read_text(daemon.log)[-2000:])
+
     def read_lines(self):
         with open(self.jsonl, encoding="utf-8") as f:
             return f.read().splitlines()

@@ -7,6 +7,12 @@
  * incomplete tail (bytes after the last '\n') is cut off; the deliveries it
  * held are still pending in the ledger and are written again whole, with the
  * same deliveryId.
+ *
+ * Beside `leadsync forget`: forget rewrites the file (a new one renamed over
+ * it) holding an exclusive flock on it. Each batch takes that lock on the
+ * file the path names at that moment, reopening the path when it no longer
+ * names the file this sink holds, so no line goes to a replaced, unlinked
+ * file and none is written while forget reads.
  */
 #include "ls_lead.h"
 #include "ls_log.h"
@@ -18,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -184,6 +191,39 @@ done:
     return rc;
 }
 
+/* 1 when fd is still the file path names (not replaced, not removed). */
+static int names_held(int fd, const char *path)
+{
+    struct stat held, now;
+
+    return fstat(fd, &held) == 0 && lstat(path, &now) == 0 && held.st_dev == now.st_dev &&
+           held.st_ino == now.st_ino;
+}
+
+/* Opens (creating) the file when needed and takes its lock; a file replaced
+ * meanwhile (forget) is dropped for the one the path names now, with any
+ * incomplete tail cut off. */
+static int lock_current(struct jsonl *j)
+{
+    int tries, rc;
+
+    for (tries = 0; tries < 16; tries++) {
+        int reopened = j->fd < 0;
+
+        if (j->fd < 0 && (rc = open_file(j, 1)) != LS_OK)
+            return rc;
+        while (flock(j->fd, LOCK_EX) != 0)
+            if (errno != EINTR)
+                return ls_error(LS_EIO, "jsonl %s: lock: %s", j->path, strerror(errno));
+        if (names_held(j->fd, j->path))
+            return reopened ? cut_partial_tail(j->fd, j->path) : LS_OK;
+        LS_INFO("sink:jsonl", "%s was replaced (forget): appending to the new file", j->path);
+        close(j->fd); /* releases the lock */
+        j->fd = -1;
+    }
+    return ls_error(LS_EIO, "jsonl %s: the file keeps being replaced", j->path);
+}
+
 static int write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
@@ -274,7 +314,7 @@ static int jsonl_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
         free(id);
         results[i].outcome = LS_SINK_OK;
     }
-    if (len && j->fd < 0 && (err = open_file(j, 1)) != LS_OK) {
+    if (len && (err = lock_current(j)) != LS_OK) {
         free(buf);
         for (i = 0; i < n; i++) {
             if (results[i].outcome != LS_SINK_OK)
@@ -308,6 +348,8 @@ static int jsonl_deliver(void *ctx, const struct ls_sink_item *items, size_t n,
         /* Leave no half batch behind: the retried lines are written whole. */
         (void)cut_partial_tail(j->fd, j->path);
     }
+    if (len)
+        (void)flock(j->fd, LOCK_UN);
     return LS_OK;
 }
 
