@@ -2,9 +2,12 @@
 """bench_profile.py - a CPU profile of leadsync's full pipeline, in instructions.
 
   python3 scripts/bench/bench_profile.py --bindir DIR [--base-rev REV] [--rows N]
+                                        [--sink jsonl|webhook]
 
 Runs one `leadsync run --once` (DIR/leadsync) into a fresh JSONL file and
-ledger under `valgrind --tool=callgrind`, which counts the instructions the
+ledger (--sink webhook: signed POSTs of every lead, one per row, to a
+loopback receiver in this script answering 204 on kept-alive connections;
+default 2,000 rows) under `valgrind --tool=callgrind`, which counts the instructions the
 process executes (all its threads; Azurite's are not counted), and reports
 the pipeline's stages as instructions and as a share of the run's total,
 read from `callgrind_annotate --inclusive=yes --tree=caller`.
@@ -29,17 +32,21 @@ DIR/leadsync-seed and stops it afterwards. scripts/bench/bench.py imports it.
 Python 3 stdlib only.
 """
 import argparse
+import http.server
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PAGE_SIZE = 1000
 DEFAULT_ROWS = 5000
+DEFAULT_HOOK_ROWS = 2000
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 # (label, members, callers): a function belongs to the stage when its name
 # (recursion levels and GCC clone suffixes stripped) is in "fn", starts with
@@ -64,6 +71,16 @@ STAGES = [
     ("malloc/free/realloc/calloc (glibc), all callers",
      {"fn": {"malloc", "free", "realloc", "calloc"}, "obj": ()}),
 ]
+# The webhook path's own stages, shown after the common ones for --sink webhook.
+HOOK_STAGES = [
+    ("delivery rounds (`ls_deliver_run`: outbox reads, the sink, the delivered marks)",
+     {"fn": {"ls_deliver_run"}}),
+    ("webhook sink (`hook_deliver`: bodies, headers, signing, HTTP)", {"fn": {"hook_deliver"}}),
+    ("of which the signature (`ls_webhook_sign`)", {"fn": {"ls_webhook_sign"}}),
+    ("libcurl, all callers", {"obj": ("libcurl",)}),
+    ("`ls_ledger_enqueue` (outbox rows and the lead body)", {"fn": {"ls_ledger_enqueue"}}),
+    ("`ls_ledger_mark_delivered`", {"fn": {"ls_ledger_mark_delivered"}}),
+]
 TOTAL = "whole run (all instructions of the process)"
 
 SHA_NOTE = ("callgrind runs OpenSSL's SHA-256 without the CPU's SHA extensions (valgrind does "
@@ -81,6 +98,38 @@ def log(msg):
 
 def fmt_n(n):
     return f"{n:,}"
+
+
+# ---------------------------------------------------------------- the receiver
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    """A webhook receiver: reads the body, answers 204, keeps the connection."""
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):  # noqa: N802
+        n = int(self.headers.get("Content-Length") or 0)
+        if n:
+            self.rfile.read(n)
+        self.server.count += 1
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_OPTIONS(self):  # noqa: N802
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def start_receiver():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    srv.daemon_threads = True
+    srv.count = 0
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
 
 
 # ---------------------------------------------------------------- the profile
@@ -155,12 +204,12 @@ def stage_cost(blocks, spec):
     return cost
 
 
-def profile(leadsync, conn, table, rows, work, tag):
-    """One callgrind'ed `leadsync run --once` into a fresh JSONL file and ledger.
+def profile(leadsync, conn, table, rows, work, tag, sink="jsonl"):
+    """One callgrind'ed `leadsync run --once` into a fresh ledger and sink.
 
     Returns {"total": instructions, "stages": [(label, instructions)]}.
     """
-    d = os.path.join(work, tag)
+    d = os.path.join(work, f"{tag}-{sink}")
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     out = os.path.join(d, "callgrind.out")
@@ -174,29 +223,48 @@ def profile(leadsync, conn, table, rows, work, tag):
         "LEADSYNC_STATE": os.path.join(d, "ledger.db"),
         "LEADSYNC_SINKS": "jsonl:" + jsonl,
     })
+    receiver = None
+    if sink == "webhook":
+        receiver = start_receiver()
+        env["LEADSYNC_SINKS"] = f"webhook:http://127.0.0.1:{receiver.server_address[1]}/hook"
+        env["LEADSYNC_WEBHOOK_SECRET"] = WEBHOOK_SECRET
     argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
             "--log-file=" + os.path.join(d, "valgrind.log"), leadsync, "run", "--once"]
     t0 = time.perf_counter()
-    p = subprocess.run(argv, env=env, capture_output=True, text=True)
+    try:
+        p = subprocess.run(argv, env=env, capture_output=True, text=True)
+    finally:
+        if receiver:
+            receiver.shutdown()
+            receiver.server_close()
     if p.returncode != 0:
         raise RuntimeError(f"callgrind'ed leadsync ({tag}) exited {p.returncode}: "
                            f"{p.stderr.strip()[-600:]}")
     got = re.findall(r"rows=(\d+)", p.stderr)
-    with open(jsonl, "rb") as f:
-        lines = sum(1 for _ in f)
-    if not got or int(got[-1]) != rows or lines != rows:
+    if receiver:
+        delivered = receiver.count
+    else:
+        with open(jsonl, "rb") as f:
+            delivered = sum(1 for _ in f)
+    if not got or int(got[-1]) != rows or delivered != rows:
         raise RuntimeError(f"the profiled run ({tag}) read {got[-1] if got else '?'} rows and "
-                           f"wrote {lines} lines, expected {rows}")
+                           f"delivered {delivered} leads, expected {rows}")
     ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--tree=caller",
                           "--threshold=100", out], capture_output=True, text=True)
     if ann.returncode != 0:
         raise RuntimeError(f"callgrind_annotate exited {ann.returncode}: "
                            f"{ann.stderr.strip()[-600:]}")
     total, blocks = parse_tree(ann.stdout)
-    stages = [(label, stage_cost(blocks, spec)) for label, spec in STAGES]
-    log(f"   profile {tag}: {fmt_n(total)} instructions "
+    stages = [(label, stage_cost(blocks, spec)) for label, spec in stages_for(sink)]
+    log(f"   profile {tag} ({sink}): {fmt_n(total)} instructions "
         f"({time.perf_counter() - t0:.1f} s under callgrind)")
     return {"total": total, "stages": stages}
+
+
+def stages_for(sink):
+    if sink == "webhook":
+        return [st for st in STAGES if not st[0].startswith("JSONL")] + HOOK_STAGES
+    return STAGES
 
 
 # ---------------------------------------------------------------- the base build
@@ -257,11 +325,16 @@ def change(before, after):
     return f"{(after - before) * 100 / before:+.1f}%"
 
 
-def render(rows, after, before=None, base_rev=None, why_no_base=None):
+def render(rows, after, before=None, base_rev=None, why_no_base=None, sink="jsonl"):
     """The Markdown subsection: heading, what it measures, the table."""
-    lines = [f"### CPU profile ({rows:,} rows into JSONL, instructions, callgrind)", ""]
-    lines.append(f"One `leadsync run --once` of {rows:,} rows (pages of {PAGE_SIZE}) into a fresh "
-                 "JSONL file and ledger, under `valgrind --tool=callgrind`: instructions "
+    what = ("into JSONL" if sink == "jsonl" else
+            "to a webhook (a loopback receiver answering 204)")
+    into = ("into a fresh JSONL file and ledger" if sink == "jsonl" else
+            "with a fresh ledger, every lead POSTed, signed, to a loopback receiver (Python, "
+            "in the harness; kept-alive connections) that answers 204")
+    lines = [f"### CPU profile ({rows:,} rows {what}, instructions, callgrind)", ""]
+    lines.append(f"One `leadsync run --once` of {rows:,} rows (pages of {PAGE_SIZE}) {into}, "
+                 "under `valgrind --tool=callgrind`: instructions "
                  "executed by the process, all threads (Azurite's are not counted). A stage's "
                  "figure is inclusive (the named functions and everything they call, from "
                  "`callgrind_annotate --inclusive=yes`), with its share of the run's total; "
@@ -283,7 +356,7 @@ def render(rows, after, before=None, base_rev=None, why_no_base=None):
     else:
         lines.append("| stage | after |")
         lines.append("|---|---:|")
-    names = [TOTAL] + [label for label, _ in STAGES]
+    names = [TOTAL] + [label for label, _ in stages_for(sink)]
     a_vals = [after["total"]] + [c for _, c in after["stages"]]
     b_vals = ([before["total"]] + [c for _, c in before["stages"]]) if before else None
     for i, name in enumerate(names):
@@ -299,10 +372,12 @@ def render(rows, after, before=None, base_rev=None, why_no_base=None):
         lines.append(f"Per row: {before['total'] / rows:,.0f} instructions before, {per} after.")
     else:
         lines.append(f"Per row: {per} instructions.")
+    if sink == "webhook":
+        lines[-1] = lines[-1].replace("Per row", "Per lead (one per row)")
     return "\n".join(lines)
 
 
-def run(bindir, conn, table, rows, work, base_rev=None):
+def run(bindir, conn, table, rows, work, base_rev=None, sink="jsonl"):
     """Profiles bindir's leadsync (and base_rev's, when given); returns the Markdown."""
     if not shutil.which("valgrind") or not shutil.which("callgrind_annotate"):
         raise RuntimeError("valgrind is not installed (scripts/bootstrap installs it)")
@@ -315,18 +390,22 @@ def run(bindir, conn, table, rows, work, base_rev=None):
             why = f"`{base_rev}` could not be built: {e}"
             log(f"   profile: {why}; only the current build is profiled")
     if base_exe:
-        before = profile(base_exe, conn, table, rows, work, "before")
-    after = profile(os.path.join(bindir, "leadsync"), conn, table, rows, work, "after")
-    return render(rows, after, before, base_rev, why)
+        before = profile(base_exe, conn, table, rows, work, "before", sink)
+    after = profile(os.path.join(bindir, "leadsync"), conn, table, rows, work, "after", sink)
+    return render(rows, after, before, base_rev, why, sink)
 
 
 def main():
     ap = argparse.ArgumentParser(prog="scripts/bench/bench_profile.py")
     ap.add_argument("--bindir", required=True, help="a build with leadsync (and leadsync-seed)")
     ap.add_argument("--base-rev", help="also profile this git revision, built as Release")
-    ap.add_argument("--rows", type=int, default=DEFAULT_ROWS)
+    ap.add_argument("--rows", type=int,
+                    help=f"rows (default {DEFAULT_ROWS}; {DEFAULT_HOOK_ROWS} with --sink webhook)")
+    ap.add_argument("--sink", choices=("jsonl", "webhook"), default="jsonl")
     ap.add_argument("--table", help="an already seeded table (default: LEADSYNC_TABLE)")
     args = ap.parse_args()
+    if not args.rows:
+        args.rows = DEFAULT_HOOK_ROWS if args.sink == "webhook" else DEFAULT_ROWS
     bindir = os.path.abspath(args.bindir)
     work = tempfile.mkdtemp(prefix="leadsync-prof.")
     conn = os.environ.get("LEADSYNC_CONNECTION_STRING")
@@ -343,7 +422,7 @@ def main():
                            env=dict(os.environ, LEADSYNC_CONNECTION_STRING=conn), check=True,
                            stdout=subprocess.DEVNULL)
             time.sleep(1.2)  # the window ends at the server's Date (1 s resolution)
-        print(run(bindir, conn, table, args.rows, work, args.base_rev))
+        print(run(bindir, conn, table, args.rows, work, args.base_rev, args.sink))
     finally:
         if azdir:
             subprocess.run([os.path.join(ROOT, "scripts/azurite"), "stop", azdir],
