@@ -427,7 +427,9 @@ def run_script(ctx, name, n, build, bindir):
         log(f"   {name}: no scripts/bench/{name}; skipped")
         return []
     log(f"== {name} {n} ({build})")
-    p = subprocess.run(["bash", path, str(n), bindir], capture_output=True, text=True)
+    with open(path) as f:
+        interp = "python3" if "python" in f.readline() else "bash"
+    p = subprocess.run([interp, path, str(n), bindir], capture_output=True, text=True)
     for line in p.stdout.strip().splitlines()[-8:]:
         log(f"   {line}")
     if p.returncode != 0:
