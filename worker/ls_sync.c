@@ -517,20 +517,25 @@ static struct ordered_row *page_order(const struct azt_page *page, const char *d
 {
     struct ordered_row *rows = ls_xmalloc((page->count ? page->count : 1) * sizeof(*rows));
     const struct azt_prop *created;
+    int drop_canonical = drop_from && iso_canonical(drop_from);
     size_t i;
 
     *n = 0;
     for (i = 0; i < page->count; i++) {
         const struct azt_entity *e = &page->entities[i];
+        int canonical = e->timestamp && iso_canonical(e->timestamp);
 
-        if (drop_from && e->timestamp && ls_iso_compare(e->timestamp, drop_from) >= 0)
+        /* each Timestamp's form is checked once: two canonical ones compare as strings */
+        if (drop_from && e->timestamp &&
+            (canonical && drop_canonical ? strcmp(e->timestamp, drop_from)
+                                         : ls_iso_compare(e->timestamp, drop_from)) >= 0)
             continue; /* past the window: the next one reads it */
         created = azt_entity_prop(e, "CreatedTime");
         rows[*n].v.timestamp = e->timestamp;
         rows[*n].v.created_time = created ? created->text : NULL;
         rows[*n].v.partition_key = e->partition_key;
         rows[*n].v.row_key = e->row_key;
-        rows[*n].canonical = e->timestamp && iso_canonical(e->timestamp);
+        rows[*n].canonical = canonical;
         rows[*n].i = i;
         (*n)++;
     }
