@@ -674,6 +674,9 @@ void ls_ledger_close(struct ls_ledger *l)
 {
     if (!l)
         return;
+    ledger_leads_drop(l);
+    free(l->puts.v);
+    free(l->puts.slot);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(l->st[i]);
     if (l->db && !sqlite3_get_autocommit(l->db))
@@ -693,12 +696,16 @@ int ls_ledger_begin(struct ls_ledger *l)
 
 int ls_ledger_commit(struct ls_ledger *l)
 {
-    return ledger_run(l, l->st[ST_COMMIT], "committing");
+    int err = ledger_leads_flush(l);
+
+    return err ? err : ledger_run(l, l->st[ST_COMMIT], "committing");
 }
 
 /* Leaves the last error message alone: callers roll back after an error. */
 void ls_ledger_rollback(struct ls_ledger *l)
 {
+    if (l)
+        ledger_leads_drop(l);
     if (l && !sqlite3_get_autocommit(l->db)) {
         sqlite3_step(l->st[ST_ROLLBACK]);
         sqlite3_reset(l->st[ST_ROLLBACK]);

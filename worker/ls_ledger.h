@@ -163,7 +163,9 @@ struct ls_ledger_version {
 void ls_ledger_version_free(struct ls_ledger_version *v);
 
 /* leads: stage is an int rank chosen by the lead model; found=0 when unknown.
- * newest may be NULL (get: not wanted; put: keep the recorded one). */
+ * newest may be NULL (get: not wanted; put: keep the recorded one). Inside a
+ * transaction a put is kept in memory (get sees it) and written when the
+ * transaction commits, all its leads in key order; a rollback drops it. */
 LS_NODISCARD int ls_ledger_lead_get(struct ls_ledger *l, const char *lead_id, int *max_stage,
                                     int *dnc, struct ls_ledger_version *newest, int *found);
 LS_NODISCARD int ls_ledger_lead_put(struct ls_ledger *l, const char *lead_id, int max_stage,

@@ -112,6 +112,21 @@ void ledger_lock_parse(const char *text, size_t n, long *pid, struct file_record
 /* Writes the lock file's text into buf; its length, or -1 when it does not fit. */
 int ledger_lock_format(long pid, const struct file_record *r, char *buf, size_t cap);
 
+/* The leads' upserts of the open transaction, one merged entry per lead,
+ * written in key order when it commits (ls_ledger_sync.c, "Leads"). */
+struct lead_put {
+    char *lead_id;
+    int max_stage, dnc;
+    int64_t first_seen, updated_at;
+    struct ls_ledger_version newest; /* timestamp NULL: keep the recorded one */
+};
+struct lead_puts {
+    struct lead_put *v;
+    size_t n, cap;
+    size_t *slot; /* open addressing over v: index + 1, 0 for a free slot */
+    size_t nslot; /* a power of two, at least twice cap */
+};
+
 struct ls_ledger {
     sqlite3 *db;
     char *path;
@@ -123,8 +138,15 @@ struct ls_ledger {
     int checked;             /* the integrity check ran on this open */
     long long checked_at;    /* when the last full check ran (epoch seconds) */
     struct file_record prev; /* what the lock file said when we took it */
+    struct lead_puts puts;   /* leads written when the transaction commits */
     sqlite3_stmt *st[ST_COUNT];
 };
+
+/* The leads' upserts kept for the commit (ls_ledger_sync.c): flush writes
+ * them, in key order, into the open transaction; drop forgets them (the
+ * transaction rolls back, or the ledger closes). */
+int ledger_leads_flush(struct ls_ledger *l);
+void ledger_leads_drop(struct ls_ledger *l);
 
 /* Statement plumbing (ls_ledger_stmt.c). Each sets the last error. */
 

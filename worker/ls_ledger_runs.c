@@ -132,6 +132,9 @@ int ls_ledger_row_count(struct ls_ledger *l, int64_t *rows, int64_t *leads)
 
     *rows = 0;
     *leads = 0;
+    err = ledger_leads_flush(l);
+    if (err)
+        return err;
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *rows = sqlite3_column_int64(st, 0);

@@ -28,7 +28,7 @@ const struct ls_ledger_sql ls_ledger_sync_sql[] = {
     {ST_LEAD_PUT, "INSERT INTO leads (lead_id, max_stage, dnc, first_seen, updated_at,"
                   " newest_timestamp, newest_created_time, newest_partition_key,"
                   " newest_row_key)"
-                  " VALUES (:lead_id, :max_stage, :dnc, :now, :now, :ts, :created, :pk, :rk)"
+                  " VALUES (:lead_id, :max_stage, :dnc, :first, :now, :ts, :created, :pk, :rk)"
                   " ON CONFLICT (lead_id) DO UPDATE SET"
                   " max_stage = max(max_stage, excluded.max_stage), dnc = excluded.dnc,"
                   " updated_at = excluded.updated_at,"
@@ -122,23 +122,142 @@ static char *column_dup(sqlite3_stmt *st, int i)
     return t ? ls_xstrdup((const char *)t) : NULL;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Leads                                                                     */
+/*
+ * A lead id is a hash: each lead's line sits at a random place in the leads
+ * table, so a page of 1,000 new rows touches ~1,000 of its pages, far more
+ * than the page cache holds. Upserted as they come, those pages were spilled
+ * and read back again and again within one transaction. Inside a
+ * transaction the upserts are kept here instead, merged per lead (what two
+ * upserts of one lead would leave: the higher stage, the last do-not-contact
+ * flag, the last newest version given), and written in key order when it
+ * commits, so each page of the table is read and written once. A read of a
+ * lead sees them. Outside a transaction an upsert is written at once.
+ */
+
+static size_t lead_hash(const char *s)
+{
+    size_t h = 14695981039346656037ULL & SIZE_MAX;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * (1099511628211ULL & SIZE_MAX);
+    return h;
+}
+
+/* The kept upsert of lead_id, or NULL. */
+static struct lead_put *put_find(struct lead_puts *p, const char *lead_id)
+{
+    size_t i;
+
+    if (!p->nslot)
+        return NULL;
+    for (i = lead_hash(lead_id) & (p->nslot - 1); p->slot[i]; i = (i + 1) & (p->nslot - 1)) {
+        if (strcmp(p->v[p->slot[i] - 1].lead_id, lead_id) == 0)
+            return &p->v[p->slot[i] - 1];
+    }
+    return NULL;
+}
+
+static void put_index(struct lead_puts *p, size_t k)
+{
+    size_t i = lead_hash(p->v[k].lead_id) & (p->nslot - 1);
+
+    while (p->slot[i])
+        i = (i + 1) & (p->nslot - 1);
+    p->slot[i] = k + 1;
+}
+
+/* A new entry for lead_id (not yet kept), zeroed but for its id. */
+static struct lead_put *put_add(struct lead_puts *p, const char *lead_id)
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 1024;
+        p->v = ls_xrealloc(p->v, p->cap * sizeof(*p->v));
+        free(p->slot);
+        p->nslot = 2 * p->cap;
+        p->slot = ls_xcalloc(p->nslot, sizeof(*p->slot));
+        for (size_t k = 0; k < p->n; k++)
+            put_index(p, k);
+    }
+    memset(&p->v[p->n], 0, sizeof(p->v[p->n]));
+    p->v[p->n].lead_id = ls_xstrdup(lead_id);
+    put_index(p, p->n);
+    return &p->v[p->n++];
+}
+
+static void version_copy(struct ls_ledger_version *to, const struct ls_ledger_version *from)
+{
+    ls_ledger_version_free(to);
+    to->timestamp = from->timestamp ? ls_xstrdup(from->timestamp) : NULL;
+    to->created_time = from->created_time ? ls_xstrdup(from->created_time) : NULL;
+    to->partition_key = from->partition_key ? ls_xstrdup(from->partition_key) : NULL;
+    to->row_key = from->row_key ? ls_xstrdup(from->row_key) : NULL;
+}
+
+void ledger_leads_drop(struct ls_ledger *l)
+{
+    struct lead_puts *p = &l->puts;
+
+    for (size_t k = 0; k < p->n; k++) {
+        free(p->v[k].lead_id);
+        ls_ledger_version_free(&p->v[k].newest);
+    }
+    p->n = 0;
+    if (p->nslot)
+        memset(p->slot, 0, p->nslot * sizeof(*p->slot));
+}
+
+/* One upsert of a lead: first_seen counts only when it is new. */
+static int lead_write(struct ls_ledger *l, const char *lead_id, const struct lead_put *e)
+{
+    sqlite3_stmt *st = l->st[ST_LEAD_PUT];
+    const struct ls_ledger_version *v = &e->newest;
+    const struct ledger_arg args[] = {
+        ARG_STATIC(":lead_id", lead_id),         ARG_I64(":max_stage", e->max_stage),
+        ARG_I64(":dnc", e->dnc ? 1 : 0),         ARG_I64(":first", e->first_seen),
+        ARG_I64(":now", e->updated_at),          ARG_STATIC(":ts", v->timestamp),
+        ARG_STATIC(":created", v->created_time), ARG_STATIC(":pk", v->partition_key),
+        ARG_STATIC(":rk", v->row_key),
+    };
+
+    return ledger_exec(l, st, args, LS_ARRAY_LEN(args), "recording a lead");
+}
+
+static int put_key_compare(const void *a, const void *b)
+{
+    return strcmp(((const struct lead_put *)a)->lead_id, ((const struct lead_put *)b)->lead_id);
+}
+
+int ledger_leads_flush(struct ls_ledger *l)
+{
+    struct lead_puts *p = &l->puts;
+    int err = 0;
+
+    if (!p->n)
+        return LS_OK;
+    /* the table's key order (text, BINARY collation: strcmp) */
+    qsort(p->v, p->n, sizeof(*p->v), put_key_compare);
+    for (size_t k = 0; k < p->n && !err; k++)
+        err = lead_write(l, p->v[k].lead_id, &p->v[k]);
+    ledger_leads_drop(l);
+    return err;
+}
+
 int ls_ledger_lead_get(struct ls_ledger *l, const char *lead_id, int *max_stage, int *dnc,
                        struct ls_ledger_version *newest, int *found)
 {
     sqlite3_stmt *st = l->st[ST_LEAD_GET];
-    int rc;
+    const struct ledger_arg args[] = {ARG_STATIC(":lead_id", lead_id)};
+    const struct lead_put *kept = put_find(&l->puts, lead_id);
     int err;
 
-    *found = 0;
     *max_stage = 0;
     *dnc = 0;
     if (newest)
         memset(newest, 0, sizeof(*newest));
-    err = ledger_bind_static(l, st, ":lead_id", lead_id);
-    if (err)
-        goto done;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    err = ledger_row(l, st, args, LS_ARRAY_LEN(args), "reading a lead", found);
+    if (!err && *found) {
         *max_stage = sqlite3_column_int(st, 0);
         *dnc = sqlite3_column_int(st, 1);
         if (newest && sqlite3_column_type(st, 2) != SQLITE_NULL) {
@@ -147,39 +266,41 @@ int ls_ledger_lead_get(struct ls_ledger *l, const char *lead_id, int *max_stage,
             newest->partition_key = column_dup(st, 4);
             newest->row_key = column_dup(st, 5);
         }
-        *found = 1;
-    } else if (rc != SQLITE_DONE) {
-        err = ledger_db_err(l, rc, "reading a lead");
     }
-done:
     ledger_reset(st);
+    if (!err && kept) { /* what the commit will write over it */
+        *found = 1;
+        *max_stage = kept->max_stage > *max_stage ? kept->max_stage : *max_stage;
+        *dnc = kept->dnc;
+        if (newest && kept->newest.timestamp)
+            version_copy(newest, &kept->newest);
+    }
     return err;
 }
 
 int ls_ledger_lead_put(struct ls_ledger *l, const char *lead_id, int max_stage, int dnc,
                        const struct ls_ledger_version *newest, int64_t now)
 {
-    sqlite3_stmt *st = l->st[ST_LEAD_PUT];
-    int err;
+    struct lead_put *e;
 
-    err = ledger_bind_static(l, st, ":lead_id", lead_id);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":max_stage", max_stage);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":dnc", dnc ? 1 : 0);
-    if (!err)
-        err = ledger_bind_i64(l, st, ":now", now);
-    if (!err)
-        err = ledger_bind_static(l, st, ":ts", newest ? newest->timestamp : NULL);
-    if (!err)
-        err = ledger_bind_static(l, st, ":created", newest ? newest->created_time : NULL);
-    if (!err)
-        err = ledger_bind_static(l, st, ":pk", newest ? newest->partition_key : NULL);
-    if (!err)
-        err = ledger_bind_static(l, st, ":rk", newest ? newest->row_key : NULL);
-    if (err) {
-        ledger_reset(st);
-        return err;
+    if (!lead_id)
+        return ls_error(LS_EINVAL, "ledger: a lead needs an id");
+    if (sqlite3_get_autocommit(l->db)) { /* no transaction: at once */
+        struct lead_put one = {NULL, max_stage, dnc, now, now, {0}};
+
+        if (newest)
+            one.newest = *newest;
+        return lead_write(l, lead_id, &one);
     }
-    return ledger_run(l, st, "recording a lead");
+    e = put_find(&l->puts, lead_id);
+    if (!e) {
+        e = put_add(&l->puts, lead_id);
+        e->first_seen = now;
+    }
+    e->max_stage = max_stage > e->max_stage ? max_stage : e->max_stage;
+    e->dnc = dnc;
+    e->updated_at = now;
+    if (newest && newest->timestamp)
+        version_copy(&e->newest, newest);
+    return LS_OK;
 }

@@ -479,6 +479,72 @@ static void test_lead_newest(void **state)
     assert_null(v.timestamp);
 }
 
+/* Inside a transaction a lead's upserts are kept and written at the commit,
+ * in key order: reads see them at once, the commit leaves what upserting
+ * each at once would have left, a rollback leaves nothing. */
+static void test_leads_in_transaction(void **state)
+{
+    struct lst_ledger_fix *f = *state;
+    struct ls_ledger_version v = {0};
+    struct ls_ledger_version in = {"2026-11-24T02:03:34.2500000Z", "11/24/2026 2:03:34 AM", "p",
+                                   "aa-newer"};
+    int stage = 0, dnc = 0, found = 0;
+    int64_t rows = 0, leads = 0;
+
+    assert_int_equal(ls_ledger_lead_put(f->l, "L2", 2, 0, NULL, 5), 0); /* at once */
+    assert_int_equal(ls_ledger_begin(f->l), 0);
+    assert_int_equal(ls_ledger_lead_put(f->l, "L1", 1, 0, NULL, 10), 0);
+    assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, &v, &found), 0);
+    assert_int_equal(found, 1);
+    assert_int_equal(stage, 1);
+    assert_null(v.timestamp);
+    assert_int_equal(ls_ledger_lead_put(f->l, "L1", 3, 1, &in, 20), 0);
+    assert_int_equal(ls_ledger_lead_put(f->l, "L1", 1, 0, NULL, 30), 0); /* a late row */
+    assert_int_equal(ls_ledger_lead_put(f->l, "L2", 1, 1, &in, 30), 0);  /* over a stored one */
+    assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, &v, &found), 0);
+    assert_int_equal(stage, 3);
+    assert_int_equal(dnc, 0);
+    assert_string_equal(v.row_key, "aa-newer");
+    ls_ledger_version_free(&v);
+    assert_int_equal(ls_ledger_lead_get(f->l, "L2", &stage, &dnc, &v, &found), 0);
+    assert_int_equal(stage, 2); /* the stored stage is higher */
+    assert_int_equal(dnc, 1);
+    assert_string_equal(v.timestamp, in.timestamp);
+    ls_ledger_version_free(&v);
+    assert_int_equal(ls_ledger_commit(f->l), 0);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM leads WHERE lead_id = 'L1'"
+                                        " AND max_stage = 3 AND dnc = 0 AND first_seen = 10"
+                                        " AND updated_at = 30 AND newest_row_key = 'aa-newer'"
+                                        " AND newest_created_time = '11/24/2026 2:03:34 AM'"),
+                     1);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM leads WHERE lead_id = 'L2'"
+                                        " AND max_stage = 2 AND dnc = 1 AND first_seen = 5"
+                                        " AND updated_at = 30 AND newest_partition_key = 'p'"),
+                     1);
+    /* rolled back: none of it */
+    assert_int_equal(ls_ledger_begin(f->l), 0);
+    assert_int_equal(ls_ledger_lead_put(f->l, "L3", 1, 0, NULL, 40), 0);
+    assert_int_equal(ls_ledger_lead_put(f->l, "L1", 4, 1, NULL, 40), 0);
+    ls_ledger_rollback(f->l);
+    assert_int_equal(ls_ledger_lead_get(f->l, "L3", &stage, &dnc, NULL, &found), 0);
+    assert_int_equal(found, 0);
+    assert_int_equal(ls_ledger_lead_get(f->l, "L1", &stage, &dnc, NULL, &found), 0);
+    assert_int_equal(stage, 3);
+    assert_int_equal(dnc, 0);
+    /* many leads in one transaction: counted inside it, all there after it */
+    assert_int_equal(ls_ledger_begin(f->l), 0);
+    for (int i = 0; i < 3000; i++) {
+        char id[17];
+
+        snprintf(id, sizeof(id), "%016x", (unsigned)(i * 2654435761u));
+        assert_int_equal(ls_ledger_lead_put(f->l, id, i % 4, 0, NULL, 50), 0);
+    }
+    assert_int_equal(ls_ledger_row_count(f->l, &rows, &leads), 0);
+    assert_int_equal(leads, 3002);
+    assert_int_equal(ls_ledger_commit(f->l), 0);
+    assert_int_equal(query_int(f->path, "SELECT count(*) FROM leads WHERE updated_at = 50"), 3000);
+}
+
 /* A late version at a coalescing sink is recorded as superseded: it neither
  * goes out nor supersedes the newer state queued before it. */
 static void test_enqueue_late(void **state)
@@ -1603,6 +1669,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migration_newest_backfill, lst_ledger_setup,
                                         lst_ledger_teardown),
         cmocka_unit_test_setup_teardown(test_lead_newest, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_leads_in_transaction, lst_ledger_setup,
+                                        lst_ledger_teardown),
         cmocka_unit_test_setup_teardown(test_enqueue_late, lst_ledger_setup, lst_ledger_teardown),
         cmocka_unit_test_setup_teardown(test_journal_modes, lst_ledger_setup, lst_ledger_teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, lst_ledger_setup,
