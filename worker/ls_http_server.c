@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +18,34 @@
 
 /* A few slow or hostile clients cannot starve the probes: each address
  * holds at most PER_IP connections of a pool of POOL, a connection idle for
- * IDLE_S seconds is closed, and a request whose headers outgrow MEM_BYTES
- * or that carries a body is refused. */
-#define POOL      64
-#define PER_IP    8
-#define IDLE_S    5
-#define MEM_BYTES (16 * 1024)
+ * IDLE_S seconds is closed, one that is never idle (a byte now and then)
+ * is cut DEADLINE_S seconds after it opened, and a request whose headers
+ * outgrow MEM_BYTES or that carries a body is refused. */
+#define POOL       64
+#define PER_IP     8
+#define IDLE_S     5
+#define DEADLINE_S 15
+#define MEM_BYTES  (16 * 1024)
+
+/* An open connection: its socket and when it opened (fd -1: a free slot). */
+struct conn_slot {
+    int fd;
+    int cut;
+    int64_t since_ms;
+};
 
 struct ls_http_server {
     struct MHD_Daemon *daemon;
     int64_t fail_after_ms;
     int port;
+    /* the deadline: libmicrohttpd's own timeout is an idle one, so a reaper
+     * thread shuts down the sockets of connections open too long; MHD then
+     * sees the end of the stream and closes them itself. */
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    pthread_t reaper;
+    int reaper_on, stopping;
+    struct conn_slot conns[POOL];
 };
 
 int ls_http_parse_addr(const char *addr, char *host, size_t hostlen, int *port)
@@ -158,6 +176,79 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return reply(conn, 404, "text/plain", "not found\n", 10);
 }
 
+/* libmicrohttpd's connection notices (its thread): a slot per open connection. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct ls_http_server *s = cls;
+    struct conn_slot *slot = *socket_ctx;
+    const union MHD_ConnectionInfo *ci;
+    size_t i;
+
+    pthread_mutex_lock(&s->mu);
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED && slot) {
+        slot->fd = -1;
+        *socket_ctx = NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_STARTED &&
+               (ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD)) != NULL) {
+        for (i = 0; i < POOL && s->conns[i].fd >= 0; i++)
+            ;
+        if (i < POOL) {
+            s->conns[i].fd = (int)ci->connect_fd;
+            s->conns[i].cut = 0;
+            s->conns[i].since_ms = ls_mono_ms();
+            *socket_ctx = &s->conns[i];
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Once a second: the connections past the deadline are shut down. */
+static void *reap(void *arg)
+{
+    struct ls_http_server *s = arg;
+    struct timespec at;
+    size_t i;
+
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        int64_t now = ls_mono_ms();
+
+        for (i = 0; i < POOL; i++) {
+            struct conn_slot *c = &s->conns[i];
+
+            if (c->fd >= 0 && !c->cut && now - c->since_ms >= DEADLINE_S * 1000) {
+                (void)shutdown(c->fd, SHUT_RDWR);
+                c->cut = 1;
+            }
+        }
+        clock_gettime(CLOCK_MONOTONIC, &at);
+        at.tv_sec += 1;
+        (void)pthread_cond_timedwait(&s->wake, &s->mu, &at);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* The lock, the reaper's wake-up (on the monotonic clock) and the reaper. */
+static int reaper_start(struct ls_http_server *s)
+{
+    pthread_condattr_t ca;
+    size_t i;
+
+    for (i = 0; i < POOL; i++)
+        s->conns[i].fd = -1;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&s->reaper, NULL, reap, s) != 0)
+        return ls_error(LS_EIO, "http: cannot start the connection reaper");
+    s->reaper_on = 1;
+    return LS_OK;
+}
+
 int ls_http_server_start(const char *addr, int64_t fail_after_ms, struct ls_http_server **out)
 {
     struct ls_http_server *s = NULL;
@@ -183,12 +274,16 @@ int ls_http_server_start(const char *addr, int64_t fail_after_ms, struct ls_http
     }
     s = ls_xcalloc(1, sizeof(*s));
     s->fail_after_ms = fail_after_ms;
+    rc = reaper_start(s);
+    if (rc)
+        goto done;
     s->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
         (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)POOL, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_S,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MEM_BYTES, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MEM_BYTES, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, s, MHD_OPTION_END);
     if (!s->daemon) {
         rc = ls_error(LS_ECONFIG, "LEADSYNC_METRICS_ADDR '%s': cannot listen (%s)", addr,
                       strerror(errno));
@@ -215,8 +310,17 @@ void ls_http_server_stop(struct ls_http_server *s)
 {
     if (!s)
         return;
+    if (s->reaper_on) {
+        pthread_mutex_lock(&s->mu);
+        s->stopping = 1;
+        pthread_cond_signal(&s->wake);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->reaper, NULL);
+    }
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
+    pthread_cond_destroy(&s->wake);
+    pthread_mutex_destroy(&s->mu);
     free(s);
 }
 

@@ -7,6 +7,7 @@ one-shot run pushes its metrics to a (loopback) Pushgateway.
 
 import os
 import re
+import select
 import signal
 import socket
 import sqlite3
@@ -39,6 +40,35 @@ IDLE_S = 5  # the listener's idle timeout
 wait_for = lstest.wait_for
 
 
+def send_raw(port, request, src="127.0.0.2"):
+    """The raw answer to one request sent from the loopback address src."""
+    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    c.settimeout(20)  # generous: the answer is asserted, not its time
+    try:
+        c.bind((src, 0))
+        c.connect(("127.0.0.1", port))
+        c.sendall(request)
+        data = b""
+        while not data.endswith(b"\n") or b"\r\n\r\n" not in data:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data.decode("latin-1")
+    finally:
+        c.close()
+
+
+def closed_by_server(c):
+    """True once the server has closed connection c (end of stream or reset)."""
+    if not select.select([c], [], [], 0)[0]:
+        return False
+    try:
+        return c.recv(4096) == b""
+    except OSError:
+        return True
+
+
 class DaemonOps(whtest.WebhookCase):
     def start_daemon(self, extra=None):
         e = {"LEADSYNC_POLL_SECONDS": "1"}
@@ -52,8 +82,9 @@ class DaemonOps(whtest.WebhookCase):
     def test_slow_clients_do_not_starve_the_probes(self):
         """Slowloris: 40 connections from one address that send a byte a second
         and never finish their headers; a probe from another address still
-        gets /healthz. Oversized
-        requests and request bodies are refused."""
+        gets /healthz, and the server cuts the dribblers (never idle) at its
+        per-connection deadline. Oversized requests and request bodies are
+        refused."""
         self.start_daemon()
         wait_for(lambda: get(self.port, "/healthz")[0] == 200, 30, "/healthz to turn ready")
         slow = []
@@ -82,21 +113,7 @@ class DaemonOps(whtest.WebhookCase):
         time.sleep(IDLE_S + 2)  # past the idle timeout: the dribblers are still held
 
         def probe(request, src="127.0.0.2"):
-            c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            c.settimeout(20)  # generous: the answer is asserted, not its time
-            try:
-                c.bind((src, 0))
-                c.connect(("127.0.0.1", self.port))
-                c.sendall(request)
-                data = b""
-                while not data.endswith(b"\n") or b"\r\n\r\n" not in data:
-                    chunk = c.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                return data.decode("latin-1")
-            finally:
-                c.close()
+            return send_raw(self.port, request, src)
         ans = probe(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         self.assertTrue(ans.startswith("HTTP/1.1 200"), ans)
         self.assertIn("\r\n\r\nok", ans)
@@ -112,6 +129,35 @@ class DaemonOps(whtest.WebhookCase):
         ans = probe(b"POST /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                     "127.0.0.4")
         self.assertTrue(ans.startswith("HTTP/1.1 405"), ans)
+        wait_for(lambda: all(closed_by_server(c) for c in slow), 60,
+                 "the server to cut the dribbling connections at its deadline")
+        ans = probe(b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                    "127.0.0.1")
+        self.assertTrue(ans.startswith("HTTP/1.1 200"), ans)
+
+    def test_silent_clients_are_closed(self):
+        """Connections that open and send nothing fill their address's share;
+        /livez still answers another address, the server closes the silent
+        ones (idle timeout), and then their address is served again."""
+        self.start_daemon()
+        silent = []
+        for _ in range(12):
+            c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            c.settimeout(5)
+            try:
+                c.bind(("127.0.0.5", 0))
+                c.connect(("127.0.0.1", self.port))
+                silent.append(c)
+            except OSError:
+                c.close()
+        self.addCleanup(lambda: [c.close() for c in silent])
+        self.assertGreater(len(silent), 0)
+        livez = b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        ans = send_raw(self.port, livez, "127.0.0.6")
+        self.assertTrue(ans.startswith("HTTP/1.1 200") and ans.endswith("\r\n\r\nok\n"), ans)
+        wait_for(lambda: all(closed_by_server(c) for c in silent), 60,
+                 "the server to close the silent connections")
+        self.assertTrue(send_raw(self.port, livez, "127.0.0.5").startswith("HTTP/1.1 200"))
 
     def test_rows_written_while_running_metrics_and_health(self):
         self.start_daemon()
