@@ -131,8 +131,8 @@ static int put_field(struct hash_input *h, const char *p, size_t n)
 }
 
 /* Sorts v[0..n) by name. An insertion sort: a row has a dozen properties
- * and the service sends them sorted, so this is one comparison each where
- * qsort took about three through a function pointer. Stable, as glibc's
+ * and they usually arrive in order, so this is about one comparison each
+ * where qsort took three through a function pointer. Stable, as glibc's
  * qsort (a merge sort) is. */
 static void sort_by_name(const struct azt_prop **v, size_t n)
 {
