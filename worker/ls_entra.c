@@ -63,13 +63,15 @@ const char *ls_entra_kind_name(enum ls_entra_kind k)
     }
 }
 
-static char *strip_slash(char *s)
+/* A host URL from the environment, or def when unset, without trailing
+ * slashes; NULL when neither is set. */
+static char *env_base(const struct ls_entra *e, const char *name, const char *def)
 {
-    size_t n = strlen(s);
+    const char *v = e->o.getenv(e->o.ctx, name);
 
-    while (n > 0 && s[n - 1] == '/')
-        s[--n] = '\0';
-    return s;
+    if (!v || !*v)
+        v = def;
+    return v ? ls_crm_strip_slash(v) : NULL;
 }
 
 /* The credential, in DefaultAzureCredential's order (ls_entra.h). */
@@ -79,10 +81,7 @@ static void pick_credential(struct ls_entra *e)
     e->client_id = env_dup(e, "AZURE_CLIENT_ID");
     e->secret = env_dup(e, "AZURE_CLIENT_SECRET");
     e->token_file = env_dup(e, "AZURE_FEDERATED_TOKEN_FILE");
-    e->authority = env_dup(e, "AZURE_AUTHORITY_HOST");
-    if (!e->authority)
-        e->authority = ls_xstrdup("https://login.microsoftonline.com");
-    strip_slash(e->authority);
+    e->authority = env_base(e, "AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com");
     if (e->tenant && e->client_id && e->secret) {
         e->kind = LS_ENTRA_CLIENT_SECRET;
     } else if (e->tenant && e->client_id && e->token_file) {
@@ -95,10 +94,7 @@ static void pick_credential(struct ls_entra *e)
         } else {
             free(e->endpoint);
             e->kind = LS_ENTRA_IMDS_MI;
-            e->endpoint = env_dup(e, "AZURE_POD_IDENTITY_AUTHORITY_HOST");
-            if (!e->endpoint)
-                e->endpoint = ls_xstrdup("http://" IMDS_HOST);
-            strip_slash(e->endpoint);
+            e->endpoint = env_base(e, "AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://" IMDS_HOST);
         }
     }
 }
