@@ -498,27 +498,47 @@ done:
     return err;
 }
 
-/* Prepares the statements of every part, each once. */
-static int prepare_statements(struct ls_ledger *l)
+static const struct ls_ledger_sql *const parts[] = {ls_ledger_file_sql, ls_ledger_sync_sql,
+                                                    ls_ledger_outbox_sql, ls_ledger_runs_sql,
+                                                    ls_ledger_posts_sql};
+
+/* Prepares statement id (ledger_st). */
+sqlite3_stmt *ledger_prepare(struct ls_ledger *l, enum ls_ledger_stmt id)
 {
-    static const struct ls_ledger_sql *const parts[] = {ls_ledger_file_sql, ls_ledger_sync_sql,
-                                                        ls_ledger_outbox_sql, ls_ledger_runs_sql,
-                                                        ls_ledger_posts_sql};
     const struct ls_ledger_sql *s;
     int rc;
 
-    for (size_t p = 0; p < sizeof(parts) / sizeof(parts[0]); p++) {
+    for (size_t p = 0; p < LS_ARRAY_LEN(parts); p++) {
         for (s = parts[p]; s->sql; s++) {
-            rc = sqlite3_prepare_v3(l->db, s->sql, -1, SQLITE_PREPARE_PERSISTENT, &l->st[s->id],
-                                    NULL);
+            if (s->id != id)
+                continue;
+            rc = sqlite3_prepare_v3(l->db, s->sql, -1, SQLITE_PREPARE_PERSISTENT, &l->st[id], NULL);
             if (rc != SQLITE_OK)
-                return ledger_db_err(l, rc, "preparing statements");
+                ledger_db_err(l, rc, "preparing a statement");
+            return l->st[id];
         }
     }
-    for (int i = 0; i < ST_COUNT; i++) {
-        if (!l->st[i])
-            return ls_error(LS_ERROR, "ledger %s: internal: statement %d has no SQL", l->path, i);
-    }
+    ls_error(LS_ERROR, "ledger %s: internal: statement %d has no SQL", l->path, (int)id);
+    return NULL;
+}
+
+/* The file part's statements (transactions, savepoints, meta) are prepared
+ * at open, so undoing a transaction never waits on a prepare; the others on
+ * first use: a run that finds nothing new uses a handful of the ~50, and
+ * parsing them all cost a sixth of its instructions. */
+static int prepare_file_statements(struct ls_ledger *l)
+{
+    for (const struct ls_ledger_sql *s = ls_ledger_file_sql; s->sql; s++)
+        if (!ledger_prepare(l, s->id))
+            return LS_EDB;
+    return 0;
+}
+
+int ls_ledger_prepare_all(struct ls_ledger *l)
+{
+    for (int i = 0; i < ST_COUNT; i++)
+        if (!ledger_st(l, (enum ls_ledger_stmt)i))
+            return LS_EDB;
     return 0;
 }
 
@@ -654,7 +674,7 @@ int ls_ledger_open(const struct ls_ledger_opts *opts, struct ls_ledger **out)
     if (!err)
         err = configure(l, opts, version);
     if (!err)
-        err = prepare_statements(l);
+        err = prepare_file_statements(l);
     if (err)
         goto done;
     l->opened = 1;
@@ -691,14 +711,14 @@ void ls_ledger_close(struct ls_ledger *l)
 
 int ls_ledger_begin(struct ls_ledger *l)
 {
-    return ledger_run(l, l->st[ST_BEGIN], "starting a transaction");
+    return ledger_run(l, ledger_st(l, ST_BEGIN), "starting a transaction");
 }
 
 int ls_ledger_commit(struct ls_ledger *l)
 {
     int err = ledger_leads_flush(l);
 
-    return err ? err : ledger_run(l, l->st[ST_COMMIT], "committing");
+    return err ? err : ledger_run(l, ledger_st(l, ST_COMMIT), "committing");
 }
 
 /* Leaves the last error message alone: callers roll back after an error. */
@@ -707,14 +727,14 @@ void ls_ledger_rollback(struct ls_ledger *l)
     if (l)
         ledger_leads_drop(l);
     if (l && !sqlite3_get_autocommit(l->db)) {
-        sqlite3_step(l->st[ST_ROLLBACK]);
-        sqlite3_reset(l->st[ST_ROLLBACK]);
+        sqlite3_step(ledger_st(l, ST_ROLLBACK));
+        sqlite3_reset(ledger_st(l, ST_ROLLBACK));
     }
 }
 
 int ls_ledger_meta_get(struct ls_ledger *l, const char *key, char **value)
 {
-    sqlite3_stmt *st = l->st[ST_META_GET];
+    sqlite3_stmt *st = ledger_st(l, ST_META_GET);
     int rc;
     int err;
 
@@ -734,7 +754,7 @@ done:
 
 int ls_ledger_meta_set(struct ls_ledger *l, const char *key, const char *value)
 {
-    sqlite3_stmt *st = l->st[value ? ST_META_SET : ST_META_DEL];
+    sqlite3_stmt *st = ledger_st(l, value ? ST_META_SET : ST_META_DEL);
     int err;
 
     err = ledger_bind_text(l, st, ":key", key);

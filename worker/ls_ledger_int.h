@@ -12,8 +12,8 @@
  *   ls_ledger_sinks.c   sink names: renames, each sink's kind
  *   ls_ledger_posts.c   a sink's posts: marks and the day's count
  * and the statement plumbing they all use (ls_ledger_stmt.c). Each part
- * lists its SQL in a table of its own; ls_ledger_open() prepares every
- * statement of every table once.
+ * lists its SQL in a table of its own; each statement is prepared once, on
+ * its first use (ledger_st).
  */
 #ifndef LS_LEDGER_INT_H
 #define LS_LEDGER_INT_H
@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-/* Runtime statements, prepared once at open. */
+/* Runtime statements, each prepared on first use (ledger_st). */
 enum ls_ledger_stmt {
     /* the file: transactions and savepoints, meta (ls_ledger.c) */
     ST_BEGIN,
@@ -147,6 +147,17 @@ struct ls_ledger {
  * transaction rolls back, or the ledger closes). */
 int ledger_leads_flush(struct ls_ledger *l);
 void ledger_leads_drop(struct ls_ledger *l);
+
+/* Prepares statement id into l->st[id]: the statement, or NULL with the
+ * last error set (ls_ledger.c). */
+sqlite3_stmt *ledger_prepare(struct ls_ledger *l, enum ls_ledger_stmt id);
+/* Statement id, prepared on its first use; NULL when that failed, with the
+ * last error set. The plumbing below takes a NULL statement as that failure
+ * (returns LS_EDB, keeps the message), so a caller need not check it. */
+static inline sqlite3_stmt *ledger_st(struct ls_ledger *l, enum ls_ledger_stmt id)
+{
+    return l->st[id] ? l->st[id] : ledger_prepare(l, id);
+}
 
 /* Statement plumbing (ls_ledger_stmt.c). Each sets the last error. */
 

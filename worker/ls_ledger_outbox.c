@@ -137,9 +137,11 @@ int ls_ledger_enqueue(struct ls_ledger *l, const char *sink, const char *lead_id
     if (err)
         return err;
     /* the row version's body, or the one another sink's delivery stored */
-    err = ledger_exec(l, l->st[ST_BODY_PUT], body, LS_ARRAY_LEN(body), "storing a lead body");
+    err =
+        ledger_exec(l, ledger_st(l, ST_BODY_PUT), body, LS_ARRAY_LEN(body), "storing a lead body");
     if (!err)
-        err = ledger_exec(l, l->st[ST_ENQUEUE], row, LS_ARRAY_LEN(row), "enqueueing a delivery");
+        err = ledger_exec(l, ledger_st(l, ST_ENQUEUE), row, LS_ARRAY_LEN(row),
+                          "enqueueing a delivery");
     /* changes() == 0: this (sink, delivery_id) is already known, in any state. */
     if (!err && mode == LS_ENQUEUE_COALESCE && sqlite3_changes(l->db) != 0) {
         const struct ledger_arg older[] = {
@@ -149,8 +151,8 @@ int ls_ledger_enqueue(struct ls_ledger *l, const char *sink, const char *lead_id
             ARG_I64(":now", now),
         };
 
-        err =
-            ledger_exec(l, l->st[ST_COALESCE], older, LS_ARRAY_LEN(older), "coalescing deliveries");
+        err = ledger_exec(l, ledger_st(l, ST_COALESCE), older, LS_ARRAY_LEN(older),
+                          "coalescing deliveries");
     }
     return ledger_op_end(l, err);
 }
@@ -239,8 +241,8 @@ int ls_ledger_pending(struct ls_ledger *l, const char *sink, int64_t now, size_t
     void *rows = NULL;
     int err;
 
-    err = collect_rows(l, l->st[ST_PENDING], args, LS_ARRAY_LEN(args), sizeof(**out), read_delivery,
-                       free_deliveries, "listing pending deliveries", &rows, n);
+    err = collect_rows(l, ledger_st(l, ST_PENDING), args, LS_ARRAY_LEN(args), sizeof(**out),
+                       read_delivery, free_deliveries, "listing pending deliveries", &rows, n);
 
     *out = rows;
     return err;
@@ -267,12 +269,12 @@ int ls_ledger_mark_delivered(struct ls_ledger *l, int64_t id, int status, int64_
     err = ledger_op_begin(l);
     if (err)
         return err;
-    err = ledger_exec(l, l->st[ST_MARK_DELIVERED], mark, LS_ARRAY_LEN(mark),
+    err = ledger_exec(l, ledger_st(l, ST_MARK_DELIVERED), mark, LS_ARRAY_LEN(mark),
                       "marking a delivery delivered");
     if (!err && sqlite3_changes(l->db) == 0)
         err = no_delivery(l, id);
     if (!err)
-        err = ledger_exec(l, l->st[ST_SINK_LEAD_PUT], seen, LS_ARRAY_LEN(seen),
+        err = ledger_exec(l, ledger_st(l, ST_SINK_LEAD_PUT), seen, LS_ARRAY_LEN(seen),
                           "recording a delivered lead");
     return ledger_op_end(l, err);
 }
@@ -288,7 +290,7 @@ static int mark_failed(struct ls_ledger *l, enum ls_ledger_stmt which, int64_t i
     };
     int err;
 
-    err = ledger_exec(l, l->st[which], args, LS_ARRAY_LEN(args) - (next ? 0 : 1), what);
+    err = ledger_exec(l, ledger_st(l, which), args, LS_ARRAY_LEN(args) - (next ? 0 : 1), what);
     if (!err && sqlite3_changes(l->db) == 0)
         err = no_delivery(l, id);
     return err;
@@ -309,7 +311,7 @@ int ls_ledger_mark_dead(struct ls_ledger *l, int64_t id, int status, const char 
 int ls_ledger_sink_lead_delivered(struct ls_ledger *l, const char *sink, const char *lead_id,
                                   int *delivered)
 {
-    sqlite3_stmt *st = l->st[ST_SINK_LEAD_GET];
+    sqlite3_stmt *st = ledger_st(l, ST_SINK_LEAD_GET);
     const struct ledger_arg args[] = {ARG_TEXT(":sink", sink), ARG_TEXT(":lead_id", lead_id)};
     int err;
 
@@ -320,7 +322,7 @@ int ls_ledger_sink_lead_delivered(struct ls_ledger *l, const char *sink, const c
 
 int ls_ledger_pending_count(struct ls_ledger *l, const char *sink, int64_t *n)
 {
-    sqlite3_stmt *st = l->st[ST_PENDING_COUNT];
+    sqlite3_stmt *st = ledger_st(l, ST_PENDING_COUNT);
     const struct ledger_arg args[] = {ARG_TEXT(":sink", sink)};
     int found;
     int err;
@@ -333,7 +335,7 @@ int ls_ledger_pending_count(struct ls_ledger *l, const char *sink, int64_t *n)
 
 int ls_ledger_next_due(struct ls_ledger *l, const char *sink, int64_t *at, int *found)
 {
-    sqlite3_stmt *st = l->st[ST_NEXT_DUE];
+    sqlite3_stmt *st = ledger_st(l, ST_NEXT_DUE);
     const struct ledger_arg args[] = {ARG_TEXT(":sink", sink)};
     int err;
 
@@ -352,14 +354,14 @@ int ls_ledger_retry_dead(struct ls_ledger *l, const char *sink, int64_t now, siz
     err = ledger_op_begin(l);
     if (err)
         return err;
-    err = ledger_exec(l, l->st[ST_DEAD_SUPERSEDE], args, LS_ARRAY_LEN(args),
+    err = ledger_exec(l, ledger_st(l, ST_DEAD_SUPERSEDE), args, LS_ARRAY_LEN(args),
                       "superseding stale dead letters");
     if (!err)
-        err = ledger_exec(l, l->st[ST_DEAD_REQUEUE], args, LS_ARRAY_LEN(args),
+        err = ledger_exec(l, ledger_st(l, ST_DEAD_REQUEUE), args, LS_ARRAY_LEN(args),
                           "re-queueing dead letters");
     if (!err) {
         *n = (size_t)sqlite3_changes(l->db);
-        err = ledger_exec(l, l->st[ST_PENDING_DUE_NOW], args, LS_ARRAY_LEN(args),
+        err = ledger_exec(l, ledger_st(l, ST_PENDING_DUE_NOW), args, LS_ARRAY_LEN(args),
                           "making waiting deliveries due");
     }
     err = ledger_op_end(l, err);
@@ -374,7 +376,7 @@ int ls_ledger_inline_delivered(struct ls_ledger *l, const char *sink, int64_t n)
 
     if (n == 0)
         return LS_OK;
-    return ledger_exec(l, l->st[ST_INLINE_ADD], args, LS_ARRAY_LEN(args),
+    return ledger_exec(l, ledger_st(l, ST_INLINE_ADD), args, LS_ARRAY_LEN(args),
                        "counting inline deliveries");
 }
 
@@ -387,13 +389,13 @@ int ls_ledger_usage_put(struct ls_ledger *l, const char *sink, const struct ls_a
         ARG_I64(":at", u->at_s),
     };
 
-    return ledger_exec(l, l->st[ST_USAGE_PUT], args, LS_ARRAY_LEN(args),
+    return ledger_exec(l, ledger_st(l, ST_USAGE_PUT), args, LS_ARRAY_LEN(args),
                        "recording a sink's API usage");
 }
 
 int ls_ledger_usage_get(struct ls_ledger *l, const char *sink, struct ls_api_usage *u, int *found)
 {
-    sqlite3_stmt *st = l->st[ST_USAGE_GET];
+    sqlite3_stmt *st = ledger_st(l, ST_USAGE_GET);
     const struct ledger_arg args[] = {ARG_TEXT(":sink", sink)};
     int err;
 
@@ -450,7 +452,7 @@ int ls_ledger_dead_letters(struct ls_ledger *l, const char *sink, size_t limit,
     void *rows = NULL;
     int err;
 
-    err = collect_rows(l, l->st[ST_DEAD_LETTERS], args, LS_ARRAY_LEN(args), sizeof(**out),
+    err = collect_rows(l, ledger_st(l, ST_DEAD_LETTERS), args, LS_ARRAY_LEN(args), sizeof(**out),
                        read_dead_letter, free_dead_letters, "listing dead letters", &rows, n);
 
     *out = rows;
@@ -463,7 +465,7 @@ int ls_ledger_purge(struct ls_ledger *l, int64_t before, size_t *n)
     int err;
 
     *n = 0;
-    err = ledger_exec(l, l->st[ST_PURGE], args, LS_ARRAY_LEN(args), "purging lead bodies");
+    err = ledger_exec(l, ledger_st(l, ST_PURGE), args, LS_ARRAY_LEN(args), "purging lead bodies");
     if (!err)
         *n = (size_t)sqlite3_changes(l->db);
     return err;
@@ -484,13 +486,13 @@ int ls_ledger_pause_set(struct ls_ledger *l, const char *sink, int64_t until, co
 
     if (!sink || !reason)
         return ls_error(LS_EINVAL, "ledger: a pause needs a sink and a reason");
-    return ledger_exec(l, l->st[ST_PAUSE_SET], args, LS_ARRAY_LEN(args), "pausing a sink");
+    return ledger_exec(l, ledger_st(l, ST_PAUSE_SET), args, LS_ARRAY_LEN(args), "pausing a sink");
 }
 
 int ls_ledger_pause_get(struct ls_ledger *l, const char *sink, struct ls_sink_pause *out,
                         int *found)
 {
-    sqlite3_stmt *st = l->st[ST_PAUSE_GET];
+    sqlite3_stmt *st = ledger_st(l, ST_PAUSE_GET);
     const struct ledger_arg args[] = {ARG_TEXT(":sink", sink)};
     const unsigned char *why;
     int err;
@@ -512,5 +514,6 @@ int ls_ledger_pause_clear(struct ls_ledger *l, const char *sink)
 {
     const struct ledger_arg args[] = {ARG_TEXT(":sink", sink)};
 
-    return ledger_exec(l, l->st[ST_PAUSE_CLEAR], args, LS_ARRAY_LEN(args), "ending a sink's pause");
+    return ledger_exec(l, ledger_st(l, ST_PAUSE_CLEAR), args, LS_ARRAY_LEN(args),
+                       "ending a sink's pause");
 }

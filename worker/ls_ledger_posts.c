@@ -58,11 +58,13 @@ static int sync_set(struct ls_ledger *l, int level)
  * durable_end, as WAL with NORMAL syncs only at checkpoints. */
 static int durable_begin(struct ls_ledger *l, int *level)
 {
-    sqlite3_stmt *st = l->st[ST_SYNC_GET];
+    sqlite3_stmt *st = ledger_st(l, ST_SYNC_GET);
     int rc, err;
 
     if (l->readonly)
         return ls_error(LS_EDB, "ledger %s: opened read-only", l->path);
+    if (!st)
+        return LS_EDB; /* the message is ledger_st's */
     rc = sqlite3_step(st);
     *level = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 2;
     ledger_reset(st);
@@ -100,9 +102,10 @@ int ls_ledger_post_begin(struct ls_ledger *l, const char *sink, const char *lead
 
     if (err)
         return err;
-    err = ledger_exec(l, l->st[ST_POST_MARK], mark, LS_ARRAY_LEN(mark), "marking a post");
+    err = ledger_exec(l, ledger_st(l, ST_POST_MARK), mark, LS_ARRAY_LEN(mark), "marking a post");
     if (!err)
-        err = ledger_exec(l, l->st[ST_DAY_RAISE], count, LS_ARRAY_LEN(count), "counting a post");
+        err = ledger_exec(l, ledger_st(l, ST_DAY_RAISE), count, LS_ARRAY_LEN(count),
+                          "counting a post");
     return durable_end(l, level, err);
 }
 
@@ -118,7 +121,7 @@ int ls_ledger_post_answer(struct ls_ledger *l, const char *sink, const char *lea
 
     if (!state)
         return ls_error(LS_EINVAL, "ledger: a post's answer is created or unknown");
-    return ledger_exec(l, l->st[ST_POST_ANSWER], args, LS_ARRAY_LEN(args),
+    return ledger_exec(l, ledger_st(l, ST_POST_ANSWER), args, LS_ARRAY_LEN(args),
                        "recording a post's answer");
 }
 
@@ -131,9 +134,11 @@ int ls_ledger_post_drop(struct ls_ledger *l, const char *sink, const char *lead_
 
     if (err)
         return err;
-    err = ledger_exec(l, l->st[ST_POST_DELETE], mark, LS_ARRAY_LEN(mark), "dropping a post mark");
+    err = ledger_exec(l, ledger_st(l, ST_POST_DELETE), mark, LS_ARRAY_LEN(mark),
+                      "dropping a post mark");
     if (!err)
-        err = ledger_exec(l, l->st[ST_DAY_LOWER], count, LS_ARRAY_LEN(count), "uncounting a post");
+        err = ledger_exec(l, ledger_st(l, ST_DAY_LOWER), count, LS_ARRAY_LEN(count),
+                          "uncounting a post");
     return txn_end(l, err);
 }
 
@@ -141,7 +146,7 @@ int ls_ledger_post_get(struct ls_ledger *l, const char *sink, const char *lead_i
                        enum ls_post_mark *mark, int *status)
 {
     const struct ledger_arg args[] = {ARG_STATIC(":sink", sink), ARG_STATIC(":lead_id", lead_id)};
-    sqlite3_stmt *st = l->st[ST_POST_GET];
+    sqlite3_stmt *st = ledger_st(l, ST_POST_GET);
     int found = 0;
     int err = ledger_row(l, st, args, LS_ARRAY_LEN(args), "reading a post mark", &found);
 
@@ -163,7 +168,7 @@ int ls_ledger_post_get(struct ls_ledger *l, const char *sink, const char *lead_i
 int ls_ledger_post_count(struct ls_ledger *l, const char *sink, const char *day, int64_t *n)
 {
     const struct ledger_arg args[] = {ARG_STATIC(":sink", sink), ARG_STATIC(":day", day)};
-    sqlite3_stmt *st = l->st[ST_DAY_GET];
+    sqlite3_stmt *st = ledger_st(l, ST_DAY_GET);
     int found = 0;
     int err = ledger_row(l, st, args, LS_ARRAY_LEN(args), "reading the day's posts", &found);
 

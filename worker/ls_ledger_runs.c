@@ -34,13 +34,15 @@ const struct ls_ledger_sql ls_ledger_runs_sql[] = {
 static int merge_inline_stats(struct ls_ledger *l, struct ls_sink_stats **s, size_t *cnt,
                               size_t *cap)
 {
-    sqlite3_stmt *st = l->st[ST_INLINE_STATS];
+    sqlite3_stmt *st = ledger_st(l, ST_INLINE_STATS);
     struct ls_sink_stats *e;
     const unsigned char *name;
     size_t i;
     int rc;
     int err = 0;
 
+    if (!st)
+        return LS_EDB; /* the message is ledger_st's */
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         name = sqlite3_column_text(st, 0);
         if (!name)
@@ -71,7 +73,7 @@ static int merge_inline_stats(struct ls_ledger *l, struct ls_sink_stats **s, siz
 
 int ls_ledger_sink_stats(struct ls_ledger *l, struct ls_sink_stats **out, size_t *n)
 {
-    sqlite3_stmt *st = l->st[ST_SINK_STATS];
+    sqlite3_stmt *st = ledger_st(l, ST_SINK_STATS);
     struct ls_sink_stats *s = NULL;
     struct ls_sink_stats *e;
     const unsigned char *name;
@@ -82,6 +84,8 @@ int ls_ledger_sink_stats(struct ls_ledger *l, struct ls_sink_stats **out, size_t
 
     *out = NULL;
     *n = 0;
+    if (!st)
+        return LS_EDB; /* the message is ledger_st's */
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (cnt == cap) {
             cap = cap ? cap * 2 : 8;
@@ -126,7 +130,7 @@ done:
 
 int ls_ledger_row_count(struct ls_ledger *l, int64_t *rows, int64_t *leads)
 {
-    sqlite3_stmt *st = l->st[ST_ROW_COUNT];
+    sqlite3_stmt *st = ledger_st(l, ST_ROW_COUNT);
     int rc;
     int err = 0;
 
@@ -135,6 +139,8 @@ int ls_ledger_row_count(struct ls_ledger *l, int64_t *rows, int64_t *leads)
     err = ledger_leads_flush(l);
     if (err)
         return err;
+    if (!st)
+        return LS_EDB; /* the message is ledger_st's */
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *rows = sqlite3_column_int64(st, 0);
@@ -148,7 +154,7 @@ int ls_ledger_row_count(struct ls_ledger *l, int64_t *rows, int64_t *leads)
 
 int ls_ledger_rows_between(struct ls_ledger *l, const char *lower, const char *upper, int64_t *n)
 {
-    sqlite3_stmt *st = l->st[ST_ROWS_BETWEEN];
+    sqlite3_stmt *st = ledger_st(l, ST_ROWS_BETWEEN);
     const struct ledger_arg args[] = {
         ARG_TEXT(":lower", lower),
         ARG_TEXT(":upper", upper),
@@ -165,7 +171,7 @@ int ls_ledger_rows_between(struct ls_ledger *l, const char *lower, const char *u
 
 int ls_ledger_run_start(struct ls_ledger *l, const char *mode, int64_t now, int64_t *run_id)
 {
-    sqlite3_stmt *st = l->st[ST_RUN_START];
+    sqlite3_stmt *st = ledger_st(l, ST_RUN_START);
     int err;
 
     *run_id = 0;
@@ -185,7 +191,7 @@ int ls_ledger_run_start(struct ls_ledger *l, const char *mode, int64_t now, int6
 int ls_ledger_run_finish(struct ls_ledger *l, int64_t run_id, int exit_code,
                          const char *summary_json, int64_t now)
 {
-    sqlite3_stmt *st = l->st[ST_RUN_FINISH];
+    sqlite3_stmt *st = ledger_st(l, ST_RUN_FINISH);
     int err;
 
     err = ledger_bind_i64(l, st, ":id", run_id);
@@ -208,7 +214,7 @@ int ls_ledger_run_finish(struct ls_ledger *l, int64_t run_id, int exit_code,
 int ls_ledger_last_run(struct ls_ledger *l, int64_t *started_at, int64_t *finished_at,
                        int *exit_code, char **summary_json)
 {
-    sqlite3_stmt *st = l->st[ST_LAST_RUN];
+    sqlite3_stmt *st = ledger_st(l, ST_LAST_RUN);
     int rc;
     int err = 0;
 
@@ -216,6 +222,8 @@ int ls_ledger_last_run(struct ls_ledger *l, int64_t *started_at, int64_t *finish
     *finished_at = 0;
     *exit_code = 0;
     *summary_json = NULL;
+    if (!st)
+        return LS_EDB; /* the message is ledger_st's */
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *started_at = sqlite3_column_int64(st, 0);

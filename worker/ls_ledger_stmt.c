@@ -42,14 +42,20 @@ int ledger_db_err(struct ls_ledger *l, int rc, const char *what)
 
 void ledger_reset(sqlite3_stmt *st)
 {
+    if (!st)
+        return; /* never prepared (ledger_st) */
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
 }
 
+/* The index of parameter name, or 0 with the last error set (a NULL st:
+ * by ledger_st). */
 static int param(struct ls_ledger *l, sqlite3_stmt *st, const char *name)
 {
-    int i = sqlite3_bind_parameter_index(st, name);
+    int i = st ? sqlite3_bind_parameter_index(st, name) : -1;
 
+    if (i < 0)
+        return 0;
     if (i == 0)
         ls_error(LS_ERROR, "ledger %s: internal: no parameter %s in \"%s\"", l->path, name,
                  sqlite3_sql(st));
@@ -62,7 +68,7 @@ int ledger_bind_text(struct ls_ledger *l, sqlite3_stmt *st, const char *name, co
     int rc;
 
     if (i == 0)
-        return LS_ERROR;
+        return st ? LS_ERROR : LS_EDB;
     rc = v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
     return rc == SQLITE_OK ? 0 : ledger_db_err(l, rc, "binding a parameter");
 }
@@ -73,7 +79,7 @@ int ledger_bind_static(struct ls_ledger *l, sqlite3_stmt *st, const char *name, 
     int rc;
 
     if (i == 0)
-        return LS_ERROR;
+        return st ? LS_ERROR : LS_EDB;
     rc = v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
     return rc == SQLITE_OK ? 0 : ledger_db_err(l, rc, "binding a parameter");
 }
@@ -85,7 +91,7 @@ static int ledger_bind_textn(struct ls_ledger *l, sqlite3_stmt *st, const char *
     int rc;
 
     if (i == 0)
-        return LS_ERROR;
+        return st ? LS_ERROR : LS_EDB;
     rc = sqlite3_bind_text64(st, i, v, n, SQLITE_TRANSIENT, SQLITE_UTF8);
     return rc == SQLITE_OK ? 0 : ledger_db_err(l, rc, "binding a parameter");
 }
@@ -96,7 +102,7 @@ int ledger_bind_i64(struct ls_ledger *l, sqlite3_stmt *st, const char *name, int
     int rc;
 
     if (i == 0)
-        return LS_ERROR;
+        return st ? LS_ERROR : LS_EDB;
     rc = sqlite3_bind_int64(st, i, v);
     return rc == SQLITE_OK ? 0 : ledger_db_err(l, rc, "binding a parameter");
 }
@@ -118,9 +124,12 @@ int ledger_bind_error(struct ls_ledger *l, sqlite3_stmt *st, const char *error)
 /* Steps a statement that returns no rows to completion and resets it. */
 int ledger_run(struct ls_ledger *l, sqlite3_stmt *st, const char *what)
 {
-    int rc = sqlite3_step(st);
+    int rc;
     int err = 0;
 
+    if (!st)
+        return LS_EDB; /* the message is ledger_st's */
+    rc = sqlite3_step(st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         err = ledger_db_err(l, rc, what);
     ledger_reset(st);
@@ -131,6 +140,8 @@ int ledger_bind(struct ls_ledger *l, sqlite3_stmt *st, const struct ledger_arg *
 {
     int err = 0;
 
+    if (!st)
+        return LS_EDB; /* the message is ledger_st's */
     for (size_t i = 0; i < n && !err; i++) {
         const struct ledger_arg *a = &args[i];
 
@@ -190,7 +201,7 @@ char *ledger_col_strdup(sqlite3_stmt *st, int i)
  * caller's transaction. */
 int ledger_op_begin(struct ls_ledger *l)
 {
-    return ledger_run(l, l->st[ST_SAVEPOINT], "starting a savepoint");
+    return ledger_run(l, ledger_st(l, ST_SAVEPOINT), "starting a savepoint");
 }
 
 /* On error, undoes the operation without replacing the error message (after
@@ -200,12 +211,12 @@ int ledger_op_end(struct ls_ledger *l, int err)
 {
     if (err) {
         if (!sqlite3_get_autocommit(l->db)) {
-            sqlite3_step(l->st[ST_ROLLBACK_TO]);
-            sqlite3_reset(l->st[ST_ROLLBACK_TO]);
-            sqlite3_step(l->st[ST_RELEASE]);
-            sqlite3_reset(l->st[ST_RELEASE]);
+            sqlite3_step(ledger_st(l, ST_ROLLBACK_TO));
+            sqlite3_reset(ledger_st(l, ST_ROLLBACK_TO));
+            sqlite3_step(ledger_st(l, ST_RELEASE));
+            sqlite3_reset(ledger_st(l, ST_RELEASE));
         }
         return err;
     }
-    return ledger_run(l, l->st[ST_RELEASE], "releasing a savepoint");
+    return ledger_run(l, ledger_st(l, ST_RELEASE), "releasing a savepoint");
 }

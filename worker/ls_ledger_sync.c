@@ -42,7 +42,7 @@ const struct ls_ledger_sql ls_ledger_sync_sql[] = {
 int ls_ledger_row_get(struct ls_ledger *l, const char *pk, const char *rk, char hash[65],
                       int *found)
 {
-    sqlite3_stmt *st = l->st[ST_ROW_GET];
+    sqlite3_stmt *st = ledger_st(l, ST_ROW_GET);
     const struct ledger_arg args[] = {
         ARG_STATIC(":partition_key", pk),
         ARG_STATIC(":row_key", rk),
@@ -83,7 +83,7 @@ int ls_ledger_row_put(struct ls_ledger *l, const char *pk, const char *rk, const
                       const char *timestamp, const char *lead_id, const struct ls_row_facts *facts,
                       int64_t now)
 {
-    sqlite3_stmt *st = l->st[ST_ROW_PUT];
+    sqlite3_stmt *st = ledger_st(l, ST_ROW_PUT);
     int err;
 
     err = ledger_bind_static(l, st, ":partition_key", pk);
@@ -211,7 +211,7 @@ void ledger_leads_drop(struct ls_ledger *l)
 /* One upsert of a lead: first_seen counts only when it is new. */
 static int lead_write(struct ls_ledger *l, const char *lead_id, const struct lead_put *e)
 {
-    sqlite3_stmt *st = l->st[ST_LEAD_PUT];
+    sqlite3_stmt *st = ledger_st(l, ST_LEAD_PUT);
     const struct ls_ledger_version *v = &e->newest;
     const struct ledger_arg args[] = {
         ARG_STATIC(":lead_id", lead_id),         ARG_I64(":max_stage", e->max_stage),
@@ -247,7 +247,7 @@ int ledger_leads_flush(struct ls_ledger *l)
 int ls_ledger_lead_get(struct ls_ledger *l, const char *lead_id, int *max_stage, int *dnc,
                        struct ls_ledger_version *newest, int *found)
 {
-    sqlite3_stmt *st = l->st[ST_LEAD_GET];
+    sqlite3_stmt *st = ledger_st(l, ST_LEAD_GET);
     const struct ledger_arg args[] = {ARG_STATIC(":lead_id", lead_id)};
     const struct lead_put *kept = put_find(&l->puts, lead_id);
     int err;

@@ -206,6 +206,30 @@ static void test_migrations(void **state)
     free(v);
     assert_int_equal(
         query_int(f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'outbox_pending'"), 1);
+    /* Statements are prepared on first use: every one fits the schema. */
+    assert_int_equal(ls_ledger_prepare_all(f->l), 0);
+}
+
+/* A statement prepared on its first use that no longer fits the schema is
+ * an error of that call, with SQLite's reason, never a crash. */
+static void test_statement_prepared_late(void **state)
+{
+    struct lst_ledger_fix *f = *state;
+    struct ls_api_usage u;
+    int64_t started = 0, finished = 0;
+    int found = 0, code = 0;
+    char *summary = NULL;
+
+    exec_raw(f->path, "DROP TABLE sink_usage; DROP TABLE runs;");
+    assert_int_equal(ls_ledger_usage_get(f->l, "hook", &u, &found), LS_EDB);
+    assert_non_null(strstr(ls_error_last(), "sink_usage"));
+    assert_int_equal(found, 0);
+    assert_int_equal(ls_ledger_last_run(f->l, &started, &finished, &code, &summary), LS_EDB);
+    assert_non_null(strstr(ls_error_last(), "runs"));
+    assert_null(summary);
+    assert_int_equal(ls_ledger_prepare_all(f->l), LS_EDB);
+    /* The statements that did prepare still work. */
+    assert_int_equal(ls_ledger_meta_set(f->l, "k", "v"), 0);
 }
 
 static void test_journal_modes(void **state)
@@ -341,6 +365,7 @@ static void test_readonly(void **state)
     } else {
         assert_non_null(strstr(ls_error_last(), "read-only"));
     }
+    assert_int_equal(ls_ledger_prepare_all(ro), 0);
     ls_ledger_close(ro);
 
     assert_int_equal(ls_ledger_meta_get(f->l, "cursor", &v), 0);
@@ -1665,6 +1690,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_symlinks_refused, lst_ledger_setup,
                                         lst_ledger_teardown),
         cmocka_unit_test_setup_teardown(test_lock, lst_ledger_setup, lst_ledger_teardown),
+        cmocka_unit_test_setup_teardown(test_statement_prepared_late, lst_ledger_setup,
+                                        lst_ledger_teardown),
         cmocka_unit_test_setup_teardown(test_migrations, lst_ledger_setup, lst_ledger_teardown),
         cmocka_unit_test_setup_teardown(test_migration_newest_backfill, lst_ledger_setup,
                                         lst_ledger_teardown),
