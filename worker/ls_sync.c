@@ -397,8 +397,13 @@ static int row_deliver(struct sync_ctx *c, const struct ls_lead *lead, int found
             goto done;
     }
     /* a dry run reads the lead's earlier rows in this window as a run would */
-    if (c->seen && ls_seen_get(c->seen, lead->lead_id, &max_stage, &dnc, &known))
-        lead_found = 1;
+    if (c->seen) {
+        rc = ls_seen_get(c->seen, lead->lead_id, &max_stage, &dnc, &known);
+        if (rc < 0)
+            goto done;
+        lead_found |= rc;
+        rc = LS_OK;
+    }
     if (c->ledger || c->seen)
         late = is_late(lead, known);
     stage = (int)lead->stage > max_stage ? (int)lead->stage : max_stage;
@@ -411,8 +416,11 @@ static int row_deliver(struct sync_ctx *c, const struct ls_lead *lead, int found
     c->st->late += late;
     route_lead(lead, stage, &rl);
     if (c->o->dry_run) {
+        /* a late row keeps the newest version known, as the ledger does */
         if (c->seen)
-            ls_seen_put(c->seen, lead->lead_id, stage, new_dnc, late ? NULL : &mine);
+            rc = ls_seen_put(c->seen, lead->lead_id, stage, new_dnc, late ? known : &mine);
+        if (rc)
+            goto done;
         routed_to(c, &rl, to, sizeof(to));
         printf("%s lead=%s pk=%s rk=%s stage=%s%s%s%s type=%s\n", found ? "update" : "new",
                lead->lead_id, lead->partition_key, lead->row_key,
@@ -821,9 +829,9 @@ int ls_sync_window(struct azt_client *client, struct ls_ledger *ledger, const st
     int rc;
 
     memset(st, 0, sizeof(*st));
-    if (o->dry_run)
-        c.seen = ls_seen_new();
-    rc = window_bounds(client, ledger, o, st, &cursor);
+    rc = o->dry_run ? ls_seen_new(&c.seen) : LS_OK;
+    if (rc == LS_OK)
+        rc = window_bounds(client, ledger, o, st, &cursor);
     if (rc)
         goto done;
     if (st->lower[0] && ls_iso_compare(st->lower, st->upper) >= 0) {
