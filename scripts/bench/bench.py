@@ -435,8 +435,8 @@ def run_script(ctx, name, n, build, bindir):
         log(f"   {line}")
     if p.returncode != 0:
         log(f"   {name} ({build}) exited {p.returncode}: {p.stderr.strip()[-400:]}")
-        return []
-    objs = json_lines(p.stdout)
+        return [{"bench": name, "build": build, "sink": f"(failed: exit {p.returncode})"}]
+    objs = json_lines(p.stdout) or [{"bench": name, "sink": "(no JSON line in its output)"}]
     for o in objs:
         o["build"] = build
     return objs
