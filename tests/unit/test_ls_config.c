@@ -223,14 +223,14 @@ static void test_ls_config__crm_urls(void **state)
  * the message names the key, never the password. */
 static void test_ls_config__pushgateway_url(void **state)
 {
-    static const char *const bad[] = {
+    static char bad[][96] = {
         "LEADSYNC_PUSHGATEWAY_URL=https://u:Pa55word@pushgateway.example.com:9091",
         "LEADSYNC_PUSHGATEWAY_URL=http://:Pa55word@pushgateway:9091",
         "LEADSYNC_PUSHGATEWAY_URL=ftp://pushgateway:9091",
         "LEADSYNC_PUSHGATEWAY_URL=pushgateway:9091",
         "LEADSYNC_PUSHGATEWAY_URL=http://",
         "LEADSYNC_PUSHGATEWAY_URL=/metrics/job/leadsync"};
-    static const char *const good[] = {
+    static char good[][96] = {
         "LEADSYNC_PUSHGATEWAY_URL=http://prometheus-pushgateway.monitoring.svc:9091",
         "LEADSYNC_PUSHGATEWAY_URL=https://push.example.com/", "LEADSYNC_PUSHGATEWAY_URL="};
     char *vars[2] = {NULL, NULL};
@@ -239,7 +239,7 @@ static void test_ls_config__pushgateway_url(void **state)
 
     (void)state;
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        vars[0] = (char *)bad[i];
+        vars[0] = bad[i];
         assert_int_equal(load(&cfg, NULL, vars), LS_ECONFIG);
         assert_non_null(strstr(ls_error_last(), "LEADSYNC_PUSHGATEWAY_URL"));
         assert_null(strstr(ls_error_last(), "Pa55word"));
@@ -247,7 +247,7 @@ static void test_ls_config__pushgateway_url(void **state)
         ls_config_dispose(&cfg);
     }
     for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        vars[0] = (char *)good[i];
+        vars[0] = good[i];
         assert_int_equal(load(&cfg, NULL, vars), LS_OK);
         ls_config_dispose(&cfg);
     }
