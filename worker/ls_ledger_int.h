@@ -140,6 +140,13 @@ struct ls_ledger {
     struct file_record prev; /* what the lock file said when we took it */
     struct lead_puts puts;   /* leads written when the transaction commits */
     sqlite3_stmt *st[ST_COUNT];
+    /* Where each named parameter of st[] is, found once (ls_ledger_stmt.c):
+     * SQLite finds a name by comparing it with each of the statement's. */
+    struct ledger_param {
+        const sqlite3_stmt *st;
+        const char *name; /* the caller's string: the same literal each call */
+        int i;
+    } params[512];
 };
 
 /* The leads' upserts kept for the commit (ls_ledger_sync.c): flush writes

@@ -4,6 +4,7 @@
 #include "ls_redact.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,14 +49,35 @@ void ledger_reset(sqlite3_stmt *st)
     sqlite3_clear_bindings(st);
 }
 
+/* 1 when st is one of the ledger's statements (l->st[]: alive until close). */
+static int ledger_owned(const struct ls_ledger *l, const sqlite3_stmt *st)
+{
+    for (int k = 0; k < ST_COUNT; k++)
+        if (l->st[k] == st)
+            return 1;
+    return 0;
+}
+
 /* The index of parameter name, or 0 with the last error set (a NULL st:
- * by ledger_st). */
+ * by ledger_st). The position of each name in the ledger's own statements
+ * is found once and kept: SQLite finds a name by comparing it with each of
+ * the statement's, on every bind. */
 static int param(struct ls_ledger *l, sqlite3_stmt *st, const char *name)
 {
-    int i = st ? sqlite3_bind_parameter_index(st, name) : -1;
+    uintptr_t h = ((uintptr_t)st >> 4) * 31 + ((uintptr_t)name >> 2);
+    struct ledger_param *c = &l->params[h % LS_ARRAY_LEN(l->params)];
+    int i;
 
+    if (st && c->st == st && c->name == name)
+        return c->i;
+    i = st ? sqlite3_bind_parameter_index(st, name) : -1;
     if (i < 0)
         return 0;
+    if (i > 0 && ledger_owned(l, st)) {
+        c->st = st;
+        c->name = name;
+        c->i = i;
+    }
     if (i == 0)
         ls_error(LS_ERROR, "ledger %s: internal: no parameter %s in \"%s\"", l->path, name,
                  sqlite3_sql(st));

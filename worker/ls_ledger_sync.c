@@ -168,6 +168,33 @@ static void put_index(struct lead_puts *p, size_t k)
     p->slot[i] = k + 1;
 }
 
+/* Sets an entry's lead id and newest version (NULL: none), all in one
+ * block (e->lead_id) in place of the one it had. */
+static void put_set(struct lead_put *e, const char *lead_id, const struct ls_ledger_version *v)
+{
+    const char *src[5] = {lead_id, v ? v->timestamp : NULL, v ? v->created_time : NULL,
+                          v ? v->partition_key : NULL, v ? v->row_key : NULL};
+    char **dst[5] = {NULL, &e->newest.timestamp, &e->newest.created_time, &e->newest.partition_key,
+                     &e->newest.row_key};
+    size_t len[5], total = 0;
+    char *block, *at;
+
+    for (int i = 0; i < 5; i++) {
+        len[i] = src[i] ? strlen(src[i]) + 1 : 0;
+        total += len[i];
+    }
+    at = block = ls_xmalloc(total);
+    for (int i = 0; i < 5; i++) {
+        if (i > 0)
+            *dst[i] = src[i] ? at : NULL;
+        if (src[i])
+            memcpy(at, src[i], len[i]);
+        at += len[i];
+    }
+    free(e->lead_id);
+    e->lead_id = block;
+}
+
 /* A new entry for lead_id (not yet kept), zeroed but for its id. */
 static struct lead_put *put_add(struct lead_puts *p, const char *lead_id)
 {
@@ -181,18 +208,14 @@ static struct lead_put *put_add(struct lead_puts *p, const char *lead_id)
             put_index(p, k);
     }
     memset(&p->v[p->n], 0, sizeof(p->v[p->n]));
-    p->v[p->n].lead_id = ls_xstrdup(lead_id);
+    put_set(&p->v[p->n], lead_id, NULL);
     put_index(p, p->n);
     return &p->v[p->n++];
 }
 
-static void version_copy(struct ls_ledger_version *to, const struct ls_ledger_version *from)
+static char *dup_or_null(const char *s)
 {
-    ls_ledger_version_free(to);
-    to->timestamp = from->timestamp ? ls_xstrdup(from->timestamp) : NULL;
-    to->created_time = from->created_time ? ls_xstrdup(from->created_time) : NULL;
-    to->partition_key = from->partition_key ? ls_xstrdup(from->partition_key) : NULL;
-    to->row_key = from->row_key ? ls_xstrdup(from->row_key) : NULL;
+    return s ? ls_xstrdup(s) : NULL;
 }
 
 void ledger_leads_drop(struct ls_ledger *l)
@@ -200,8 +223,7 @@ void ledger_leads_drop(struct ls_ledger *l)
     struct lead_puts *p = &l->puts;
 
     for (size_t k = 0; k < p->n; k++) {
-        free(p->v[k].lead_id);
-        ls_ledger_version_free(&p->v[k].newest);
+        free(p->v[k].lead_id); /* its newest version's block too */
     }
     p->n = 0;
     if (p->nslot)
@@ -260,7 +282,8 @@ int ls_ledger_lead_get(struct ls_ledger *l, const char *lead_id, int *max_stage,
     if (!err && *found) {
         *max_stage = sqlite3_column_int(st, 0);
         *dnc = sqlite3_column_int(st, 1);
-        if (newest && sqlite3_column_type(st, 2) != SQLITE_NULL) {
+        if (newest && !(kept && kept->newest.timestamp) &&
+            sqlite3_column_type(st, 2) != SQLITE_NULL) {
             newest->timestamp = column_dup(st, 2);
             newest->created_time = column_dup(st, 3);
             newest->partition_key = column_dup(st, 4);
@@ -272,8 +295,12 @@ int ls_ledger_lead_get(struct ls_ledger *l, const char *lead_id, int *max_stage,
         *found = 1;
         *max_stage = kept->max_stage > *max_stage ? kept->max_stage : *max_stage;
         *dnc = kept->dnc;
-        if (newest && kept->newest.timestamp)
-            version_copy(newest, &kept->newest);
+        if (newest && kept->newest.timestamp) {
+            newest->timestamp = dup_or_null(kept->newest.timestamp);
+            newest->created_time = dup_or_null(kept->newest.created_time);
+            newest->partition_key = dup_or_null(kept->newest.partition_key);
+            newest->row_key = dup_or_null(kept->newest.row_key);
+        }
     }
     return err;
 }
@@ -301,6 +328,6 @@ int ls_ledger_lead_put(struct ls_ledger *l, const char *lead_id, int max_stage, 
     e->dnc = dnc;
     e->updated_at = now;
     if (newest && newest->timestamp)
-        version_copy(&e->newest, newest);
+        put_set(e, lead_id, newest);
     return LS_OK;
 }
