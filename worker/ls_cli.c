@@ -204,11 +204,12 @@ static const struct cli_cmd commands[] = {
                 "dead letters and error excerpts from the ledger (keeping keys and hashes, so\n"
                 "nothing is delivered again), rewrites each JSONL file without their lines, and\n"
                 "lists what leadsync cannot erase: records in CRMs and receivers, and the\n"
-                "marketplace's own table rows. Takes the ledger's lock: stop the daemon first.",
+                "marketplace's own table rows. Works beside a running daemon.",
         .opts = forget_opts,
         .changes = "the ledger and the JSONL files; --dry-run nothing",
         .example = "leadsync forget --email ada@example.com --dry-run",
-        .exits = "0 done; 64 usage; 75 the ledger is in use (a run or the daemon); 74 ledger error",
+        .exits = "0 done; 64 usage; 75 erased, but a reader (the daemon) kept old pages in the\n"
+                 "WAL: rerun when it is idle; 74 ledger error",
         .check = check_forget,
         .run = ls_cmd_forget,
     },

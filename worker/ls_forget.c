@@ -322,7 +322,7 @@ static int erase(struct ls_ledger *l, const char *email, const struct ids *paths
         ls_ledger_rollback(l);
     else
         rc = ls_ledger_forget_commit(l);
-    if (!rc)
+    if (!rc || rc == LS_EUNAVAIL) /* committed; only the WAL waits for a rerun */
         print_counts(&c, dry_run);
     for (size_t i = 0; i < scratch.n; i++)
         free(scratch.v[i]);

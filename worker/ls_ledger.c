@@ -16,8 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BUSY_TIMEOUT_MS 10000
-
 /* The file part's statements: transactions, savepoints and meta. */
 const struct ls_ledger_sql ls_ledger_file_sql[] = {
     {ST_BEGIN, "BEGIN IMMEDIATE"},
@@ -676,7 +674,7 @@ int ls_ledger_open(const struct ls_ledger_opts *opts, struct ls_ledger **out)
         goto done;
     }
     sqlite3_extended_result_codes(l->db, 1);
-    sqlite3_busy_timeout(l->db, BUSY_TIMEOUT_MS);
+    sqlite3_busy_timeout(l->db, LEDGER_BUSY_TIMEOUT_MS);
     err = check_schema(l, &version);
     if (!err && !l->readonly && !l->shared)
         err = check_on_open(l, version);

@@ -152,7 +152,8 @@ LS_NODISCARD int ls_ledger_forget_lead(struct ls_ledger *l, const char *lead_id,
 void ls_ledger_strings_free(char **s, size_t n);
 /* An erasure's transaction: secure_delete on, then BEGIN; the commit is
  * followed by VACUUM and a WAL checkpoint that truncates it, so no old page
- * keeps a copy of what was erased. */
+ * keeps a copy of what was erased. LS_EUNAVAIL (committed, the WAL not yet
+ * emptied) when a reader kept that checkpoint from finishing for 2 s. */
 LS_NODISCARD int ls_ledger_forget_begin(struct ls_ledger *l);
 LS_NODISCARD int ls_ledger_forget_commit(struct ls_ledger *l);
 

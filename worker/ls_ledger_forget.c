@@ -173,8 +173,41 @@ int ls_ledger_forget_begin(struct ls_ledger *l)
     return err ? err : ls_ledger_begin(l);
 }
 
+/* How long the truncating checkpoint waits for the ledger's readers (a
+ * running daemon's round) before it gives up. */
+#define CHECKPOINT_WAIT_MS 2000
+
+/* Empties the WAL file (TRUNCATE: every frame copied back, then the file cut
+ * to zero bytes). A reader that keeps an older snapshot (the daemon's read
+ * transaction) stops it: the WAL's frames (old page images of what was
+ * erased) stay, and the file's old pages too where frames were not copied. The daemon's own
+ * (passive) checkpoints copy frames but overwrite the file only as far as new writes reach, so only
+ * a truncating checkpoint with no reader removes them: forget's rerun. LS_EUNAVAIL (exit 75) then.
+ */
+static int checkpoint(struct ls_ledger *l)
+{
+    int frames = -1, copied = -1, rc, both;
+
+    sqlite3_busy_timeout(l->db, CHECKPOINT_WAIT_MS); /* SQLite retries meanwhile */
+    rc = sqlite3_wal_checkpoint_v2(l->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &frames, &copied);
+    sqlite3_busy_timeout(l->db, LEDGER_BUSY_TIMEOUT_MS);
+    if (rc == SQLITE_OK)
+        return 0;
+    if (rc != SQLITE_BUSY)
+        return ledger_db_err(l, rc, "checkpointing the ledger");
+    /* Frames not copied back (or unknown): the file still holds old pages. */
+    both = frames < 0 || copied < frames;
+    return ls_error(LS_EUNAVAIL,
+                    "forget: erased, but a reader of the ledger (a running daemon) kept the "
+                    "checkpoint from finishing: old copies of erased pages remain in %s%s%s-wal "
+                    "until a truncating checkpoint with no reader; rerun forget with the same "
+                    "address while the daemon is idle or stopped",
+                    both ? l->path : "", both ? " and " : "", l->path);
+}
+
 /* Commits, then rewrites the whole file (VACUUM) and empties the WAL, so no
- * free page, old page image or journal keeps a copy of what was erased. */
+ * free page, old page image or journal keeps a copy of what was erased.
+ * LS_EUNAVAIL when only the WAL could not be emptied (see checkpoint). */
 int ls_ledger_forget_commit(struct ls_ledger *l)
 {
     int err = ls_ledger_commit(l);
@@ -182,6 +215,6 @@ int ls_ledger_forget_commit(struct ls_ledger *l)
     if (!err)
         err = exec_sql(l, "VACUUM", "rewriting the ledger after an erasure");
     if (!err)
-        err = exec_sql(l, "PRAGMA wal_checkpoint(TRUNCATE)", "checkpointing the ledger");
+        err = checkpoint(l);
     return err;
 }

@@ -24,6 +24,9 @@
 
 #include <stdint.h>
 
+/* How long a statement waits for another connection's lock. */
+#define LEDGER_BUSY_TIMEOUT_MS 10000
+
 /* Runtime statements, each prepared on first use (ledger_st). */
 enum ls_ledger_stmt {
     /* the file: transactions and savepoints, meta (ls_ledger.c) */
