@@ -151,14 +151,42 @@ static FILE *open_locked(const char *path)
     return NULL;
 }
 
+/* Creates a temporary file beside path, unique (two forgets at once each
+ * have their own; a leftover is never reused), mode 0600 until it takes the
+ * original's. *tmp is its name, NULL when none was created. */
+static FILE *open_temp(const char *path, int in_fd, char **tmp)
+{
+    char *name = ls_xasprintf("%s.forget.XXXXXX", path);
+    int fd = mkstemp(name), err;
+    struct stat sb;
+    FILE *out = NULL;
+
+    *tmp = NULL;
+    if (fd < 0) {
+        err = errno;
+        free(name);
+        errno = err;
+        return NULL;
+    }
+    *tmp = name;
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 && fstat(in_fd, &sb) == 0 &&
+        fchmod(fd, sb.st_mode & 07777) == 0)
+        out = fdopen(fd, "w");
+    if (!out) {
+        err = errno;
+        close(fd);
+        errno = err;
+    }
+    return out;
+}
+
 /* Rewrites one JSONL file without the person's lines; *removed = how many.
  * The lock is held until the new file has replaced it. */
 static int rewrite_jsonl(const char *path, const char *email, int dry_run, struct ids *ids,
                          long *removed)
 {
-    char *tmp = ls_xasprintf("%s.forget", path);
     FILE *in = open_locked(path), *out = NULL;
-    struct stat sb;
+    char *tmp = NULL;
     int rc = 0;
 
     *removed = 0;
@@ -167,14 +195,9 @@ static int rewrite_jsonl(const char *path, const char *email, int dry_run, struc
             rc = ls_error(LS_EIO, "cannot read %s: %s", path, strerror(errno));
         goto done;
     }
-    if (!dry_run) {
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-        out = fd >= 0 ? fdopen(fd, "w") : NULL;
-        if (!out || fstat(fileno(in), &sb) != 0 || fchmod(fd, sb.st_mode & 07777) != 0) {
-            rc = ls_error(LS_EIO, "cannot write %s: %s", tmp, strerror(errno));
-            goto done;
-        }
+    if (!dry_run && !(out = open_temp(path, fileno(in), &tmp))) {
+        rc = ls_error(LS_EIO, "cannot write a new file beside %s: %s", path, strerror(errno));
+        goto done;
     }
     if (filter_file(in, out, email, ids, removed))
         rc = ls_error(LS_EIO, "cannot rewrite %s: %s", path, strerror(errno));
@@ -183,17 +206,23 @@ static int rewrite_jsonl(const char *path, const char *email, int dry_run, struc
     if (out && fclose(out) != 0 && !rc)
         rc = ls_error(LS_EIO, "cannot write %s: %s", tmp, strerror(errno));
     out = NULL;
-    if (!rc && !dry_run && *removed > 0) {
-        if (rename(tmp, path) != 0 || sync_dir(path) != 0)
+    if (!rc && tmp && *removed > 0) {
+        int renamed = rename(tmp, path) == 0;
+
+        if (renamed) {
+            free(tmp);
+            tmp = NULL; /* it is the file now: nothing to remove */
+        }
+        if (!renamed || sync_dir(path) != 0)
             rc = ls_error(LS_EIO, "cannot replace %s: %s", path, strerror(errno));
     }
 done:
     if (out)
         fclose(out);
+    if (tmp)
+        unlink(tmp); /* not renamed: an error, or nothing to remove */
     if (in)
-        fclose(in);
-    if (!dry_run)
-        unlink(tmp); /* gone after a rename; left over otherwise */
+        fclose(in); /* the lock goes after the temporary file */
     free(tmp);
     return rc;
 }
