@@ -195,8 +195,14 @@ class ReportForget(whtest.WebhookCase):
         self.assertEqual(self.read_lines(), before)
         self.assertIn(gone.encode(), self.ledger_bytes(ledger))
 
+        leftover = self.jsonl + ".forget"  # an old run's name: never reused now
+        with open(leftover, "w", encoding="utf-8") as f:
+            f.write("not ours\n")
         p = self.run_worker("forget", "--email", gone, env=env, check=0)
         self.assertIn("removed 2 lines of " + self.jsonl, p.stdout)
+        with open(leftover, encoding="utf-8") as f:
+            self.assertEqual(f.read(), "not ours\n")
+        self.assertEqual([n for n in os.listdir(self.dir) if ".forget." in n], [])
         self.assertIn("RowKey 'p003'", p.stdout)  # the table row the publisher must delete
         self.assertIn("RowKey 'i003'", p.stdout)
         self.assertIn("cancelled 1 pending", p.stdout)  # the webhook coalesces a lead
@@ -246,6 +252,31 @@ class ReportForget(whtest.WebhookCase):
         self.assertEqual(sorted(emails[len(after):]), later)
         self.assertNotIn(gone, emails)
         self.assertIsNone(daemon.poll(), lstest.read_text(daemon.log)[-2000:])
+
+    def test_forget_beside_a_reader(self):
+        """A reader of the ledger (a daemon's round holds a read transaction)
+        keeps the truncating checkpoint from finishing: forget erases, says the
+        WAL still holds old pages and exits 75; a rerun without it empties it."""
+        sinks = "jsonl:" + self.jsonl
+        self.sync(sinks)
+        ledger = self.env["LEADSYNC_STATE"]
+        gone = "person03@example.com"
+        reader = sqlite3.connect(ledger, isolation_level=None)
+        try:
+            reader.execute("BEGIN")
+            reader.execute("SELECT count(*) FROM rows").fetchall()  # holds its snapshot
+            p = self.run_worker("forget", "--email", gone, env={"LEADSYNC_SINKS": sinks},
+                                check=75)
+            self.assertIn("erased: ", p.stdout)
+            self.assertIn("old copies of erased pages remain in %s and %s-wal" % (ledger, ledger),
+                          p.stderr)
+            self.assertGreater(os.path.getsize(ledger + "-wal"), 0)
+            reader.execute("COMMIT")  # the round ends; the connection stays (the WAL with it)
+            self.run_worker("forget", "--email", gone, env={"LEADSYNC_SINKS": sinks}, check=0)
+            self.assertEqual(os.path.getsize(ledger + "-wal"), 0)
+            self.assertNotIn(gone.encode(), self.ledger_bytes(ledger))
+        finally:
+            reader.close()
 
     def read_lines(self):
         with open(self.jsonl, encoding="utf-8") as f:
