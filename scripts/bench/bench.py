@@ -422,7 +422,7 @@ def json_lines(text):
 
 
 def run_script(ctx, name, n, build, bindir):
-    """scripts/bench/NAME N BUILD_DIR; its JSON lines, or [] (said why)."""
+    """scripts/bench/<name> N BUILD_DIR; its JSON lines, or [] (said why)."""
     path = os.path.join(HERE, name)
     if not os.path.isfile(path):
         log(f"   {name}: no scripts/bench/{name}; skipped")
