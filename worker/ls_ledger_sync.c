@@ -115,13 +115,6 @@ void ls_ledger_version_free(struct ls_ledger_version *v)
     memset(v, 0, sizeof(*v));
 }
 
-static char *column_dup(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-
-    return t ? ls_xstrdup((const char *)t) : NULL;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Leads                                                                     */
 /*
@@ -284,10 +277,10 @@ int ls_ledger_lead_get(struct ls_ledger *l, const char *lead_id, int *max_stage,
         *dnc = sqlite3_column_int(st, 1);
         if (newest && !(kept && kept->newest.timestamp) &&
             sqlite3_column_type(st, 2) != SQLITE_NULL) {
-            newest->timestamp = column_dup(st, 2);
-            newest->created_time = column_dup(st, 3);
-            newest->partition_key = column_dup(st, 4);
-            newest->row_key = column_dup(st, 5);
+            newest->timestamp = ledger_col_strdup(st, 2);
+            newest->created_time = ledger_col_strdup(st, 3);
+            newest->partition_key = ledger_col_strdup(st, 4);
+            newest->row_key = ledger_col_strdup(st, 5);
         }
     }
     ledger_reset(st);
