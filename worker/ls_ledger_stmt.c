@@ -58,29 +58,29 @@ static int ledger_owned(const struct ls_ledger *l, const sqlite3_stmt *st)
     return 0;
 }
 
-/* The index of parameter name, or 0 with the last error set (a NULL st:
- * by ledger_st). The position of each name in the ledger's own statements
- * is found once and kept: SQLite finds a name by comparing it with each of
- * the statement's, on every bind. */
+/* The index of parameter name, or a negative error code with the last error
+ * set (LS_EDB for a NULL st: ledger_st set it). The position of each name in
+ * the ledger's own statements is found once and kept: SQLite finds a name by
+ * comparing it with each of the statement's, on every bind. */
 static int param(struct ls_ledger *l, sqlite3_stmt *st, const char *name)
 {
     uintptr_t h = ((uintptr_t)st >> 4) * 31 + ((uintptr_t)name >> 2);
     struct ledger_param *c = &l->params[h % LS_ARRAY_LEN(l->params)];
     int i;
 
-    if (st && c->st == st && c->name == name)
+    if (!st)
+        return LS_EDB; /* the message is ledger_st's */
+    if (c->st == st && c->name == name)
         return c->i;
-    i = st ? sqlite3_bind_parameter_index(st, name) : -1;
-    if (i < 0)
-        return 0;
-    if (i > 0 && ledger_owned(l, st)) {
+    i = sqlite3_bind_parameter_index(st, name);
+    if (i == 0)
+        return ls_error(LS_ERROR, "ledger %s: internal: no parameter %s in \"%s\"", l->path, name,
+                        sqlite3_sql(st));
+    if (ledger_owned(l, st)) {
         c->st = st;
         c->name = name;
         c->i = i;
     }
-    if (i == 0)
-        ls_error(LS_ERROR, "ledger %s: internal: no parameter %s in \"%s\"", l->path, name,
-                 sqlite3_sql(st));
     return i;
 }
 
@@ -89,8 +89,8 @@ int ledger_bind_text(struct ls_ledger *l, sqlite3_stmt *st, const char *name, co
     int i = param(l, st, name);
     int rc;
 
-    if (i == 0)
-        return st ? LS_ERROR : LS_EDB;
+    if (i < 0)
+        return i;
     rc = v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
     return rc == SQLITE_OK ? 0 : ledger_db_err(l, rc, "binding a parameter");
 }
@@ -100,8 +100,8 @@ int ledger_bind_static(struct ls_ledger *l, sqlite3_stmt *st, const char *name, 
     int i = param(l, st, name);
     int rc;
 
-    if (i == 0)
-        return st ? LS_ERROR : LS_EDB;
+    if (i < 0)
+        return i;
     rc = v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
     return rc == SQLITE_OK ? 0 : ledger_db_err(l, rc, "binding a parameter");
 }
@@ -112,8 +112,8 @@ static int ledger_bind_textn(struct ls_ledger *l, sqlite3_stmt *st, const char *
     int i = param(l, st, name);
     int rc;
 
-    if (i == 0)
-        return st ? LS_ERROR : LS_EDB;
+    if (i < 0)
+        return i;
     rc = sqlite3_bind_text64(st, i, v, n, SQLITE_TRANSIENT, SQLITE_UTF8);
     return rc == SQLITE_OK ? 0 : ledger_db_err(l, rc, "binding a parameter");
 }
@@ -123,8 +123,8 @@ int ledger_bind_i64(struct ls_ledger *l, sqlite3_stmt *st, const char *name, int
     int i = param(l, st, name);
     int rc;
 
-    if (i == 0)
-        return st ? LS_ERROR : LS_EDB;
+    if (i < 0)
+        return i;
     rc = sqlite3_bind_int64(st, i, v);
     return rc == SQLITE_OK ? 0 : ledger_db_err(l, rc, "binding a parameter");
 }
