@@ -125,14 +125,19 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return need;
 }
 
-/* The length of p[0..n) once its invalid UTF-8 bytes become U+FFFD (three
- * bytes each), or SIZE_MAX when that does not fit a size_t. ASCII, most of
- * a lead, is stepped over eight bytes at a time. */
-static size_t repaired_len(const unsigned char *s, size_t n)
+/* The length of p[0..*n) once its invalid UTF-8 bytes become U+FFFD (three
+ * bytes each), or SIZE_MAX when that does not fit a size_t. A NULL p is
+ * empty (*n becomes 0). ASCII, most of a lead, is stepped over eight bytes
+ * at a time. */
+static size_t repaired_len(const char *p, size_t *np)
 {
-    size_t i = 0, bad = 0, k;
+    const unsigned char *s = (const unsigned char *)p;
+    size_t i = 0, bad = 0, k, n;
     uint64_t w;
 
+    if (!p)
+        *np = 0;
+    n = *np;
     while (i < n) {
         if (n - i >= 8) {
             memcpy(&w, s + i, 8);
@@ -192,9 +197,7 @@ char *ls_lead__dup_utf8(const char *p, size_t n, size_t *out_n)
     size_t rn;
     char *r;
 
-    if (!p)
-        n = 0;
-    rn = repaired_len((const unsigned char *)p, n);
+    rn = repaired_len(p, &n);
     if (rn == SIZE_MAX)
         return NULL;
     r = malloc(rn + 1);
@@ -213,9 +216,7 @@ char *ls_lead__strdup(struct ls_lead *lead, const char *p, size_t n)
     size_t rn;
     char *r;
 
-    if (!p)
-        n = 0;
-    rn = repaired_len((const unsigned char *)p, n);
+    rn = repaired_len(p, &n);
     if (rn == SIZE_MAX)
         return NULL;
     if (rn < sizeof(li->strings) - li->used) {
