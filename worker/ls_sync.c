@@ -67,13 +67,15 @@ static int iso_canonical(const char *s)
     return s[i] == '\0' && azt_iso8601_parse(s, i, NULL, NULL) == AZT_OK;
 }
 
-int ls_iso_compare(const char *a, const char *b)
+/* ls_iso_compare for a caller that already knows whether a and b are both
+ * canonical (iso_canonical). */
+static int iso_compare_as(const char *a, const char *b, int both_canonical)
 {
     int64_t sa = 0, sb = 0;
     char fa[8], fb[8];
     int pa, pb;
 
-    if (iso_canonical(a) && iso_canonical(b))
+    if (both_canonical)
         return strcmp(a, b); /* fixed width: string order is time order */
     /* text that names no instant is older than any instant and orders as a
      * string among its kind: a total order, so a sorted page never depends
@@ -85,6 +87,11 @@ int ls_iso_compare(const char *a, const char *b)
     if (sa != sb)
         return sa < sb ? -1 : 1;
     return strcmp(fa, fb);
+}
+
+int ls_iso_compare(const char *a, const char *b)
+{
+    return iso_compare_as(a, b, iso_canonical(a) && iso_canonical(b));
 }
 
 /* CreatedTime as an instant: the service's ISO form, or the US form the
@@ -533,10 +540,9 @@ static struct ordered_row *page_order(const struct azt_page *page, const char *d
         const struct azt_entity *e = &page->entities[i];
         int canonical = e->timestamp && iso_canonical(e->timestamp);
 
-        /* each Timestamp's form is checked once: two canonical ones compare as strings */
+        /* each Timestamp's form is checked once */
         if (drop_from && e->timestamp &&
-            (canonical && drop_canonical ? strcmp(e->timestamp, drop_from)
-                                         : ls_iso_compare(e->timestamp, drop_from)) >= 0)
+            iso_compare_as(e->timestamp, drop_from, canonical && drop_canonical) >= 0)
             continue; /* past the window: the next one reads it */
         created = azt_entity_prop(e, "CreatedTime");
         rows[*n].v.timestamp = e->timestamp;
