@@ -26,6 +26,8 @@
  * service's rules. It listens on 127.0.0.1 only.
  */
 #include "seed.h"
+
+#include "azt.h"
 #include "tool_cli.h"
 
 #include <arpa/inet.h>
@@ -206,25 +208,15 @@ static void ticks_text(int64_t ticks, char out[40])
 /* "YYYY-MM-DDTHH:MM:SS[.f{1,7}]Z" to ticks; -1 when it is not that. */
 static int text_ticks(const char *s, int64_t *out)
 {
-    struct tm tm = {0};
-    int n = 0, digits = 0;
-    int64_t frac = 0;
+    int64_t secs, frac = 0;
+    char digits[8];
+    int i;
 
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec, &n) != 6 ||
-        n != 19)
+    if (azt_iso8601_parse(s, strlen(s), &secs, digits) != AZT_OK)
         return -1;
-    s += n;
-    if (*s == '.')
-        for (s++; *s >= '0' && *s <= '9' && digits < 7; s++, digits++)
-            frac = frac * 10 + (*s - '0');
-    if (strcmp(s, "Z") != 0)
-        return -1;
-    for (; digits < 7; digits++)
-        frac *= 10;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *out = (int64_t)timegm(&tm) * 10000000 + frac;
+    for (i = 0; i < 7; i++)
+        frac = frac * 10 + (digits[i] - '0');
+    *out = secs * 10000000 + frac;
     return 0;
 }
 
