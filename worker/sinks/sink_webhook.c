@@ -344,10 +344,8 @@ struct hook_xfer {
 
 struct hook {
     char *url;
-    char *shown; /* scheme://host[:port]/path: what messages print */
-    unsigned char key[LS_WEBHOOK_KEY_MAX];
-    size_t keylen;
-    struct ls_webhook_signer *signer; /* when keylen */
+    char *shown;                      /* scheme://host[:port]/path: what messages print */
+    struct ls_webhook_signer *signer; /* NULL: deliveries are unsigned */
     int marketplace;
     char **extra; /* "Name: value" */
     size_t nextra;
@@ -446,8 +444,7 @@ static void hook_free(struct hook *h)
     free(h->url);
     free(h->shown);
     free(h->ca_file);
-    ls_webhook_signer_free(h->signer);
-    OPENSSL_cleanse(h->key, sizeof(h->key));
+    ls_webhook_signer_free(h->signer); /* cleanses the key state */
     free(h);
     curl_global_cleanup();
 }
@@ -467,9 +464,13 @@ static int hook_settings(struct hook *h, const char *arg, const struct ls_config
     h->url = ls_xstrdup(arg);
     h->shown = ls_url_display(arg);
     if (cfg->webhook_secret && *cfg->webhook_secret) {
-        rc = ls_webhook_key_decode(cfg->webhook_secret, h->key, &h->keylen);
+        unsigned char key[LS_WEBHOOK_KEY_MAX];
+        size_t keylen;
+
+        rc = ls_webhook_key_decode(cfg->webhook_secret, key, &keylen);
         if (rc == LS_OK)
-            rc = ls_webhook_signer_new(h->key, h->keylen, &h->signer);
+            rc = ls_webhook_signer_new(key, keylen, &h->signer);
+        OPENSSL_cleanse(key, sizeof(key)); /* the signer holds its own keyed state */
         if (rc)
             return rc;
     }
@@ -512,7 +513,7 @@ static void link_headers(const struct hook *h, struct hook_xfer *x)
     text[H_IDEM] = x->idem;
     x->hdr = ls_xcalloc(H_FIXED + h->nextra, sizeof(*x->hdr));
     for (i = 0; i < H_FIXED; i++)
-        if (i != H_SIG || h->keylen)
+        if (i != H_SIG || h->signer)
             x->hdr[n++].data = text[i];
     for (i = 0; i < h->nextra; i++)
         x->hdr[n++].data = h->extra[i];
@@ -623,7 +624,7 @@ static int item_headers(struct hook *h, struct hook_xfer *x, const char *deliver
     snprintf(x->id, sizeof(x->id), "webhook-id: %s", delivery_id);
     snprintf(x->ts, sizeof(x->ts), "webhook-timestamp: %lld", (long long)ts);
     snprintf(x->idem, sizeof(x->idem), "Idempotency-Key: %s", delivery_id);
-    if (!h->keylen)
+    if (!h->signer)
         return 0;
     if (ls_webhook_signer_sign(h->signer, delivery_id, ts, x->body.p, x->body.len, sig) != LS_OK) {
         *why = ls_error_last();
@@ -928,7 +929,7 @@ static int hook_check(void *ctx, char *msg, size_t msglen)
         rc = LS_ECONFIG;
     } else {
         snprintf(msg, msglen, "%s answers (OPTIONS: HTTP %ld)%s", h->shown, status,
-                 h->keylen ? ", deliveries signed" : ", deliveries unsigned");
+                 h->signer ? ", deliveries signed" : ", deliveries unsigned");
     }
 done:
     ls_crm_headers_free(hdrs);
