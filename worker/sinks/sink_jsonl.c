@@ -31,6 +31,8 @@
 struct jsonl {
     char *path;
     int fd;
+    dev_t dev; /* the file fd holds, noted when it is opened */
+    ino_t ino;
 };
 
 /* Cuts the file back to just after its last newline. */
@@ -75,20 +77,23 @@ static int cut_partial_tail(int fd, const char *path)
     return LS_OK;
 }
 
-/* A regular file owned by us, mode 0600 (a file made 0644 earlier is fixed). */
-static int own_private_file(int fd, const char *path)
+/* A regular file owned by us, mode 0600 (a file made 0644 earlier is fixed);
+ * its identity is noted beside the descriptor. */
+static int own_private_file(struct jsonl *j)
 {
     struct stat st;
 
-    if (fstat(fd, &st) != 0)
-        return ls_error(LS_EIO, "jsonl sink: cannot stat %s: %s", path, strerror(errno));
+    if (fstat(j->fd, &st) != 0)
+        return ls_error(LS_EIO, "jsonl sink: cannot stat %s: %s", j->path, strerror(errno));
     if (!S_ISREG(st.st_mode))
-        return ls_error(LS_ECONFIG, "jsonl sink: %s is not a regular file", path);
+        return ls_error(LS_ECONFIG, "jsonl sink: %s is not a regular file", j->path);
     if (st.st_uid != geteuid())
-        return ls_error(LS_ECONFIG, "jsonl sink: %s belongs to another user (uid %ld)", path,
+        return ls_error(LS_ECONFIG, "jsonl sink: %s belongs to another user (uid %ld)", j->path,
                         (long)st.st_uid);
-    if ((st.st_mode & 0777) != 0600 && fchmod(fd, 0600) != 0)
-        return ls_error(LS_EIO, "jsonl sink: cannot make %s private: %s", path, strerror(errno));
+    if ((st.st_mode & 0777) != 0600 && fchmod(j->fd, 0600) != 0)
+        return ls_error(LS_EIO, "jsonl sink: cannot make %s private: %s", j->path, strerror(errno));
+    j->dev = st.st_dev;
+    j->ino = st.st_ino;
     return LS_OK;
 }
 
@@ -151,7 +156,7 @@ static int open_file(struct jsonl *j, int create)
                         errno == ELOOP ? " (a symlink is refused)" : "");
     if (create)
         fsync_dir(j->path);
-    rc = own_private_file(j->fd, j->path);
+    rc = own_private_file(j);
     if (rc) {
         close(j->fd);
         j->fd = -1;
@@ -191,13 +196,12 @@ done:
     return rc;
 }
 
-/* 1 when fd is still the file path names (not replaced, not removed). */
-static int names_held(int fd, const char *path)
+/* 1 when the path still names the file j holds (not replaced, not removed). */
+static int names_held(const struct jsonl *j)
 {
-    struct stat held, now;
+    struct stat now;
 
-    return fstat(fd, &held) == 0 && lstat(path, &now) == 0 && held.st_dev == now.st_dev &&
-           held.st_ino == now.st_ino;
+    return lstat(j->path, &now) == 0 && now.st_dev == j->dev && now.st_ino == j->ino;
 }
 
 /* Opens (creating) the file when needed and takes its lock; a file replaced
@@ -215,7 +219,7 @@ static int lock_current(struct jsonl *j)
         while (flock(j->fd, LOCK_EX) != 0)
             if (errno != EINTR)
                 return ls_error(LS_EIO, "jsonl %s: lock: %s", j->path, strerror(errno));
-        if (names_held(j->fd, j->path))
+        if (names_held(j))
             return reopened ? cut_partial_tail(j->fd, j->path) : LS_OK;
         LS_INFO("sink:jsonl", "%s was replaced (forget): appending to the new file", j->path);
         close(j->fd); /* releases the lock */
