@@ -198,12 +198,14 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
             s->conns[i].cut = 0;
             s->conns[i].since_ms = ls_mono_ms();
             *socket_ctx = &s->conns[i];
+            pthread_cond_signal(&s->wake); /* the reaper may be waiting for one */
         }
     }
     pthread_mutex_unlock(&s->mu);
 }
 
-/* Once a second: the connections past the deadline are shut down. */
+/* Once a second while a connection is open: those past the deadline are
+ * shut down. With none open it sleeps until one opens. */
 static void *reap(void *arg)
 {
     struct ls_http_server *s = arg;
@@ -213,6 +215,7 @@ static void *reap(void *arg)
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
         int64_t now = ls_mono_ms();
+        int live = 0;
 
         for (i = 0; i < POOL; i++) {
             struct conn_slot *c = &s->conns[i];
@@ -221,6 +224,11 @@ static void *reap(void *arg)
                 (void)shutdown(c->fd, SHUT_RDWR);
                 c->cut = 1;
             }
+            live |= c->fd >= 0 && !c->cut;
+        }
+        if (!live) {
+            (void)pthread_cond_wait(&s->wake, &s->mu);
+            continue;
         }
         clock_gettime(CLOCK_MONOTONIC, &at);
         at.tv_sec += 1;
